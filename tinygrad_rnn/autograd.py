@@ -1,0 +1,179 @@
+"""Graph-wide state and the backward walk.
+
+Reverse mode in three steps: order the recorded graph topologically (an explicit
+stack, never Python recursion), then visit it from the output back to the leaves,
+passing each node's gradient through its op's vector-Jacobian product and adding
+(never assigning) what arrives at each input.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class _State:
+    """Switches read by every op: grad recording, the current scope, anomaly checks."""
+
+    __slots__ = ("grad_enabled", "scope_names", "scope_path", "anomaly", "retain_all_grads")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.scope_names: list[str] = []
+        self.scope_path = ""
+        self.anomaly = False
+        self.retain_all_grads = False
+
+
+STATE = _State()
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: ops inside record no graph and make no-grad tensors."""
+
+    def __enter__(self):
+        self._previous = STATE.grad_enabled
+        STATE.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._previous
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: record the graph again inside a `no_grad` block."""
+
+    def __enter__(self):
+        self._previous = STATE.grad_enabled
+        STATE.grad_enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._previous
+        return False
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph."""
+    return STATE.grad_enabled
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Tag every tensor made inside with `name`; nested scopes join with "/" ("layer0/t=3")."""
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+    STATE.scope_names.append(name)
+    STATE.scope_path = "/".join(STATE.scope_names)
+    try:
+        yield STATE.scope_path
+    finally:
+        STATE.scope_names.pop()
+        STATE.scope_path = "/".join(STATE.scope_names)
+
+
+def current_scope() -> str:
+    """The scope path new tensors are tagged with ("" outside every scope)."""
+    return STATE.scope_path
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Inside, the first op whose forward or backward makes a NaN or inf raises FloatingPointError."""
+    previous = STATE.anomaly
+    STATE.anomaly = True
+    try:
+        yield
+    finally:
+        STATE.anomaly = previous
+
+
+@contextlib.contextmanager
+def retain_grads():
+    """Inside, backward leaves its gradient on every tensor it visits (for pictures and teaching)."""
+    previous = STATE.retain_all_grads
+    STATE.retain_all_grads = True
+    try:
+        yield
+    finally:
+        STATE.retain_all_grads = previous
+
+
+def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: str) -> None:
+    """Raise FloatingPointError naming `op` when `array` holds a NaN or an inf."""
+    if not np.all(np.isfinite(array)):
+        kind = "NaN" if np.isnan(array).any() else "inf"
+        shapes = ", ".join(str(s) for s in inputs_shapes)
+        where = f" in scope '{scope_path}'" if scope_path else ""
+        raise FloatingPointError(
+            f"{what} of {type(op).__name__} produced {kind}{where}; input shapes: {shapes}"
+        )
+
+
+def topological_order(root: "Tensor") -> list["Tensor"]:
+    """Tensors that need a gradient, each after every tensor it was computed from."""
+    order: list[Tensor] = []
+    visited: set[int] = {id(root)}
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is None:
+            continue
+        if ctx.released:
+            raise RuntimeError(
+                f"backward through a graph that was already released (at {type(ctx).__name__}"
+                f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
+            )
+        for parent in ctx.parents:
+            if parent.requires_grad and id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, False))
+    return order
+
+
+def _scope_suffix(node: "Tensor") -> str:
+    return f" in scope '{node.scope}'" if node.scope else ""
+
+
+def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
+    """Propagate `seed` = dL/droot to every tensor `root` depends on; accumulate into leaves."""
+    order = topological_order(root)
+    grads: dict[int, np.ndarray] = {id(root): seed}
+    anomaly = STATE.anomaly
+    keep_all = STATE.retain_all_grads
+    for node in reversed(order):
+        grad = grads.pop(id(node), None)
+        ctx = node._ctx
+        if grad is None:
+            if ctx is not None and not retain_graph:
+                ctx.release()
+            continue
+        if ctx is None or node._retains_grad or keep_all:
+            node._accumulate_grad(grad)
+        if ctx is None:
+            continue
+        parent_grads = ctx.backward(grad)
+        if anomaly:
+            for g in parent_grads:
+                if g is not None:
+                    check_finite(g, "backward", ctx, [p.shape for p in ctx.parents], node.scope)
+        for parent, g in zip(ctx.parents, parent_grads):
+            if g is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            if key in grads:
+                grads[key] = grads[key] + g
+            else:
+                grads[key] = g
+        if not retain_graph:
+            ctx.release()

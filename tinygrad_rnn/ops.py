@@ -1,0 +1,442 @@
+"""Differentiable ops: each a small class with its forward and its vector-Jacobian product.
+
+`forward(*arrays, **options)` computes the output from NumPy arrays and keeps in
+`self.saved` what backward needs; `backward(g)` receives g = dL/d(output) and returns
+dL/d(input) for each input (None where an input needs no gradient). Every array an
+op keeps lives in `self.saved`, so `release()` frees them all.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` back to `shape`: the adjoint of NumPy broadcasting `shape` up to grad.shape."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def normalize_axes(axis, ndim: int) -> tuple:
+    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return tuple(sorted(int(a) % ndim if ndim else 0 for a in axes))
+
+
+def expand_reduced(grad: np.ndarray, axes: tuple, keepdims: bool, shape: tuple) -> np.ndarray:
+    """Broadcast the gradient of a reduction over `axes` back to the input `shape`."""
+    if not keepdims and axes:
+        grad = np.expand_dims(grad, axes)
+    return np.broadcast_to(grad, shape)
+
+
+class Function:
+    """One recorded application of an op: its inputs (`parents`) and what backward needs."""
+
+    __slots__ = ("parents", "saved", "needs_grad", "released")
+
+    def __init__(self, parents: tuple, needs_grad: tuple):
+        self.parents = parents
+        self.needs_grad = needs_grad
+        self.saved = None
+        self.released = False
+
+    def forward(self, *arrays, **options) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop the saved arrays; a later backward through this node is an error."""
+        self.saved = None
+        self.released = True
+
+
+# ---------------------------------------------------------------- elementwise binary
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape)."""
+
+    __slots__ = ("shapes",)
+
+    def forward(self, x, y):
+        self.shapes = (x.shape, y.shape)
+        return x + y
+
+    def backward(self, g):
+        return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1, dz/dy = -1."""
+
+    __slots__ = ("shapes",)
+
+    def forward(self, x, y):
+        self.shapes = (x.shape, y.shape)
+        return x - y
+
+    def backward(self, g):
+        dy = unbroadcast(-g, self.shapes[1]) if self.needs_grad[1] else None
+        return unbroadcast(g, self.shapes[0]), dy
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y, dz/dy = x."""
+
+    def forward(self, x, y):
+        self.saved = (x, y)
+        return x * y
+
+    def backward(self, g):
+        x, y = self.saved
+        dx = unbroadcast(g * y, x.shape) if self.needs_grad[0] else None
+        dy = unbroadcast(g * x, y.shape) if self.needs_grad[1] else None
+        return dx, dy
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y**2 = -z/y."""
+
+    __slots__ = ("x_shape",)
+
+    def forward(self, x, y):
+        z = x / y
+        self.x_shape = x.shape
+        self.saved = (y, z)
+        return z
+
+    def backward(self, g):
+        y, z = self.saved
+        g_over_y = g / y
+        dx = unbroadcast(g_over_y, self.x_shape) if self.needs_grad[0] else None
+        dy = unbroadcast(-g_over_y * z, y.shape) if self.needs_grad[1] else None
+        return dx, dy
+
+
+class MatMul(Function):
+    """z = x @ y (NumPy rules: 1-D, 2-D, batched);  dx = g @ y^T, dy = x^T @ g."""
+
+    def forward(self, x, y):
+        self.saved = (x, y)
+        return np.matmul(x, y)
+
+    def backward(self, g):
+        x, y = self.saved
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        if x.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if y.ndim == 1:
+            g = np.expand_dims(g, -1)
+        dx = dy = None
+        if self.needs_grad[0]:
+            dx = unbroadcast(np.matmul(g, np.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)
+        if self.needs_grad[1]:
+            dy = unbroadcast(np.matmul(np.swapaxes(x2, -1, -2), g), y2.shape).reshape(y.shape)
+        return dx, dy
+
+
+# ---------------------------------------------------------------- elementwise unary
+
+class Neg(Function):
+    """z = -x;  dz/dx = -1."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)."""
+
+    __slots__ = ("exponent",)
+
+    def forward(self, x, exponent):
+        self.exponent = exponent
+        self.saved = (x,)
+        return x ** exponent
+
+    def backward(self, g):
+        (x,) = self.saved
+        p = self.exponent
+        return (g * (p * x ** (p - 1)),)
+
+
+class Exp(Function):
+    """z = exp(x);  dz/dx = z."""
+
+    def forward(self, x):
+        z = np.exp(x)
+        self.saved = (z,)
+        return z
+
+    def backward(self, g):
+        return (g * self.saved[0],)
+
+
+class Log(Function):
+    """z = log(x);  dz/dx = 1/x."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        return np.log(x)
+
+    def backward(self, g):
+        return (g / self.saved[0],)
+
+
+class Tanh(Function):
+    """z = tanh(x);  dz/dx = 1 - z**2 (from the output, so it never overflows)."""
+
+    def forward(self, x):
+        z = np.tanh(x)
+        self.saved = (z,)
+        return z
+
+    def backward(self, g):
+        z = self.saved[0]
+        return (g * (1.0 - z * z),)
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2;  dz/dx = z (1 - z)."""
+
+    def forward(self, x):
+        z = 0.5 * (1.0 + np.tanh(0.5 * x))
+        self.saved = (z,)
+        return z
+
+    def backward(self, g):
+        z = self.saved[0]
+        return (g * z * (1.0 - z),)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0."""
+
+    def forward(self, x):
+        positive = x > 0
+        self.saved = (positive,)
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return (g * self.saved[0],)
+
+
+class Clip(Function):
+    """z = min(max(x, low), high);  dz/dx = 1 where low <= x <= high, else 0."""
+
+    def forward(self, x, low, high):
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        self.saved = (inside,)
+        return np.clip(x, low, high)
+
+    def backward(self, g):
+        return (g * self.saved[0],)
+
+
+# ---------------------------------------------------------------- along an axis
+
+class Softmax(Function):
+    """z = exp(x - max) / sum(exp(x - max));  dx = z * (g - sum(g * z))."""
+
+    __slots__ = ("axis",)
+
+    def forward(self, x, axis):
+        self.axis = axis
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        z = e / e.sum(axis=axis, keepdims=True)
+        self.saved = (z,)
+        return z
+
+    def backward(self, g):
+        z = self.saved[0]
+        return (z * (g - (g * z).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """z = x - logsumexp(x);  dx = g - softmax(x) * sum(g)."""
+
+    __slots__ = ("axis",)
+
+    def forward(self, x, axis):
+        self.axis = axis
+        shifted = x - x.max(axis=axis, keepdims=True)
+        z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        self.saved = (z,)
+        return z
+
+    def backward(self, g):
+        z = self.saved[0]
+        return (g - np.exp(z) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class LogSumExp(Function):
+    """z = m + log(sum(exp(x - m))) with m = max(x);  dx = g * softmax(x)."""
+
+    __slots__ = ("axes", "keepdims")
+
+    def forward(self, x, axis, keepdims):
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        m = x.max(axis=self.axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        e = np.exp(x - m)
+        total = e.sum(axis=self.axes, keepdims=True)
+        self.saved = (e / total,)
+        z = m + np.log(total)
+        return z if keepdims else np.squeeze(z, axis=self.axes)
+
+    def backward(self, g):
+        p = self.saved[0]
+        return (expand_reduced(g, self.axes, self.keepdims, p.shape) * p,)
+
+
+# ---------------------------------------------------------------- reductions
+
+class Sum(Function):
+    """z = sum(x, axes);  dx = g broadcast back over the summed axes."""
+
+    __slots__ = ("axes", "keepdims", "shape")
+
+    def forward(self, x, axis, keepdims):
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.shape = x.shape
+        return np.asarray(x.sum(axis=self.axes, keepdims=keepdims))
+
+    def backward(self, g):
+        return (expand_reduced(g, self.axes, self.keepdims, self.shape),)
+
+
+class Mean(Function):
+    """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged."""
+
+    __slots__ = ("axes", "keepdims", "shape")
+
+    def forward(self, x, axis, keepdims):
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.shape = x.shape
+        return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
+
+    def backward(self, g):
+        count = 1
+        for a in self.axes:
+            count *= self.shape[a]
+        return (expand_reduced(g / count, self.axes, self.keepdims, self.shape),)
+
+
+class Max(Function):
+    """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere."""
+
+    __slots__ = ("axes", "keepdims")
+
+    def forward(self, x, axis, keepdims):
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        z = x.max(axis=self.axes, keepdims=True)
+        is_max = x == z
+        self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
+        return z if keepdims else np.squeeze(z, axis=self.axes)
+
+    def backward(self, g):
+        share = self.saved[0]
+        return (expand_reduced(g, self.axes, self.keepdims, share.shape) * share,)
+
+
+# ---------------------------------------------------------------- shape
+
+class Reshape(Function):
+    """z = x viewed with a new shape;  dx = g viewed with x's shape."""
+
+    __slots__ = ("shape",)
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Transpose(Function):
+    """z = x with its axes permuted;  dx = g with the inverse permutation."""
+
+    __slots__ = ("axes",)
+
+    def forward(self, x, axes):
+        self.axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(axes)
+        return np.transpose(x, self.axes)
+
+    def backward(self, g):
+        return (np.transpose(g, np.argsort(self.axes)),)
+
+
+class GetItem(Function):
+    """z = x[index];  dx = zeros like x with g added at index (repeats add up)."""
+
+    __slots__ = ("index", "shape", "dtype")
+
+    def forward(self, x, index):
+        self.index = index
+        self.shape = x.shape
+        self.dtype = x.dtype
+        return x[index]
+
+    def backward(self, g):
+        dx = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
+        if _is_basic_index(self.index):
+            dx[self.index] = g
+        else:
+            np.add.at(dx, self.index, g)
+        return (dx,)
+
+
+def _is_basic_index(index) -> bool:
+    """True for ints, slices, None and Ellipsis (a view: no position is selected twice)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class Concatenate(Function):
+    """z = concatenate(xs, axis);  dx_i = the slice of g that x_i filled."""
+
+    __slots__ = ("axis", "bounds")
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.bounds, axis=self.axis))
+
+
+class Stack(Function):
+    """z = stack(xs, axis);  dx_i = g taken at position i along `axis`."""
+
+    __slots__ = ("axis",)
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        return np.stack(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.axis, 0))
