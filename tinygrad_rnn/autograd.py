@@ -116,15 +116,22 @@ def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: st
 
 
 def topological_order(root: "Tensor") -> list["Tensor"]:
-    """Tensors that need a gradient, each after every tensor it was computed from."""
+    """Tensors that need a gradient, each after every tensor it was computed from.
+
+    Depth-first with an explicit stack: a node is expanded once, and appended only after
+    everything pushed above it (its inputs) has been appended.
+    """
     order: list[Tensor] = []
-    visited: set[int] = {id(root)}
+    expanded: set[int] = set()
     stack = [(root, False)]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node, inputs_done = stack.pop()
+        if inputs_done:
             order.append(node)
             continue
+        if id(node) in expanded:
+            continue
+        expanded.add(id(node))
         stack.append((node, True))
         ctx = node._ctx
         if ctx is None:
@@ -135,8 +142,7 @@ def topological_order(root: "Tensor") -> list["Tensor"]:
                 f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
             )
         for parent in ctx.parents:
-            if parent.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
+            if parent.requires_grad and id(parent) not in expanded:
                 stack.append((parent, False))
     return order
 
