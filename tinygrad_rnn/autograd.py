@@ -35,26 +35,32 @@ STATE = _State()
 class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: ops inside record no graph and make no-grad tensors."""
 
+    def __init__(self):
+        self._previous = []  # a stack: one instance may be entered again (a recursive decorated function)
+
     def __enter__(self):
-        self._previous = STATE.grad_enabled
+        self._previous.append(STATE.grad_enabled)
         STATE.grad_enabled = False
         return self
 
     def __exit__(self, *exc):
-        STATE.grad_enabled = self._previous
+        STATE.grad_enabled = self._previous.pop()
         return False
 
 
 class enable_grad(contextlib.ContextDecorator):
     """Context manager and decorator: record the graph again inside a `no_grad` block."""
 
+    def __init__(self):
+        self._previous = []  # a stack: one instance may be entered again (a recursive decorated function)
+
     def __enter__(self):
-        self._previous = STATE.grad_enabled
+        self._previous.append(STATE.grad_enabled)
         STATE.grad_enabled = True
         return self
 
     def __exit__(self, *exc):
-        STATE.grad_enabled = self._previous
+        STATE.grad_enabled = self._previous.pop()
         return False
 
 

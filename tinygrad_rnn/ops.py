@@ -28,6 +28,9 @@ def normalize_axes(axis, ndim: int) -> tuple:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    bad = [a for a in axes if not -max(ndim, 1) <= a < max(ndim, 1)]
+    if bad:
+        raise ValueError(f"axis {bad[0]} is out of bounds for an array of dimension {ndim}")
     return tuple(sorted(int(a) % ndim if ndim else 0 for a in axes))
 
 
@@ -134,10 +137,10 @@ class MatMul(Function):
         x, y = self.saved
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
+        if y.ndim == 1:  # first, so that 1-D @ 1-D (a 0-d g) becomes (1, 1)
+            g = np.expand_dims(g, -1)
         if x.ndim == 1:
             g = np.expand_dims(g, -2)
-        if y.ndim == 1:
-            g = np.expand_dims(g, -1)
         dx = dy = None
         if self.needs_grad[0]:
             dx = unbroadcast(np.matmul(g, np.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)
@@ -260,14 +263,16 @@ class Softmax(Function):
 
     def forward(self, x, axis):
         self.axis = axis
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        z = e / e.sum(axis=axis, keepdims=True)
+        with np.errstate(under="ignore"):  # exp(-1000) is 0: underflow is the right answer here
+            e = np.exp(x - x.max(axis=axis, keepdims=True))
+            z = e / e.sum(axis=axis, keepdims=True)
         self.saved = (z,)
         return z
 
     def backward(self, g):
         z = self.saved[0]
-        return (z * (g - (g * z).sum(axis=self.axis, keepdims=True)),)
+        with np.errstate(under="ignore"):
+            return (z * (g - (g * z).sum(axis=self.axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
@@ -278,13 +283,15 @@ class LogSoftmax(Function):
     def forward(self, x, axis):
         self.axis = axis
         shifted = x - x.max(axis=axis, keepdims=True)
-        z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        with np.errstate(under="ignore"):
+            z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.saved = (z,)
         return z
 
     def backward(self, g):
         z = self.saved[0]
-        return (g - np.exp(z) * g.sum(axis=self.axis, keepdims=True),)
+        with np.errstate(under="ignore"):
+            return (g - np.exp(z) * g.sum(axis=self.axis, keepdims=True),)
 
 
 class LogSumExp(Function):
@@ -297,15 +304,17 @@ class LogSumExp(Function):
         self.keepdims = keepdims
         m = x.max(axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0.0)
-        e = np.exp(x - m)
-        total = e.sum(axis=self.axes, keepdims=True)
-        self.saved = (e / total,)
+        with np.errstate(under="ignore"):
+            e = np.exp(x - m)
+            total = e.sum(axis=self.axes, keepdims=True)
+            self.saved = (e / total,)
         z = m + np.log(total)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
     def backward(self, g):
         p = self.saved[0]
-        return (expand_reduced(g, self.axes, self.keepdims, p.shape) * p,)
+        with np.errstate(under="ignore"):
+            return (expand_reduced(g, self.axes, self.keepdims, p.shape) * p,)
 
 
 # ---------------------------------------------------------------- reductions
@@ -382,8 +391,9 @@ class Transpose(Function):
     __slots__ = ("axes",)
 
     def forward(self, x, axes):
-        self.axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(axes)
-        return np.transpose(x, self.axes)
+        z = np.transpose(x, axes)  # checks the axes; negative ones are allowed
+        self.axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) % x.ndim for a in axes)
+        return z
 
     def backward(self, g):
         return (np.transpose(g, np.argsort(self.axes)),)

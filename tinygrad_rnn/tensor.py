@@ -168,7 +168,8 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number) or isinstance(other, (list, tuple)):
-            return Tensor._from_op(np.asarray(other, dtype=self.dtype), None)
+            dtype = self.dtype if self.dtype.kind == "f" else None  # int tensor * 0.5 must not round 0.5 to 0
+            return Tensor._from_op(np.asarray(other, dtype=dtype), None)
         if isinstance(other, np.ndarray) or isinstance(other, np.generic):
             return Tensor._from_op(np.asarray(other), None)
         raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")

@@ -1,7 +1,14 @@
 """Layers, losses and initialisation, named as in PyTorch's torch.nn."""
-from . import init
+from . import functional, init
+from .gru import GRU, GRUCell
 from .linear import Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .lstm import LSTM, LSTMCell
 from .module import Module, Parameter, Sequential
 from .rnn import RNN, RNNCell
 
-__all__ = ["Module", "Parameter", "Sequential", "Linear", "RNNCell", "RNN", "init"]
+__all__ = [
+    "Module", "Parameter", "Sequential", "Linear", "RNNCell", "RNN", "LSTMCell", "LSTM",
+    "GRUCell", "GRU", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    "functional", "init",
+]

@@ -1,0 +1,222 @@
+"""The backward walk: gradients are added (fan-out, diamonds, broadcasting), graphs are freed,
+retain_graph / retain_grad / retain_grads keep what they promise, and leaf grads accumulate."""
+import numpy as np
+import pytest
+
+from tinygrad_rnn import Tensor, retain_grads, stack
+from tinygrad_rnn.autograd import topological_order
+
+
+def leaf(values):
+    return Tensor(np.array(values, dtype=np.float64), requires_grad=True)
+
+
+def all_ops(root):
+    """Every recorded op reachable from root (each once)."""
+    seen, stack, found = set(), [root], []
+    while stack:
+        t = stack.pop()
+        if t._ctx is None or id(t._ctx) in seen:
+            continue
+        seen.add(id(t._ctx))
+        found.append(t._ctx)
+        stack.extend(t._ctx.parents)
+    return found
+
+
+# ------------------------------------------------------------------ fan-out and diamonds
+
+def test_x_times_x_gets_both_uses():
+    x = leaf([-1.5, 0.25, 3.0])
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, 2 * x.numpy())
+
+
+def test_a_plus_a_twice_gives_four():
+    a = leaf([[1.0, -2.0], [0.5, 7.0]])
+    b = a + a
+    c = b + b
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full((2, 2), 4.0))
+
+
+def test_product_with_a_shared_factor():
+    a, b = leaf([0.3, -1.2, 2.5]), leaf([1.7, 0.4, -0.9])
+    y = (a + b) * a  # dy/da = 2a + b, dy/db = a
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad, 2 * a.numpy() + b.numpy(), rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(b.grad, a.numpy())
+
+
+def test_diamond_through_two_different_ops():
+    a = leaf([0.1, -0.7, 1.3])
+    left, right = a.exp(), a.tanh()
+    (left * right).sum().backward()
+    x = a.numpy()
+    expected = np.exp(x) * np.tanh(x) + np.exp(x) * (1 - np.tanh(x) ** 2)
+    np.testing.assert_allclose(a.grad, expected, rtol=1e-15, atol=0)
+
+
+def test_one_tensor_used_many_times_in_one_op_list():
+    a = leaf([2.0, -3.0])
+    stack([a, a, a * 2, a]).sum().backward()
+    np.testing.assert_array_equal(a.grad, [5.0, 5.0])
+
+
+def test_repeated_indices_add_up():
+    x = leaf([10.0, 20.0, 30.0, 40.0])
+    x[[0, 0, 2, 0, -1]].sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0, 1.0])
+    m = leaf(np.zeros((3, 2)))
+    (m[np.array([2, 2]), 1] * Tensor([1.5, 2.0])).sum().backward()
+    np.testing.assert_array_equal(m.grad, [[0.0, 0.0], [0.0, 0.0], [0.0, 3.5]])
+
+
+# ------------------------------------------------------------------ broadcasting
+
+def test_bias_of_shape_h_added_to_n_by_h_sums_over_the_batch():
+    rng = np.random.RandomState(3)
+    x = Tensor(rng.randn(5, 4), requires_grad=True)
+    bias = leaf(rng.randn(4))
+    weights = rng.randn(5, 4)
+    ((x + bias) * weights).sum().backward()
+    assert bias.grad.shape == (4,)
+    np.testing.assert_array_equal(bias.grad, weights.sum(axis=0))
+    np.testing.assert_array_equal(x.grad, weights)
+
+
+@pytest.mark.parametrize("bias_shape, summed_axes", [((1, 4), (0,)), ((5, 1), (1,)), ((), (0, 1)), ((1, 1), (0, 1))])
+def test_every_broadcast_operand_gets_its_own_shape_back(bias_shape, summed_axes):
+    rng = np.random.RandomState(4)
+    x = Tensor(rng.randn(5, 4), requires_grad=True)
+    bias = leaf(rng.randn(*bias_shape))
+    weights = rng.randn(5, 4)
+    ((x - bias) * weights).sum().backward()
+    assert bias.grad.shape == bias_shape
+    np.testing.assert_allclose(bias.grad, -weights.sum(axis=summed_axes).reshape(bias_shape), rtol=1e-15)
+
+
+def test_leading_batch_dims_are_summed_for_a_shared_weight():
+    rng = np.random.RandomState(5)
+    x = Tensor(rng.randn(2, 3, 4, 5))
+    w = leaf(rng.randn(5, 6))
+    (x @ w).sum().backward()
+    np.testing.assert_allclose(w.grad, x.numpy().reshape(-1, 5).sum(axis=0)[:, None] * np.ones((1, 6)), rtol=1e-13)
+
+
+# ------------------------------------------------------------------ accumulation and retention
+
+def test_leaf_gradients_accumulate_across_separate_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, 3 + 2 * x.numpy())
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_retain_graph_allows_a_second_backward_and_grads_double():
+    x = leaf([0.5, -1.0, 2.0])
+    loss = (x.tanh() * x).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first, rtol=1e-15)
+
+
+def test_second_backward_without_retain_graph_is_a_clear_error():
+    x = leaf([0.5, -1.0])
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"already released.*retain_graph=True"):
+        loss.backward()
+
+
+def test_backward_frees_every_saved_array_unless_asked_to_keep_them():
+    x = leaf([[0.5, -1.0], [2.0, 0.1]])
+    loss = ((x @ x).exp().log() * x).relu().logsumexp()
+    ops = all_ops(loss)
+    assert len(ops) == 6 and all(op.saved is not None for op in ops)
+    loss.backward(retain_graph=True)
+    assert all(op.saved is not None and not op.released for op in ops)
+    loss.backward()
+    assert all(op.saved is None and op.released for op in ops)
+
+
+def test_a_non_leaf_keeps_its_gradient_only_when_asked():
+    x = leaf([1.0, -2.0, 3.0])
+    h = x * 2
+    kept = (x * 3).retain_grad()
+    (h * h + kept).sum().backward()
+    assert h.grad is None
+    np.testing.assert_array_equal(kept.grad, np.ones(3))
+    np.testing.assert_array_equal(x.grad, 8 * x.numpy() + 3)
+
+
+def test_retain_grads_context_keeps_every_intermediate_gradient():
+    x = leaf([0.2, -0.4])
+    h = x * 2
+    y = h.tanh()
+    loss = y.sum()
+    with retain_grads():
+        loss.backward()
+    np.testing.assert_array_equal(loss.grad, 1.0)
+    np.testing.assert_array_equal(y.grad, np.ones(2))
+    np.testing.assert_allclose(h.grad, 1 - np.tanh(h.numpy()) ** 2, rtol=1e-15)
+    z = x * 5
+    z.sum().backward()
+    assert z.grad is None  # outside the context, intermediates go back to keeping nothing
+
+
+def test_non_scalar_backward_takes_the_upstream_gradient():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    upstream = np.array([[0.5, -1.0], [2.0, 0.0]])
+    (x * x).backward(gradient=upstream)
+    np.testing.assert_array_equal(x.grad, 2 * x.numpy() * upstream)
+    y = leaf([1.0, 2.0])
+    (y * 3).backward(Tensor([1.0, -1.0]))
+    np.testing.assert_array_equal(y.grad, [3.0, -3.0])
+
+
+def test_backward_of_a_leaf_gives_ones():
+    x = leaf(2.5)
+    x.backward()
+    assert x.grad == 1.0
+
+
+def test_detach_cuts_the_graph():
+    x = leaf([1.0, 2.0])
+    y = x * x.detach()  # only the first factor is differentiated
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, x.numpy())
+
+
+def test_constants_in_the_graph_get_no_gradient():
+    x = leaf([1.0, 2.0])
+    c = Tensor([5.0, 6.0])
+    (x * c).sum().backward()
+    assert c.grad is None and not c.requires_grad
+
+
+def test_topological_order_puts_inputs_before_the_ops_that_use_them():
+    a, b = leaf([1.0]), leaf([2.0])
+    c = a * b
+    d = c + a
+    e = d * c
+    f = (e + d).sum()
+    order = topological_order(f)
+    position = {id(t): i for i, t in enumerate(order)}
+    assert len(position) == len(order) == 7
+    assert order[-1] is f
+    for t in order:
+        if t._ctx is not None:
+            for parent in t._ctx.parents:
+                assert position[id(parent)] < position[id(t)]
+
+
+def test_float32_leaves_get_float32_gradients():
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    (x.max() + (x * 2.0).sum()).backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [2.0, 3.0])

@@ -1,0 +1,38 @@
+"""The BPTT benchmark's agreement check on its small configs (no timings are asserted).
+
+tinygrad_rnn and the hand-written NumPy BPTT must give the same loss and gradients to 1e-10
+relative; every installed peer (PyTorch, JAX, HIPS autograd) to the benchmark's 1e-8.
+"""
+import numpy as np
+import pytest
+
+from benchmarks.bench_bptt import AGREEMENT_TOLERANCE, CONFIGS, build_contenders, gradient_errors, make_problem
+from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt
+
+
+@pytest.mark.parametrize("name", ["tiny", "sentiment", "temps"])
+def test_every_contender_agrees_with_the_hand_written_gradients(name):
+    errors = gradient_errors(build_contenders(make_problem(CONFIGS[name])))
+    assert errors["tinygrad_rnn"] <= 1e-10, errors
+    for label, error in errors.items():
+        assert error <= AGREEMENT_TOLERANCE, f"{label}: relative error {error:.2e}"
+
+
+@pytest.mark.parametrize("name", ["tiny", "sentiment"])
+def test_hand_written_gradients_match_central_differences(name):
+    problem = make_problem(CONFIGS[name])
+    loss = problem.config.loss
+    result = elman_bptt(problem.params, problem.x, problem.target, loss)
+    assert sorted(result.grads) == sorted(PARAMETER_NAMES)
+    step = 1e-6
+    for name, value in problem.params.items():
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            original = value[index]
+            value[index] = original + step
+            above = elman_bptt(problem.params, problem.x, problem.target, loss).loss
+            value[index] = original - step
+            below = elman_bptt(problem.params, problem.x, problem.target, loss).loss
+            value[index] = original
+            numeric[index] = (above - below) / (2 * step)
+        np.testing.assert_allclose(result.grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)

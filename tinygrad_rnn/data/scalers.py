@@ -1,0 +1,120 @@
+"""Per-feature scaling of tables, fitted on the training split only.
+
+No-leakage rule: call `fit` on the training rows alone, then `transform` the training,
+validation and test rows with those same statistics. Fitting on all rows lets the minimum,
+maximum, mean or spread of the future leak into the inputs the model trains on, and makes
+validation scores look better than they will be on new data. Values outside the training
+range are therefore expected after transform (below 0 or above 1 for MinMaxScaler).
+
+Data is a 1-D array (one feature column) or a table whose last axis holds the features:
+`fit` takes (N,) or (N, F). After a fit on F > 1 columns, `transform` and
+`inverse_transform` take any (..., F) array, such as windows of shape (num_windows, length, F).
+After a one-column fit they apply elementwise to an array of any shape (for example lag
+features, whose every entry is a value of the same series).
+A constant column (all training values equal) has no spread; it is shifted by its value and
+divided by 1 instead, so it maps to exactly 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class _ColumnScaler:
+    """Affine map per column, x' = (x - offset) / scale, with offset and scale set by `fit`."""
+
+    def __init__(self):
+        self.offset_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def _statistics(self, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    @property
+    def num_features(self) -> int:
+        """Number of feature columns seen by `fit`."""
+        return len(self._fitted_offset())
+
+    def fit(self, data) -> _ColumnScaler:
+        """Compute the per-column statistics of `data` (the training split only); returns self."""
+        table = np.asarray(data, dtype=np.float64)
+        if table.ndim == 1:
+            table = table[:, None]
+        if table.ndim != 2:
+            raise ValueError(
+                f"{type(self).__name__}.fit takes (N,) or (N, F) data, got shape {table.shape}"
+            )
+        if len(table) == 0:
+            raise ValueError(f"{type(self).__name__}.fit needs at least one row, got none")
+        if not np.all(np.isfinite(table)):
+            raise ValueError(f"{type(self).__name__}.fit got NaN or infinite values")
+        offset, spread = self._statistics(table)
+        constant = table.min(axis=0) == table.max(axis=0)
+        self.offset_ = np.where(constant, table[0], offset)
+        self.scale_ = np.where(constant, 1.0, spread)
+        return self
+
+    def _fitted_offset(self) -> np.ndarray:
+        if self.offset_ is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is not fitted yet: call fit(training_data) before "
+                "transform or inverse_transform"
+            )
+        return self.offset_
+
+    def _checked(self, data) -> np.ndarray:
+        """Return `data` as float64 after checking its last axis matches a multi-column fit."""
+        num_features = len(self._fitted_offset())
+        values = np.asarray(data, dtype=np.float64)
+        if values.ndim == 0:
+            raise ValueError(f"{type(self).__name__} needs an array, got a scalar")
+        if values.ndim == 1 and num_features != 1:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on {num_features} feature columns; a 1-D array "
+                "is a single column, so pass data whose last axis has "
+                f"{num_features} entries"
+            )
+        if num_features > 1 and values.ndim > 1 and values.shape[-1] != num_features:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on {num_features} feature columns, got data "
+                f"of shape {values.shape} whose last axis has {values.shape[-1]}"
+            )
+        return values
+
+    def transform(self, data) -> np.ndarray:
+        """Scale with the fitted statistics: (x - offset) / scale, column by column."""
+        values = self._checked(data)
+        return (values - self.offset_) / self.scale_
+
+    def fit_transform(self, data) -> np.ndarray:
+        """fit(data) then transform(data); use on the training split only."""
+        return self.fit(data).transform(data)
+
+    def inverse_transform(self, data) -> np.ndarray:
+        """Undo transform: x = x' * scale + offset, column by column."""
+        values = self._checked(data)
+        return values * self.scale_ + self.offset_
+
+
+class MinMaxScaler(_ColumnScaler):
+    """x' = (x - min) / (max - min) per column, mapping the training range onto [0, 1].
+
+    Attributes after fit: `min_`, `max_` (shape (F,)). Unlike document 000, which adds 1e-7 to
+    every denominator, only a constant column gets a changed denominator (1).
+    """
+
+    def _statistics(self, table):
+        self.min_ = table.min(axis=0)
+        self.max_ = table.max(axis=0)
+        return self.min_, self.max_ - self.min_
+
+
+class StandardScaler(_ColumnScaler):
+    """z = (x - mean) / std per column, std the population standard deviation (ddof = 0).
+
+    Attributes after fit: `mean_`, `std_` (shape (F,)); a constant column is divided by 1.
+    """
+
+    def _statistics(self, table):
+        self.mean_ = table.mean(axis=0)
+        self.std_ = table.std(axis=0)
+        return self.mean_, self.std_

@@ -1,0 +1,85 @@
+"""Gated recurrent unit: GRUCell (one step) and GRU (a whole sequence, any number of layers).
+
+One step, with PyTorch's gate order (r, z, n) stacked in the weights:
+
+    r  = sigmoid(x @ W_ir^T + b_ir + h @ W_hr^T + b_hr)          reset gate
+    z  = sigmoid(x @ W_iz^T + b_iz + h @ W_hz^T + b_hz)          update gate
+    n  = tanh   (x @ W_in^T + b_in + r * (h @ W_hn^T + b_hn))    candidate state
+    h' = (1 - z) * n + z * h
+
+The reset gate multiplies the whole hidden term of n, b_hn included, which is why the two
+biases cannot be merged into one as they can for the other gates (and for an LSTM).
+No backward is written here: the step is ordinary Tensor code and backward() walks what it records.
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from .recurrent import RecurrentCell, RecurrentLayers, gate_block
+
+RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)
+
+
+def gru_step(x: Tensor, h: Tensor, w_ih_t: Tensor, w_hh_t: Tensor,
+             bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor:
+    """h' from x (..., I) and h (..., H); w_ih_t (I, 3H) and w_hh_t (H, 3H) are the transposed
+    weights, bias_ih and bias_hh (3H,) or both None. Equations in the module docstring."""
+    from_input = x @ w_ih_t
+    from_hidden = h @ w_hh_t
+    if bias_ih is not None:
+        from_input = from_input + bias_ih
+        from_hidden = from_hidden + bias_hh
+    size = h.shape[-1]
+    reset_gate = (gate_block(from_input, RESET_GATE, size) + gate_block(from_hidden, RESET_GATE, size)).sigmoid()
+    update_gate = (gate_block(from_input, UPDATE_GATE, size) + gate_block(from_hidden, UPDATE_GATE, size)).sigmoid()
+    candidate = (gate_block(from_input, CANDIDATE, size) + reset_gate * gate_block(from_hidden, CANDIDATE, size)).tanh()
+    return (1 - update_gate) * candidate + update_gate * h
+
+
+class GRUCell(RecurrentCell):
+    """One GRU step: h' = cell(x, h), equations in the module docstring.
+
+    weight_ih (3H, I), weight_hh (3H, H), bias_ih and bias_hh (3H,), each the three gates'
+    blocks stacked in the order r, z, n. x is (batch, I) or (I,); h is the same with H,
+    zeros when hx is None. Parameters are drawn U(-k, k), k = 1/sqrt(hidden_size).
+    """
+
+    gate_count = 3
+
+    def forward(self, input, hx=None) -> Tensor:
+        x = self._checked_input(input)
+        h = self._checked_state(hx, "h", x.shape[:-1])
+        return gru_step(x, h, self.weight_ih.T, self.weight_hh.T, self.bias_ih, self.bias_hh)
+
+
+class GRU(RecurrentLayers):
+    """A multi-layer GRU with PyTorch's signature, parameter names and shapes.
+
+    Layer l runs the step of the module docstring with weight_ih_l{l} (3H, I_l), weight_hh_l{l}
+    (3H, H), bias_ih_l{l} and bias_hh_l{l} (3H,), gates stacked r, z, n; its input is x_t for
+    l = 0 and layer l - 1's h_t above it.
+
+    forward(input, hx=None) -> (output, h_n):
+      input   (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched, or a list of T
+              per-step inputs of shape (B, I) or (I,);
+      hx      (num_layers, B, H) or (num_layers, H); zeros when None;
+      output  (T, B, H) (or (B, T, H)): the last layer's h_t at every step;
+      h_n     (num_layers, B, H): each layer's last h_t.
+    With `retain_hidden = True`, every h_t keeps its gradient and `hidden_states[l][t]` holds it.
+    """
+
+    gate_count = 3
+
+    def layer_weights(self, layer: int) -> tuple:
+        w_ih_t = getattr(self, f"weight_ih_l{layer}").T
+        w_hh_t = getattr(self, f"weight_hh_l{layer}").T
+        if not self.bias:
+            return w_ih_t, w_hh_t, None, None
+        return w_ih_t, w_hh_t, getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")
+
+    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor]:
+        (h,) = state
+        return (gru_step(x, h, *weights),)
+
+    def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._unroll(input, None if hx is None else (hx,))
+        return output, h_n

@@ -1,0 +1,106 @@
+"""Long short-term memory: LSTMCell (one step) and LSTM (a whole sequence, any number of layers).
+
+One step, with PyTorch's gate order (i, f, g, o) stacked in the weights:
+
+    i  = sigmoid(x @ W_ii^T + b_ii + h @ W_hi^T + b_hi)      input gate
+    f  = sigmoid(x @ W_if^T + b_if + h @ W_hf^T + b_hf)      forget gate
+    g  = tanh   (x @ W_ig^T + b_ig + h @ W_hg^T + b_hg)      candidate cell
+    o  = sigmoid(x @ W_io^T + b_io + h @ W_ho^T + b_ho)      output gate
+    c' = f * c + i * g
+    h' = o * tanh(c')
+
+No backward is written here: the step is ordinary Tensor code and backward() walks what it records.
+The additive path c -> f * c -> c' is why the cell state carries gradients further back in time
+than an Elman RNN's h does.
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from .recurrent import RecurrentCell, RecurrentLayers, gate_block
+
+INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)
+
+
+def lstm_step(x: Tensor, h: Tensor, c: Tensor, w_ih_t: Tensor, w_hh_t: Tensor,
+              bias: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(h', c') from x (..., I), h and c (..., H); w_ih_t (I, 4H) and w_hh_t (H, 4H) are the
+    transposed weights, `bias` is b_ih + b_hh (4H,) or None. Equations in the module docstring."""
+    pre_activation = x @ w_ih_t + h @ w_hh_t
+    if bias is not None:
+        pre_activation = pre_activation + bias
+    size = h.shape[-1]
+    input_gate = gate_block(pre_activation, INPUT_GATE, size).sigmoid()
+    forget_gate = gate_block(pre_activation, FORGET_GATE, size).sigmoid()
+    candidate = gate_block(pre_activation, CANDIDATE, size).tanh()
+    output_gate = gate_block(pre_activation, OUTPUT_GATE, size).sigmoid()
+    c_next = forget_gate * c + input_gate * candidate
+    h_next = output_gate * c_next.tanh()
+    return h_next, c_next
+
+
+def _state_pair(hx, owner: str, expected: str) -> tuple:
+    """hx as a 2-tuple, or a TypeError naming what was given instead."""
+    if isinstance(hx, (tuple, list)) and len(hx) == 2:
+        return tuple(hx)
+    given = f"a {type(hx).__name__}" + (f" of length {len(hx)}" if isinstance(hx, (tuple, list)) else "")
+    raise TypeError(f"{owner}: hx must be a pair {expected}, got {given}")
+
+
+class LSTMCell(RecurrentCell):
+    """One LSTM step: (h', c') = cell(x, (h, c)), equations in the module docstring.
+
+    weight_ih (4H, I), weight_hh (4H, H), bias_ih and bias_hh (4H,), each the four gates'
+    blocks stacked in the order i, f, g, o. x is (batch, I) or (I,); h and c are the same with
+    H, zeros when hx is None. Parameters are drawn U(-k, k), k = 1/sqrt(hidden_size).
+    """
+
+    gate_count = 4
+
+    def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
+        x = self._checked_input(input)
+        h, c = (None, None) if hx is None else _state_pair(hx, "LSTMCell", "(h, c)")
+        h = self._checked_state(h, "h", x.shape[:-1])
+        c = self._checked_state(c, "c", x.shape[:-1])
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return lstm_step(x, h, c, self.weight_ih.T, self.weight_hh.T, bias)
+
+
+class LSTM(RecurrentLayers):
+    """A multi-layer LSTM with PyTorch's signature, parameter names and shapes.
+
+    Layer l runs the step of the module docstring with weight_ih_l{l} (4H, I_l), weight_hh_l{l}
+    (4H, H), bias_ih_l{l} and bias_hh_l{l} (4H,), gates stacked i, f, g, o; its input is x_t
+    for l = 0 and layer l - 1's h_t above it.
+
+    forward(input, hx=None) -> (output, (h_n, c_n)):
+      input   (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched, or a list of T
+              per-step inputs of shape (B, I) or (I,);
+      hx      (h0, c0), each (num_layers, B, H) or (num_layers, H); zeros when None;
+      output  (T, B, H) (or (B, T, H)): the last layer's h_t at every step;
+      h_n, c_n  (num_layers, B, H): each layer's last h_t and c_t.
+    With `retain_hidden = True`, every h_t and c_t keeps its gradient after backward;
+    `hidden_states[l][t]` is layer l's h_t and `cell_states[l][t]` its c_t.
+    """
+
+    gate_count = 4
+    state_names = ("h", "c")
+
+    @property
+    def cell_states(self) -> list[list[Tensor]]:
+        """cell_states[l][t]: layer l's c_t from the last forward (empty unless retain_hidden)."""
+        return [[state[1] for state in layer] for layer in self.step_states]
+
+    def layer_weights(self, layer: int) -> tuple:
+        w_ih_t = getattr(self, f"weight_ih_l{layer}").T
+        w_hh_t = getattr(self, f"weight_hh_l{layer}").T
+        bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
+        return w_ih_t, w_hh_t, bias
+
+    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor, Tensor]:
+        h, c = state
+        return lstm_step(x, h, c, *weights)
+
+    def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        initial = None if hx is None else _state_pair(hx, "LSTM", "(h0, c0)")
+        output, (h_n, c_n) = self._unroll(input, initial)
+        return output, (h_n, c_n)

@@ -1,0 +1,225 @@
+"""What every recurrent layer here shares: gate-stacked parameters, input checks, the unrolled loop.
+
+A recurrent layer with G gate blocks (1 for an Elman RNN, 3 for a GRU, 4 for an LSTM) keeps,
+for each layer l, PyTorch's four parameters:
+
+    weight_ih_l{l}  (G*H, I_l)   I_0 = input_size, I_l = hidden_size above the first layer
+    weight_hh_l{l}  (G*H, H)
+    bias_ih_l{l}    (G*H,)
+    bias_hh_l{l}    (G*H,)
+
+with the G blocks stacked row-wise in the layer's gate order, so x @ weight_ih.T is a
+(B, G*H) pre-activation whose k-th block of H columns belongs to gate k. Every parameter
+starts U(-k, k), k = 1/sqrt(hidden_size).
+
+Unrolling: each layer runs inside scope("layer<l>") and each of its time steps inside
+scope("t=<i>"), so every tensor a step makes is tagged "layer<l>/t=<i>"; the layer's
+transposed weights are made once, outside the steps. The hidden states of layer l are
+the inputs of layer l + 1.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import scope
+from ..random import as_generator
+from ..tensor import DEFAULT_DTYPE, Tensor, stack
+from .module import Module, Parameter
+
+
+def as_input(x, dtype) -> Tensor:
+    """`x` as a Tensor; arrays and lists become constants of the layer's dtype (no copy if possible)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._from_op(np.asarray(x, dtype=dtype), None)
+
+
+def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -> Parameter:
+    """A Parameter drawn U(-k, k) elementwise."""
+    return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
+
+
+def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
+    """The index-th block of hidden_size columns of a (..., G*H) pre-activation."""
+    return pre_activation[..., index * hidden_size:(index + 1) * hidden_size]
+
+
+def zero_state(batch_shape: tuple, hidden_size: int, dtype) -> Tensor:
+    """The default initial state: zeros of shape batch_shape + (hidden_size,), a constant."""
+    return Tensor._from_op(np.zeros(batch_shape + (hidden_size,), dtype=dtype), None)
+
+
+class RecurrentCell(Module):
+    """Base of the one-step cells: weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,).
+
+    A subclass sets `gate_count` (G) and writes forward() with `_checked_input` and `_checked_state`.
+    """
+
+    gate_count = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype=DEFAULT_DTYPE, rng=None):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        rng = as_generator(rng)
+        k = 1.0 / math.sqrt(hidden_size)
+        rows = self.gate_count * hidden_size
+        self.weight_ih = uniform_parameter(rng, k, (rows, input_size), dtype)
+        self.weight_hh = uniform_parameter(rng, k, (rows, hidden_size), dtype)
+        self.bias_ih = uniform_parameter(rng, k, (rows,), dtype) if bias else None
+        self.bias_hh = uniform_parameter(rng, k, (rows,), dtype) if bias else None
+
+    def _checked_input(self, input) -> Tensor:
+        x = as_input(input, self.weight_ih.dtype)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}: input has shape {x.shape}; "
+                f"expected (batch, {self.input_size}) or ({self.input_size},)"
+            )
+        return x
+
+    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor:
+        """`state` as a Tensor of shape batch_shape + (hidden_size,); zeros when None."""
+        if state is None:
+            return zero_state(batch_shape, self.hidden_size, self.weight_ih.dtype)
+        state = as_input(state, self.weight_ih.dtype)
+        expected = batch_shape + (self.hidden_size,)
+        if state.shape != expected:
+            raise ValueError(f"{type(self).__name__}: {name} has shape {state.shape}, expected {expected}")
+        return state
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias_ih is not None else ", bias=False")
+
+
+class RecurrentLayers(Module):
+    """Base of the multi-layer recurrent networks: parameters, input splitting and the unrolled loop.
+
+    A subclass sets `gate_count` (G) and `state_names` (("h",), or ("h", "c") for an LSTM) and
+    defines two methods:
+      layer_weights(layer)       -> what every step of that layer uses (transposed weights, biases)
+      step(x, state, weights)    -> the next state, a tuple ordered as `state_names`, h first.
+    Its forward() then calls `_unroll(input, initial_states)`.
+
+    With `retain_hidden = True`, every state tensor keeps its gradient after backward and
+    `hidden_states[l][t]` is layer l's h_t.
+    """
+
+    gate_count = 1
+    state_names: tuple[str, ...] = ("h",)
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dtype=DEFAULT_DTYPE, rng=None):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bias, batch_first
+        self.retain_hidden = False
+        self.step_states: list[list[tuple[Tensor, ...]]] = []
+        rng = as_generator(rng)
+        k = 1.0 / math.sqrt(hidden_size)
+        rows = self.gate_count * hidden_size
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size
+            setattr(self, f"weight_ih_l{layer}", uniform_parameter(rng, k, (rows, layer_input), dtype))
+            setattr(self, f"weight_hh_l{layer}", uniform_parameter(rng, k, (rows, hidden_size), dtype))
+            if bias:
+                setattr(self, f"bias_ih_l{layer}", uniform_parameter(rng, k, (rows,), dtype))
+                setattr(self, f"bias_hh_l{layer}", uniform_parameter(rng, k, (rows,), dtype))
+
+    @property
+    def hidden_states(self) -> list[list[Tensor]]:
+        """hidden_states[l][t]: layer l's h_t from the last forward (empty unless retain_hidden)."""
+        return [[state[0] for state in layer] for layer in self.step_states]
+
+    def layer_weights(self, layer: int) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__} does not define layer_weights()")
+
+    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__} does not define step()")
+
+    def _split_steps(self, input) -> tuple[list[Tensor], bool]:
+        """The input as a list of per-step tensors, and whether it is batched."""
+        name, size = type(self).__name__, self.input_size
+        dtype = self.weight_ih_l0.dtype
+        if isinstance(input, (list, tuple)):
+            steps = [as_input(x, dtype) for x in input]
+        else:
+            sequence = as_input(input, dtype)
+            if sequence.ndim not in (2, 3):
+                raise ValueError(
+                    f"{name}: input has shape {sequence.shape}; expected (T, B, {size}), "
+                    f"(B, T, {size}) with batch_first, (T, {size}) or a list of steps"
+                )
+            if sequence.ndim == 3 and self.batch_first:
+                steps = [sequence[:, t] for t in range(sequence.shape[1])]
+            else:
+                steps = [sequence[t] for t in range(sequence.shape[0])]
+        if not steps:
+            raise ValueError(f"{name}: the input sequence is empty")
+        first = steps[0].shape
+        for t, x in enumerate(steps):
+            if x.ndim not in (1, 2) or x.shape[-1] != size or x.shape != first:
+                raise ValueError(
+                    f"{name}: input at t={t} has shape {x.shape}; expected (batch, {size}) "
+                    f"or ({size},), the same at every step (t=0 had {first})"
+                )
+        return steps, steps[0].ndim == 2
+
+    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...]]:
+        """For each layer, its initial state tuple: slices of the given (num_layers, ..., H)
+        tensors, one per name in `state_names`, or zeros when `given` is None."""
+        dtype = self.weight_ih_l0.dtype
+        if given is None:
+            zeros = zero_state(batch_shape, self.hidden_size, dtype)
+            return [(zeros,) * len(self.state_names)] * self.num_layers
+        expected = (self.num_layers,) + batch_shape + (self.hidden_size,)
+        checked = []
+        for name, value in zip(self.state_names, given):
+            value = as_input(value, dtype)
+            if value.shape != expected:
+                raise ValueError(f"{type(self).__name__}: {name}0 has shape {value.shape}, expected {expected}")
+            checked.append(value)
+        return [tuple(value[layer] for value in checked) for layer in range(self.num_layers)]
+
+    def _unroll(self, input, initial_states) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Run every layer over every step; returns the last layer's h_t stacked over time
+        and, for each name in `state_names`, the final states stacked over layers."""
+        steps, batched = self._split_steps(input)
+        states = self._initial_states(initial_states, steps[0].shape[:-1])
+        self.step_states = []
+        final_states = []
+        for layer in range(self.num_layers):
+            with scope(f"layer{layer}"):
+                weights = self.layer_weights(layer)
+                state = states[layer]
+                layer_states = []
+                for t, x in enumerate(steps):
+                    with scope(f"t={t}"):
+                        state = self.step(x, state, weights)
+                    if self.retain_hidden:
+                        for tensor in state:
+                            if tensor.requires_grad:
+                                tensor.retain_grad()
+                    layer_states.append(state)
+            if self.retain_hidden:
+                self.step_states.append(layer_states)
+            final_states.append(state)
+            steps = [step_state[0] for step_state in layer_states]
+        time_axis = 1 if (self.batch_first and batched) else 0
+        finals = tuple(stack([layer_final[k] for layer_final in final_states], axis=0)
+                       for k in range(len(self.state_names)))
+        return stack(steps, axis=time_axis), finals
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        return text

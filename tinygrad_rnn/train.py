@@ -1,0 +1,194 @@
+"""Training loop: mini-batches, clipping, validation, early stopping, and a loss history."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .autograd import no_grad
+from .optim import clip_grad_norm_, clip_grad_value_
+from .random import as_generator
+from .tensor import Tensor
+
+
+@dataclass
+class History:
+    """Per-epoch train and validation loss (each the epoch's mean over its examples)."""
+
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def plot(self, path=None, ax=None, title: str = "loss per epoch", log_scale: bool = True):
+        """Draw both curves with matplotlib; save to `path` when given. Returns the Axes."""
+        import matplotlib
+
+        if path is not None and ax is None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure = None
+        if ax is None:
+            figure, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = np.arange(1, self.epochs + 1)
+        ax.plot(epochs, self.train_loss, label="train")
+        if self.val_loss:
+            ax.plot(epochs[: len(self.val_loss)], self.val_loss, label="validation")
+        if self.best_epoch is not None:
+            ax.axvline(self.best_epoch + 1, color="grey", linestyle=":", label="best")
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.set_title(title)
+        ax.legend()
+        if path is not None:
+            (figure or ax.figure).savefig(path, dpi=100, bbox_inches="tight")
+            if figure is not None:
+                plt.close(figure)
+        return ax
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved by more than `min_delta` for `patience`
+    epochs in a row; remembers the best weights and can put them back."""
+
+    def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
+        if patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be at least 1, got {patience}")
+        if min_delta < 0:
+            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta}")
+        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        self.best_loss = np.inf
+        self.best_epoch: int | None = None
+        self.best_state = None
+        self.epochs_without_improvement = 0
+
+    def update(self, epoch: int, val_loss: float, model) -> bool:
+        """Record this epoch's validation loss; True when training should stop."""
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch = val_loss, epoch
+            self.best_state = model.state_dict() if self.restore_best else None
+            self.epochs_without_improvement = 0
+            return False
+        self.epochs_without_improvement += 1
+        return self.epochs_without_improvement >= self.patience
+
+    def restore(self, model) -> None:
+        """Load the best weights seen back into `model`."""
+        if self.restore_best and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def _as_target(target):
+    return target if isinstance(target, Tensor) else np.asarray(target)
+
+
+class Trainer:
+    """Fit `model` by minimising `loss_fn(model(inputs), targets)` over mini-batches.
+
+    Inputs and targets are arrays whose first axis indexes examples; a batch is a slice of
+    them, passed to the model as it is (so a batch_first RNN sees (B, T, F)). After every
+    backward the gradients are clipped per value (`clip_value`, the documents' clipping)
+    and/or by total norm (`clip_norm`) before the optimizer steps.
+    """
+
+    def __init__(self, model, loss_fn, optimizer, *, batch_size: int | None = None,
+                 clip_value: float | None = None, clip_norm: float | None = None,
+                 shuffle: bool = True, rng=None, progress: bool | None = None):
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"Trainer: batch_size must be at least 1, got {batch_size}")
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.batch_size, self.clip_value, self.clip_norm = batch_size, clip_value, clip_norm
+        self.shuffle = shuffle
+        self.rng = as_generator(rng)
+        self.progress = progress
+
+    def _batches(self, count: int, shuffle: bool):
+        order = self.rng.permutation(count) if shuffle else np.arange(count)
+        size = self.batch_size or count
+        for start in range(0, count, size):
+            yield order[start:start + size]
+
+    def train_epoch(self, inputs, targets) -> float:
+        """One pass over the training set; returns the mean loss over its examples."""
+        self.model.train()
+        total, count = 0.0, 0
+        for index in self._batches(len(inputs), self.shuffle):
+            self.optimizer.zero_grad()
+            loss = self.loss_fn(self.model(inputs[index]), _as_target(targets[index]))
+            loss.backward()
+            params = list(self.model.parameters())
+            if self.clip_value is not None:
+                clip_grad_value_(params, self.clip_value)
+            if self.clip_norm is not None:
+                clip_grad_norm_(params, self.clip_norm)
+            self.optimizer.step()
+            total += loss.item() * len(index)
+            count += len(index)
+        return total / count
+
+    @no_grad()
+    def evaluate(self, inputs, targets) -> float:
+        """Mean loss over a data set, without recording a graph."""
+        self.model.eval()
+        total, count = 0.0, 0
+        for index in self._batches(len(inputs), shuffle=False):
+            loss = self.loss_fn(self.model(inputs[index]), _as_target(targets[index]))
+            total += loss.item() * len(index)
+            count += len(index)
+        return total / count
+
+    @no_grad()
+    def predict(self, inputs) -> np.ndarray:
+        """The model's outputs for every example, as one array."""
+        self.model.eval()
+        return np.concatenate([self.model(inputs[index]).data
+                               for index in self._batches(len(inputs), shuffle=False)])
+
+    def fit(self, inputs, targets, *, epochs: int, validation=None,
+            early_stopping: EarlyStopping | None = None) -> History:
+        """Train for up to `epochs`; `validation` is an (inputs, targets) pair."""
+        if len(inputs) != len(targets):
+            raise ValueError(f"Trainer.fit: {len(inputs)} inputs but {len(targets)} targets")
+        if early_stopping is not None and validation is None:
+            raise ValueError("Trainer.fit: early stopping needs validation data")
+        history = History()
+        bar = self._progress_bar(epochs)
+        for epoch in range(epochs):
+            history.train_loss.append(self.train_epoch(inputs, targets))
+            if validation is not None:
+                history.val_loss.append(self.evaluate(*validation))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(self._postfix(history))
+            if early_stopping is not None and early_stopping.update(epoch, history.val_loss[-1], self.model):
+                history.stopped_early = True
+                break
+        if bar is not None:
+            bar.close()
+        if early_stopping is not None:
+            early_stopping.restore(self.model)
+            history.best_epoch = early_stopping.best_epoch
+        return history
+
+    def _progress_bar(self, epochs: int):
+        show = self.progress if self.progress is not None else sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=epochs, unit="epoch", leave=False)
+
+    @staticmethod
+    def _postfix(history: History) -> dict:
+        shown = {"train": f"{history.train_loss[-1]:.4g}"}
+        if history.val_loss:
+            shown["val"] = f"{history.val_loss[-1]:.4g}"
+        return shown
