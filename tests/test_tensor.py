@@ -117,3 +117,11 @@ def test_argmax_and_indexing_with_tensors_and_lists():
 def test_iteration_walks_the_first_axis():
     rows = list(Tensor([[1.0, 2.0], [3.0, 4.0]]))
     assert len(rows) == 2 and rows[1].numpy().tolist() == [3.0, 4.0]
+
+
+def test_numpy_asarray_gives_the_values_not_an_object_array():
+    t = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    array = np.asarray(t)
+    assert array.dtype == np.float64 and array.shape == (2, 2)
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert isinstance(np.ones(2) * t, Tensor)

@@ -4,12 +4,7 @@ from __future__ import annotations
 from . import nn
 from .tensor import DEFAULT_DTYPE, Tensor
 
-CELLS = {"rnn": nn.RNN}
-
-
-def register_cell(name: str, cls) -> None:
-    """Make a recurrent layer class selectable by name (`cell="lstm"`)."""
-    CELLS[name] = cls
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class SequenceModel(nn.Module):

@@ -82,6 +82,12 @@ class Tensor:
             raise TypeError("len() of a 0-d Tensor")
         return len(self.data)
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """np.asarray(tensor) gives the values (never an object array of elements)."""
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""
         return self.data
