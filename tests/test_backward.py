@@ -220,3 +220,16 @@ def test_float32_leaves_get_float32_gradients():
     (x.max() + (x * 2.0).sum()).backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [2.0, 3.0])
+
+
+def test_overlapping_slices_and_repeated_indices_add_into_one_gradient():
+    rng = np.random.default_rng(11)
+    x = Tensor(rng.standard_normal((6, 3)), requires_grad=True)
+    w = rng.standard_normal((6, 3))
+    y = (x[0:4] * w[0:4]).sum() + (x[2:6] * w[2:6]).sum() + x[[1, 1, 5]].sum() + (x * 2).sum()
+    y.backward()
+    expected = 2 + w.copy()
+    expected[2:4] += w[2:4]
+    expected[1] += 2
+    expected[5] += 1
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-15)

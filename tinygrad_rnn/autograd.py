@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import ops
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -69,18 +71,26 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-@contextlib.contextmanager
-def scope(name: str):
+class scope:
     """Tag every tensor made inside with `name`; nested scopes join with "/" ("layer0/t=3")."""
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
-    STATE.scope_names.append(name)
-    STATE.scope_path = "/".join(STATE.scope_names)
-    try:
-        yield STATE.scope_path
-    finally:
+
+    __slots__ = ("name", "_outer_path")
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> str:
+        self._outer_path = STATE.scope_path
+        STATE.scope_names.append(self.name)
+        STATE.scope_path = f"{self._outer_path}/{self.name}" if self._outer_path else self.name
+        return STATE.scope_path
+
+    def __exit__(self, *exc) -> bool:
         STATE.scope_names.pop()
-        STATE.scope_path = "/".join(STATE.scope_names)
+        STATE.scope_path = self._outer_path
+        return False
 
 
 def current_scope() -> str:
@@ -157,10 +167,32 @@ def _scope_suffix(node: "Tensor") -> str:
     return f" in scope '{node.scope}'" if node.scope else ""
 
 
+def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
+    """grads[key] += g. Arrays this walk allocated itself (`owned`) are added to in place;
+    any other array may be shared with another node, so the first sum makes a fresh one."""
+    if type(g) is ops.IndexedGrad:
+        if key not in grads:
+            grads[key] = g.dense()
+            owned.add(key)
+            return
+        if key not in owned:
+            grads[key] = np.array(grads[key], dtype=np.result_type(grads[key], g.values))
+            owned.add(key)
+        g.add_into(grads[key])
+    elif key not in grads:
+        grads[key] = g
+    elif key in owned and grads[key].shape == g.shape:
+        grads[key] += g
+    else:
+        grads[key] = grads[key] + g
+        owned.add(key)
+
+
 def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     """Propagate `seed` = dL/droot to every tensor `root` depends on; accumulate into leaves."""
     order = topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): seed}
+    owned: set[int] = set()
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
     for node in reversed(order):
@@ -178,14 +210,10 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
         if anomaly:
             for g in parent_grads:
                 if g is not None:
-                    check_finite(g, "backward", ctx, [p.shape for p in ctx.parents], node.scope)
+                    values = g.values if type(g) is ops.IndexedGrad else g
+                    check_finite(values, "backward", ctx, [p.shape for p in ctx.parents], node.scope)
         for parent, g in zip(ctx.parents, parent_grads):
-            if g is None or not parent.requires_grad:
-                continue
-            key = id(parent)
-            if key in grads:
-                grads[key] = grads[key] + g
-            else:
-                grads[key] = g
+            if g is not None and parent.requires_grad:
+                _add_gradient(grads, owned, id(parent), g)
         if not retain_graph:
             ctx.release()

@@ -135,6 +135,10 @@ class MatMul(Function):
 
     def backward(self, g):
         x, y = self.saved
+        if x.ndim == 2 and y.ndim == 2:
+            dx = np.dot(g, y.T) if self.needs_grad[0] else None
+            dy = np.dot(x.T, g) if self.needs_grad[1] else None
+            return dx, dy
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
         if y.ndim == 1:  # first, so that 1-D @ 1-D (a 0-d g) becomes (1, 1)
@@ -399,24 +403,44 @@ class Transpose(Function):
         return (np.transpose(g, np.argsort(self.axes)),)
 
 
-class GetItem(Function):
-    """z = x[index];  dx = zeros like x with g added at index (repeats add up)."""
+class IndexedGrad:
+    """A gradient that is zero except at `index`: what x[index] sends back to x.
 
-    __slots__ = ("index", "shape", "dtype")
+    Kept sparse so that slicing a sequence step by step costs O(T) in backward: the walk
+    adds every slice's values into one buffer instead of adding T full-size arrays.
+    """
+
+    __slots__ = ("index", "values", "shape", "basic")
+
+    def __init__(self, index, values: np.ndarray, shape: tuple):
+        self.index, self.values, self.shape = index, values, shape
+        self.basic = _is_basic_index(index)
+
+    def add_into(self, buffer: np.ndarray) -> None:
+        """buffer[index] += values (repeated positions add up)."""
+        if self.basic:
+            buffer[self.index] += self.values
+        else:
+            np.add.at(buffer, self.index, self.values)
+
+    def dense(self) -> np.ndarray:
+        buffer = np.zeros(self.shape, dtype=self.values.dtype)
+        self.add_into(buffer)
+        return buffer
+
+
+class GetItem(Function):
+    """z = x[index];  dx = zeros like x with g added at index (repeats add up), kept sparse."""
+
+    __slots__ = ("index", "shape")
 
     def forward(self, x, index):
         self.index = index
         self.shape = x.shape
-        self.dtype = x.dtype
         return x[index]
 
     def backward(self, g):
-        dx = np.zeros(self.shape, dtype=np.result_type(self.dtype, g.dtype))
-        if _is_basic_index(self.index):
-            dx[self.index] = g
-        else:
-            np.add.at(dx, self.index, g)
-        return (dx,)
+        return (IndexedGrad(self.index, g, self.shape),)
 
 
 def _is_basic_index(index) -> bool:
