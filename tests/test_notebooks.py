@@ -9,7 +9,6 @@ root is put on PYTHONPATH so `import tinygrad_rnn` works without installing it.
 import os
 import pathlib
 import sys
-import time
 
 import pytest
 
@@ -54,11 +53,7 @@ def test_kernel_runs_this_interpreter(monkeypatch):
 def test_notebook_runs(script, monkeypatch):
     notebook = jupytext.read(script)
     assert notebook.cells[0].cell_type == "markdown", "the first cell must state what the notebook teaches"
-    started = time.perf_counter()
     try:
         execute(notebook, monkeypatch)
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail(f"{script.name}: a cell failed\n{error}", pytrace=False)
-    elapsed = time.perf_counter() - started
-    print(f"{script.name}: {elapsed:.1f} s")
-    assert elapsed < 60, f"{script.name} took {elapsed:.1f} s; a notebook must run in under a minute"
