@@ -272,7 +272,7 @@ def _plain_index(index):
 
 def apply(op_class, *parents: Tensor, **options) -> Tensor:
     """Run `op_class` forward on the parents' arrays; record it when a gradient is needed."""
-    needs_grad = tuple(p.requires_grad for p in parents)
+    needs_grad = tuple([p.requires_grad for p in parents])
     op = op_class(parents, needs_grad)
     try:
         out = op.forward(*[p.data for p in parents], **options)
