@@ -34,36 +34,34 @@ class _State:
 STATE = _State()
 
 
-class no_grad(contextlib.ContextDecorator):
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that sets whether ops record the graph, then restores it."""
+
+    enabled = True
+
+    def __init__(self):
+        self._previous = []  # a stack: one instance may be entered again (a recursive decorated function)
+
+    def __enter__(self):
+        self._previous.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._previous.pop()
+        return False
+
+
+class no_grad(_GradMode):
     """Context manager and decorator: ops inside record no graph and make no-grad tensors."""
 
-    def __init__(self):
-        self._previous = []  # a stack: one instance may be entered again (a recursive decorated function)
-
-    def __enter__(self):
-        self._previous.append(STATE.grad_enabled)
-        STATE.grad_enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        STATE.grad_enabled = self._previous.pop()
-        return False
+    enabled = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradMode):
     """Context manager and decorator: record the graph again inside a `no_grad` block."""
 
-    def __init__(self):
-        self._previous = []  # a stack: one instance may be entered again (a recursive decorated function)
-
-    def __enter__(self):
-        self._previous.append(STATE.grad_enabled)
-        STATE.grad_enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        STATE.grad_enabled = self._previous.pop()
-        return False
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
