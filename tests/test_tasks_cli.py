@@ -8,9 +8,10 @@ from tinygrad_rnn.tasks import TASKS
 
 
 def test_demo_quick_writes_files_and_gradients_agree(tmp_path, capsys):
-    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "loss.png").stat().st_size > 0
-    assert (tmp_path / "rnn_graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    out = tmp_path / "new" / "folder"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    assert (out / "loss.png").stat().st_size > 0
+    assert (out / "rnn_graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     table = capsys.readouterr().out.split("autograd vs hand-derived")[1]
     rows = [line.split() for line in table.splitlines()[2:] if line.split()[:1] in (["Wxh"], ["Whh"], ["Why"], ["bh"], ["by"])]
     assert len(rows) == 5

@@ -60,8 +60,10 @@ def demo(args) -> int:
     """Train the sentiment RNN, check its gradients against BPTT by hand, draw its loss and graph."""
     sentiment = TASKS["sentiment"]
     out = Path(args.out)
-    if not out.is_dir():
-        raise UsageError(f"--out {out}: no such directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create the directory ({error.strerror})") from error
     config = sentiment.Config(epochs=30 if args.quick else 1000)
     result = sentiment.run(config)
     print(f"sentiment RNN, {result.metrics['epochs']} epochs in {result.seconds:.1f} s: "
