@@ -21,11 +21,10 @@ if TYPE_CHECKING:
 class _State:
     """Switches read by every op: grad recording, the current scope, anomaly checks."""
 
-    __slots__ = ("grad_enabled", "scope_names", "scope_path", "anomaly", "retain_all_grads")
+    __slots__ = ("grad_enabled", "scope_path", "anomaly", "retain_all_grads")
 
     def __init__(self):
         self.grad_enabled = True
-        self.scope_names: list[str] = []
         self.scope_path = ""
         self.anomaly = False
         self.retain_all_grads = False
@@ -81,12 +80,10 @@ class scope:
 
     def __enter__(self) -> str:
         self._outer_path = STATE.scope_path
-        STATE.scope_names.append(self.name)
         STATE.scope_path = f"{self._outer_path}/{self.name}" if self._outer_path else self.name
         return STATE.scope_path
 
     def __exit__(self, *exc) -> bool:
-        STATE.scope_names.pop()
         STATE.scope_path = self._outer_path
         return False
 
@@ -129,8 +126,8 @@ def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: st
         )
 
 
-def topological_order(root: "Tensor") -> list["Tensor"]:
-    """Tensors that need a gradient, each after every tensor it was computed from.
+def depth_first_order(root: "Tensor", inputs_of) -> list["Tensor"]:
+    """Every tensor reachable from `root` through `inputs_of(tensor)`, each after all of its inputs.
 
     Depth-first with an explicit stack: a node is expanded once, and appended only after
     everything pushed above it (its inputs) has been appended.
@@ -147,18 +144,26 @@ def topological_order(root: "Tensor") -> list["Tensor"]:
             continue
         expanded.add(id(node))
         stack.append((node, True))
-        ctx = node._ctx
-        if ctx is None:
-            continue
-        if ctx.released:
-            raise RuntimeError(
-                f"backward through a graph that was already released (at {type(ctx).__name__}"
-                f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
-            )
-        for parent in ctx.parents:
-            if parent.requires_grad and id(parent) not in expanded:
-                stack.append((parent, False))
+        stack.extend((parent, False) for parent in inputs_of(node) if id(parent) not in expanded)
     return order
+
+
+def _inputs_needing_grad(node: "Tensor") -> list["Tensor"]:
+    """The inputs of `node`'s op that need a gradient; an error if the op was already released."""
+    ctx = node._ctx
+    if ctx is None:
+        return []
+    if ctx.released:
+        raise RuntimeError(
+            f"backward through a graph that was already released (at {type(ctx).__name__}"
+            f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
+        )
+    return [parent for parent in ctx.parents if parent.requires_grad]
+
+
+def topological_order(root: "Tensor") -> list["Tensor"]:
+    """Tensors that need a gradient, each after every tensor it was computed from."""
+    return depth_first_order(root, _inputs_needing_grad)
 
 
 def _scope_suffix(node: "Tensor") -> str:

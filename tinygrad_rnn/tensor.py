@@ -241,14 +241,10 @@ class Tensor:
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return apply(ops.Reshape, self, shape=shape)
+        return apply(ops.Reshape, self, shape=_sizes(shape))
 
     def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return apply(ops.Transpose, self, axes=axes or None)
+        return apply(ops.Transpose, self, axes=_sizes(axes) or None)
 
     @property
     def T(self):
@@ -257,6 +253,13 @@ class Tensor:
 
     def __getitem__(self, index):
         return apply(ops.GetItem, self, index=_plain_index(index))
+
+
+def _sizes(args: tuple) -> tuple:
+    """Sizes given either spread out, f(2, 3), or as one sequence, f((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return args
 
 
 def _plain_index(index):
@@ -309,13 +312,9 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 
 def zeros(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
     """A tensor of zeros."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_sizes(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
     """A tensor of ones."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_sizes(shape), dtype=dtype), requires_grad=requires_grad)

@@ -119,12 +119,12 @@ class Trainer:
     def train_epoch(self, inputs, targets) -> float:
         """One pass over the training set; returns the mean loss over its examples."""
         self.model.train()
+        params = list(self.model.parameters())
         total, count = 0.0, 0
         for index in self._batches(len(inputs), self.shuffle):
             self.optimizer.zero_grad()
             loss = self.loss_fn(self.model(inputs[index]), _as_target(targets[index]))
             loss.backward()
-            params = list(self.model.parameters())
             if self.clip_value is not None:
                 clip_grad_value_(params, self.clip_value)
             if self.clip_norm is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..autograd import depth_first_order
 from ..tensor import Tensor
 
 BOOKKEEPING_OPS = ("Transpose", "Reshape", "Add")
@@ -64,20 +65,7 @@ def parameter_names(names) -> dict:
 
 def reachable_tensors(output: Tensor) -> list:
     """Every tensor `output` was computed from (itself included), each after all of its inputs."""
-    order, expanded = [], set()
-    stack = [(output, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in expanded:
-            continue
-        expanded.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._ctx is not None:
-            stack.extend((p, False) for p in reversed(tensor._ctx.parents) if id(p) not in expanded)
-    return order
+    return depth_first_order(output, lambda t: () if t._ctx is None else reversed(t._ctx.parents))
 
 
 def _is_parameter(tensor: Tensor) -> bool:
