@@ -1,13 +1,14 @@
 """Graph-wide state and the backward walk.
 
-Reverse mode in three steps: order the recorded graph topologically (an explicit
-stack, never Python recursion), then visit it from the output back to the leaves,
-passing each node's gradient through its op's vector-Jacobian product and adding
-(never assigning) what arrives at each input.
+Reverse mode: visit the recorded graph from the output back to the leaves, latest op first
+(a heap keyed by recording order, never Python recursion), passing each node's gradient
+through its op's vector-Jacobian product and adding (never assigning) what arrives at
+each input.
 """
 from __future__ import annotations
 
 import contextlib
+import heapq
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -148,24 +149,6 @@ def depth_first_order(root: "Tensor", inputs_of) -> list["Tensor"]:
     return order
 
 
-def _inputs_needing_grad(node: "Tensor") -> list["Tensor"]:
-    """The inputs of `node`'s op that need a gradient; an error if the op was already released."""
-    ctx = node._ctx
-    if ctx is None:
-        return []
-    if ctx.released:
-        raise RuntimeError(
-            f"backward through a graph that was already released (at {type(ctx).__name__}"
-            f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
-        )
-    return [parent for parent in ctx.parents if parent.requires_grad]
-
-
-def topological_order(root: "Tensor") -> list["Tensor"]:
-    """Tensors that need a gradient, each after every tensor it was computed from."""
-    return depth_first_order(root, _inputs_needing_grad)
-
-
 def _scope_suffix(node: "Tensor") -> str:
     return f" in scope '{node.scope}'" if node.scope else ""
 
@@ -192,31 +175,54 @@ def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
 
 
 def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
-    """Propagate `seed` = dL/droot to every tensor `root` depends on; accumulate into leaves."""
-    order = topological_order(root)
+    """Propagate `seed` = dL/droot to every tensor `root` depends on; accumulate into leaves.
+
+    Ops are numbered as they are recorded, so an op's number is larger than those of the ops
+    that made its inputs. Visiting pending ops largest number first (a heap) therefore reaches
+    each op after every op that uses its output: its gradient is complete when it is popped.
+    Leaves receive their sums only once the whole walk has succeeded.
+    """
+    if root._ctx is None:
+        root._accumulate_grad(seed)
+        return
     grads: dict[int, np.ndarray] = {id(root): seed}
     owned: set[int] = set()
+    leaves: dict[int, Tensor] = {}
+    pending = [(-root._ctx.number, root)]
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
-    for node in reversed(order):
-        grad = grads.pop(id(node), None)
+    while pending:
+        node = heapq.heappop(pending)[1]
+        grad = grads.pop(id(node))
         ctx = node._ctx
-        if grad is None:
-            if ctx is not None and not retain_graph:
-                ctx.release()
-            continue
-        if ctx is None or node._retains_grad or keep_all:
+        if ctx.released:
+            raise RuntimeError(
+                f"backward through a graph that was already released (at {type(ctx).__name__}"
+                f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
+            )
+        if keep_all or node._retains_grad:
             node._accumulate_grad(grad)
-        if ctx is None:
-            continue
         parent_grads = ctx.backward(grad)
         if anomaly:
-            for g in parent_grads:
-                if g is not None:
-                    values = g.values if type(g) is ops.IndexedGrad else g
-                    check_finite(values, "backward", ctx, [p.shape for p in ctx.parents], node.scope)
+            _check_gradients(ctx, parent_grads, node.scope)
         for parent, g in zip(ctx.parents, parent_grads):
-            if g is not None and parent.requires_grad:
-                _add_gradient(grads, owned, id(parent), g)
+            if g is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            if key not in grads:
+                if parent._ctx is None:
+                    leaves[key] = parent
+                else:
+                    heapq.heappush(pending, (-parent._ctx.number, parent))
+            _add_gradient(grads, owned, key, g)
         if not retain_graph:
             ctx.release()
+    for key, leaf in leaves.items():
+        leaf._accumulate_grad(grads[key])
+
+
+def _check_gradients(ctx, parent_grads, scope_path: str) -> None:
+    for g in parent_grads:
+        if g is not None:
+            values = g.values if type(g) is ops.IndexedGrad else g
+            check_finite(values, "backward", ctx, [p.shape for p in ctx.parents], scope_path)

@@ -7,6 +7,8 @@ op keeps lives in `self.saved`, so `release()` frees them all.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -41,16 +43,20 @@ def expand_reduced(grad: np.ndarray, axes: tuple, keepdims: bool, shape: tuple) 
     return np.broadcast_to(grad, shape)
 
 
+_op_numbers = itertools.count()  # recording order: an op's number exceeds its inputs' ops' numbers
+
+
 class Function:
     """One recorded application of an op: its inputs (`parents`) and what backward needs."""
 
-    __slots__ = ("parents", "saved", "needs_grad", "released")
+    __slots__ = ("parents", "saved", "needs_grad", "released", "number")
 
     def __init__(self, parents: tuple, needs_grad: tuple):
         self.parents = parents
         self.needs_grad = needs_grad
         self.saved = None
         self.released = False
+        self.number = next(_op_numbers)
 
     def forward(self, *arrays, **options) -> np.ndarray:
         raise NotImplementedError
