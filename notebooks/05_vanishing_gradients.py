@@ -237,7 +237,7 @@ print(f"returned total norm {total:.4g}  (computed before clipping: {norm_before
 print(f"norm after clipping {norm_after:.6f}, every gradient scaled by {factor:.3g}")
 
 assert np.isclose(total, norm_before, rtol=1e-12)
-assert norm_after <= MAX_NORM
+assert norm_after <= MAX_NORM * (1 + 1e-12)  # equal up to rounding when the norm is huge
 for name, p in exploding.named_parameters():
     assert np.allclose(p.grad, factor * before[name], rtol=1e-12, atol=0), name
 

@@ -288,7 +288,7 @@ def test_repr_names_the_configuration():
 @pytest.mark.parametrize(
     "bad_input, message",
     [
-        (np.ones((4, 2, 5)), r"input at t=0 has shape \(2, 5\); expected \(batch, 3\)"),
+        (np.ones((4, 2, 5)), r"input has shape \(4, 2, 5\); expected \(T, B, 3\)"),
         (np.ones(3), r"input has shape \(3,\)"),
         ([np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 4))], r"input at t=2 has shape \(2, 4\)"),
         ([np.ones((2, 3)), np.ones((1, 3))], r"input at t=1 has shape \(1, 3\).*t=0 had \(2, 3\)"),

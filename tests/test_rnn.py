@@ -112,7 +112,7 @@ def test_many_to_one_and_many_to_many_are_one_line_each():
 @pytest.mark.parametrize(
     "bad_input, message",
     [
-        (np.ones((4, 2, 5)), r"input at t=0 has shape \(2, 5\); expected \(batch, 3\)"),
+        (np.ones((4, 2, 5)), r"input has shape \(4, 2, 5\); expected \(T, B, 3\)"),
         (np.ones(3), r"input has shape \(3,\)"),
         ([np.ones((2, 3)), np.ones((2, 4))], r"input at t=1 has shape \(2, 4\)"),
         ([], "empty"),

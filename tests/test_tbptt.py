@@ -31,7 +31,9 @@ def parameters(rnn, head):
 
 
 def gradients(rnn, head):
-    return [np.array(p.grad, copy=True) for p in parameters(rnn, head)]
+    """Copies of every gradient; zeros for a parameter a chunk never used (weight_hh at t = 0)."""
+    return [np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
+            for p in parameters(rnn, head)]
 
 
 def zero(rnn, head):

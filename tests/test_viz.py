@@ -70,9 +70,9 @@ def test_one_box_per_time_step_inside_one_box_per_layer(steps, num_layers):
         assert sorted(step_index(c) for c in step_clusters(clusters, layer)) == list(range(steps))
     assert len(clusters) == num_layers * (steps + 1)
     for layer in range(num_layers):
-        for t in range(steps):
+        for t in range(steps):   # h_0 = 0: the first step has no h_0 @ W_hh.T to compute
             inside = [title for box, title in nodes.values() if box == f"layer{layer}/t={t}"]
-            assert "Tanh" in inside and "MatMul" in inside
+            assert "GetItem" in inside and "Tanh" in inside and ("MatMul" in inside) == (t > 0)
 
 
 @pytest.mark.parametrize("with_h0", [True, False])
@@ -80,17 +80,19 @@ def test_each_weight_is_drawn_once_outside_the_boxes_with_an_edge_into_each_step
     steps = 6
     _, _, loss = unrolled_rnn(steps, with_h0=with_h0)
     nodes, edges, _ = parse_dot(draw_graph(loss).source)
-    expected = {
-        "weight_ih_l0.T": set(range(steps)),
-        "weight_hh_l0.T": set(range(steps)),
-        "bias_ih_l0 + bias_hh_l0": set(range(steps)),
-    }
-    for title, wanted_steps in expected.items():
+    (recurrent_weight,) = nodes_titled(nodes, "weight_hh_l0.T")
+    targets = [nodes[target][0] for source, target, _ in edges if source == recurrent_weight]
+    first = 0 if with_h0 else 1   # a zero h_0 needs no h_0 @ W_hh.T
+    assert sorted(step_index(box) for box in targets) == list(range(first, steps))
+    # the input weight and the bias enter once, in the layer's projection of all steps, and
+    # that projection sends its row t into step t
+    for title, op in (("weight_ih_l0.T", "MatMul"), ("bias_ih_l0 + bias_hh_l0", "Add")):
         (weight,) = nodes_titled(nodes, title)
         assert nodes[weight][0] == ""
-        targets = [nodes[target][0] for source, target, _ in edges if source == weight]
-        assert len(targets) == len(wanted_steps)
-        assert {step_index(box) for box in targets} == wanted_steps
+        assert [nodes[target] for source, target, _ in edges if source == weight] == [("layer0", op)]
+    (projection,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Add")]
+    rows = [nodes[target] for source, target, _ in edges if source == projection]
+    assert sorted(rows) == sorted((f"layer0/t={t}", "GetItem") for t in range(steps))
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
         assert nodes_titled(nodes, name) == []
     assert "Transpose" not in [title for _, title in nodes.values()]
@@ -108,7 +110,7 @@ def test_names_come_from_a_module_and_bookkeeping_can_be_shown():
     (transpose,) = [target for source, target, _ in edges if source == weight]
     assert nodes[weight][0] == "" and nodes[transpose] == ("layer0", "Transpose")
     step_targets = {nodes[target][0] for source, target, _ in edges if source == transpose}
-    assert step_targets == {"layer0/t=0", "layer0/t=1", "layer0/t=2"}
+    assert step_targets == {"layer0/t=1", "layer0/t=2"}
     assert len(nodes_titled(nodes, "bias_ih_l0")) == len(nodes_titled(nodes, "bias_hh_l0")) == 1
 
 
@@ -122,25 +124,27 @@ def test_edges_follow_the_data_flow_and_hidden_state_edges_stand_out():
                          if nodes[source] == (f"layer{layer}/t={t - 1}", "Tanh")
                          and nodes[target] == (f"layer{layer}/t={t}", "MatMul")]
             assert len(recurrent) == 1 and RECURRENT_COLOR in recurrent[0]
-    for t in range(steps):
+    for t in range(steps):   # layer 0's h_t, stacked, are the sequence layer 1 projects
         upward = [1 for source, target, _ in edges
-                  if nodes[source] == (f"layer0/t={t}", "Tanh") and nodes[target] == (f"layer1/t={t}", "MatMul")]
+                  if nodes[source] == (f"layer0/t={t}", "Tanh") and nodes[target] == ("layer0", "Stack")]
         assert upward == [1]
+    (stacked,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Stack")]
+    assert [nodes[target] for source, target, _ in edges if source == stacked] == [("layer1", "MatMul")]
     for source, target, _ in edges:
         source_box, target_box = nodes[source][0], nodes[target][0]
         if "t=" in source_box and "t=" in target_box:
             assert step_index(source_box) <= step_index(target_box)
 
 
-def test_inputs_are_small_constants_inside_their_step():
+def test_the_input_sequence_is_one_small_constant_in_the_layer_box():
     steps = 4
     _, _, loss = unrolled_rnn(steps)
     source = draw_graph(loss).source
     nodes, _, _ = parse_dot(source)
-    for t in range(steps):   # x_t, and at t = 0 also the zero initial state h_0
-        expected = 2 if t == 0 else 1
-        assert [title for box, title in nodes.values() if box == f"layer0/t={t}"].count("const") == expected
-    assert len(re.findall(r"label=<const<br/>.*fontsize=9", source)) == steps + 2   # x_t, h_0 and the target
+    assert [box for box, title in nodes.values() if title == "const"].count("layer0") == 1
+    for t in range(steps):
+        assert "const" not in [title for box, title in nodes.values() if box == f"layer0/t={t}"]
+    assert len(re.findall(r"label=<const<br/>.*fontsize=9", source)) == 2   # the input sequence and the target
 
 
 def test_collapsed_graph_has_the_same_size_for_any_length_and_keeps_the_flow():
@@ -162,7 +166,8 @@ def test_collapsed_graph_has_the_same_size_for_any_length_and_keeps_the_flow():
             assert (f"{layer}/t={keep - 1}", "Tanh") in into
             assert (f"{layer}/t={steps - keep}", "MatMul") in out_of
         (low, high) = sorted(placeholders, key=lambda p: nodes[p][0])
-        assert any(s == low and t == high for s, t, _ in edges)
+        assert any(s == low and nodes[t] == ("layer0", "Stack") for s, t, _ in edges)
+        assert any(nodes[s] == ("layer1", "Add") and t == high for s, t, _ in edges)
     assert sizes[100] == sizes[500]
     assert sizes[500][0] < 80
 

@@ -132,18 +132,29 @@ class Div(Function):
         return dx, dy
 
 
+def _rows(a: np.ndarray) -> np.ndarray:
+    """`a` as a matrix of rows: every axis but the last folded into one."""
+    return a.reshape(-1, a.shape[-1])
+
+
 class MatMul(Function):
-    """z = x @ y (NumPy rules: 1-D, 2-D, batched);  dx = g @ y^T, dy = x^T @ g."""
+    """z = x @ y (NumPy rules: 1-D, 2-D, batched);  dx = g @ y^T, dy = x^T @ g.
+
+    With a matrix y (the usual weight), every leading axis of x is a batch of rows: forward,
+    dx and dy are each one 2-D product over all the rows, however many axes x has.
+    """
 
     def forward(self, x, y):
         self.saved = (x, y)
-        return np.matmul(x, y)
+        if y.ndim != 2 or x.ndim == 0:
+            return np.matmul(x, y)
+        return np.dot(_rows(x), y).reshape(x.shape[:-1] + y.shape[1:])
 
     def backward(self, g):
         x, y = self.saved
-        if x.ndim == 2 and y.ndim == 2:
-            dx = np.dot(g, y.T) if self.needs_grad[0] else None
-            dy = np.dot(x.T, g) if self.needs_grad[1] else None
+        if y.ndim == 2:
+            dx = np.dot(_rows(g), y.T).reshape(x.shape) if self.needs_grad[0] else None
+            dy = np.dot(_rows(x).T, _rows(g)) if self.needs_grad[1] else None
             return dx, dy
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y

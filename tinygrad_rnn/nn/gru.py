@@ -19,20 +19,28 @@ from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)
 
 
-def gru_step(x: Tensor, h: Tensor, w_ih_t: Tensor, w_hh_t: Tensor,
-             bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor:
-    """h' from x (..., I) and h (..., H); w_ih_t (I, 3H) and w_hh_t (H, 3H) are the transposed
-    weights, bias_ih and bias_hh (3H,) or both None. Equations in the module docstring."""
-    from_input = x @ w_ih_t
-    from_hidden = h @ w_hh_t
-    if bias_ih is not None:
-        from_input = from_input + bias_ih
-        from_hidden = from_hidden + bias_hh
-    size = h.shape[-1]
-    reset_gate = (gate_block(from_input, RESET_GATE, size) + gate_block(from_hidden, RESET_GATE, size)).sigmoid()
-    update_gate = (gate_block(from_input, UPDATE_GATE, size) + gate_block(from_hidden, UPDATE_GATE, size)).sigmoid()
-    candidate = (gate_block(from_input, CANDIDATE, size) + reset_gate * gate_block(from_hidden, CANDIDATE, size)).tanh()
-    return (1 - update_gate) * candidate + update_gate * h
+def gru_step(projected_x: Tensor, h: Tensor | None, w_hh_t: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """h' from p = x @ W_ih^T + b_ih (..., 3H) and h (..., H), None for zeros; w_hh_t (H, 3H) is
+    the transposed recurrent weight and bias_hh (3H,) or None. Equations in the module docstring."""
+    size = w_hh_t.shape[0]
+    if h is None:
+        from_hidden = bias_hh
+    else:
+        from_hidden = h @ w_hh_t
+        if bias_hh is not None:
+            from_hidden = from_hidden + bias_hh
+    reset_gate = gate_block(projected_x, RESET_GATE, size)
+    update_gate = gate_block(projected_x, UPDATE_GATE, size)
+    candidate = gate_block(projected_x, CANDIDATE, size)
+    if from_hidden is not None:
+        reset_gate = reset_gate + gate_block(from_hidden, RESET_GATE, size)
+        update_gate = update_gate + gate_block(from_hidden, UPDATE_GATE, size)
+    reset_gate, update_gate = reset_gate.sigmoid(), update_gate.sigmoid()
+    if from_hidden is not None:
+        candidate = candidate + reset_gate * gate_block(from_hidden, CANDIDATE, size)
+    candidate = candidate.tanh()
+    h_next = (1 - update_gate) * candidate
+    return h_next if h is None else h_next + update_gate * h
 
 
 class GRUCell(RecurrentCell):
@@ -48,7 +56,10 @@ class GRUCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "h", x.shape[:-1])
-        return gru_step(x, h, self.weight_ih.T, self.weight_hh.T, self.bias_ih, self.bias_hh)
+        projected = x @ self.weight_ih.T
+        if self.bias_ih is not None:
+            projected = projected + self.bias_ih
+        return gru_step(projected, h, self.weight_hh.T, self.bias_hh)
 
 
 class GRU(RecurrentLayers):
@@ -70,15 +81,15 @@ class GRU(RecurrentLayers):
     gate_count = 3
 
     def layer_weights(self, layer: int) -> tuple:
-        w_ih_t = getattr(self, f"weight_ih_l{layer}").T
+        """The input projection's bias b_ih, and (W_hh.T, b_hh) for every step (made once per layer)."""
         w_hh_t = getattr(self, f"weight_hh_l{layer}").T
         if not self.bias:
-            return w_ih_t, w_hh_t, None, None
-        return w_ih_t, w_hh_t, getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")
+            return None, (w_hh_t, None)
+        return getattr(self, f"bias_ih_l{layer}"), (w_hh_t, getattr(self, f"bias_hh_l{layer}"))
 
-    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor]:
-        (h,) = state
-        return (gru_step(x, h, *weights),)
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor]:
+        h = None if state is None else state[0]
+        return (gru_step(projected_x, h, *weights),)
 
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._unroll(input, None if hx is None else (hx,))

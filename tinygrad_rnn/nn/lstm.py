@@ -21,19 +21,17 @@ from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)
 
 
-def lstm_step(x: Tensor, h: Tensor, c: Tensor, w_ih_t: Tensor, w_hh_t: Tensor,
-              bias: Tensor | None) -> tuple[Tensor, Tensor]:
-    """(h', c') from x (..., I), h and c (..., H); w_ih_t (I, 4H) and w_hh_t (H, 4H) are the
-    transposed weights, `bias` is b_ih + b_hh (4H,) or None. Equations in the module docstring."""
-    pre_activation = x @ w_ih_t + h @ w_hh_t
-    if bias is not None:
-        pre_activation = pre_activation + bias
-    size = h.shape[-1]
+def lstm_step(projected_x: Tensor, h: Tensor | None, c: Tensor | None,
+              w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
+    """(h', c') from p = x @ W_ih^T + b_ih + b_hh (..., 4H) and the state h, c (..., H), None
+    for zeros; w_hh_t (H, 4H) is the transposed recurrent weight. Equations in the module docstring."""
+    pre_activation = projected_x if h is None else projected_x + h @ w_hh_t
+    size = w_hh_t.shape[0]
     input_gate = gate_block(pre_activation, INPUT_GATE, size).sigmoid()
     forget_gate = gate_block(pre_activation, FORGET_GATE, size).sigmoid()
     candidate = gate_block(pre_activation, CANDIDATE, size).tanh()
     output_gate = gate_block(pre_activation, OUTPUT_GATE, size).sigmoid()
-    c_next = forget_gate * c + input_gate * candidate
+    c_next = input_gate * candidate if c is None else forget_gate * c + input_gate * candidate
     h_next = output_gate * c_next.tanh()
     return h_next, c_next
 
@@ -61,8 +59,10 @@ class LSTMCell(RecurrentCell):
         h, c = (None, None) if hx is None else _state_pair(hx, "LSTMCell", "(h, c)")
         h = self._checked_state(h, "h", x.shape[:-1])
         c = self._checked_state(c, "c", x.shape[:-1])
-        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
-        return lstm_step(x, h, c, self.weight_ih.T, self.weight_hh.T, bias)
+        projected = x @ self.weight_ih.T
+        if self.bias_ih is not None:
+            projected = projected + (self.bias_ih + self.bias_hh)
+        return lstm_step(projected, h, c, self.weight_hh.T)
 
 
 class LSTM(RecurrentLayers):
@@ -91,14 +91,13 @@ class LSTM(RecurrentLayers):
         return [[state[1] for state in layer] for layer in self.step_states]
 
     def layer_weights(self, layer: int) -> tuple:
-        w_ih_t = getattr(self, f"weight_ih_l{layer}").T
-        w_hh_t = getattr(self, f"weight_hh_l{layer}").T
+        """The input projection's bias b_ih + b_hh, and W_hh.T for every step (made once per layer)."""
         bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-        return w_ih_t, w_hh_t, bias
+        return bias, (getattr(self, f"weight_hh_l{layer}").T,)
 
-    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor, Tensor]:
-        h, c = state
-        return lstm_step(x, h, c, *weights)
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor, Tensor]:
+        h, c = (None, None) if state is None else state
+        return lstm_step(projected_x, h, c, weights[0])
 
     def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         initial = None if hx is None else _state_pair(hx, "LSTM", "(h0, c0)")

@@ -12,10 +12,15 @@ with the G blocks stacked row-wise in the layer's gate order, so x @ weight_ih.T
 (B, G*H) pre-activation whose k-th block of H columns belongs to gate k. Every parameter
 starts U(-k, k), k = 1/sqrt(hidden_size).
 
-Unrolling: each layer runs inside scope("layer<l>") and each of its time steps inside
-scope("t=<i>"), so every tensor a step makes is tagged "layer<l>/t=<i>"; the layer's
-transposed weights are made once, outside the steps. The hidden states of layer l are
-the inputs of layer l + 1.
+Unrolling: each layer runs inside scope("layer<l>"). Its input-to-hidden term does not depend
+on the state, so it is computed for all steps at once, before the loop:
+
+    projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one matrix product
+
+and each time step, inside scope("t=<i>"), takes projected[t] and adds h_{t-1} @ weight_hh.T.
+Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
+the first step skips its (zero) hidden-to-hidden product. The hidden states of layer l, stacked,
+are the inputs of layer l + 1.
 """
 from __future__ import annotations
 
@@ -44,11 +49,6 @@ def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
     """The index-th block of hidden_size columns of a (..., G*H) pre-activation."""
     return pre_activation[..., index * hidden_size:(index + 1) * hidden_size]
-
-
-def zero_state(batch_shape: tuple, hidden_size: int, dtype) -> Tensor:
-    """The default initial state: zeros of shape batch_shape + (hidden_size,), a constant."""
-    return Tensor._from_op(np.zeros(batch_shape + (hidden_size,), dtype=dtype), None)
 
 
 class RecurrentCell(Module):
@@ -81,9 +81,9 @@ class RecurrentCell(Module):
         return x
 
     def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor:
-        """`state` as a Tensor of shape batch_shape + (hidden_size,); zeros when None."""
+        """`state` as a Tensor of shape batch_shape + (hidden_size,); None (zeros) stays None."""
         if state is None:
-            return zero_state(batch_shape, self.hidden_size, self.weight_ih.dtype)
+            return None
         state = as_input(state, self.weight_ih.dtype)
         expected = batch_shape + (self.hidden_size,)
         if state.shape != expected:
@@ -95,12 +95,15 @@ class RecurrentCell(Module):
 
 
 class RecurrentLayers(Module):
-    """Base of the multi-layer recurrent networks: parameters, input splitting and the unrolled loop.
+    """Base of the multi-layer recurrent networks: parameters, input checks and the unrolled loop.
 
     A subclass sets `gate_count` (G) and `state_names` (("h",), or ("h", "c") for an LSTM) and
     defines two methods:
-      layer_weights(layer)       -> what every step of that layer uses (transposed weights, biases)
-      step(x, state, weights)    -> the next state, a tuple ordered as `state_names`, h first.
+      layer_weights(layer)              -> (input_bias, step_weights): the bias added to the layer's
+                                           input projection (or None), and what its every step uses
+      step(projected_x, state, weights) -> the next state, a tuple ordered as `state_names`, h first;
+                                           `state` is None at the first step when no initial
+                                           state was given (all zeros).
     Its forward() then calls `_unroll(input, initial_states)`.
 
     With `retain_hidden = True`, every state tensor keeps its gradient after backward and
@@ -138,44 +141,44 @@ class RecurrentLayers(Module):
     def layer_weights(self, layer: int) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define layer_weights()")
 
-    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple:
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
 
-    def _split_steps(self, input) -> tuple[list[Tensor], bool]:
-        """The input as a list of per-step tensors, and whether it is batched."""
+    def _time_major(self, input) -> tuple[Tensor, bool]:
+        """The input as one (T, B, I) or (T, I) tensor, and whether it is batched."""
         name, size = type(self).__name__, self.input_size
         dtype = self.weight_ih_l0.dtype
         if isinstance(input, (list, tuple)):
+            if not input:
+                raise ValueError(f"{name}: the input sequence is empty")
             steps = [as_input(x, dtype) for x in input]
-        else:
-            sequence = as_input(input, dtype)
-            if sequence.ndim not in (2, 3):
-                raise ValueError(
-                    f"{name}: input has shape {sequence.shape}; expected (T, B, {size}), "
-                    f"(B, T, {size}) with batch_first, (T, {size}) or a list of steps"
-                )
-            if sequence.ndim == 3 and self.batch_first:
-                steps = [sequence[:, t] for t in range(sequence.shape[1])]
-            else:
-                steps = [sequence[t] for t in range(sequence.shape[0])]
-        if not steps:
+            first = steps[0].shape
+            for t, x in enumerate(steps):
+                if x.ndim not in (1, 2) or x.shape[-1] != size or x.shape != first:
+                    raise ValueError(
+                        f"{name}: input at t={t} has shape {x.shape}; expected (batch, {size}) "
+                        f"or ({size},), the same at every step (t=0 had {first})"
+                    )
+            return stack(steps, axis=0), len(first) == 2
+        sequence = as_input(input, dtype)
+        if sequence.ndim not in (2, 3) or sequence.shape[-1] != size:
+            raise ValueError(
+                f"{name}: input has shape {sequence.shape}; expected (T, B, {size}), "
+                f"(B, T, {size}) with batch_first, (T, {size}) or a list of steps"
+            )
+        batched = sequence.ndim == 3
+        if batched and self.batch_first:
+            sequence = sequence.transpose(1, 0, 2)
+        if sequence.shape[0] == 0:
             raise ValueError(f"{name}: the input sequence is empty")
-        first = steps[0].shape
-        for t, x in enumerate(steps):
-            if x.ndim not in (1, 2) or x.shape[-1] != size or x.shape != first:
-                raise ValueError(
-                    f"{name}: input at t={t} has shape {x.shape}; expected (batch, {size}) "
-                    f"or ({size},), the same at every step (t=0 had {first})"
-                )
-        return steps, steps[0].ndim == 2
+        return sequence, batched
 
-    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...]]:
+    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...] | None]:
         """For each layer, its initial state tuple: slices of the given (num_layers, ..., H)
-        tensors, one per name in `state_names`, or zeros when `given` is None."""
-        dtype = self.weight_ih_l0.dtype
+        tensors, one per name in `state_names`, or None (all zeros) when `given` is None."""
         if given is None:
-            zeros = zero_state(batch_shape, self.hidden_size, dtype)
-            return [(zeros,) * len(self.state_names)] * self.num_layers
+            return [None] * self.num_layers
+        dtype = self.weight_ih_l0.dtype
         expected = (self.num_layers,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
@@ -188,31 +191,35 @@ class RecurrentLayers(Module):
     def _unroll(self, input, initial_states) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run every layer over every step; returns the last layer's h_t stacked over time
         and, for each name in `state_names`, the final states stacked over layers."""
-        steps, batched = self._split_steps(input)
-        states = self._initial_states(initial_states, steps[0].shape[:-1])
+        sequence, batched = self._time_major(input)
+        output_axis = 1 if (self.batch_first and batched) else 0
+        states = self._initial_states(initial_states, sequence.shape[1:-1])
         self.step_states = []
         final_states = []
         for layer in range(self.num_layers):
             with scope(f"layer{layer}"):
-                weights = self.layer_weights(layer)
+                input_bias, weights = self.layer_weights(layer)
+                projected = sequence @ getattr(self, f"weight_ih_l{layer}").T
+                if input_bias is not None:
+                    projected = projected + input_bias
                 state = states[layer]
                 layer_states = []
-                for t, x in enumerate(steps):
+                for t in range(len(projected)):
                     with scope(f"t={t}"):
-                        state = self.step(x, state, weights)
+                        state = self.step(projected[t], state, weights)
                     if self.retain_hidden:
                         for tensor in state:
                             if tensor.requires_grad:
                                 tensor.retain_grad()
                     layer_states.append(state)
+                last = layer == self.num_layers - 1
+                sequence = stack([step_state[0] for step_state in layer_states], axis=output_axis if last else 0)
             if self.retain_hidden:
                 self.step_states.append(layer_states)
             final_states.append(state)
-            steps = [step_state[0] for step_state in layer_states]
-        time_axis = 1 if (self.batch_first and batched) else 0
         finals = tuple(stack([layer_final[k] for layer_final in final_states], axis=0)
                        for k in range(len(self.state_names)))
-        return stack(steps, axis=time_axis), finals
+        return sequence, finals
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"

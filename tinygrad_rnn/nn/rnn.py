@@ -20,12 +20,9 @@ def _activation(nonlinearity: str):
     return ACTIVATIONS[nonlinearity]
 
 
-def elman_step(x: Tensor, h: Tensor, w_ih_t: Tensor, w_hh_t: Tensor, bias: Tensor | None,
-               activation) -> Tensor:
-    """h_t = act(x_t @ W_ih^T + h_{t-1} @ W_hh^T + b), b = b_ih + b_hh (None without biases)."""
-    pre = x @ w_ih_t + h @ w_hh_t
-    if bias is not None:
-        pre = pre + bias
+def elman_step(projected_x: Tensor, h: Tensor | None, w_hh_t: Tensor, activation) -> Tensor:
+    """h_t = act(p_t + h_{t-1} @ W_hh^T) with p_t = x_t @ W_ih^T + b_ih + b_hh; h_{t-1} = None is zeros."""
+    pre = projected_x if h is None else projected_x + h @ w_hh_t
     return activation(pre)
 
 
@@ -45,8 +42,10 @@ class RNNCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "hidden state", x.shape[:-1])
-        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
-        return elman_step(x, h, self.weight_ih.T, self.weight_hh.T, bias, self._activation)
+        projected = x @ self.weight_ih.T
+        if self.bias_ih is not None:
+            projected = projected + (self.bias_ih + self.bias_hh)
+        return elman_step(projected, h, self.weight_hh.T, self._activation)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
@@ -77,15 +76,13 @@ class RNN(RecurrentLayers):
         self._activation = activation
 
     def layer_weights(self, layer: int) -> tuple:
-        """The layer's transposed weights and summed bias, made once and shared by every step."""
-        w_ih_t = getattr(self, f"weight_ih_l{layer}").T
-        w_hh_t = getattr(self, f"weight_hh_l{layer}").T
+        """The input projection's bias b_ih + b_hh, and W_hh.T for every step (made once per layer)."""
         bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-        return w_ih_t, w_hh_t, bias
+        return bias, (getattr(self, f"weight_hh_l{layer}").T,)
 
-    def step(self, x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor]:
-        (h,) = state
-        return (elman_step(x, h, *weights, self._activation),)
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor]:
+        h = None if state is None else state[0]
+        return (elman_step(projected_x, h, weights[0], self._activation),)
 
     def forward(self, input, h0=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._unroll(input, None if h0 is None else (h0,))

@@ -151,7 +151,8 @@ def _legend(digraph: graphviz.Digraph, scale: GradientScale) -> None:
 def draw_graph(tensor, *, show_values: bool = False, grad_norms: bool = False, collapse: int | None = None,
                hide_bookkeeping: bool = True, names=None, rankdir: str = "LR") -> graphviz.Digraph:
     """Everything that produced `tensor`, as a Digraph: ops in one box per scope (a box per time
-    step inside a box per layer), parameters once outside every box with an edge into each step.
+    step inside a box per layer), parameters once outside every box with an edge into each op
+    that uses them (W_hh into every step, W_ih into the layer's projection of all its steps).
 
     show_values: print small values (the norm of larger tensors) in the nodes.
     grad_norms: after a backward run under `retain_grads()`, label and colour nodes by |grad|.
