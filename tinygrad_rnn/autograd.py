@@ -8,6 +8,7 @@ each input.
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 from typing import TYPE_CHECKING
 
@@ -116,6 +117,26 @@ def retain_grads():
         STATE.retain_all_grads = previous
 
 
+class collector_paused:
+    """Pause Python's cycle collector inside (restoring its previous state on exit).
+
+    A recorded graph holds no reference cycles (tensors point to the ops that made them, ops
+    to their inputs), so the collector finds nothing in it; without the pause it would scan
+    the growing graph again and again while a long sequence is unrolled or walked back.
+    """
+
+    __slots__ = ("_was_enabled",)
+
+    def __enter__(self):
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc) -> bool:
+        if self._was_enabled:
+            gc.enable()
+        return False
+
+
 def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: str) -> None:
     """Raise FloatingPointError naming `op` when `array` holds a NaN or an inf."""
     if not np.all(np.isfinite(array)):
@@ -154,23 +175,19 @@ def _scope_suffix(node: "Tensor") -> str:
 
 
 def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
-    """grads[key] += g. Arrays this walk allocated itself (`owned`) are added to in place;
-    any other array may be shared with another node, so the first sum makes a fresh one."""
+    """grads[key] += g, for a second or later contribution. Arrays this walk allocated itself
+    (`owned`) are added to in place; any other may be shared with another node, so the first
+    sum makes a fresh one."""
+    total = grads[key]
     if type(g) is ops.IndexedGrad:
-        if key not in grads:
-            grads[key] = g.dense()
-            owned.add(key)
-            return
         if key not in owned:
-            grads[key] = np.array(grads[key], dtype=np.result_type(grads[key], g.values))
+            grads[key] = total = np.array(total, dtype=np.result_type(total, g.values))
             owned.add(key)
-        g.add_into(grads[key])
-    elif key not in grads:
-        grads[key] = g
-    elif key in owned and grads[key].shape == g.shape:
-        grads[key] += g
+        g.add_into(total)
+    elif key in owned and total.shape == g.shape:
+        total += g
     else:
-        grads[key] = grads[key] + g
+        grads[key] = total + g
         owned.add(key)
 
 
@@ -189,34 +206,41 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     owned: set[int] = set()
     leaves: dict[int, Tensor] = {}
     pending = [(-root._ctx.number, root)]
+    push, pop = heapq.heappush, heapq.heappop
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
-    while pending:
-        node = heapq.heappop(pending)[1]
-        grad = grads.pop(id(node))
-        ctx = node._ctx
-        if ctx.released:
-            raise RuntimeError(
-                f"backward through a graph that was already released (at {type(ctx).__name__}"
-                f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
-            )
-        if keep_all or node._retains_grad:
-            node._accumulate_grad(grad)
-        parent_grads = ctx.backward(grad)
-        if anomaly:
-            _check_gradients(ctx, parent_grads, node.scope)
-        for parent, g in zip(ctx.parents, parent_grads):
-            if g is None or not parent.requires_grad:
-                continue
-            key = id(parent)
-            if key not in grads:
+    with collector_paused():
+        while pending:
+            node = pop(pending)[1]
+            grad = grads.pop(id(node))
+            ctx = node._ctx
+            if ctx.released:
+                raise RuntimeError(
+                    f"backward through a graph that was already released (at {type(ctx).__name__}"
+                    f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
+                )
+            if keep_all or node._retains_grad:
+                node._accumulate_grad(grad)
+            parent_grads = ctx.backward(grad)
+            if anomaly:
+                _check_gradients(ctx, parent_grads, node.scope)
+            for parent, g in zip(ctx.parents, parent_grads):
+                if g is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                if key in grads:
+                    _add_gradient(grads, owned, key, g)
+                    continue
+                if type(g) is ops.IndexedGrad:
+                    g = g.dense()
+                    owned.add(key)
+                grads[key] = g
                 if parent._ctx is None:
                     leaves[key] = parent
                 else:
-                    heapq.heappush(pending, (-parent._ctx.number, parent))
-            _add_gradient(grads, owned, key, g)
-        if not retain_graph:
-            ctx.release()
+                    push(pending, (-parent._ctx.number, parent))
+            if not retain_graph:
+                ctx.release()
     for key, leaf in leaves.items():
         leaf._accumulate_grad(grads[key])
 

@@ -148,13 +148,17 @@ class MatMul(Function):
         self.saved = (x, y)
         if y.ndim != 2 or x.ndim == 0:
             return np.matmul(x, y)
+        if x.ndim == 2:
+            return np.dot(x, y)
         return np.dot(_rows(x), y).reshape(x.shape[:-1] + y.shape[1:])
 
     def backward(self, g):
         x, y = self.saved
         if y.ndim == 2:
-            dx = np.dot(_rows(g), y.T).reshape(x.shape) if self.needs_grad[0] else None
-            dy = np.dot(_rows(x).T, _rows(g)) if self.needs_grad[1] else None
+            if x.ndim != 2:
+                x, g = _rows(x), _rows(g)
+            dx = np.dot(g, y.T).reshape(self.saved[0].shape) if self.needs_grad[0] else None
+            dy = np.dot(x.T, g) if self.needs_grad[1] else None
             return dx, dy
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
