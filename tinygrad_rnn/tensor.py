@@ -171,7 +171,7 @@ class Tensor:
     # ------------------------------------------------------------ arithmetic
     def _lift(self, other) -> "Tensor":
         """Wrap a scalar, list or array as a constant tensor; Python numbers take self's dtype."""
-        if isinstance(other, Tensor):
+        if type(other) is Tensor or isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number) or isinstance(other, (list, tuple)):
             dtype = self.dtype if self.dtype.kind == "f" else None  # int tensor * 0.5 must not round 0.5 to 0
@@ -180,17 +180,17 @@ class Tensor:
             return Tensor._from_op(np.asarray(other), None)
         raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
 
-    def __add__(self, other): return apply(ops.Add, self, self._lift(other))
-    def __radd__(self, other): return apply(ops.Add, self._lift(other), self)
-    def __sub__(self, other): return apply(ops.Sub, self, self._lift(other))
-    def __rsub__(self, other): return apply(ops.Sub, self._lift(other), self)
-    def __mul__(self, other): return apply(ops.Mul, self, self._lift(other))
-    def __rmul__(self, other): return apply(ops.Mul, self._lift(other), self)
-    def __truediv__(self, other): return apply(ops.Div, self, self._lift(other))
-    def __rtruediv__(self, other): return apply(ops.Div, self._lift(other), self)
-    def __matmul__(self, other): return apply(ops.MatMul, self, self._lift(other))
-    def __rmatmul__(self, other): return apply(ops.MatMul, self._lift(other), self)
-    def __neg__(self): return apply(ops.Neg, self)
+    def __add__(self, other): return _apply_binary(ops.Add, self, self._lift(other))
+    def __radd__(self, other): return _apply_binary(ops.Add, self._lift(other), self)
+    def __sub__(self, other): return _apply_binary(ops.Sub, self, self._lift(other))
+    def __rsub__(self, other): return _apply_binary(ops.Sub, self._lift(other), self)
+    def __mul__(self, other): return _apply_binary(ops.Mul, self, self._lift(other))
+    def __rmul__(self, other): return _apply_binary(ops.Mul, self._lift(other), self)
+    def __truediv__(self, other): return _apply_binary(ops.Div, self, self._lift(other))
+    def __rtruediv__(self, other): return _apply_binary(ops.Div, self._lift(other), self)
+    def __matmul__(self, other): return _apply_binary(ops.MatMul, self, self._lift(other))
+    def __rmatmul__(self, other): return _apply_binary(ops.MatMul, self._lift(other), self)
+    def __neg__(self): return _apply_unary(ops.Neg, self)
 
     def __pow__(self, exponent):
         if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
@@ -208,11 +208,11 @@ class Tensor:
     def matmul(self, other): return self @ other
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return apply(ops.Exp, self)
-    def log(self): return apply(ops.Log, self)
-    def tanh(self): return apply(ops.Tanh, self)
-    def sigmoid(self): return apply(ops.Sigmoid, self)
-    def relu(self): return apply(ops.Relu, self)
+    def exp(self): return _apply_unary(ops.Exp, self)
+    def log(self): return _apply_unary(ops.Log, self)
+    def tanh(self): return _apply_unary(ops.Tanh, self)
+    def sigmoid(self): return _apply_unary(ops.Sigmoid, self)
+    def relu(self): return _apply_unary(ops.Relu, self)
 
     def sqrt(self):
         """x ** 0.5."""
@@ -249,10 +249,10 @@ class Tensor:
     @property
     def T(self):
         """Axes reversed (the matrix transpose for 2-D)."""
-        return apply(ops.Transpose, self, axes=None)
+        return _apply_unary(ops.Transpose, self, None)
 
     def __getitem__(self, index):
-        return apply(ops.GetItem, self, index=_plain_index(index))
+        return _apply_unary(ops.GetItem, self, _plain_index(index))
 
 
 def _sizes(args: tuple) -> tuple:
@@ -280,14 +280,45 @@ def apply(op_class, *parents: Tensor, **options) -> Tensor:
     try:
         out = op.forward(*[p.data for p in parents], **options)
     except (ValueError, IndexError, TypeError) as error:
-        shapes = ", ".join(str(p.shape) for p in parents)
-        where = f" in scope '{STATE.scope_path}'" if STATE.scope_path else ""
-        raise type(error)(f"{op_class.__name__}{where}: {error} (input shapes: {shapes})") from error
+        raise _op_error(op_class, parents, error) from error
+    return _output(out, op, needs_grad, parents)
+
+
+def _apply_binary(op_class, x: Tensor, y: Tensor) -> Tensor:
+    """apply() for an op of two tensors and no options: the arithmetic operators' fast path."""
+    needs_grad = (x.requires_grad, y.requires_grad)
+    op = op_class((x, y), needs_grad)
+    try:
+        out = op.forward(x.data, y.data)
+    except (ValueError, IndexError, TypeError) as error:
+        raise _op_error(op_class, (x, y), error) from error
+    return _output(out, op, needs_grad, (x, y))
+
+
+def _apply_unary(op_class, x: Tensor, *options) -> Tensor:
+    """apply() for an op of one tensor, its options given in order: the elementwise methods'
+    and indexing's fast path."""
+    needs_grad = (x.requires_grad,)
+    op = op_class((x,), needs_grad)
+    try:
+        out = op.forward(x.data, *options)
+    except (ValueError, IndexError, TypeError) as error:
+        raise _op_error(op_class, (x,), error) from error
+    return _output(out, op, needs_grad, (x,))
+
+
+def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
+    """The op's output tensor, linked to the op only when recording and some input needs a gradient."""
     if STATE.anomaly:
         check_finite(out, "forward", op, [p.shape for p in parents], STATE.scope_path)
-    if STATE.grad_enabled and True in needs_grad:
-        return Tensor._from_op(out, op)
-    return Tensor._from_op(out, None)
+    return Tensor._from_op(out, op if STATE.grad_enabled and True in needs_grad else None)
+
+
+def _op_error(op_class, parents: tuple, error: Exception) -> Exception:
+    """The same kind of error, naming the op, the scope and the input shapes."""
+    shapes = ", ".join(str(p.shape) for p in parents)
+    where = f" in scope '{STATE.scope_path}'" if STATE.scope_path else ""
+    return type(error)(f"{op_class.__name__}{where}: {error} (input shapes: {shapes})")
 
 
 def _check_sequence(name: str, tensors) -> list:
