@@ -233,3 +233,17 @@ def test_overlapping_slices_and_repeated_indices_add_into_one_gradient():
     expected[1] += 2
     expected[5] += 1
     np.testing.assert_allclose(x.grad, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("axis, index", [(0, -1), (1, (slice(None), 1)), (0, (0, slice(1, None)))])
+def test_a_stack_read_at_one_position_gives_the_gradients_of_a_dense_read(axis, index):
+    a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([[5.0, 6.0], [7.0, 8.0]])
+    stacked = stack([a * 2.0, b, a], axis=axis)
+    picked = stacked[index]
+    weights = np.arange(1.0, picked.size + 1).reshape(picked.shape)
+    (picked * weights).sum().backward()
+    upstream = np.zeros(stacked.shape)
+    upstream[index] = weights
+    per_input = np.moveaxis(upstream, axis, 0)
+    np.testing.assert_array_equal(a.grad, 2.0 * per_input[0] + per_input[2])
+    np.testing.assert_array_equal(b.grad, per_input[1])   # zeros where b was not read

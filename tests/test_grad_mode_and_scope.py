@@ -1,8 +1,12 @@
-"""no_grad / enable_grad as contexts and decorators, and scope tags on every tensor made inside."""
+"""no_grad / enable_grad as contexts and decorators, scope tags on every tensor made inside, and
+the pause of the cycle collector."""
+import gc
+
 import numpy as np
+import pytest
 
 from tinygrad_rnn import Tensor, enable_grad, is_grad_enabled, no_grad, scope
-from tinygrad_rnn.autograd import STATE, current_scope
+from tinygrad_rnn.autograd import STATE, collector_paused, current_scope
 
 
 def test_no_grad_context_records_nothing():
@@ -91,3 +95,19 @@ def test_scope_tags_outputs_made_under_no_grad_too():
     with no_grad(), scope("t=5"):
         y = Tensor([1.0], requires_grad=True) * 2
     assert y.scope == "t=5" and not y.requires_grad
+
+
+def test_the_cycle_collector_is_paused_only_inside_and_restored_after_an_error():
+    assert gc.isenabled()
+    with pytest.raises(KeyError):
+        with collector_paused():
+            assert not gc.isenabled()
+            raise KeyError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()   # it was off before, so it stays off
+    finally:
+        gc.enable()

@@ -117,24 +117,21 @@ def retain_grads():
         STATE.retain_all_grads = previous
 
 
-class collector_paused:
-    """Pause Python's cycle collector inside (restoring its previous state on exit).
+@contextlib.contextmanager
+def collector_paused():
+    """Pause Python's cycle collector inside (a context manager or a decorator).
 
     A recorded graph holds no reference cycles (tensors point to the ops that made them, ops
     to their inputs), so the collector finds nothing in it; without the pause it would scan
     the growing graph again and again while a long sequence is unrolled or walked back.
     """
-
-    __slots__ = ("_was_enabled",)
-
-    def __enter__(self):
-        self._was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc) -> bool:
-        if self._was_enabled:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
             gc.enable()
-        return False
 
 
 def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: str) -> None:
@@ -174,11 +171,18 @@ def _scope_suffix(node: "Tensor") -> str:
     return f" in scope '{node.scope}'" if node.scope else ""
 
 
+def _dense(g) -> np.ndarray:
+    return g.dense() if type(g) is ops.IndexedGrad else g
+
+
 def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
     """grads[key] += g, for a second or later contribution. Arrays this walk allocated itself
     (`owned`) are added to in place; any other may be shared with another node, so the first
     sum makes a fresh one."""
     total = grads[key]
+    if type(total) is ops.IndexedGrad:
+        grads[key] = total = total.dense()
+        owned.add(key)
     if type(g) is ops.IndexedGrad:
         if key not in owned:
             grads[key] = total = np.array(total, dtype=np.result_type(total, g.values))
@@ -219,8 +223,10 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                     f"backward through a graph that was already released (at {type(ctx).__name__}"
                     f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
                 )
+            if type(grad) is ops.IndexedGrad and not ctx.takes_indexed_grad:
+                grad = grad.dense()
             if keep_all or node._retains_grad:
-                node._accumulate_grad(grad)
+                node._accumulate_grad(_dense(grad))
             parent_grads = ctx.backward(grad)
             if anomaly:
                 _check_gradients(ctx, parent_grads, node.scope)
@@ -231,9 +237,6 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                 if key in grads:
                     _add_gradient(grads, owned, key, g)
                     continue
-                if type(g) is ops.IndexedGrad:
-                    g = g.dense()
-                    owned.add(key)
                 grads[key] = g
                 if parent._ctx is None:
                     leaves[key] = parent
@@ -242,7 +245,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
             if not retain_graph:
                 ctx.release()
     for key, leaf in leaves.items():
-        leaf._accumulate_grad(grads[key])
+        leaf._accumulate_grad(_dense(grads[key]))
 
 
 def _check_gradients(ctx, parent_grads, scope_path: str) -> None:

@@ -50,6 +50,7 @@ class Function:
     """One recorded application of an op: its inputs (`parents`) and what backward needs."""
 
     __slots__ = ("parents", "saved", "needs_grad", "released", "number")
+    takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
 
     def __init__(self, parents: tuple, needs_grad: tuple):
         self.parents = parents
@@ -449,6 +450,18 @@ class IndexedGrad:
         self.add_into(buffer)
         return buffer
 
+    def position_along(self, axis: int) -> int | None:
+        """i when the index picks exactly position i along `axis` and everything on the other
+        axes (z[i] for axis 0, z[:, i] for axis 1); None for any other index."""
+        parts = self.index if isinstance(self.index, tuple) else (self.index,)
+        axis %= len(self.shape)
+        whole = slice(None)
+        if len(parts) <= axis or not isinstance(parts[axis], (int, np.integer)):
+            return None
+        if any(not (type(p) is slice and p == whole) for i, p in enumerate(parts) if i != axis):
+            return None
+        return int(parts[axis]) % self.shape[axis]
+
 
 class GetItem(Function):
     """z = x[index];  dx = zeros like x with g added at index (repeats add up), kept sparse."""
@@ -485,13 +498,25 @@ class Concatenate(Function):
 
 
 class Stack(Function):
-    """z = stack(xs, axis);  dx_i = g taken at position i along `axis`."""
+    """z = stack(xs, axis);  dx_i = g taken at position i along `axis`.
+
+    When only z[i] was used (the last step of a stacked sequence), the sparse gradient goes
+    to x_i alone: the other inputs' gradients are zero, sent as zeros to leaves (whose .grad
+    shows them) and not at all to inputs made by ops, so nothing needless flows further back.
+    """
 
     __slots__ = ("axis",)
+    takes_indexed_grad = True
 
     def forward(self, *xs, axis):
         self.axis = axis
         return np.stack(xs, axis=axis)
 
     def backward(self, g):
+        if type(g) is IndexedGrad:
+            position = g.position_along(self.axis)
+            if position is not None:
+                return tuple(g.values if i == position else (np.zeros_like(g.values) if x._ctx is None else None)
+                             for i, x in enumerate(self.parents))
+            g = g.dense()
         return tuple(np.moveaxis(g, self.axis, 0))

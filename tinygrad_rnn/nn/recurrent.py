@@ -188,13 +188,10 @@ class RecurrentLayers(Module):
             checked.append(value)
         return [tuple(value[layer] for value in checked) for layer in range(self.num_layers)]
 
+    @collector_paused()
     def _unroll(self, input, initial_states) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run every layer over every step; returns the last layer's h_t stacked over time
         and, for each name in `state_names`, the final states stacked over layers."""
-        with collector_paused():
-            return self._unroll_layers(input, initial_states)
-
-    def _unroll_layers(self, input, initial_states) -> tuple[Tensor, tuple[Tensor, ...]]:
         sequence, batched = self._time_major(input)
         output_axis = 1 if (self.batch_first and batched) else 0
         states = self._initial_states(initial_states, sequence.shape[1:-1])
