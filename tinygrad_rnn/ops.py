@@ -510,6 +510,8 @@ class Stack(Function):
 
     def forward(self, *xs, axis):
         self.axis = axis
+        if axis == 0 and len({x.shape for x in xs}) == 1:
+            return np.array(xs)  # the same as np.stack along axis 0, with less overhead
         return np.stack(xs, axis=axis)
 
     def backward(self, g):

@@ -92,8 +92,9 @@ class Module:
     # ------------------------------------------------------------ training helpers
     def zero_grad(self) -> None:
         """Forget every parameter's accumulated gradient (set it to None)."""
-        for param in self.parameters():
-            param.grad = None
+        for module in self.modules():
+            for param in module._parameters.values():
+                param.grad = None
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode on this module and every sub-module; returns self."""
