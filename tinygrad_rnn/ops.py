@@ -441,7 +441,11 @@ class IndexedGrad:
     def add_into(self, buffer: np.ndarray) -> None:
         """buffer[index] += values (repeated positions add up)."""
         if self.basic:
-            buffer[self.index] += self.values
+            view = buffer[self.index]
+            if isinstance(view, np.ndarray):
+                view += self.values  # into the buffer itself, no read-modify-write copy
+            else:
+                buffer[self.index] += self.values
         else:
             np.add.at(buffer, self.index, self.values)
 
