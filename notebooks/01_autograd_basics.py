@@ -64,16 +64,21 @@ assert abs(y.grad - by_hand_y) < 1e-12
 # %% [markdown]
 # ## 2. The recorded graph
 #
-# Every op on a tensor that requires a gradient records its inputs. `draw_graph` returns a
-# `graphviz.Digraph` of everything that produced `f`; a notebook displays it inline.
-# `show_values=True` prints the values in the nodes.
+# Every op on a tensor that requires a gradient records itself and the ops (or leaves) its
+# inputs came from. `draw_graph` returns a `graphviz.Digraph` of everything that produced `f`;
+# a notebook displays it inline. The graph keeps the ops, not the arrays between them: like
+# PyTorch, an intermediate result is freed once nothing needs it. `show_values=True` prints the
+# values of the tensors still alive, so here the two intermediate results are kept in variables.
 
 # %%
+product, squashed = x * y, x.tanh()
+f = product + squashed
 graph = draw_graph(f, show_values=True)
 # two named leaves and three ops (Mul, Tanh, Add): five nodes, five edges
 for label in ["<b>x</b>", "<b>y</b>", "<b>Mul</b>", "<b>Tanh</b>", "<b>Add</b>"]:
     assert label in graph.source, label
 assert graph.source.count("->") == 5
+assert f"{np.tanh(2.0):.3g}" in graph.source and ">6<" in graph.source   # x * y = 6
 graph
 
 # %% [markdown]

@@ -1,10 +1,14 @@
 """The backward walk: gradients are added (fan-out, diamonds, broadcasting), graphs are freed,
 retain_graph / retain_grad / retain_grads keep what they promise, and leaf grads accumulate."""
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor, retain_grads, stack
-from tinygrad_rnn.autograd import depth_first_order
+from tinygrad_rnn.autograd import graph_nodes
+from tinygrad_rnn.ops import Function
 
 
 def leaf(values):
@@ -13,15 +17,7 @@ def leaf(values):
 
 def all_ops(root):
     """Every recorded op reachable from root (each once)."""
-    seen, stack, found = set(), [root], []
-    while stack:
-        t = stack.pop()
-        if t._ctx is None or id(t._ctx) in seen:
-            continue
-        seen.add(id(t._ctx))
-        found.append(t._ctx)
-        stack.extend(t._ctx.parents)
-    return found
+    return [node for node in graph_nodes(root) if isinstance(node, Function)]
 
 
 # ------------------------------------------------------------------ fan-out and diamonds
@@ -199,20 +195,31 @@ def test_constants_in_the_graph_get_no_gradient():
     assert c.grad is None and not c.requires_grad
 
 
-def test_depth_first_order_puts_inputs_before_the_ops_that_use_them():
+def test_graph_nodes_put_inputs_before_the_ops_that_use_them():
     a, b = leaf([1.0]), leaf([2.0])
     c = a * b
     d = c + a
     e = d * c
     f = (e + d).sum()
-    order = depth_first_order(f, lambda t: () if t._ctx is None else t._ctx.parents)
-    position = {id(t): i for i, t in enumerate(order)}
-    assert len(position) == len(order) == 7
-    assert order[-1] is f
-    for t in order:
-        if t._ctx is not None:
-            for parent in t._ctx.parents:
-                assert position[id(parent)] < position[id(t)]
+    order = graph_nodes(f)
+    position = {id(node): i for i, node in enumerate(order)}
+    assert len(position) == len(order) == 7   # the leaves a, b and five ops
+    assert order[-1] is f.op and {id(a), id(b)} <= set(position)
+    for node in order:
+        for parent in getattr(node, "parents", ()):
+            assert position[id(parent)] < position[id(node)]
+
+
+def test_the_graph_keeps_no_intermediate_tensor_alive():
+    x = leaf([1.0, 2.0])
+    middle = x * 3.0
+    middle_ref = weakref.ref(middle)
+    loss = (middle.tanh() * 2.0).sum()
+    del middle
+    gc.collect()
+    assert middle_ref() is None                     # its op (Mul) is in the graph, not the tensor
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 6.0 * (1 - np.tanh([3.0, 6.0]) ** 2))
 
 
 def test_float32_leaves_get_float32_gradients():

@@ -145,13 +145,13 @@ def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: st
         )
 
 
-def depth_first_order(root: "Tensor", inputs_of) -> list["Tensor"]:
-    """Every tensor reachable from `root` through `inputs_of(tensor)`, each after all of its inputs.
+def depth_first_order(root, inputs_of) -> list:
+    """Every node reachable from `root` through `inputs_of(node)`, each after all of its inputs.
 
     Depth-first with an explicit stack: a node is expanded once, and appended only after
     everything pushed above it (its inputs) has been appended.
     """
-    order: list[Tensor] = []
+    order = []
     expanded: set[int] = set()
     stack = [(root, False)]
     while stack:
@@ -167,8 +167,15 @@ def depth_first_order(root: "Tensor", inputs_of) -> list["Tensor"]:
     return order
 
 
-def _scope_suffix(node: "Tensor") -> str:
-    return f" in scope '{node.scope}'" if node.scope else ""
+def graph_nodes(root: "Tensor") -> list:
+    """Every node `root` was computed from, each after its inputs: the recorded ops (Functions)
+    and the leaf tensors they read. A recorded `root` is its op, the last node; a leaf is alone."""
+    start = root if root._ctx is None else root._ctx
+    return depth_first_order(start, lambda node: reversed(node.parents) if isinstance(node, ops.Function) else ())
+
+
+def _scope_suffix(scope_path: str) -> str:
+    return f" in scope '{scope_path}'" if scope_path else ""
 
 
 def _dense(g) -> np.ndarray:
@@ -196,7 +203,7 @@ def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
 
 
 def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
-    """Propagate `seed` = dL/droot to every tensor `root` depends on; accumulate into leaves.
+    """Propagate `seed` = dL/droot through the recorded ops back to the leaves.
 
     Ops are numbered as they are recorded, so an op's number is larger than those of the ops
     that made its inputs. Visiting pending ops largest number first (a heap) therefore reaches
@@ -206,50 +213,59 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     if root._ctx is None:
         root._accumulate_grad(seed)
         return
-    grads: dict[int, np.ndarray] = {id(root): seed}
+    grads: dict[int, np.ndarray] = {id(root._ctx): seed}
     owned: set[int] = set()
     leaves: dict[int, Tensor] = {}
-    pending = [(-root._ctx.number, root)]
+    pending = [(-root._ctx.number, root._ctx)]
     push, pop = heapq.heappush, heapq.heappop
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
     with collector_paused():
         while pending:
-            node = pop(pending)[1]
-            grad = grads.pop(id(node))
-            ctx = node._ctx
-            if ctx.released:
+            op = pop(pending)[1]
+            grad = grads.pop(id(op))
+            if op.released:
                 raise RuntimeError(
-                    f"backward through a graph that was already released (at {type(ctx).__name__}"
-                    f"{_scope_suffix(node)}); pass retain_graph=True to the first backward to run it twice"
+                    f"backward through a graph that was already released (at {type(op).__name__}"
+                    f"{_scope_suffix(op.scope)}); pass retain_graph=True to the first backward to run it twice"
                 )
-            if type(grad) is ops.IndexedGrad and not ctx.takes_indexed_grad:
+            if type(grad) is ops.IndexedGrad and not op.takes_indexed_grad:
                 grad = grad.dense()
-            if keep_all or node._retains_grad:
-                node._accumulate_grad(_dense(grad))
-            parent_grads = ctx.backward(grad)
+            _keep_output_gradient(op, grad, keep_all)
+            parent_grads = op.backward(grad)
             if anomaly:
-                _check_gradients(ctx, parent_grads, node.scope)
-            for parent, g in zip(ctx.parents, parent_grads):
-                if g is None or not parent.requires_grad:
+                _check_gradients(op, parent_grads)
+            for parent, g in zip(op.parents, parent_grads):
+                if g is None:
                     continue
                 key = id(parent)
                 if key in grads:
                     _add_gradient(grads, owned, key, g)
-                    continue
-                grads[key] = g
-                if parent._ctx is None:
+                elif isinstance(parent, ops.Function):
+                    grads[key] = g
+                    push(pending, (-parent.number, parent))
+                elif parent.requires_grad:
+                    grads[key] = g
                     leaves[key] = parent
-                else:
-                    push(pending, (-parent._ctx.number, parent))
             if not retain_graph:
-                ctx.release()
+                op.release()
     for key, leaf in leaves.items():
         leaf._accumulate_grad(_dense(grads[key]))
 
 
-def _check_gradients(ctx, parent_grads, scope_path: str) -> None:
+def _keep_output_gradient(op, grad, keep_all: bool) -> None:
+    """Give the op's output tensor its gradient when it asked (retain_grad) or everything
+    should (retain_grads); under retain_grads the op keeps it too, for the pictures."""
+    output = op.output()
+    if keep_all:
+        dense = _dense(grad)
+        op.grad = np.array(dense) if op.grad is None else op.grad + dense
+    if output is not None and (keep_all or output._retains_grad):
+        output._accumulate_grad(_dense(grad))
+
+
+def _check_gradients(op, parent_grads) -> None:
     for g in parent_grads:
         if g is not None:
             values = g.values if type(g) is ops.IndexedGrad else g
-            check_finite(values, "backward", ctx, [p.shape for p in ctx.parents], scope_path)
+            check_finite(values, "backward", op, [p.shape for p in op.parents], op.scope)

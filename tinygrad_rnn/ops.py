@@ -47,17 +47,26 @@ _op_numbers = itertools.count()  # recording order: an op's number exceeds its i
 
 
 class Function:
-    """One recorded application of an op: its inputs (`parents`) and what backward needs."""
+    """One recorded application of an op: a node of the graph that backward() walks.
 
-    __slots__ = ("parents", "saved", "needs_grad", "released", "number")
+    `parents` are the graph nodes of its inputs: for an input an op made, that op (a Function);
+    for a leaf (a parameter, a constant), the tensor itself. The graph so never holds an
+    intermediate tensor: its array lives only as long as the user's code or a `saved` tuple
+    keeps it. What is known of the output is kept here: its `shape`, the `scope` it was made
+    in, a weak reference to the tensor (`output()`, None once it is gone) and, under
+    retain_grads(), the gradient it received (`grad`).
+    """
+
+    __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output", "grad")
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
 
-    def __init__(self, parents: tuple, needs_grad: tuple):
-        self.parents = parents
+    def __init__(self, inputs: tuple, needs_grad: tuple):
+        self.parents = tuple([x if x._ctx is None else x._ctx for x in inputs])
         self.needs_grad = needs_grad
         self.saved = None
         self.released = False
         self.number = next(_op_numbers)
+        self.grad = None
 
     def forward(self, *arrays, **options) -> np.ndarray:
         raise NotImplementedError
@@ -348,34 +357,34 @@ class LogSumExp(Function):
 class Sum(Function):
     """z = sum(x, axes);  dx = g broadcast back over the summed axes."""
 
-    __slots__ = ("axes", "keepdims", "shape")
+    __slots__ = ("axes", "keepdims", "input_shape")
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
-        self.shape = x.shape
+        self.input_shape = x.shape
         return np.asarray(x.sum(axis=self.axes, keepdims=keepdims))
 
     def backward(self, g):
-        return (expand_reduced(g, self.axes, self.keepdims, self.shape),)
+        return (expand_reduced(g, self.axes, self.keepdims, self.input_shape),)
 
 
 class Mean(Function):
     """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged."""
 
-    __slots__ = ("axes", "keepdims", "shape")
+    __slots__ = ("axes", "keepdims", "input_shape")
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
-        self.shape = x.shape
+        self.input_shape = x.shape
         return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
 
     def backward(self, g):
         count = 1
         for a in self.axes:
-            count *= self.shape[a]
-        return (expand_reduced(g / count, self.axes, self.keepdims, self.shape),)
+            count *= self.input_shape[a]
+        return (expand_reduced(g / count, self.axes, self.keepdims, self.input_shape),)
 
 
 class Max(Function):
@@ -401,14 +410,14 @@ class Max(Function):
 class Reshape(Function):
     """z = x viewed with a new shape;  dx = g viewed with x's shape."""
 
-    __slots__ = ("shape",)
+    __slots__ = ("input_shape",)
 
     def forward(self, x, shape):
-        self.shape = x.shape
+        self.input_shape = x.shape
         return x.reshape(shape)
 
     def backward(self, g):
-        return (g.reshape(self.shape),)
+        return (g.reshape(self.input_shape),)
 
 
 class Transpose(Function):
@@ -470,15 +479,15 @@ class IndexedGrad:
 class GetItem(Function):
     """z = x[index];  dx = zeros like x with g added at index (repeats add up), kept sparse."""
 
-    __slots__ = ("index", "shape")
+    __slots__ = ("index", "input_shape")
 
     def forward(self, x, index):
         self.index = index
-        self.shape = x.shape
+        self.input_shape = x.shape
         return x[index]
 
     def backward(self, g):
-        return (IndexedGrad(self.index, g, self.shape),)
+        return (IndexedGrad(self.index, g, self.input_shape),)
 
 
 def _is_basic_index(index) -> bool:
@@ -522,7 +531,7 @@ class Stack(Function):
         if type(g) is IndexedGrad:
             position = g.position_along(self.axis)
             if position is not None:
-                return tuple(g.values if i == position else (np.zeros_like(g.values) if x._ctx is None else None)
+                return tuple(g.values if i == position else (None if isinstance(x, Function) else np.zeros_like(g.values))
                              for i, x in enumerate(self.parents))
             g = g.dense()
         return tuple(np.moveaxis(g, self.axis, 0))

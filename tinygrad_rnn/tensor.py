@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -311,7 +312,11 @@ def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
     """The op's output tensor, linked to the op only when recording and some input needs a gradient."""
     if STATE.anomaly:
         check_finite(out, "forward", op, [p.shape for p in parents], STATE.scope_path)
-    return Tensor._from_op(out, op if STATE.grad_enabled and True in needs_grad else None)
+    if not (STATE.grad_enabled and True in needs_grad):
+        return Tensor._from_op(out, None)
+    tensor = Tensor._from_op(out, op)
+    op.shape, op.scope, op.output = out.shape, tensor.scope, weakref.ref(tensor)
+    return tensor
 
 
 def _op_error(op_class, parents: tuple, error: Exception) -> Exception:

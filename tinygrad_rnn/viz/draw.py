@@ -54,7 +54,6 @@ def _gradient_norm(node: Node) -> float | None:
 def _label(node: Node, show_values: bool, grad_norms: bool) -> str:
     """An HTML-like label: title in bold, then shape, values and gradient norm in small type.
     Plain ASCII, so no renderer has to guess a glyph's width."""
-    tensor = node.tensor
     title = html.escape(node.title)
     lines = [f"<b>{title}</b>"]
     small = []
@@ -62,12 +61,14 @@ def _label(node: Node, show_values: bool, grad_norms: bool) -> str:
         small.append(node.detail)
     elif node.kind == "constant":
         lines = [title]
-        shown = tensor.size == 1 or (show_values and tensor.size <= VALUE_LIMIT)
-        small.append(_values_text(tensor.data) if shown else _shape_text(tensor.shape))
+        values = node.values()
+        shown = values.size == 1 or (show_values and values.size <= VALUE_LIMIT)
+        small.append(_values_text(values) if shown else _shape_text(values.shape))
     else:
-        small.append(_shape_text(tensor.shape))
-        if show_values:
-            small.append(_values_text(tensor.data))
+        small.append(_shape_text(node.shape))
+        values = node.values() if show_values else None
+        if values is not None:
+            small.append(_values_text(values))
     if grad_norms and node.kind in ("op", "parameter"):
         norm = _gradient_norm(node)
         small.append("no grad" if norm is None else f"|grad| = {_number(norm)}")

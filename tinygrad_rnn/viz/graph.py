@@ -1,10 +1,12 @@
 """The recorded graph behind a tensor, read into nodes to draw: ops, parameters and constants.
 
-Every tensor the output was computed from becomes one node, placed in the box of its scope
-("layer0/t=3"). Parameters (leaves that require grad) sit outside every box. Cheap expressions
-made of parameters alone (the per-layer `W.T`, `bias_ih + bias_hh`) can be folded into a
-single parameter node ("weight_hh_l0.T"), so the weight's edges go straight into each step.
-Constants (inputs such as x_t) are drawn in the box of the ops that use them.
+Every recorded op the output was computed from becomes one node, placed in the box of its
+scope ("layer0/t=3"); so does every leaf it read. Parameters (leaves that require grad) sit
+outside every box. Cheap expressions made of parameters alone (the per-layer `W.T`,
+`bias_ih + bias_hh`) can be folded into a single parameter node ("weight_hh_l0.T"), so the
+weight's edges go straight into the ops that use it. Constants (inputs such as x) are drawn
+in the box of the ops that use them. An op's values can be shown while its output tensor is
+still alive (the graph itself keeps only the op), its gradient after a retain_grads() backward.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..autograd import depth_first_order
+from ..autograd import graph_nodes
+from ..ops import Function
 from ..tensor import Tensor
 
 BOOKKEEPING_OPS = ("Transpose", "Reshape", "Add")
@@ -20,24 +23,42 @@ BOOKKEEPING_OPS = ("Transpose", "Reshape", "Add")
 
 @dataclass(eq=False)
 class Node:
-    """One box or oval of the picture and the tensors it stands for."""
+    """One box or oval of the picture and the graph items (ops or leaf tensors) it stands for."""
 
     id: str
     kind: str                      # "op", "parameter", "constant" or "collapsed"
     title: str                     # op name, parameter name or expression, "const", "... n steps ..."
     scope: str                     # path of the box it is drawn in; "" outside every box
-    tensors: list = field(default_factory=list)
+    items: list = field(default_factory=list)
     inputs: list = field(default_factory=list)   # Nodes feeding this one, in order, no repeats
     detail: str = ""
 
     @property
-    def tensor(self) -> Tensor | None:
-        return self.tensors[0] if self.tensors else None
+    def shape(self) -> tuple:
+        return self.items[0].shape
+
+    def values(self) -> np.ndarray | None:
+        """The values of the (first) tensor drawn here, or None when an op's output is gone."""
+        return _values_of(self.items[0])
 
     def gradient(self) -> np.ndarray | None:
-        """The gradient this node received (summed over the tensors it stands for), or None."""
-        grads = [t.grad for t in self.tensors if t.grad is not None]
+        """The gradient this node received (summed over the items it stands for), or None."""
+        grads = [g for g in (_gradient_of(item) for item in self.items) if g is not None]
         return sum(grads[1:], grads[0]) if grads else None
+
+
+def _values_of(item) -> np.ndarray | None:
+    if isinstance(item, Function):
+        output = item.output()
+        return None if output is None else output.data
+    return item.data
+
+
+def _gradient_of(item) -> np.ndarray | None:
+    if isinstance(item, Function):
+        output = item.output()
+        return item.grad if item.grad is not None or output is None else output.grad
+    return item.grad
 
 
 @dataclass
@@ -63,13 +84,12 @@ def parameter_names(names) -> dict:
     return {id(tensor): name for name, tensor in names.items()}
 
 
-def reachable_tensors(output: Tensor) -> list:
-    """Every tensor `output` was computed from (itself included), each after all of its inputs."""
-    return depth_first_order(output, lambda t: () if t._ctx is None else reversed(t._ctx.parents))
+def _is_parameter(item) -> bool:
+    return not isinstance(item, Function) and item.requires_grad
 
 
-def _is_parameter(tensor: Tensor) -> bool:
-    return tensor._ctx is None and tensor.requires_grad
+def _inputs(item) -> tuple:
+    return item.parents if isinstance(item, Function) else ()
 
 
 def _expression(op_name: str, operands: list) -> str:
@@ -101,58 +121,57 @@ def build_graph(output: Tensor, *, hide_bookkeeping: bool = True, names=None) ->
     """Read the graph that produced `output` into Nodes (see the module docstring)."""
     if not isinstance(output, Tensor):
         raise TypeError(f"draw_graph: expects a Tensor, got {type(output).__name__}")
-    tensors = reachable_tensors(output)
+    items = graph_nodes(output)
+    root = items[-1]
     by_name = parameter_names(names)
-    consumers: dict[int, list] = {id(t): [] for t in tensors}
-    for tensor in tensors:
-        if tensor._ctx is not None:
-            for parent in _unique(list(tensor._ctx.parents)):
-                consumers[id(parent)].append(tensor)
+    consumers: dict[int, list] = {id(item): [] for item in items}
+    for item in items:
+        for parent in _unique(list(_inputs(item))):
+            consumers[id(parent)].append(item)
 
-    def name_of(tensor):
-        return by_name.get(id(tensor)) or tensor.name or "leaf"
+    def name_of(leaf):
+        return by_name.get(id(leaf)) or leaf.name or "leaf"
 
-    folded: dict[int, tuple] = {}   # id(tensor) -> (signature, expression text)
+    folded: dict[int, tuple] = {}   # id(op) -> (signature, expression text)
     if hide_bookkeeping:
-        for tensor in tensors:
-            ctx = tensor._ctx
-            if ctx is None or type(ctx).__name__ not in BOOKKEEPING_OPS:
+        for item in items:
+            if not isinstance(item, Function) or type(item).__name__ not in BOOKKEEPING_OPS:
                 continue
-            if not all(_is_parameter(p) or id(p) in folded for p in ctx.parents):
+            if not all(_is_parameter(p) or id(p) in folded for p in item.parents):
                 continue
-            parts = [folded[id(p)] if id(p) in folded else (id(p), name_of(p)) for p in ctx.parents]
-            op_name = type(ctx).__name__
-            signature = (op_name, getattr(ctx, "axes", None), tensor.shape, tuple(s for s, _ in parts))
-            folded[id(tensor)] = (signature, _expression(op_name, [text for _, text in parts]))
+            parts = [folded[id(p)] if id(p) in folded else (id(p), name_of(p)) for p in item.parents]
+            op_name = type(item).__name__
+            signature = (op_name, getattr(item, "axes", None), item.shape, tuple(s for s, _ in parts))
+            folded[id(item)] = (signature, _expression(op_name, [text for _, text in parts]))
 
-    def absorbed(tensor):
-        """True when the tensor only feeds folded expressions, so it is drawn inside them."""
-        users = consumers[id(tensor)]
-        return tensor is not output and bool(users) and all(id(u) in folded for u in users)
+    def absorbed(item):
+        """True when the item only feeds folded expressions, so it is drawn inside them."""
+        users = consumers[id(item)]
+        return item is not root and bool(users) and all(id(u) in folded for u in users)
 
     nodes, node_of, merged = [], {}, {}
-    for tensor in tensors:
-        if (id(tensor) in folded or _is_parameter(tensor)) and absorbed(tensor):
+    for item in items:
+        if (id(item) in folded or _is_parameter(item)) and absorbed(item):
             continue
-        if id(tensor) in folded:
-            signature, text = folded[id(tensor)]
+        if id(item) in folded:
+            signature, text = folded[id(item)]
             node = merged.get(signature)
             if node is None:
                 node = merged[signature] = Node(f"n{len(nodes)}", "parameter", text, "")
                 nodes.append(node)
-            node.tensors.append(tensor)
+            node.items.append(item)
         else:
-            if _is_parameter(tensor):
-                node = Node(f"n{len(nodes)}", "parameter", name_of(tensor), "", [tensor])
-            elif tensor._ctx is None:
-                node = Node(f"n{len(nodes)}", "constant", tensor.name or "const", tensor.scope, [tensor])
+            if _is_parameter(item):
+                node = Node(f"n{len(nodes)}", "parameter", name_of(item), "", [item])
+            elif not isinstance(item, Function):
+                node = Node(f"n{len(nodes)}", "constant", item.name or "const", item.scope, [item])
             else:
-                node = Node(f"n{len(nodes)}", "op", type(tensor._ctx).__name__, tensor.scope, [tensor])
-                node.inputs = _unique([node_of[id(p)] for p in tensor._ctx.parents])
+                node = Node(f"n{len(nodes)}", "op", type(item).__name__, item.scope, [item])
+                node.inputs = _unique([node_of[id(p)] for p in item.parents])
             nodes.append(node)
-        node_of[id(tensor)] = node
+        node_of[id(item)] = node
 
     for node in nodes:
-        if node.kind == "constant" and consumers[id(node.tensor)]:
-            node.scope = _common_scope([node_of[id(u)].scope for u in consumers[id(node.tensor)]])
-    return TensorGraph(nodes, node_of[id(output)])
+        if node.kind == "constant" and consumers[id(node.items[0])]:
+            node.scope = _common_scope([node_of[id(u)].scope for u in consumers[id(node.items[0])]])
+    return TensorGraph(nodes, node_of[id(root)])
