@@ -108,7 +108,8 @@ def detect_anomaly():
 
 @contextlib.contextmanager
 def retain_grads():
-    """Inside, backward leaves its gradient on every tensor it visits (for pictures and teaching)."""
+    """Inside, backward leaves its gradient on every op it visits (`op.grad`) and on every output
+    tensor of theirs still alive (`.grad`), for pictures and teaching."""
     previous = STATE.retain_all_grads
     STATE.retain_all_grads = True
     try:
@@ -218,6 +219,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     leaves: dict[int, Tensor] = {}
     pending = [(-root._ctx.number, root._ctx)]
     push, pop = heapq.heappush, heapq.heappop
+    Function = ops.Function
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
     with collector_paused():
@@ -231,7 +233,8 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                 )
             if type(grad) is ops.IndexedGrad and not op.takes_indexed_grad:
                 grad = grad.dense()
-            _keep_output_gradient(op, grad, keep_all)
+            if keep_all or op.retains_grad:
+                _keep_output_gradient(op, grad, keep_all)
             parent_grads = op.backward(grad)
             if anomaly:
                 _check_gradients(op, parent_grads)
@@ -241,7 +244,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                 key = id(parent)
                 if key in grads:
                     _add_gradient(grads, owned, key, g)
-                elif isinstance(parent, ops.Function):
+                elif isinstance(parent, Function):
                     grads[key] = g
                     push(pending, (-parent.number, parent))
                 elif parent.requires_grad:
@@ -256,12 +259,12 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
 def _keep_output_gradient(op, grad, keep_all: bool) -> None:
     """Give the op's output tensor its gradient when it asked (retain_grad) or everything
     should (retain_grads); under retain_grads the op keeps it too, for the pictures."""
-    output = op.output()
+    dense = _dense(grad)
     if keep_all:
-        dense = _dense(grad)
         op.grad = np.array(dense) if op.grad is None else op.grad + dense
-    if output is not None and (keep_all or output._retains_grad):
-        output._accumulate_grad(_dense(grad))
+    output = op.output()
+    if output is not None:
+        output._accumulate_grad(dense)
 
 
 def _check_gradients(op, parent_grads) -> None:

@@ -53,19 +53,21 @@ class Function:
     for a leaf (a parameter, a constant), the tensor itself. The graph so never holds an
     intermediate tensor: its array lives only as long as the user's code or a `saved` tuple
     keeps it. What is known of the output is kept here: its `shape`, the `scope` it was made
-    in, a weak reference to the tensor (`output()`, None once it is gone) and, under
-    retain_grads(), the gradient it received (`grad`).
+    in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
+    asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
     """
 
-    __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output", "grad")
+    __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output",
+                 "retains_grad", "grad")
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
 
-    def __init__(self, inputs: tuple, needs_grad: tuple):
-        self.parents = tuple([x if x._ctx is None else x._ctx for x in inputs])
+    def __init__(self, parents: tuple, needs_grad: tuple):
+        self.parents = parents
         self.needs_grad = needs_grad
         self.saved = None
         self.released = False
         self.number = next(_op_numbers)
+        self.retains_grad = False
         self.grad = None
 
     def forward(self, *arrays, **options) -> np.ndarray:

@@ -39,7 +39,7 @@ class Tensor:
     every op on such a tensor records itself (`_ctx`) so the graph can be walked back.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -55,7 +55,6 @@ class Tensor:
         self._ctx = None
         self.name = name
         self.scope = STATE.scope_path
-        self._retains_grad = False
 
     @classmethod
     def _from_op(cls, data: np.ndarray, ctx) -> "Tensor":
@@ -67,7 +66,6 @@ class Tensor:
         t._ctx = ctx
         t.name = None
         t.scope = STATE.scope_path
-        t._retains_grad = False
         return t
 
     # ------------------------------------------------------------ properties
@@ -118,7 +116,8 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in `.grad` after backward (leaves always keep theirs)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad(): the tensor does not require grad")
-        self._retains_grad = True
+        if self._ctx is not None:  # a leaf keeps its gradient anyway
+            self._ctx.retains_grad = True
         return self
 
     def __repr__(self) -> str:
@@ -275,9 +274,12 @@ def _plain_index(index):
 
 
 def apply(op_class, *parents: Tensor, **options) -> Tensor:
-    """Run `op_class` forward on the parents' arrays; record it when a gradient is needed."""
+    """Run `op_class` forward on the parents' arrays; record it when a gradient is needed.
+
+    The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
+    itself when it is a leaf."""
     needs_grad = tuple([p.requires_grad for p in parents])
-    op = op_class(parents, needs_grad)
+    op = op_class(tuple([p._ctx or p for p in parents]), needs_grad)
     try:
         out = op.forward(*[p.data for p in parents], **options)
     except (ValueError, IndexError, TypeError) as error:
@@ -288,7 +290,7 @@ def apply(op_class, *parents: Tensor, **options) -> Tensor:
 def _apply_binary(op_class, x: Tensor, y: Tensor) -> Tensor:
     """apply() for an op of two tensors and no options: the arithmetic operators' fast path."""
     needs_grad = (x.requires_grad, y.requires_grad)
-    op = op_class((x, y), needs_grad)
+    op = op_class((x._ctx or x, y._ctx or y), needs_grad)
     try:
         out = op.forward(x.data, y.data)
     except (ValueError, IndexError, TypeError) as error:
@@ -300,7 +302,7 @@ def _apply_unary(op_class, x: Tensor, *options) -> Tensor:
     """apply() for an op of one tensor, its options given in order: the elementwise methods'
     and indexing's fast path."""
     needs_grad = (x.requires_grad,)
-    op = op_class((x,), needs_grad)
+    op = op_class((x._ctx or x,), needs_grad)
     try:
         out = op.forward(x.data, *options)
     except (ValueError, IndexError, TypeError) as error:

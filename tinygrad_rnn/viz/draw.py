@@ -155,7 +155,8 @@ def draw_graph(tensor, *, show_values: bool = False, grad_norms: bool = False, c
     step inside a box per layer), parameters once outside every box with an edge into each op
     that uses them (W_hh into every step, W_ih into the layer's projection of all its steps).
 
-    show_values: print small values (the norm of larger tensors) in the nodes.
+    show_values: print small values (the norm of larger tensors) in the nodes whose tensors are
+        still alive (leaves, the output, results kept in variables).
     grad_norms: after a backward run under `retain_grads()`, label and colour nodes by |grad|.
     collapse: keep the first and last `collapse` steps of each layer; one node stands for the rest.
     hide_bookkeeping: fold parameter-only steps (`W.T`, `b_ih + b_hh`) into the parameter node.
