@@ -254,3 +254,29 @@ def test_a_stack_read_at_one_position_gives_the_gradients_of_a_dense_read(axis, 
     per_input = np.moveaxis(upstream, axis, 0)
     np.testing.assert_array_equal(a.grad, 2.0 * per_input[0] + per_input[2])
     np.testing.assert_array_equal(b.grad, per_input[1])   # zeros where b was not read
+
+
+def test_inputs_of_a_stack_that_were_not_read_get_zero_gradients_and_their_ops_are_released():
+    x = leaf([1.0, 2.0])
+    unread = x.tanh()
+    unread.retain_grad()
+    read = x * 3.0
+    stack([unread, read])[1].sum().backward()
+    np.testing.assert_array_equal(unread.grad, [0.0, 0.0])     # as PyTorch: zeros, not None
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    with pytest.raises(RuntimeError, match=r"already released \(at Tanh"):
+        unread.sum().backward()
+
+
+@pytest.mark.parametrize("index", [True, (True,), (slice(None), True)])
+def test_a_boolean_index_is_a_mask_not_position_one(index):
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    made = x * 1.0
+    expected = np.zeros((2, 2))
+    picked = made[index]
+    weights = np.arange(1.0, picked.size + 1).reshape(picked.shape)
+    ((picked * weights).sum() + (stack([x, made])[index] * 2.0).sum()).backward()
+    np.add.at(expected, index, weights.reshape(np.zeros((2, 2))[index].shape))
+    both = np.zeros((2, 2, 2))
+    both[index] = 2.0
+    np.testing.assert_array_equal(x.grad, expected + both[0] + both[1])

@@ -168,3 +168,30 @@ def test_cells_match_pytorch(cell_class, torch_class, state_names, bias):
     weighted_sum(ours, weights).backward()
     weighted_sum(their_states, [torch.from_numpy(w) for w in weights]).backward()
     compare_gradients(cell, theirs, leaves)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize(
+    "model_class, torch_class, state_names",
+    [(nn.RNN, torch.nn.RNN, ("h",)), (LSTM, torch.nn.LSTM, ("h", "c")), (GRU, torch.nn.GRU, ("h",))],
+)
+def test_a_loss_on_the_last_step_and_the_first_layer_state_matches_pytorch(model_class, torch_class,
+                                                                           state_names, batch_first):
+    """Reading one position of a stacked output (output[-1], h_n[0]): the sparse path of Stack."""
+    rng = np.random.default_rng(6)
+    options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=2, batch_first=batch_first)
+    model = model_class(**options, rng=rng)
+    theirs = torch_copy(model, torch_class, **options)
+    x_shape = (BATCH, SEQUENCE, INPUT) if batch_first else (SEQUENCE, BATCH, INPUT)
+    leaves = {"input": leaf_pair(rng.standard_normal(x_shape))}
+    for name in state_names:
+        leaves[f"{name}0"] = leaf_pair(rng.standard_normal((2, BATCH, HIDDEN)) * 0.5)
+    weights = [rng.standard_normal((BATCH, HIDDEN)) for _ in range(2)]
+    for side, module in ((0, model), (1, theirs)):
+        states = tuple(leaves[f"{name}0"][side] for name in state_names)
+        output, final = module(leaves["input"][side], states if len(states) == 2 else states[0])
+        h_n = final[0] if isinstance(final, tuple) else final
+        last = output[:, -1] if batch_first else output[-1]
+        terms = [last, h_n[0]]
+        weighted_sum(terms, weights if side == 0 else [torch.from_numpy(w) for w in weights]).backward()
+    compare_gradients(model, theirs, leaves)

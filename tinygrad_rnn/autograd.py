@@ -180,14 +180,19 @@ def _scope_suffix(scope_path: str) -> str:
 
 
 def _dense(g) -> np.ndarray:
-    return g.dense() if type(g) is ops.IndexedGrad else g
+    return g.dense() if type(g) is ops.IndexedGrad or type(g) is ops.ZeroGrad else g
 
 
 def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
     """grads[key] += g, for a second or later contribution. Arrays this walk allocated itself
     (`owned`) are added to in place; any other may be shared with another node, so the first
-    sum makes a fresh one."""
+    sum makes a fresh one. A ZeroGrad adds nothing."""
     total = grads[key]
+    if type(g) is ops.ZeroGrad:
+        return
+    if type(total) is ops.ZeroGrad:
+        grads[key] = g
+        return
     if type(total) is ops.IndexedGrad:
         grads[key] = total = total.dense()
         owned.add(key)
@@ -227,11 +232,13 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
             op = pop(pending)[1]
             grad = grads.pop(id(op))
             if op.released:
+                shapes = ", ".join(str(p.shape) for p in op.parents)
                 raise RuntimeError(
                     f"backward through a graph that was already released (at {type(op).__name__}"
-                    f"{_scope_suffix(op.scope)}); pass retain_graph=True to the first backward to run it twice"
+                    f"{_scope_suffix(op.scope)}, input shapes: {shapes}); pass retain_graph=True "
+                    "to the first backward to run it twice"
                 )
-            if type(grad) is ops.IndexedGrad and not op.takes_indexed_grad:
+            if type(grad) is ops.ZeroGrad or (type(grad) is ops.IndexedGrad and not op.takes_indexed_grad):
                 grad = grad.dense()
             if keep_all or op.retains_grad:
                 _keep_output_gradient(op, grad, keep_all)
@@ -269,6 +276,6 @@ def _keep_output_gradient(op, grad, keep_all: bool) -> None:
 
 def _check_gradients(op, parent_grads) -> None:
     for g in parent_grads:
-        if g is not None:
+        if g is not None and type(g) is not ops.ZeroGrad:
             values = g.values if type(g) is ops.IndexedGrad else g
             check_finite(values, "backward", op, [p.shape for p in op.parents], op.scope)

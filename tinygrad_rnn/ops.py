@@ -1,9 +1,10 @@
 """Differentiable ops: each a small class with its forward and its vector-Jacobian product.
 
 `forward(*arrays, **options)` computes the output from NumPy arrays and keeps in
-`self.saved` what backward needs; `backward(g)` receives g = dL/d(output) and returns
-dL/d(input) for each input (None where an input needs no gradient). Every array an
-op keeps lives in `self.saved`, so `release()` frees them all.
+`self.saved` what backward needs; `backward(g)` receives g = dL/d(output) as an array
+(or, for an op that says it takes one, an IndexedGrad) and returns dL/d(input) for each
+input (None where an input needs no gradient). Every array an op keeps for backward lives
+in `self.saved`, so `release()` frees them all.
 """
 from __future__ import annotations
 
@@ -471,11 +472,24 @@ class IndexedGrad:
         parts = self.index if isinstance(self.index, tuple) else (self.index,)
         axis %= len(self.shape)
         whole = slice(None)
-        if len(parts) <= axis or not isinstance(parts[axis], (int, np.integer)):
+        if len(parts) <= axis or not _is_integer(parts[axis]):
             return None
         if any(not (type(p) is slice and p == whole) for i, p in enumerate(parts) if i != axis):
             return None
         return int(parts[axis]) % self.shape[axis]
+
+
+class ZeroGrad:
+    """A gradient known to be zero everywhere. The backward walk adds it to nothing and makes
+    an array of it only for a tensor that receives no other gradient."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    def dense(self) -> np.ndarray:
+        return np.zeros(self.shape, dtype=self.dtype)
 
 
 class GetItem(Function):
@@ -492,10 +506,15 @@ class GetItem(Function):
         return (IndexedGrad(self.index, g, self.input_shape),)
 
 
+def _is_integer(part) -> bool:
+    """An int position (True and False are masks to NumPy, not positions)."""
+    return isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_))
+
+
 def _is_basic_index(index) -> bool:
     """True for ints, slices, None and Ellipsis (a view: no position is selected twice)."""
     parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+    return all(_is_integer(p) or isinstance(p, slice) or p is None or p is Ellipsis for p in parts)
 
 
 class Concatenate(Function):
@@ -516,8 +535,7 @@ class Stack(Function):
     """z = stack(xs, axis);  dx_i = g taken at position i along `axis`.
 
     When only z[i] was used (the last step of a stacked sequence), the sparse gradient goes
-    to x_i alone: the other inputs' gradients are zero, sent as zeros to leaves (whose .grad
-    shows them) and not at all to inputs made by ops, so nothing needless flows further back.
+    to x_i as it is and every other input receives a ZeroGrad: zero, without an array.
     """
 
     __slots__ = ("axis",)
@@ -533,7 +551,7 @@ class Stack(Function):
         if type(g) is IndexedGrad:
             position = g.position_along(self.axis)
             if position is not None:
-                return tuple(g.values if i == position else (None if isinstance(x, Function) else np.zeros_like(g.values))
-                             for i, x in enumerate(self.parents))
+                zero = ZeroGrad(g.values.shape, g.values.dtype)
+                return tuple(g.values if i == position else zero for i in range(len(self.parents)))
             g = g.dense()
         return tuple(np.moveaxis(g, self.axis, 0))

@@ -171,7 +171,7 @@ class Tensor:
     # ------------------------------------------------------------ arithmetic
     def _lift(self, other) -> "Tensor":
         """Wrap a scalar, list or array as a constant tensor; Python numbers take self's dtype."""
-        if type(other) is Tensor or isinstance(other, Tensor):
+        if isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number) or isinstance(other, (list, tuple)):
             dtype = self.dtype if self.dtype.kind == "f" else None  # int tensor * 0.5 must not round 0.5 to 0
@@ -279,7 +279,7 @@ def apply(op_class, *parents: Tensor, **options) -> Tensor:
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
     needs_grad = tuple([p.requires_grad for p in parents])
-    op = op_class(tuple([p._ctx or p for p in parents]), needs_grad)
+    op = op_class(tuple([p if p._ctx is None else p._ctx for p in parents]), needs_grad)
     try:
         out = op.forward(*[p.data for p in parents], **options)
     except (ValueError, IndexError, TypeError) as error:
@@ -290,7 +290,7 @@ def apply(op_class, *parents: Tensor, **options) -> Tensor:
 def _apply_binary(op_class, x: Tensor, y: Tensor) -> Tensor:
     """apply() for an op of two tensors and no options: the arithmetic operators' fast path."""
     needs_grad = (x.requires_grad, y.requires_grad)
-    op = op_class((x._ctx or x, y._ctx or y), needs_grad)
+    op = op_class((x if x._ctx is None else x._ctx, y if y._ctx is None else y._ctx), needs_grad)
     try:
         out = op.forward(x.data, y.data)
     except (ValueError, IndexError, TypeError) as error:
@@ -302,7 +302,7 @@ def _apply_unary(op_class, x: Tensor, *options) -> Tensor:
     """apply() for an op of one tensor, its options given in order: the elementwise methods'
     and indexing's fast path."""
     needs_grad = (x.requires_grad,)
-    op = op_class((x._ctx or x,), needs_grad)
+    op = op_class((x if x._ctx is None else x._ctx,), needs_grad)
     try:
         out = op.forward(x.data, *options)
     except (ValueError, IndexError, TypeError) as error:

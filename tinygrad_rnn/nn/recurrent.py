@@ -19,8 +19,10 @@ on the state, so it is computed for all steps at once, before the loop:
 
 and each time step, inside scope("t=<i>"), takes projected[t] and adds h_{t-1} @ weight_hh.T.
 Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
-the first step skips its (zero) hidden-to-hidden product. The hidden states of layer l, stacked,
-are the inputs of layer l + 1.
+the first step skips its (zero) hidden-to-hidden product. So with a single step and no initial
+state, weight_hh is never used and keeps grad None (a cell called with hx=None likewise), where
+PyTorch's layers report zeros: its optimizers skip a None gradient but still apply weight decay
+and momentum to zeros. The hidden states of layer l, stacked, are the inputs of layer l + 1.
 """
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
     h_t = act(x_t @ W_ih^T + b_ih + h_{t-1} @ W_hh^T + b_hh),   act = tanh or relu
 
-No backward is written here. Each time step is ordinary Tensor code run inside
-scope("layer<l>/t=<i>"); the unrolled graph it records is what backward() walks,
-so backpropagation through time is just reverse mode over that graph.
+No backward is written here. The input terms x_t @ W_ih^T + b of all steps are one matrix
+product in scope("layer<l>"); each time step is ordinary Tensor code run inside
+scope("layer<l>/t=<i>"). The unrolled graph they record is what backward() walks, so
+backpropagation through time is just reverse mode over that graph.
 """
 from __future__ import annotations
 

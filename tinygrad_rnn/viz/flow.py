@@ -14,7 +14,7 @@ def gradient_flow(hidden_states) -> np.ndarray:
     """||dL/dh_t|| for t = 0, 1, ..., from the gradients the hidden states kept after backward.
 
     Pass one layer's states, e.g. `rnn.hidden_states[-1]`, from a forward run with
-    `rnn.retain_hidden = True` (or a backward run inside `retain_grads()`).
+    `rnn.retain_hidden = True`, or any list of states you kept and retained (retain_grad()).
     """
     states = list(hidden_states)
     if not states:
