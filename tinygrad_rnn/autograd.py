@@ -224,7 +224,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     leaves: dict[int, Tensor] = {}
     pending = [(-root._ctx.number, root._ctx)]
     push, pop = heapq.heappush, heapq.heappop
-    Function = ops.Function
+    Function, IndexedGrad, ZeroGrad = ops.Function, ops.IndexedGrad, ops.ZeroGrad
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
     with collector_paused():
@@ -238,7 +238,8 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                     f"{_scope_suffix(op.scope)}, input shapes: {shapes}); pass retain_graph=True "
                     "to the first backward to run it twice"
                 )
-            if type(grad) is ops.ZeroGrad or (type(grad) is ops.IndexedGrad and not op.takes_indexed_grad):
+            kind = type(grad)
+            if kind is ZeroGrad or (kind is IndexedGrad and not op.takes_indexed_grad):
                 grad = grad.dense()
             if keep_all or op.retains_grad:
                 _keep_output_gradient(op, grad, keep_all)
