@@ -168,11 +168,16 @@ def depth_first_order(root, inputs_of) -> list:
     return order
 
 
+def node_inputs(node) -> tuple:
+    """The graph nodes a node was computed from: an op's parents; none for a leaf tensor."""
+    return node.parents if isinstance(node, ops.Function) else ()
+
+
 def graph_nodes(root: "Tensor") -> list:
     """Every node `root` was computed from, each after its inputs: the recorded ops (Functions)
     and the leaf tensors they read. A recorded `root` is its op, the last node; a leaf is alone."""
     start = root if root._ctx is None else root._ctx
-    return depth_first_order(start, lambda node: reversed(node.parents) if isinstance(node, ops.Function) else ())
+    return depth_first_order(start, lambda node: reversed(node_inputs(node)))
 
 
 def _scope_suffix(scope_path: str) -> str:

@@ -168,9 +168,10 @@ class MatMul(Function):
     def backward(self, g):
         x, y = self.saved
         if y.ndim == 2:
+            x_shape = x.shape
             if x.ndim != 2:
                 x, g = _rows(x), _rows(g)
-            dx = np.dot(g, y.T).reshape(self.saved[0].shape) if self.needs_grad[0] else None
+            dx = np.dot(g, y.T).reshape(x_shape) if self.needs_grad[0] else None
             dy = np.dot(x.T, g) if self.needs_grad[1] else None
             return dx, dy
         x2 = x[None, :] if x.ndim == 1 else x

@@ -14,7 +14,7 @@ No backward is written here: the step is ordinary Tensor code and backward() wal
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .recurrent import RecurrentCell, RecurrentLayers, gate_block
+from .recurrent import RecurrentCell, RecurrentLayers, gate_block, project_input
 
 RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)
 
@@ -56,10 +56,7 @@ class GRUCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "h", x.shape[:-1])
-        projected = x @ self.weight_ih.T
-        if self.bias_ih is not None:
-            projected = projected + self.bias_ih
-        return gru_step(projected, h, self.weight_hh.T, self.bias_hh)
+        return gru_step(project_input(x, self.weight_ih, self.bias_ih), h, self.weight_hh.T, self.bias_hh)
 
 
 class GRU(RecurrentLayers):

@@ -16,7 +16,7 @@ than an Elman RNN's h does.
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .recurrent import RecurrentCell, RecurrentLayers, gate_block
+from .recurrent import RecurrentCell, RecurrentLayers, gate_block, project_input
 
 INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)
 
@@ -59,9 +59,7 @@ class LSTMCell(RecurrentCell):
         h, c = (None, None) if hx is None else _state_pair(hx, "LSTMCell", "(h, c)")
         h = self._checked_state(h, "h", x.shape[:-1])
         c = self._checked_state(c, "c", x.shape[:-1])
-        projected = x @ self.weight_ih.T
-        if self.bias_ih is not None:
-            projected = projected + (self.bias_ih + self.bias_hh)
+        projected = project_input(x, self.weight_ih, self._summed_bias())
         return lstm_step(projected, h, c, self.weight_hh.T)
 
 
@@ -89,11 +87,6 @@ class LSTM(RecurrentLayers):
     def cell_states(self) -> list[list[Tensor]]:
         """cell_states[l][t]: layer l's c_t from the last forward (empty unless retain_hidden)."""
         return [[state[1] for state in layer] for layer in self.step_states]
-
-    def layer_weights(self, layer: int) -> tuple:
-        """The input projection's bias b_ih + b_hh, and W_hh.T for every step (made once per layer)."""
-        bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-        return bias, (getattr(self, f"weight_hh_l{layer}").T,)
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor, Tensor]:
         h, c = (None, None) if state is None else state

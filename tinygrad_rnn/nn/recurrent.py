@@ -48,6 +48,13 @@ def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -
     return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
 
 
+def project_input(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """x @ weight_ih^T + bias (no bias when None): the input term of every gate, for one step
+    (x of shape (..., I)) or for all steps at once (x of shape (T, ..., I))."""
+    projected = x @ weight_ih.T
+    return projected if bias is None else projected + bias
+
+
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
     """The index-th block of hidden_size columns of a (..., G*H) pre-activation."""
     return pre_activation[..., index * hidden_size:(index + 1) * hidden_size]
@@ -82,7 +89,11 @@ class RecurrentCell(Module):
             )
         return x
 
-    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor:
+    def _summed_bias(self) -> Tensor | None:
+        """b_ih + b_hh, or None without biases."""
+        return None if self.bias_ih is None else self.bias_ih + self.bias_hh
+
+    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor | None:
         """`state` as a Tensor of shape batch_shape + (hidden_size,); None (zeros) stays None."""
         if state is None:
             return None
@@ -99,10 +110,11 @@ class RecurrentCell(Module):
 class RecurrentLayers(Module):
     """Base of the multi-layer recurrent networks: parameters, input checks and the unrolled loop.
 
-    A subclass sets `gate_count` (G) and `state_names` (("h",), or ("h", "c") for an LSTM) and
-    defines two methods:
+    A subclass sets `gate_count` (G) and `state_names` (("h",), or ("h", "c") for an LSTM),
+    defines step() and may redefine layer_weights():
       layer_weights(layer)              -> (input_bias, step_weights): the bias added to the layer's
-                                           input projection (or None), and what its every step uses
+                                           input projection (or None), and what its every step uses;
+                                           by default b_ih + b_hh and (W_hh.T,)
       step(projected_x, state, weights) -> the next state, a tuple ordered as `state_names`, h first;
                                            `state` is None at the first step when no initial
                                            state was given (all zeros).
@@ -141,7 +153,9 @@ class RecurrentLayers(Module):
         return [[state[0] for state in layer] for layer in self.step_states]
 
     def layer_weights(self, layer: int) -> tuple:
-        raise NotImplementedError(f"{type(self).__name__} does not define layer_weights()")
+        """The input projection's bias b_ih + b_hh, and W_hh.T for every step (made once per layer)."""
+        bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
+        return bias, (getattr(self, f"weight_hh_l{layer}").T,)
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
@@ -202,9 +216,7 @@ class RecurrentLayers(Module):
         for layer in range(self.num_layers):
             with scope(f"layer{layer}"):
                 input_bias, weights = self.layer_weights(layer)
-                projected = sequence @ getattr(self, f"weight_ih_l{layer}").T
-                if input_bias is not None:
-                    projected = projected + input_bias
+                projected = project_input(sequence, getattr(self, f"weight_ih_l{layer}"), input_bias)
                 state = states[layer]
                 layer_states = []
                 for t in range(len(projected)):

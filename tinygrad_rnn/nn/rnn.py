@@ -10,7 +10,7 @@ backpropagation through time is just reverse mode over that graph.
 from __future__ import annotations
 
 from ..tensor import DEFAULT_DTYPE, Tensor
-from .recurrent import RecurrentCell, RecurrentLayers
+from .recurrent import RecurrentCell, RecurrentLayers, project_input
 
 ACTIVATIONS = {"tanh": Tensor.tanh, "relu": Tensor.relu}
 
@@ -43,9 +43,7 @@ class RNNCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "hidden state", x.shape[:-1])
-        projected = x @ self.weight_ih.T
-        if self.bias_ih is not None:
-            projected = projected + (self.bias_ih + self.bias_hh)
+        projected = project_input(x, self.weight_ih, self._summed_bias())
         return elman_step(projected, h, self.weight_hh.T, self._activation)
 
     def extra_repr(self) -> str:
@@ -75,11 +73,6 @@ class RNN(RecurrentLayers):
                          batch_first=batch_first, dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
         self._activation = activation
-
-    def layer_weights(self, layer: int) -> tuple:
-        """The input projection's bias b_ih + b_hh, and W_hh.T for every step (made once per layer)."""
-        bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-        return bias, (getattr(self, f"weight_hh_l{layer}").T,)
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor]:
         h = None if state is None else state[0]

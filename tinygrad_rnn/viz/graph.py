@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..autograd import graph_nodes
+from ..autograd import graph_nodes, node_inputs
 from ..ops import Function
 from ..tensor import Tensor
 
@@ -88,10 +88,6 @@ def _is_parameter(item) -> bool:
     return not isinstance(item, Function) and item.requires_grad
 
 
-def _inputs(item) -> tuple:
-    return item.parents if isinstance(item, Function) else ()
-
-
 def _expression(op_name: str, operands: list) -> str:
     """How a folded parameter expression reads: "W.T", "b_ih + b_hh", "reshape(W)"."""
     if op_name == "Transpose":
@@ -126,7 +122,7 @@ def build_graph(output: Tensor, *, hide_bookkeeping: bool = True, names=None) ->
     by_name = parameter_names(names)
     consumers: dict[int, list] = {id(item): [] for item in items}
     for item in items:
-        for parent in _unique(list(_inputs(item))):
+        for parent in _unique(list(node_inputs(item))):
             consumers[id(parent)].append(item)
 
     def name_of(leaf):
