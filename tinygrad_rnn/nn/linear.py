@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..random import as_generator
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .module import Module, Parameter
