@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor, detect_anomaly, scope, stack, concatenate
+from tinygrad_rnn.nn.functional import linear
 
 
 def test_integer_data_cannot_require_grad():
@@ -62,6 +63,20 @@ def test_matmul_shape_mismatch_names_the_op_shapes_and_scope():
     with scope("layer0"), scope("t=3"):
         with pytest.raises(ValueError, match=r"^MatMul in scope 'layer0/t=3': .*\(input shapes: \(2, 4\), \(3, 5\)\)"):
             a @ b
+
+
+def test_linear_shape_mismatches_name_the_op_and_shapes():
+    x, w = Tensor(np.ones((2, 4)), requires_grad=True), Tensor(np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"^Linear: .*w \(3, 5\).*\(input shapes: \(2, 4\), \(3, 5\)\)$"):
+        linear(x, w)
+    with pytest.raises(ValueError, match=r"^Linear: .*\(input shapes: \(2, 4\), \(3, 4\), \(5, 2, 3\)\)$"):
+        linear(x, Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2, 3))))   # a bias may not enlarge the output
+
+
+def test_linear_with_a_float64_bias_on_float32_rows_gives_float64():
+    x, w = Tensor(np.ones((2, 4), dtype=np.float32)), Tensor(np.ones((3, 4), dtype=np.float32))
+    assert linear(x, w).dtype == np.float32
+    assert linear(x, w, Tensor(np.ones(3))).dtype == np.float64
 
 
 def test_add_shape_mismatch_names_the_op_shapes_and_scope():

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_rnn import Tensor, concatenate, gradcheck, stack
+from tinygrad_rnn.nn.functional import linear
 
 EXAMPLES = int(os.environ.get("TINYGRAD_RNN_EXAMPLES", "25"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -147,6 +148,20 @@ def test_matmul_1d_2d_and_batched_with_broadcast_batch_dims(kind, data):
     assert (Tensor(x) @ Tensor(y)).shape == np.matmul(x, y).shape
     check(lambda a, b: a @ b, x, y)
     check(lambda a, b: a.matmul(b), x, y)
+
+
+@pytest.mark.parametrize("bias", ["none", "vector", "full"])
+@SETTINGS
+@given(data=st.data())
+def test_linear_on_rows_of_any_rank_with_a_vector_or_full_bias(bias, data):
+    lead = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
+    k, m = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    x, w = data.draw(arrays(lead + (k,))), data.draw(arrays((m, k)))
+    bias_shape = {"none": None, "vector": (m,), "full": lead + (m,)}[bias]
+    values = (x, w) if bias_shape is None else (x, w, data.draw(arrays(bias_shape)))
+    expected = x @ w.T + (0.0 if bias_shape is None else values[2])
+    assert np.allclose(linear(*[Tensor(v) for v in values]).data, expected, rtol=1e-14, atol=1e-14)
+    check(linear, *values)
 
 
 # ------------------------------------------------------------------ elementwise unary

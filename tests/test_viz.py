@@ -72,7 +72,7 @@ def test_one_box_per_time_step_inside_one_box_per_layer(steps, num_layers):
     for layer in range(num_layers):
         for t in range(steps):   # h_0 = 0: the first step has no h_0 @ W_hh.T to compute
             inside = [title for box, title in nodes.values() if box == f"layer{layer}/t={t}"]
-            assert "GetItem" in inside and "Tanh" in inside and ("MatMul" in inside) == (t > 0)
+            assert "GetItem" in inside and "Tanh" in inside and ("Linear" in inside) == (t > 0)
 
 
 @pytest.mark.parametrize("with_h0", [True, False])
@@ -80,20 +80,20 @@ def test_each_weight_is_drawn_once_outside_the_boxes_with_an_edge_into_each_step
     steps = 6
     _, _, loss = unrolled_rnn(steps, with_h0=with_h0)
     nodes, edges, _ = parse_dot(draw_graph(loss).source)
-    (recurrent_weight,) = nodes_titled(nodes, "weight_hh_l0.T")
+    (recurrent_weight,) = nodes_titled(nodes, "weight_hh_l0")
     targets = [nodes[target][0] for source, target, _ in edges if source == recurrent_weight]
     first = 0 if with_h0 else 1   # a zero h_0 needs no h_0 @ W_hh.T
     assert sorted(step_index(box) for box in targets) == list(range(first, steps))
     # the input weight and the bias enter once, in the layer's projection of all steps, and
     # that projection sends its row t into step t
-    for title, op in (("weight_ih_l0.T", "MatMul"), ("bias_ih_l0 + bias_hh_l0", "Add")):
+    for title in ("weight_ih_l0", "bias_ih_l0 + bias_hh_l0"):
         (weight,) = nodes_titled(nodes, title)
         assert nodes[weight][0] == ""
-        assert [nodes[target] for source, target, _ in edges if source == weight] == [("layer0", op)]
-    (projection,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Add")]
+        assert [nodes[target] for source, target, _ in edges if source == weight] == [("layer0", "Linear")]
+    (projection,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Linear")]
     rows = [nodes[target] for source, target, _ in edges if source == projection]
     assert sorted(rows) == sorted((f"layer0/t={t}", "GetItem") for t in range(steps))
-    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+    for name in ("bias_ih_l0", "bias_hh_l0"):
         assert nodes_titled(nodes, name) == []
     assert "Transpose" not in [title for _, title in nodes.values()]
 
@@ -102,16 +102,16 @@ def test_names_come_from_a_module_and_bookkeeping_can_be_shown():
     rnn, head, loss = unrolled_rnn(3)
     model = nn.Sequential(rnn, head)
     nodes, _, _ = parse_dot(draw_graph(loss, names=model).source)
-    assert len(nodes_titled(nodes, "0.weight_hh_l0.T")) == 1
-    assert len(nodes_titled(nodes, "1.weight.T")) == 1
+    assert len(nodes_titled(nodes, "0.weight_hh_l0")) == 1
+    assert len(nodes_titled(nodes, "0.bias_ih_l0 + 0.bias_hh_l0")) == 1
+    assert len(nodes_titled(nodes, "1.weight")) == 1
 
     nodes, edges, _ = parse_dot(draw_graph(loss, hide_bookkeeping=False).source)
-    (weight,) = nodes_titled(nodes, "weight_hh_l0")
-    (transpose,) = [target for source, target, _ in edges if source == weight]
-    assert nodes[weight][0] == "" and nodes[transpose] == ("layer0", "Transpose")
-    step_targets = {nodes[target][0] for source, target, _ in edges if source == transpose}
-    assert step_targets == {"layer0/t=1", "layer0/t=2"}
-    assert len(nodes_titled(nodes, "bias_ih_l0")) == len(nodes_titled(nodes, "bias_hh_l0")) == 1
+    (bias_sum,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Add")]
+    for name in ("bias_ih_l0", "bias_hh_l0"):
+        (bias,) = nodes_titled(nodes, name)
+        assert nodes[bias][0] == "" and [target for source, target, _ in edges if source == bias] == [bias_sum]
+    assert [nodes[target] for source, target, _ in edges if source == bias_sum] == [("layer0", "Linear")]
 
 
 def test_edges_follow_the_data_flow_and_hidden_state_edges_stand_out():
@@ -122,14 +122,14 @@ def test_edges_follow_the_data_flow_and_hidden_state_edges_stand_out():
         for t in range(1, steps):
             recurrent = [line for source, target, line in edges
                          if nodes[source] == (f"layer{layer}/t={t - 1}", "Tanh")
-                         and nodes[target] == (f"layer{layer}/t={t}", "MatMul")]
+                         and nodes[target] == (f"layer{layer}/t={t}", "Linear")]
             assert len(recurrent) == 1 and RECURRENT_COLOR in recurrent[0]
     for t in range(steps):   # layer 0's h_t, stacked, are the sequence layer 1 projects
         upward = [1 for source, target, _ in edges
                   if nodes[source] == (f"layer0/t={t}", "Tanh") and nodes[target] == ("layer0", "Stack")]
         assert upward == [1]
     (stacked,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Stack")]
-    assert [nodes[target] for source, target, _ in edges if source == stacked] == [("layer1", "MatMul")]
+    assert [nodes[target] for source, target, _ in edges if source == stacked] == [("layer1", "Linear")]
     for source, target, _ in edges:
         source_box, target_box = nodes[source][0], nodes[target][0]
         if "t=" in source_box and "t=" in target_box:
@@ -164,10 +164,10 @@ def test_collapsed_graph_has_the_same_size_for_any_length_and_keeps_the_flow():
             into = {nodes[s] for s, t, _ in edges if t == placeholder}
             out_of = {nodes[t] for s, t, _ in edges if s == placeholder}
             assert (f"{layer}/t={keep - 1}", "Tanh") in into
-            assert (f"{layer}/t={steps - keep}", "MatMul") in out_of
+            assert (f"{layer}/t={steps - keep}", "Linear") in out_of
         (low, high) = sorted(placeholders, key=lambda p: nodes[p][0])
         assert any(s == low and nodes[t] == ("layer0", "Stack") for s, t, _ in edges)
-        assert any(nodes[s] == ("layer1", "Add") and t == high for s, t, _ in edges)
+        assert any(nodes[s] == ("layer1", "Linear") and t == high for s, t, _ in edges)
     assert sizes[100] == sizes[500]
     assert sizes[500][0] < 80
 
@@ -195,7 +195,7 @@ def test_values_and_gradient_norms_label_the_nodes():
     nodes, _, _ = parse_dot(source)
     assert "legend" in nodes
     weight_norm = np.linalg.norm(rnn.weight_hh_l0.grad)
-    weight_line = next(line for line in source.splitlines() if "<b>weight_hh_l0.T</b>" in line)
+    weight_line = next(line for line in source.splitlines() if "<b>weight_hh_l0</b>" in line)
     assert f"|grad| = {weight_norm:.3g}" in weight_line
     fills = {re.search(r'fillcolor="(#\w+)"', line).group(1)
              for line in source.splitlines() if "<b>Tanh</b>" in line}

@@ -188,6 +188,40 @@ class MatMul(Function):
         return dx, dy
 
 
+class Linear(Function):
+    """z = x @ w^T + b, w of shape (out, in), b (optional) broadcast to z's shape;
+    dx = g @ w,  dw = g^T @ x summed over every row,  db = g summed back to b's shape.
+
+    One op for what would be a transpose, a product and a sum: a layer's affine map, and a
+    recurrent step's h_{t-1} @ W_hh^T + p_t with the step's input term p_t as b.
+    """
+
+    __slots__ = ("bias_shape",)
+
+    def forward(self, x, w, b=None):
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"x's last axis must match w's (out, in) columns, got x {x.shape} and w {w.shape}")
+        self.saved = (x, w)
+        z = np.dot(x, w.T) if x.ndim <= 2 else np.dot(_rows(x), w.T).reshape(x.shape[:-1] + w.shape[:1])
+        if b is None:
+            return z
+        self.bias_shape = b.shape
+        if b.dtype != z.dtype:
+            z = z.astype(np.result_type(z, b))
+        z += b  # in place, into the fresh product; b may not enlarge it
+        return z
+
+    def backward(self, g):
+        x, w = self.saved
+        needs_x, needs_w = self.needs_grad[0], self.needs_grad[1]
+        g_rows = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+        dx = np.dot(g_rows, w).reshape(x.shape) if needs_x else None
+        dw = np.dot(g_rows.T, x if x.ndim == 2 else _rows(x)) if needs_w else None
+        if len(self.parents) == 2:
+            return dx, dw
+        return dx, dw, unbroadcast(g, self.bias_shape) if self.needs_grad[2] else None
+
+
 # ---------------------------------------------------------------- elementwise unary
 
 class Neg(Function):

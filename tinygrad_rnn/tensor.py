@@ -338,6 +338,13 @@ def _check_sequence(name: str, tensors) -> list:
     return tensors
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result."""
+    if bias is None:
+        return _apply_binary(ops.Linear, x, weight)
+    return apply(ops.Linear, x, weight, bias)
+
+
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis."""
     return apply(ops.Stack, *_check_sequence("stack", tensors), axis=axis)

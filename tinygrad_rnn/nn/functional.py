@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .. import tensor
 from ..tensor import Tensor, stack
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -22,6 +23,13 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# ---------------------------------------------------------------- layers
+
+def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight^T + bias, one op;  d/dinput = g @ weight, d/dweight = g^T @ input, d/dbias = sum of g."""
+    return tensor.linear(_as_tensor(input), weight, bias)
 
 
 # ---------------------------------------------------------------- activations

@@ -13,22 +13,17 @@ No backward is written here: the step is ordinary Tensor code and backward() wal
 """
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..tensor import Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, gate_block, project_input
 
 RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)
 
 
-def gru_step(projected_x: Tensor, h: Tensor | None, w_hh_t: Tensor, bias_hh: Tensor | None) -> Tensor:
-    """h' from p = x @ W_ih^T + b_ih (..., 3H) and h (..., H), None for zeros; w_hh_t (H, 3H) is
-    the transposed recurrent weight and bias_hh (3H,) or None. Equations in the module docstring."""
-    size = w_hh_t.shape[0]
-    if h is None:
-        from_hidden = bias_hh
-    else:
-        from_hidden = h @ w_hh_t
-        if bias_hh is not None:
-            from_hidden = from_hidden + bias_hh
+def gru_step(projected_x: Tensor, h: Tensor | None, w_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """h' from p = x @ W_ih^T + b_ih (..., 3H) and h (..., H), None for zeros; w_hh (3H, H) is
+    the recurrent weight and bias_hh (3H,) or None. Equations in the module docstring."""
+    size = w_hh.shape[1]
+    from_hidden = bias_hh if h is None else linear(h, w_hh, bias_hh)
     reset_gate = gate_block(projected_x, RESET_GATE, size)
     update_gate = gate_block(projected_x, UPDATE_GATE, size)
     candidate = gate_block(projected_x, CANDIDATE, size)
@@ -56,7 +51,7 @@ class GRUCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "h", x.shape[:-1])
-        return gru_step(project_input(x, self.weight_ih, self.bias_ih), h, self.weight_hh.T, self.bias_hh)
+        return gru_step(project_input(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
 
 
 class GRU(RecurrentLayers):
@@ -78,11 +73,11 @@ class GRU(RecurrentLayers):
     gate_count = 3
 
     def layer_weights(self, layer: int) -> tuple:
-        """The input projection's bias b_ih, and (W_hh.T, b_hh) for every step (made once per layer)."""
-        w_hh_t = getattr(self, f"weight_hh_l{layer}").T
+        """The input projection's bias b_ih, and (W_hh, b_hh) for every step."""
+        w_hh = getattr(self, f"weight_hh_l{layer}")
         if not self.bias:
-            return None, (w_hh_t, None)
-        return getattr(self, f"bias_ih_l{layer}"), (w_hh_t, getattr(self, f"bias_hh_l{layer}"))
+            return None, (w_hh, None)
+        return getattr(self, f"bias_ih_l{layer}"), (w_hh, getattr(self, f"bias_hh_l{layer}"))
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor]:
         h = None if state is None else state[0]

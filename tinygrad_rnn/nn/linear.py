@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..tensor import DEFAULT_DTYPE, Tensor, linear
 from .module import Module, Parameter
 
 
@@ -31,8 +31,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}): input has shape {x.shape}, "
                 f"its last dimension must be {self.in_features}"
             )
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

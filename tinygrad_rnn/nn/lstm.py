@@ -15,18 +15,18 @@ than an Elman RNN's h does.
 """
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..tensor import Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, gate_block, project_input
 
 INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)
 
 
 def lstm_step(projected_x: Tensor, h: Tensor | None, c: Tensor | None,
-              w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
+              w_hh: Tensor) -> tuple[Tensor, Tensor]:
     """(h', c') from p = x @ W_ih^T + b_ih + b_hh (..., 4H) and the state h, c (..., H), None
-    for zeros; w_hh_t (H, 4H) is the transposed recurrent weight. Equations in the module docstring."""
-    pre_activation = projected_x if h is None else projected_x + h @ w_hh_t
-    size = w_hh_t.shape[0]
+    for zeros; w_hh (4H, H) is the recurrent weight. Equations in the module docstring."""
+    pre_activation = projected_x if h is None else linear(h, w_hh, projected_x)
+    size = w_hh.shape[1]
     input_gate = gate_block(pre_activation, INPUT_GATE, size).sigmoid()
     forget_gate = gate_block(pre_activation, FORGET_GATE, size).sigmoid()
     candidate = gate_block(pre_activation, CANDIDATE, size).tanh()
@@ -60,7 +60,7 @@ class LSTMCell(RecurrentCell):
         h = self._checked_state(h, "h", x.shape[:-1])
         c = self._checked_state(c, "c", x.shape[:-1])
         projected = project_input(x, self.weight_ih, self._summed_bias())
-        return lstm_step(projected, h, c, self.weight_hh.T)
+        return lstm_step(projected, h, c, self.weight_hh)
 
 
 class LSTM(RecurrentLayers):

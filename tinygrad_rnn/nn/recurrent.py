@@ -15,9 +15,10 @@ starts U(-k, k), k = 1/sqrt(hidden_size).
 Unrolling: each layer runs inside scope("layer<l>"). Its input-to-hidden term does not depend
 on the state, so it is computed for all steps at once, before the loop:
 
-    projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one matrix product
+    projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one Linear op
 
-and each time step, inside scope("t=<i>"), takes projected[t] and adds h_{t-1} @ weight_hh.T.
+and each time step, inside scope("t=<i>"), takes projected[t] and computes
+h_{t-1} @ weight_hh.T + projected[t], again one Linear op.
 Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
 the first step skips its (zero) hidden-to-hidden product. So with a single step and no initial
 state, weight_hh is never used and keeps grad None (a cell called with hx=None likewise), where
@@ -32,7 +33,7 @@ import numpy as np
 
 from ..autograd import collector_paused, scope
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, stack
+from ..tensor import DEFAULT_DTYPE, Tensor, linear, stack
 from .module import Module, Parameter
 
 
@@ -51,8 +52,7 @@ def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -
 def project_input(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
     """x @ weight_ih^T + bias (no bias when None): the input term of every gate, for one step
     (x of shape (..., I)) or for all steps at once (x of shape (T, ..., I))."""
-    projected = x @ weight_ih.T
-    return projected if bias is None else projected + bias
+    return linear(x, weight_ih, bias)
 
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
@@ -114,7 +114,7 @@ class RecurrentLayers(Module):
     defines step() and may redefine layer_weights():
       layer_weights(layer)              -> (input_bias, step_weights): the bias added to the layer's
                                            input projection (or None), and what its every step uses;
-                                           by default b_ih + b_hh and (W_hh.T,)
+                                           by default b_ih + b_hh and (W_hh,)
       step(projected_x, state, weights) -> the next state, a tuple ordered as `state_names`, h first;
                                            `state` is None at the first step when no initial
                                            state was given (all zeros).
@@ -153,9 +153,9 @@ class RecurrentLayers(Module):
         return [[state[0] for state in layer] for layer in self.step_states]
 
     def layer_weights(self, layer: int) -> tuple:
-        """The input projection's bias b_ih + b_hh, and W_hh.T for every step (made once per layer)."""
+        """The input projection's bias b_ih + b_hh (made once per layer), and W_hh for every step."""
         bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-        return bias, (getattr(self, f"weight_hh_l{layer}").T,)
+        return bias, (getattr(self, f"weight_hh_l{layer}"),)
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")

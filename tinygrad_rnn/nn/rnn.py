@@ -9,7 +9,7 @@ backpropagation through time is just reverse mode over that graph.
 """
 from __future__ import annotations
 
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..tensor import DEFAULT_DTYPE, Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, project_input
 
 ACTIVATIONS = {"tanh": Tensor.tanh, "relu": Tensor.relu}
@@ -21,9 +21,9 @@ def _activation(nonlinearity: str):
     return ACTIVATIONS[nonlinearity]
 
 
-def elman_step(projected_x: Tensor, h: Tensor | None, w_hh_t: Tensor, activation) -> Tensor:
-    """h_t = act(p_t + h_{t-1} @ W_hh^T) with p_t = x_t @ W_ih^T + b_ih + b_hh; h_{t-1} = None is zeros."""
-    pre = projected_x if h is None else projected_x + h @ w_hh_t
+def elman_step(projected_x: Tensor, h: Tensor | None, w_hh: Tensor, activation) -> Tensor:
+    """h_t = act(h_{t-1} @ W_hh^T + p_t) with p_t = x_t @ W_ih^T + b_ih + b_hh; h_{t-1} = None is zeros."""
+    pre = projected_x if h is None else linear(h, w_hh, projected_x)
     return activation(pre)
 
 
@@ -44,7 +44,7 @@ class RNNCell(RecurrentCell):
         x = self._checked_input(input)
         h = self._checked_state(hx, "hidden state", x.shape[:-1])
         projected = project_input(x, self.weight_ih, self._summed_bias())
-        return elman_step(projected, h, self.weight_hh.T, self._activation)
+        return elman_step(projected, h, self.weight_hh, self._activation)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
