@@ -8,7 +8,9 @@ import pytest
 
 from tinygrad_rnn import Tensor, retain_grads, stack
 from tinygrad_rnn.autograd import graph_nodes
+from tinygrad_rnn import ops
 from tinygrad_rnn.ops import Function
+from tinygrad_rnn.tensor import apply
 
 
 def leaf(values):
@@ -280,3 +282,24 @@ def test_a_boolean_index_is_a_mask_not_position_one(index):
     both = np.zeros((2, 2, 2))
     both[index] = 2.0
     np.testing.assert_array_equal(x.grad, expected + both[0] + both[1])
+
+
+@pytest.mark.parametrize("op_class, arity", [(ops.Tanh, 1), (ops.Relu, 1), (ops.Mul, 2), (ops.Add, 2)])
+def test_an_op_writes_into_a_given_array_only_when_its_dtype_is_the_results(op_class, arity):
+    values = [np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.linspace(2.0, -0.5, 6).reshape(2, 3)][:arity]
+    expected = apply(op_class, *[Tensor(v) for v in values]).data
+    out = np.full((2, 3), np.nan)
+    result = apply(op_class, *[Tensor(v, requires_grad=True) for v in values], out=out)
+    assert result.data is out and np.array_equal(out, expected)
+    narrow = np.zeros((2, 3), dtype=np.float32)
+    result = apply(op_class, *[Tensor(v) for v in values], out=narrow)
+    assert result.dtype == np.float64 and np.array_equal(result.data, expected) and not narrow.any()
+
+
+def test_a_stack_given_its_filled_result_returns_it_and_sends_each_input_its_row():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    filled = np.array([[1.0, 2.0], [3.0, 4.0]])
+    stacked = apply(ops.Stack, a, b, axis=0, filled=filled)
+    assert stacked.data is filled
+    (stacked * Tensor([[1.0, 2.0], [3.0, 5.0]])).sum().backward()
+    assert np.array_equal(a.grad, [1.0, 2.0]) and np.array_equal(b.grad, [3.0, 5.0])

@@ -86,12 +86,16 @@ class Function:
 # ---------------------------------------------------------------- elementwise binary
 
 class Add(Function):
-    """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape)."""
+    """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape).
+
+    `out`, when given, is the array z is written into if its dtype is z's."""
 
     __slots__ = ("shapes",)
 
-    def forward(self, x, y):
+    def forward(self, x, y, out=None):
         self.shapes = (x.shape, y.shape)
+        if out is not None and out.dtype == x.dtype == y.dtype:
+            return np.add(x, y, out=out)
         return x + y
 
     def backward(self, g):
@@ -113,10 +117,14 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """z = x * y;  dz/dx = y, dz/dy = x."""
+    """z = x * y;  dz/dx = y, dz/dy = x.
 
-    def forward(self, x, y):
+    `out`, when given, is the array z is written into if its dtype is z's."""
+
+    def forward(self, x, y, out=None):
         self.saved = (x, y)
+        if out is not None and out.dtype == x.dtype == y.dtype:
+            return np.multiply(x, y, out=out)
         return x * y
 
     def backward(self, g):
@@ -274,10 +282,12 @@ class Log(Function):
 
 
 class Tanh(Function):
-    """z = tanh(x);  dz/dx = 1 - z**2 (from the output, so it never overflows)."""
+    """z = tanh(x);  dz/dx = 1 - z**2 (from the output, so it never overflows).
 
-    def forward(self, x):
-        z = np.tanh(x)
+    `out`, when given, is the array z is written into if its dtype is z's."""
+
+    def forward(self, x, out=None):
+        z = np.tanh(x, out=out) if out is not None and out.dtype == x.dtype else np.tanh(x)
         self.saved = (z,)
         return z
 
@@ -300,11 +310,15 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0."""
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0.
 
-    def forward(self, x):
+    `out`, when given, is the array z is written into if its dtype is z's."""
+
+    def forward(self, x, out=None):
         positive = x > 0
         self.saved = (positive,)
+        if out is not None and out.dtype == x.dtype:
+            return np.maximum(x, 0, out=out)
         return np.maximum(x, 0)
 
     def backward(self, g):
@@ -571,13 +585,17 @@ class Stack(Function):
 
     When only z[i] was used (the last step of a stacked sequence), the sparse gradient goes
     to x_i as it is and every other input receives a ZeroGrad: zero, without an array.
+    `filled`, when given, is z already: an array the ops that made the xs wrote them into
+    (a recurrent layer's output, row t written by step t). It is returned as it is, uncopied.
     """
 
     __slots__ = ("axis",)
     takes_indexed_grad = True
 
-    def forward(self, *xs, axis):
+    def forward(self, *xs, axis, filled=None):
         self.axis = axis
+        if filled is not None:
+            return filled
         if axis == 0 and len({x.shape for x in xs}) == 1:
             return np.array(xs)  # the same as np.stack along axis 0, with less overhead
         return np.stack(xs, axis=axis)

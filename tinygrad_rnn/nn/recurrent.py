@@ -33,7 +33,8 @@ import numpy as np
 
 from ..autograd import collector_paused, scope
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, linear, stack
+from .. import ops
+from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear, stack
 from .module import Module, Parameter
 
 
@@ -53,6 +54,14 @@ def project_input(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
     """x @ weight_ih^T + bias (no bias when None): the input term of every gate, for one step
     (x of shape (..., I)) or for all steps at once (x of shape (T, ..., I))."""
     return linear(x, weight_ih, bias)
+
+
+def stack_rows(hiddens: list, output: np.ndarray, rows: list, axis: int) -> Tensor:
+    """The hidden states stacked along `axis`. When every step wrote its h_t into rows[t] (the
+    views of `output` along its first axis), that is `output` itself, recorded without a copy."""
+    if all(h.data is row for h, row in zip(hiddens, rows)):
+        return apply(ops.Stack, *hiddens, axis=axis, filled=np.moveaxis(output, 0, axis))
+    return stack(hiddens, axis=axis)
 
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
@@ -115,9 +124,11 @@ class RecurrentLayers(Module):
       layer_weights(layer)              -> (input_bias, step_weights): the bias added to the layer's
                                            input projection (or None), and what its every step uses;
                                            by default b_ih + b_hh and (W_hh,)
-      step(projected_x, state, weights) -> the next state, a tuple ordered as `state_names`, h first;
+      step(projected_x, state, weights, out)
+                                        -> the next state, a tuple ordered as `state_names`, h first;
                                            `state` is None at the first step when no initial
-                                           state was given (all zeros).
+                                           state was given (all zeros); `out` is the layer's
+                                           output row for this step, the array to write h into.
     Its forward() then calls `_unroll(input, initial_states)`.
 
     With `retain_hidden = True`, every state tensor keeps its gradient after backward and
@@ -157,7 +168,7 @@ class RecurrentLayers(Module):
         bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
         return bias, (getattr(self, f"weight_hh_l{layer}"),)
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple:
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out: np.ndarray) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
 
     def _time_major(self, input) -> tuple[Tensor, bool]:
@@ -217,18 +228,21 @@ class RecurrentLayers(Module):
             with scope(f"layer{layer}"):
                 input_bias, weights = self.layer_weights(layer)
                 projected = project_input(sequence, getattr(self, f"weight_ih_l{layer}"), input_bias)
+                output = np.empty(projected.shape[:-1] + (self.hidden_size,), dtype=projected.dtype)
+                rows = list(output)
                 state = states[layer]
                 layer_states = []
-                for t in range(len(projected)):
+                for t, row in enumerate(rows):
                     with scope(f"t={t}"):
-                        state = self.step(projected[t], state, weights)
+                        state = self.step(projected[t], state, weights, row)
                     if self.retain_hidden:
                         for tensor in state:
                             if tensor.requires_grad:
                                 tensor.retain_grad()
                     layer_states.append(state)
                 last = layer == self.num_layers - 1
-                sequence = stack([step_state[0] for step_state in layer_states], axis=output_axis if last else 0)
+                hiddens = [step_state[0] for step_state in layer_states]
+                sequence = stack_rows(hiddens, output, rows, axis=output_axis if last else 0)
             if self.retain_hidden:
                 self.step_states.append(layer_states)
             final_states.append(state)

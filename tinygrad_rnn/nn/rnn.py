@@ -9,10 +9,11 @@ backpropagation through time is just reverse mode over that graph.
 """
 from __future__ import annotations
 
-from ..tensor import DEFAULT_DTYPE, Tensor, linear
+from .. import ops
+from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear
 from .recurrent import RecurrentCell, RecurrentLayers, project_input
 
-ACTIVATIONS = {"tanh": Tensor.tanh, "relu": Tensor.relu}
+ACTIVATIONS = {"tanh": ops.Tanh, "relu": ops.Relu}
 
 
 def _activation(nonlinearity: str):
@@ -21,10 +22,11 @@ def _activation(nonlinearity: str):
     return ACTIVATIONS[nonlinearity]
 
 
-def elman_step(projected_x: Tensor, h: Tensor | None, w_hh: Tensor, activation) -> Tensor:
-    """h_t = act(h_{t-1} @ W_hh^T + p_t) with p_t = x_t @ W_ih^T + b_ih + b_hh; h_{t-1} = None is zeros."""
+def elman_step(projected_x: Tensor, h: Tensor | None, w_hh: Tensor, activation, out=None) -> Tensor:
+    """h_t = act(h_{t-1} @ W_hh^T + p_t) with p_t = x_t @ W_ih^T + b_ih + b_hh; h_{t-1} = None is zeros.
+    `activation` is the op (Tanh or Relu); h_t is written into the array `out` when one is given."""
     pre = projected_x if h is None else linear(h, w_hh, projected_x)
-    return activation(pre)
+    return apply(activation, pre, out=out)
 
 
 class RNNCell(RecurrentCell):
@@ -74,9 +76,9 @@ class RNN(RecurrentLayers):
         self.nonlinearity = nonlinearity
         self._activation = activation
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple) -> tuple[Tensor]:
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out) -> tuple[Tensor]:
         h = None if state is None else state[0]
-        return (elman_step(projected_x, h, weights[0], self._activation),)
+        return (elman_step(projected_x, h, weights[0], self._activation, out),)
 
     def forward(self, input, h0=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._unroll(input, None if h0 is None else (h0,))
