@@ -39,6 +39,8 @@ def normalize_axes(axis, ndim: int) -> tuple:
 
 def expand_reduced(grad: np.ndarray, axes: tuple, keepdims: bool, shape: tuple) -> np.ndarray:
     """Broadcast the gradient of a reduction over `axes` back to the input `shape`."""
+    if len(axes) == len(shape):  # everything was reduced: one value everywhere
+        return np.full(shape, grad)
     if not keepdims and axes:
         grad = np.expand_dims(grad, axes)
     return np.broadcast_to(grad, shape)
@@ -424,19 +426,19 @@ class Sum(Function):
 class Mean(Function):
     """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged."""
 
-    __slots__ = ("axes", "keepdims", "input_shape")
+    __slots__ = ("axes", "keepdims", "input_shape", "count")
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         self.input_shape = x.shape
-        return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
+        self.count = 1
+        for a in self.axes:
+            self.count *= x.shape[a]
+        return np.asarray(x.sum(axis=self.axes, keepdims=keepdims) / self.count)
 
     def backward(self, g):
-        count = 1
-        for a in self.axes:
-            count *= self.input_shape[a]
-        return (expand_reduced(g / count, self.axes, self.keepdims, self.input_shape),)
+        return (expand_reduced(g / self.count, self.axes, self.keepdims, self.input_shape),)
 
 
 class Max(Function):
@@ -562,6 +564,8 @@ def _is_integer(part) -> bool:
 
 def _is_basic_index(index) -> bool:
     """True for ints, slices, None and Ellipsis (a view: no position is selected twice)."""
+    if type(index) is int:
+        return True
     parts = index if isinstance(index, tuple) else (index,)
     return all(_is_integer(p) or isinstance(p, slice) or p is None or p is Ellipsis for p in parts)
 

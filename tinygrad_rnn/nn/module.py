@@ -72,8 +72,12 @@ class Module:
             stack.extend(reversed(below))
 
     def modules(self) -> Iterator["Module"]:
-        for _, module in self.named_modules():
+        """This module and every module below it, depth first (named_modules without the names)."""
+        stack = [self]
+        while stack:
+            module = stack.pop()
             yield module
+            stack.extend(reversed(module._modules.values()))
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter in the tree with its dotted name ("rnn.weight_ih_l0"), each once."""
