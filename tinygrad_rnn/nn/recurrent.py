@@ -60,7 +60,8 @@ def stack_rows(hiddens: list, output: np.ndarray, rows: list, axis: int) -> Tens
     """The hidden states stacked along `axis`. When every step wrote its h_t into rows[t] (the
     views of `output` along its first axis), that is `output` itself, recorded without a copy."""
     if all(h.data is row for h, row in zip(hiddens, rows)):
-        return apply(ops.Stack, *hiddens, axis=axis, filled=np.moveaxis(output, 0, axis))
+        filled = output if axis == 0 else np.moveaxis(output, 0, axis)
+        return apply(ops.Stack, *hiddens, axis=axis, filled=filled)
     return stack(hiddens, axis=axis)
 
 
