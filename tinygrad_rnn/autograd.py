@@ -188,29 +188,29 @@ def _dense(g) -> np.ndarray:
     return g.dense() if type(g) is ops.IndexedGrad or type(g) is ops.ZeroGrad else g
 
 
-def _add_gradient(grads: dict, owned: set, key: int, g) -> None:
-    """grads[key] += g, for a second or later contribution. Arrays this walk allocated itself
+def _add_gradient(grads: dict, owned: set, node, g) -> None:
+    """grads[node] += g, for a second or later contribution. Arrays this walk allocated itself
     (`owned`) are added to in place; any other may be shared with another node, so the first
     sum makes a fresh one. A ZeroGrad adds nothing."""
-    total = grads[key]
+    total = grads[node]
     if type(g) is ops.ZeroGrad:
         return
     if type(total) is ops.ZeroGrad:
-        grads[key] = g
+        grads[node] = g
         return
     if type(total) is ops.IndexedGrad:
-        grads[key] = total = total.dense()
-        owned.add(key)
+        grads[node] = total = total.dense()
+        owned.add(node)
     if type(g) is ops.IndexedGrad:
-        if key not in owned:
-            grads[key] = total = np.array(total, dtype=np.result_type(total, g.values))
-            owned.add(key)
+        if node not in owned:
+            grads[node] = total = np.array(total, dtype=np.result_type(total, g.values))
+            owned.add(node)
         g.add_into(total)
-    elif key in owned and total.shape == g.shape:
+    elif node in owned and total.shape == g.shape:
         total += g
     else:
-        grads[key] = total + g
-        owned.add(key)
+        grads[node] = total + g
+        owned.add(node)
 
 
 def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
@@ -224,9 +224,10 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     if root._ctx is None:
         root._accumulate_grad(seed)
         return
-    grads: dict[int, np.ndarray] = {id(root._ctx): seed}
-    owned: set[int] = set()
-    leaves: dict[int, Tensor] = {}
+    # Keyed by the nodes themselves: ops and tensors define no __eq__, so they hash by identity.
+    grads: dict = {root._ctx: seed}
+    owned: set = set()
+    leaves: list[Tensor] = []
     pending = [(-root._ctx.number, root._ctx)]
     push, pop = heapq.heappush, heapq.heappop
     Function, IndexedGrad, ZeroGrad = ops.Function, ops.IndexedGrad, ops.ZeroGrad
@@ -235,7 +236,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     with collector_paused():
         while pending:
             op = pop(pending)[1]
-            grad = grads.pop(id(op))
+            grad = grads.pop(op)
             if op.released:
                 shapes = ", ".join(str(p.shape) for p in op.parents)
                 raise RuntimeError(
@@ -254,19 +255,18 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
             for parent, g in zip(op.parents, parent_grads):
                 if g is None:
                     continue
-                key = id(parent)
-                if key in grads:
-                    _add_gradient(grads, owned, key, g)
+                if parent in grads:
+                    _add_gradient(grads, owned, parent, g)
                 elif isinstance(parent, Function):
-                    grads[key] = g
+                    grads[parent] = g
                     push(pending, (-parent.number, parent))
                 elif parent.requires_grad:
-                    grads[key] = g
-                    leaves[key] = parent
+                    grads[parent] = g
+                    leaves.append(parent)
             if not retain_graph:
                 op.release()
-    for key, leaf in leaves.items():
-        leaf._accumulate_grad(_dense(grads[key]))
+    for leaf in leaves:
+        leaf._accumulate_grad(_dense(grads[leaf]))
 
 
 def _keep_output_gradient(op, grad, keep_all: bool) -> None:

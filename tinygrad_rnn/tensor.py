@@ -56,8 +56,8 @@ class Tensor:
         self.name = name
         self.scope = STATE.scope_path
 
-    @classmethod
-    def _from_op(cls, data: np.ndarray, ctx) -> "Tensor":
+    @staticmethod
+    def _from_op(data: np.ndarray, ctx) -> "Tensor":
         """The output of an op (no copy, no checks): the fast path every op takes."""
         t = object.__new__(Tensor)
         t.data = data
@@ -278,10 +278,19 @@ def apply(op_class, *parents: Tensor, **options) -> Tensor:
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    needs_grad = tuple([p.requires_grad for p in parents])
-    op = op_class(tuple([p if p._ctx is None else p._ctx for p in parents]), needs_grad)
+    if len(parents) == 1:  # the common case, without building lists
+        x = parents[0]
+        nodes, needs_grad, arrays = (x if x._ctx is None else x._ctx,), (x.requires_grad,), (x.data,)
+    else:
+        nodes, needs_grad, arrays = [], [], []
+        for p in parents:  # one pass, cheaper than three comprehensions
+            nodes.append(p if p._ctx is None else p._ctx)
+            needs_grad.append(p.requires_grad)
+            arrays.append(p.data)
+        nodes, needs_grad = tuple(nodes), tuple(needs_grad)
+    op = op_class(nodes, needs_grad)
     try:
-        out = op.forward(*[p.data for p in parents], **options)
+        out = op.forward(*arrays, **options)
     except (ValueError, IndexError, TypeError) as error:
         raise _op_error(op_class, parents, error) from error
     return _output(out, op, needs_grad, parents)
@@ -303,11 +312,23 @@ def _apply_unary(op_class, x: Tensor, *options) -> Tensor:
     and indexing's fast path."""
     needs_grad = (x.requires_grad,)
     op = op_class((x if x._ctx is None else x._ctx,), needs_grad)
-    try:
-        out = op.forward(x.data, *options)
+    try:  # most unary ops take no options, and a call without * is cheaper
+        out = op.forward(x.data, *options) if options else op.forward(x.data)
     except (ValueError, IndexError, TypeError) as error:
         raise _op_error(op_class, (x,), error) from error
     return _output(out, op, needs_grad, (x,))
+
+
+def _apply_ternary(op_class, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
+    """apply() for an op of three tensors and no options: linear()'s fast path with a bias."""
+    needs_grad = (x.requires_grad, y.requires_grad, z.requires_grad)
+    op = op_class((x if x._ctx is None else x._ctx, y if y._ctx is None else y._ctx,
+                   z if z._ctx is None else z._ctx), needs_grad)
+    try:
+        out = op.forward(x.data, y.data, z.data)
+    except (ValueError, IndexError, TypeError) as error:
+        raise _op_error(op_class, (x, y, z), error) from error
+    return _output(out, op, needs_grad, (x, y, z))
 
 
 def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
@@ -342,7 +363,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result."""
     if bias is None:
         return _apply_binary(ops.Linear, x, weight)
-    return apply(ops.Linear, x, weight, bias)
+    return _apply_ternary(ops.Linear, x, weight, bias)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
