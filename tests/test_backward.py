@@ -10,7 +10,7 @@ from tinygrad_rnn import Tensor, retain_grads, stack
 from tinygrad_rnn.autograd import graph_nodes
 from tinygrad_rnn import ops
 from tinygrad_rnn.ops import Function
-from tinygrad_rnn.tensor import apply
+from tinygrad_rnn.tensor import apply, linear
 
 
 def leaf(values):
@@ -303,3 +303,42 @@ def test_a_stack_given_its_filled_result_returns_it_and_sends_each_input_its_row
     assert stacked.data is filled
     (stacked * Tensor([[1.0, 2.0], [3.0, 5.0]])).sum().backward()
     assert np.array_equal(a.grad, [1.0, 2.0]) and np.array_equal(b.grad, [3.0, 5.0])
+
+
+def test_a_product_sum_merges_pieces_and_multiplies_them_in_batches_of_rows():
+    rng = np.random.default_rng(0)
+    pieces = [(rng.normal(size=(3, 2)), rng.normal(size=(3, 4))) for _ in range(5)]
+    total = ops.ProductSum(*pieces[0])
+    assert total.shape == (2, 4) and total.rows_per_product == 8
+    waiting = []
+    for piece in pieces[1:]:
+        total.merge(ops.ProductSum(*piece))
+        waiting.append(total.rows)
+    assert waiting == [6, 0, 3, 6]   # 9 rows reach 2 * 4: multiplied, none wait
+    expected = sum(g.T @ x for g, x in pieces)
+    np.testing.assert_allclose(total.dense(), expected, rtol=1e-14)
+    done = ops.ProductSum(*pieces[0])
+    done.dense()
+    total.merge(done)   # a piece already multiplied adds its product
+    np.testing.assert_allclose(total.dense(), expected + pieces[0][0].T @ pieces[0][1], rtol=1e-14)
+
+
+def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
+    rng = np.random.default_rng(1)
+    w = Tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    xs = [rng.normal(size=(4, 2)) for _ in range(9)]
+    h = Tensor(np.zeros((4, 3)))
+    for x in xs:   # h_t = tanh(x_t W^T + h_{t-1}): W enters every step
+        h = (linear(Tensor(x), w) + h).tanh()
+    h.sum().backward()
+    expected = np.zeros((3, 2))
+    grad_h, hiddens = np.ones((4, 3)), []
+    h_value = np.zeros((4, 3))
+    for x in xs:
+        h_value = np.tanh(x @ w.data.T + h_value)
+        hiddens.append(h_value)
+    for x, h_t in zip(reversed(xs), reversed(hiddens)):
+        pre_grad = grad_h * (1 - h_t ** 2)
+        expected += pre_grad.T @ x
+        grad_h = pre_grad
+    np.testing.assert_allclose(w.grad, expected, rtol=1e-12)

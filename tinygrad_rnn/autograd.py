@@ -184,20 +184,31 @@ def _scope_suffix(scope_path: str) -> str:
     return f" in scope '{scope_path}'" if scope_path else ""
 
 
+LAZY_GRADIENTS = (ops.IndexedGrad, ops.ZeroGrad, ops.ProductSum)  # kept unevaluated by the walk
+
+
 def _dense(g) -> np.ndarray:
-    return g.dense() if type(g) is ops.IndexedGrad or type(g) is ops.ZeroGrad else g
+    return g.dense() if type(g) in LAZY_GRADIENTS else g
 
 
 def _add_gradient(grads: dict, owned: set, node, g) -> None:
     """grads[node] += g, for a second or later contribution. Arrays this walk allocated itself
     (`owned`) are added to in place; any other may be shared with another node, so the first
-    sum makes a fresh one. A ZeroGrad adds nothing."""
+    sum makes a fresh one. A ZeroGrad adds nothing; ProductSums merge."""
     total = grads[node]
     if type(g) is ops.ZeroGrad:
         return
     if type(total) is ops.ZeroGrad:
         grads[node] = g
         return
+    if type(g) is ops.ProductSum:
+        if type(total) is ops.ProductSum:
+            total.merge(g)
+            return
+        g = g.dense()
+    if type(total) is ops.ProductSum:
+        grads[node] = total = total.dense()
+        owned.add(node)
     if type(total) is ops.IndexedGrad:
         grads[node] = total = total.dense()
         owned.add(node)
@@ -230,7 +241,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     leaves: list[Tensor] = []
     pending = [(-root._ctx.number, root._ctx)]
     push, pop = heapq.heappush, heapq.heappop
-    Function, IndexedGrad, ZeroGrad = ops.Function, ops.IndexedGrad, ops.ZeroGrad
+    Function, IndexedGrad, ZeroGrad, ProductSum = ops.Function, ops.IndexedGrad, ops.ZeroGrad, ops.ProductSum
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
     with collector_paused():
@@ -245,7 +256,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                     "to the first backward to run it twice"
                 )
             kind = type(grad)
-            if kind is ZeroGrad or (kind is IndexedGrad and not op.takes_indexed_grad):
+            if kind is ZeroGrad or kind is ProductSum or (kind is IndexedGrad and not op.takes_indexed_grad):
                 grad = grad.dense()
             if keep_all or op.retains_grad:
                 _keep_output_gradient(op, grad, keep_all)
@@ -283,5 +294,5 @@ def _keep_output_gradient(op, grad, keep_all: bool) -> None:
 def _check_gradients(op, parent_grads) -> None:
     for g in parent_grads:
         if g is not None and type(g) is not ops.ZeroGrad:
-            values = g.values if type(g) is ops.IndexedGrad else g
+            values = g.values if type(g) is ops.IndexedGrad else _dense(g)
             check_finite(values, "backward", op, [p.shape for p in op.parents], op.scope)
