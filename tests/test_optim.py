@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.optim import SGD, Adam, Optimizer, clip_grad_norm_, clip_grad_value_
 

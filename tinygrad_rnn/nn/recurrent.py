@@ -18,7 +18,9 @@ on the state, so it is computed for all steps at once, before the loop:
     projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one Linear op
 
 and each time step, inside scope("t=<i>"), takes projected[t] and computes
-h_{t-1} @ weight_hh.T + projected[t], again one Linear op.
+h_{t-1} @ weight_hh.T + projected[t], again one Linear op. The step writes its h_t into row t
+of one (T, ..., H) array made for the layer, and that array is the layer's output: the
+hidden states are stored once, not once per step and again stacked.
 Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
 the first step skips its (zero) hidden-to-hidden product. So with a single step and no initial
 state, weight_hh is never used and keeps grad None (a cell called with hx=None likewise), where
@@ -31,9 +33,9 @@ import math
 
 import numpy as np
 
+from .. import ops
 from ..autograd import collector_paused, scope
 from ..random import as_generator
-from .. import ops
 from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear, stack
 from .module import Module, Parameter
 
