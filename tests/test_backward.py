@@ -294,6 +294,9 @@ def test_an_op_writes_into_a_given_array_only_when_its_dtype_is_the_results(op_c
     narrow = np.zeros((2, 3), dtype=np.float32)
     result = apply(op_class, *[Tensor(v) for v in values], out=narrow)
     assert result.dtype == np.float64 and np.array_equal(result.data, expected) and not narrow.any()
+    wide = np.zeros((4, 2, 3))   # the result would broadcast into it: not used
+    result = apply(op_class, *[Tensor(v) for v in values], out=wide)
+    assert result.shape == (2, 3) and not wide.any()
 
 
 def test_a_stack_given_its_filled_result_returns_it_and_sends_each_input_its_row():

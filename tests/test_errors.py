@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor, detect_anomaly, scope, stack, concatenate
+from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn.functional import linear
 
 
@@ -67,10 +68,18 @@ def test_matmul_shape_mismatch_names_the_op_shapes_and_scope():
 
 def test_linear_shape_mismatches_name_the_op_and_shapes():
     x, w = Tensor(np.ones((2, 4)), requires_grad=True), Tensor(np.ones((3, 5)))
-    with pytest.raises(ValueError, match=r"^Linear: .*w \(3, 5\).*\(input shapes: \(2, 4\), \(3, 5\)\)$"):
+    with pytest.raises(ValueError, match=r"^Linear: .*weight's 5 columns, got x \(2, 4\) \(input shapes: \(2, 4\), \(3, 5\)\)$"):
         linear(x, w)
-    with pytest.raises(ValueError, match=r"^Linear: .*\(input shapes: \(2, 4\), \(3, 4\), \(5, 2, 3\)\)$"):
+    with pytest.raises(ValueError, match=r"^Linear: the weight must be a matrix \(out, in\), got shape \(4,\)"):
+        linear(x, Tensor(np.ones(4)))
+    with pytest.raises(ValueError, match=r"^Linear: the bias of shape \(5, 2, 3\) does not broadcast to the "
+                                         r"output's shape \(2, 3\) \(input shapes: \(2, 4\), \(3, 4\), \(5, 2, 3\)\)$"):
         linear(x, Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2, 3))))   # a bias may not enlarge the output
+
+
+def test_functional_linear_takes_arrays_for_every_argument():
+    y = F.linear(np.ones((2, 4)), np.ones((3, 4)), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(y.data, [[5.0, 6.0, 7.0], [5.0, 6.0, 7.0]])
 
 
 def test_linear_with_a_float64_bias_on_float32_rows_gives_float64():

@@ -176,3 +176,10 @@ def test_a_float64_initial_state_in_a_float32_layer_keeps_numpys_dtype_rules():
     assert output.dtype == h_n.dtype == np.float64
     output, _ = layer(x)
     assert output.dtype == np.float32
+
+
+def test_the_output_array_is_read_only_so_backward_cannot_be_corrupted_through_it():
+    rnn = nn.RNN(3, 4, rng=1)
+    output, _ = rnn(np.ones((5, 2, 3)))
+    with pytest.raises(ValueError, match="read-only"):
+        output.numpy()[:] = 0.0

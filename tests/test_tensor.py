@@ -125,3 +125,7 @@ def test_numpy_asarray_gives_the_values_not_an_object_array():
     assert array.dtype == np.float64 and array.shape == (2, 2)
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
     assert isinstance(np.ones(2) * t, Tensor)
+
+
+def test_a_float16_mean_of_many_elements_accumulates_without_overflow():
+    assert Tensor(np.full(70000, 0.5, dtype=np.float16)).mean().item() == 0.5

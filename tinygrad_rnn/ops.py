@@ -4,11 +4,17 @@
 `self.saved` what backward needs; `backward(g)` receives g = dL/d(output) as an array
 (or, for an op that says it takes one, an IndexedGrad) and returns dL/d(input) for each
 input (None where an input needs no gradient). Every array an op keeps for backward lives
-in `self.saved`, so `release()` frees them all.
+in `self.saved`, so `release()` frees them all (a weight gradient the walk has not multiplied
+yet, a ProductSum, holds its factors until it is).
+
+Tanh, Relu, Add and Mul take an optional `out`: fresh memory, never an input's, that the
+result is written into when it has the inputs' shape and dtype (a recurrent layer's output
+row); otherwise the result is a new array as usual.
 """
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -90,15 +96,13 @@ class Function:
 class Add(Function):
     """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape).
 
-    `out`, when given, is the array z is written into if its dtype is z's."""
+    `out`: see the module docstring."""
 
     __slots__ = ("shapes",)
 
     def forward(self, x, y, out=None):
         self.shapes = (x.shape, y.shape)
-        if out is not None and out.dtype == x.dtype == y.dtype:
-            return np.add(x, y, out=out)
-        return x + y
+        return np.add(x, y, out=out) if _fits(out, x, y) else x + y
 
     def backward(self, g):
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
@@ -121,13 +125,11 @@ class Sub(Function):
 class Mul(Function):
     """z = x * y;  dz/dx = y, dz/dy = x.
 
-    `out`, when given, is the array z is written into if its dtype is z's."""
+    `out`: see the module docstring."""
 
     def forward(self, x, y, out=None):
         self.saved = (x, y)
-        if out is not None and out.dtype == x.dtype == y.dtype:
-            return np.multiply(x, y, out=out)
-        return x * y
+        return np.multiply(x, y, out=out) if _fits(out, x, y) else x * y
 
     def backward(self, g):
         x, y = self.saved
@@ -155,9 +157,17 @@ class Div(Function):
         return dx, dy
 
 
+def _fits(out, x: np.ndarray, y: np.ndarray | None = None) -> bool:
+    """True when `out` is given and has the shape and dtype of x (and of y): an elementwise
+    result can be written into it."""
+    if out is None or out.shape != x.shape or out.dtype != x.dtype:
+        return False
+    return y is None or (y.shape == x.shape and y.dtype == x.dtype)
+
+
 def _rows(a: np.ndarray) -> np.ndarray:
-    """`a` as a matrix of rows: every axis but the last folded into one."""
-    return a.reshape(-1, a.shape[-1])
+    """`a` as a matrix of rows: every axis but the last folded into one (none: one row)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 class MatMul(Function):
@@ -209,22 +219,27 @@ class Linear(Function):
     __slots__ = ("bias_shape",)
 
     def forward(self, x, w, b=None):
-        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-            raise ValueError(f"x's last axis must match w's (out, in) columns, got x {x.shape} and w {w.shape}")
+        if w.ndim != 2:
+            raise ValueError(f"the weight must be a matrix (out, in), got shape {w.shape}")
+        if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"x's last axis must have the weight's {w.shape[1]} columns, got x {x.shape}")
         self.saved = (x, w)
         z = np.dot(x, w.T) if x.ndim <= 2 else np.dot(_rows(x), w.T).reshape(x.shape[:-1] + w.shape[:1])
         if b is None:
             return z
         self.bias_shape = b.shape
-        if b.dtype != z.dtype:
+        if b.dtype != z.dtype and np.result_type(z, b) != z.dtype:
             z = z.astype(np.result_type(z, b))
-        z += b  # in place, into the fresh product; b may not enlarge it
+        try:
+            z += b  # in place, into the fresh product
+        except ValueError:
+            raise ValueError(f"the bias of shape {b.shape} does not broadcast to the output's shape {z.shape}") from None
         return z
 
     def backward(self, g):
         x, w = self.saved
         needs_x, needs_w = self.needs_grad[0], self.needs_grad[1]
-        g_rows = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+        g_rows = g if g.ndim == 2 else _rows(g)
         dx = np.dot(g_rows, w).reshape(x.shape) if needs_x else None
         dw = ProductSum(g_rows, x if x.ndim == 2 else _rows(x)) if needs_w else None
         if len(self.parents) == 2:
@@ -286,10 +301,10 @@ class Log(Function):
 class Tanh(Function):
     """z = tanh(x);  dz/dx = 1 - z**2 (from the output, so it never overflows).
 
-    `out`, when given, is the array z is written into if its dtype is z's."""
+    `out`: see the module docstring."""
 
     def forward(self, x, out=None):
-        z = np.tanh(x, out=out) if out is not None and out.dtype == x.dtype else np.tanh(x)
+        z = np.tanh(x, out=out) if _fits(out, x) else np.tanh(x)
         self.saved = (z,)
         return z
 
@@ -314,14 +329,12 @@ class Sigmoid(Function):
 class Relu(Function):
     """z = max(x, 0);  dz/dx = 1 where x > 0, else 0.
 
-    `out`, when given, is the array z is written into if its dtype is z's."""
+    `out`: see the module docstring."""
 
     def forward(self, x, out=None):
         positive = x > 0
         self.saved = (positive,)
-        if out is not None and out.dtype == x.dtype:
-            return np.maximum(x, 0, out=out)
-        return np.maximum(x, 0)
+        return np.maximum(x, 0, out=out) if _fits(out, x) else np.maximum(x, 0)
 
     def backward(self, g):
         return (g * self.saved[0],)
@@ -424,7 +437,7 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged."""
+    """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged (`count`)."""
 
     __slots__ = ("axes", "keepdims", "input_shape", "count")
 
@@ -435,7 +448,7 @@ class Mean(Function):
         self.count = 1
         for a in self.axes:
             self.count *= x.shape[a]
-        return np.asarray(x.sum(axis=self.axes, keepdims=keepdims) / self.count)
+        return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
 
     def backward(self, g):
         return (expand_reduced(g / self.count, self.axes, self.keepdims, self.input_shape),)

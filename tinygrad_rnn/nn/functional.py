@@ -29,7 +29,7 @@ def _as_tensor(x) -> Tensor:
 
 def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight^T + bias, one op;  d/dinput = g @ weight, d/dweight = g^T @ input, d/dbias = sum of g."""
-    return tensor.linear(_as_tensor(input), weight, bias)
+    return tensor.linear(_as_tensor(input), _as_tensor(weight), None if bias is None else _as_tensor(bias))
 
 
 # ---------------------------------------------------------------- activations

@@ -60,8 +60,10 @@ def project_input(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
 
 def stack_rows(hiddens: list, output: np.ndarray, rows: list, axis: int) -> Tensor:
     """The hidden states stacked along `axis`. When every step wrote its h_t into rows[t] (the
-    views of `output` along its first axis), that is `output` itself, recorded without a copy."""
+    views of `output` along its first axis that the steps were given), that is `output`
+    itself, recorded without a copy and made read-only: the steps saved its rows for backward."""
     if all(h.data is row for h, row in zip(hiddens, rows)):
+        output.flags.writeable = False
         filled = output if axis == 0 else np.moveaxis(output, 0, axis)
         return apply(ops.Stack, *hiddens, axis=axis, filled=filled)
     return stack(hiddens, axis=axis)
