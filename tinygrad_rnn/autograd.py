@@ -206,10 +206,7 @@ def _add_gradient(grads: dict, owned: set, node, g) -> None:
             total.merge(g)
             return
         g = g.dense()
-    if type(total) is ops.ProductSum:
-        grads[node] = total = total.dense()
-        owned.add(node)
-    if type(total) is ops.IndexedGrad:
+    if type(total) is ops.ProductSum or type(total) is ops.IndexedGrad:
         grads[node] = total = total.dense()
         owned.add(node)
     if type(g) is ops.IndexedGrad:
