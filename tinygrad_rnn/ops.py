@@ -167,7 +167,15 @@ def _fits(out, x: np.ndarray, y: np.ndarray | None = None) -> bool:
 
 def _rows(a: np.ndarray) -> np.ndarray:
     """`a` as a matrix of rows: every axis but the last folded into one (none: one row)."""
-    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+    return a if a.ndim == 2 else a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
+def _rows_times(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """a @ m for a matrix m as one 2-D product over the rows of `a`, however many axes it has
+    (np.dot of a 3-D array is several times slower), shaped back like `a`'s rows."""
+    if a.ndim <= 2:
+        return np.dot(a, m)
+    return np.dot(_rows(a), m).reshape(a.shape[:-1] + m.shape[1:])
 
 
 class MatMul(Function):
@@ -181,18 +189,13 @@ class MatMul(Function):
         self.saved = (x, y)
         if y.ndim != 2 or x.ndim == 0:
             return np.matmul(x, y)
-        if x.ndim == 2:
-            return np.dot(x, y)
-        return np.dot(_rows(x), y).reshape(x.shape[:-1] + y.shape[1:])
+        return _rows_times(x, y)
 
     def backward(self, g):
         x, y = self.saved
         if y.ndim == 2:
-            x_shape = x.shape
-            if x.ndim != 2:
-                x, g = _rows(x), _rows(g)
-            dx = np.dot(g, y.T).reshape(x_shape) if self.needs_grad[0] else None
-            dy = np.dot(x.T, g) if self.needs_grad[1] else None
+            dx = _rows_times(g, y.T) if self.needs_grad[0] else None
+            dy = np.dot(_rows(x).T, _rows(g)) if self.needs_grad[1] else None
             return dx, dy
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
@@ -224,7 +227,7 @@ class Linear(Function):
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"x's last axis must have the weight's {w.shape[1]} columns, got x {x.shape}")
         self.saved = (x, w)
-        z = np.dot(x, w.T) if x.ndim <= 2 else np.dot(_rows(x), w.T).reshape(x.shape[:-1] + w.shape[:1])
+        z = _rows_times(x, w.T)
         if b is None:
             return z
         self.bias_shape = b.shape
@@ -238,10 +241,8 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.saved
-        needs_x, needs_w = self.needs_grad[0], self.needs_grad[1]
-        g_rows = g if g.ndim == 2 else _rows(g)
-        dx = np.dot(g_rows, w).reshape(x.shape) if needs_x else None
-        dw = ProductSum(g_rows, x if x.ndim == 2 else _rows(x)) if needs_w else None
+        dx = _rows_times(g, w) if self.needs_grad[0] else None
+        dw = ProductSum(_rows(g), _rows(x)) if self.needs_grad[1] else None
         if len(self.parents) == 2:
             return dx, dw
         return dx, dw, unbroadcast(g, self.bias_shape) if self.needs_grad[2] else None
