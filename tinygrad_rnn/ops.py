@@ -562,10 +562,6 @@ class ProductSum:
         self.gs, self.xs, self.rows, self.total = [g], [x], len(g), None
         self.rows_per_product = 2 * max(g.shape[1], x.shape[1])
 
-    @property
-    def shape(self) -> tuple:
-        return (self.gs[0].shape[1], self.xs[0].shape[1]) if self.total is None else self.total.shape
-
     def merge(self, other: "ProductSum") -> None:
         """Add `other`'s pieces to these (multiplying what is pending once enough rows wait)."""
         if other.total is not None:

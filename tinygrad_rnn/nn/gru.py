@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..tensor import Tensor, apply, linear
-from .recurrent import RecurrentCell, RecurrentLayers, gate_block, project_input
+from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 
 RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)
 
@@ -55,7 +55,7 @@ class GRUCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "h", x.shape[:-1])
-        return gru_step(project_input(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+        return gru_step(linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
 
 
 class GRU(RecurrentLayers):

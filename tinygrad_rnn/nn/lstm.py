@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..tensor import Tensor, apply, linear
-from .recurrent import RecurrentCell, RecurrentLayers, gate_block, project_input
+from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 
 INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)
 
@@ -61,7 +61,7 @@ class LSTMCell(RecurrentCell):
         h, c = (None, None) if hx is None else _state_pair(hx, "LSTMCell", "(h, c)")
         h = self._checked_state(h, "h", x.shape[:-1])
         c = self._checked_state(c, "c", x.shape[:-1])
-        projected = project_input(x, self.weight_ih, self._summed_bias())
+        projected = linear(x, self.weight_ih, self._summed_bias())
         return lstm_step(projected, h, c, self.weight_hh)
 
 

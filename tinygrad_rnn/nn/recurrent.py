@@ -52,12 +52,6 @@ def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -
     return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
 
 
-def project_input(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
-    """x @ weight_ih^T + bias (no bias when None): the input term of every gate, for one step
-    (x of shape (..., I)) or for all steps at once (x of shape (T, ..., I))."""
-    return linear(x, weight_ih, bias)
-
-
 def stack_rows(hiddens: list, output: np.ndarray, rows: list, axis: int) -> Tensor:
     """The hidden states stacked along `axis`. When every step wrote its h_t into rows[t] (the
     views of `output` along its first axis that the steps were given), that is `output`
@@ -232,7 +226,7 @@ class RecurrentLayers(Module):
         for layer in range(self.num_layers):
             with scope(f"layer{layer}"):
                 input_bias, weights = self.layer_weights(layer)
-                projected = project_input(sequence, getattr(self, f"weight_ih_l{layer}"), input_bias)
+                projected = linear(sequence, getattr(self, f"weight_ih_l{layer}"), input_bias)
                 output = np.empty(projected.shape[:-1] + (self.hidden_size,), dtype=projected.dtype)
                 rows = list(output)
                 state = states[layer]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear
-from .recurrent import RecurrentCell, RecurrentLayers, project_input
+from .recurrent import RecurrentCell, RecurrentLayers
 
 ACTIVATIONS = {"tanh": ops.Tanh, "relu": ops.Relu}
 
@@ -45,7 +45,7 @@ class RNNCell(RecurrentCell):
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
         h = self._checked_state(hx, "hidden state", x.shape[:-1])
-        projected = project_input(x, self.weight_ih, self._summed_bias())
+        projected = linear(x, self.weight_ih, self._summed_bias())
         return elman_step(projected, h, self.weight_hh, self._activation)
 
     def extra_repr(self) -> str:
