@@ -244,6 +244,38 @@ def test_overlapping_slices_and_repeated_indices_add_into_one_gradient():
     np.testing.assert_allclose(x.grad, expected, rtol=1e-15)
 
 
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [2, -1, 0, 1]])
+def test_every_row_read_once_gives_each_row_its_own_gradient(order):
+    rng = np.random.default_rng(5)
+    x = Tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+    w = rng.standard_normal((4, 2, 3))
+    loss = sum((x[t] * w[t]).sum() for t in order)
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, w)
+
+
+@pytest.mark.parametrize("order, counts", [([0, 0, 2], [2, 0, 1]), ([0, 1, 2, 2], [1, 1, 2])])
+def test_rows_read_twice_or_not_at_all_add_up_to_their_counts(order, counts):
+    x = Tensor(np.zeros((3, 2)), requires_grad=True)
+    sum(x[t].sum() for t in order).backward()
+    np.testing.assert_array_equal(x.grad, np.repeat(np.array(counts, float)[:, None], 2, axis=1))
+
+
+def test_every_element_of_a_vector_read_once_gives_a_vector_gradient():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    (x[2] * 3.0 + x[0] * 1.0 + x[1] * 2.0).backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 3.0])
+
+
+def test_the_gradient_of_rows_read_once_is_its_own_array():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    row0, row1 = x[0], x[1]
+    row0.retain_grad()
+    (row0.sum() + row1.sum()).backward()
+    x.grad[0] = 5.0                               # the leaf's gradient aliases no other gradient
+    np.testing.assert_array_equal(row0.grad, [1.0, 1.0, 1.0])
+
+
 @pytest.mark.parametrize("axis, index", [(0, -1), (1, (slice(None), 1)), (0, (0, slice(1, None)))])
 def test_a_stack_read_at_one_position_gives_the_gradients_of_a_dense_read(axis, index):
     a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([[5.0, 6.0], [7.0, 8.0]])
