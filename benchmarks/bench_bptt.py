@@ -19,6 +19,7 @@ the table gives the median over rounds after a warm-up. Peak memory is measured 
     python benchmarks/bench_bptt.py --configs tiny,mid --repeats 10
     python benchmarks/bench_bptt.py --quick --markdown  # a fast smoke run, as a Markdown table
     python benchmarks/bench_bptt.py --profile long      # cProfile of tinygrad_rnn's step
+    python benchmarks/bench_bptt.py --split long        # its time in the ops' NumPy work, and the rest
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt, init_parameters  # noqa: E402
-from tinygrad_rnn import nn  # noqa: E402
+from tinygrad_rnn import nn, ops  # noqa: E402
 
 AGREEMENT_TOLERANCE = 1e-8
 
@@ -635,6 +636,88 @@ def profile_tinygrad(name: str, seconds: float, top: int) -> None:
     pstats.Stats(profiler).strip_dirs().sort_stats("tottime").print_stats(top)
 
 
+def timed_methods() -> list[tuple[type, str]]:
+    """The methods that do an op's NumPy work: every op's forward and backward, and the
+    arithmetic of the lazy gradients (IndexedGrad, ProductSum) the backward walk merges."""
+    classes, pending = [], [ops.Function]
+    while pending:
+        cls = pending.pop()
+        classes.append(cls)
+        pending.extend(cls.__subclasses__())
+    methods = [(cls, name) for cls in classes for name in ("forward", "backward") if name in vars(cls)]
+    return methods + [(ops.IndexedGrad, "dense"), (ops.IndexedGrad, "add_into"),
+                      (ops.ProductSum, "dense"), (ops.ProductSum, "_multiply_pending")]
+
+
+def split_tinygrad(name: str, seconds: float) -> None:
+    """How much of tinygrad_rnn's step on one config is the ops' own NumPy work (the methods of
+    timed_methods(), each timed from inside) and how much is the rest: recording the ops,
+    the backward walk, tensors and the model's Python code.
+
+    Timing adds a little to every timed call, inside and outside the timed span; both costs,
+    measured on an empty function, are taken off. The ops' time alone over the hand-written
+    step's time is the ratio an engine whose bookkeeping cost nothing would reach with these ops.
+    """
+    problem = make_problem(CONFIGS[name])
+    contender, hand = TinygradRNN(problem), HandWritten(problem)
+    hand.step()
+    hand_count = max(1, round(seconds / seconds_per_step(hand.step, 1)))
+    hand_time = min(seconds_per_step(hand.step, hand_count) for _ in range(3))
+
+    inside = {"seconds": 0.0, "calls": 0, "depth": 0}
+
+    def timing(function):
+        def timed(*args, **kwargs):
+            inside["depth"] += 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                inside["depth"] -= 1
+                if not inside["depth"]:  # a call made from another timed call is counted once
+                    inside["seconds"] += elapsed
+                    inside["calls"] += 1
+        return timed
+
+    def empty():
+        pass
+
+    calls = 200_000
+    bare = seconds_per_step(empty, calls)
+    wrapped = seconds_per_step(timing(empty), calls)
+    overhead_inside, overhead_total = inside["seconds"] / calls, wrapped - bare
+
+    methods = timed_methods()
+    originals = [vars(cls)[method] for cls, method in methods]
+    runs = []
+    try:
+        for cls, method in methods:
+            setattr(cls, method, timing(vars(cls)[method]))
+        contender.step()
+        count = max(1, round(seconds / seconds_per_step(contender.step, 1)))
+        for _ in range(3):
+            inside.update(seconds=0.0, calls=0)
+            wall = seconds_per_step(contender.step, count) * count
+            runs.append(((wall - inside["calls"] * overhead_total) / count,
+                         (inside["seconds"] - inside["calls"] * overhead_inside) / count,
+                         inside["calls"] / count))
+    finally:
+        for (cls, method), original in zip(methods, originals):
+            setattr(cls, method, original)
+    step_time, ops_time, calls_per_step = min(runs)
+    print(f"tinygrad_rnn on {name} ({CONFIGS[name].shape_label}), µs per training step "
+          f"(the fastest of 3 runs of {count} steps):")
+    rows = [
+        ["the whole step", format_microseconds(step_time), f"{step_time / hand_time:.2f}"],
+        [f"inside the ops ({calls_per_step:,.0f} calls)", format_microseconds(ops_time), f"{ops_time / hand_time:.2f}"],
+        ["the rest: recording, the walk, tensors, model code", format_microseconds(step_time - ops_time),
+         f"{(step_time - ops_time) / hand_time:.2f}"],
+        ["hand-written step", format_microseconds(hand_time), "1.00"],
+    ]
+    print(render_table(["part", "µs", "over hand-written"], rows, markdown=False))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS),
@@ -647,15 +730,21 @@ def main(argv=None) -> None:
                              "steady on a shared machine)")
     parser.add_argument("--profile", metavar="CONFIG", default=None,
                         help="instead of benchmarking, print a cProfile of tinygrad_rnn's step on CONFIG")
+    parser.add_argument("--split", metavar="CONFIG", default=None,
+                        help="instead of benchmarking, split tinygrad_rnn's step on CONFIG into the ops' "
+                             "own NumPy work and the rest")
     args = parser.parse_args(argv)
 
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
-    unknown = [n for n in names + ([args.profile] if args.profile else []) if n not in CONFIGS]
+    unknown = [n for n in names + [args.profile, args.split] if n and n not in CONFIGS]
     if unknown:
         parser.error(f"unknown config {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
     use_threads(args.threads, may_restart=argv is None)
     if args.profile:
         profile_tinygrad(args.profile, seconds=0.5 if args.quick else 3.0, top=25)
+        return
+    if args.split:
+        split_tinygrad(args.split, seconds=0.2 if args.quick else 2.0)
         return
     repeats = args.repeats or (3 if args.quick else 21)
     sample_seconds, warmup = (0.002, 1) if args.quick else (0.02, 3)

@@ -1,13 +1,17 @@
-"""The BPTT benchmark's agreement check on its small configs (no timings are asserted).
+"""The BPTT benchmark's agreement check on its small configs, and its step split (no timings are asserted).
 
 tinygrad_rnn and the hand-written NumPy BPTT must give the same loss and gradients to 1e-10
 relative; every installed peer (PyTorch, JAX, HIPS autograd) to the benchmark's 1e-8.
 """
+import re
+
 import numpy as np
 import pytest
 
-from benchmarks.bench_bptt import AGREEMENT_TOLERANCE, CONFIGS, build_contenders, gradient_errors, make_problem
+from benchmarks.bench_bptt import (AGREEMENT_TOLERANCE, CONFIGS, build_contenders, gradient_errors, make_problem,
+                                   split_tinygrad, timed_methods)
 from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt
+from tinygrad_rnn import ops
 
 
 @pytest.mark.parametrize("name", ["tiny", "sentiment", "temps"])
@@ -36,3 +40,15 @@ def test_hand_written_gradients_match_central_differences(name):
             value[index] = original
             numeric[index] = (above - below) / (2 * step)
         np.testing.assert_allclose(result.grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_the_split_times_every_op_and_puts_every_method_back(capsys):
+    methods = timed_methods()
+    assert {(ops.Linear, "forward"), (ops.Tanh, "backward"), (ops.ProductSum, "_multiply_pending")} <= set(methods)
+    before = [vars(cls)[name] for cls, name in methods]
+    split_tinygrad("tiny", seconds=0.001)
+    assert [vars(cls)[name] for cls, name in methods] == before
+    table = capsys.readouterr().out
+    calls = re.search(r"inside the ops \(([\d,]+) calls\)", table)
+    assert calls and int(calls.group(1).replace(",", "")) > 0, table
+    assert "the whole step" in table and "hand-written step" in table
