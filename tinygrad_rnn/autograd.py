@@ -185,7 +185,6 @@ def _scope_suffix(scope_path: str) -> str:
 
 
 LAZY_GRADIENTS = (ops.IndexedGrad, ops.ZeroGrad, ops.ProductSum)  # kept unevaluated by the walk
-MERGING_GRADIENTS = (ops.IndexedGrad, ops.ProductSum)  # two of a kind sum up lazily
 
 
 def _dense(g) -> np.ndarray:
@@ -195,24 +194,24 @@ def _dense(g) -> np.ndarray:
 def _add_gradient(grads: dict, owned: set, node, g) -> None:
     """grads[node] += g, for a second or later contribution. Arrays this walk allocated itself
     (`owned`) are added to in place; any other may be shared with another node, so the first
-    sum makes a fresh one. A ZeroGrad adds nothing; ProductSums merge, and so do IndexedGrads."""
+    sum makes a fresh one. A ZeroGrad adds nothing; ProductSums merge."""
     total = grads[node]
     if type(g) is ops.ZeroGrad:
         return
     if type(total) is ops.ZeroGrad:
         grads[node] = g
         return
-    if type(g) is type(total) and type(g) in MERGING_GRADIENTS:
-        total.merge(g)
-        return
     if type(g) is ops.ProductSum:
+        if type(total) is ops.ProductSum:
+            total.merge(g)
+            return
         g = g.dense()
     if type(total) is ops.ProductSum or type(total) is ops.IndexedGrad:
         grads[node] = total = total.dense()
         owned.add(node)
     if type(g) is ops.IndexedGrad:
         if node not in owned:
-            grads[node] = total = np.array(total, dtype=np.result_type(total, g.dtype))
+            grads[node] = total = np.array(total, dtype=np.result_type(total, g.values))
             owned.add(node)
         g.add_into(total)
     elif node in owned and total.shape == g.shape:
@@ -292,6 +291,5 @@ def _keep_output_gradient(op, grad, keep_all: bool) -> None:
 def _check_gradients(op, parent_grads) -> None:
     for g in parent_grads:
         if g is not None and type(g) is not ops.ZeroGrad:
-            pieces = [values for _, values in g.pieces] if type(g) is ops.IndexedGrad else [_dense(g)]
-            for values in pieces:
-                check_finite(values, "backward", op, [p.shape for p in op.parents], op.scope)
+            values = g.values if type(g) is ops.IndexedGrad else _dense(g)
+            check_finite(values, "backward", op, [p.shape for p in op.parents], op.scope)

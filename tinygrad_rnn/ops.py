@@ -505,72 +505,45 @@ class Transpose(Function):
 
 
 class IndexedGrad:
-    """A gradient that is zero except where indexing picked: the sum of its pieces, each
-    (index, values) from one x[index] whose gradient came back to x.
+    """A gradient that is zero except at `index`: what x[index] sends back to x.
 
     Kept sparse so that slicing a sequence step by step costs O(T) in backward: the walk
-    merges the steps' pieces instead of adding T full-size arrays. Pieces that are x[0] ..
-    x[n-1], each row once, become dense by one concatenation, with no zero-filled buffer.
+    adds every slice's values into one buffer instead of adding T full-size arrays.
     """
 
-    __slots__ = ("pieces", "shape")
+    __slots__ = ("index", "values", "shape", "basic")
 
     def __init__(self, index, values: np.ndarray, shape: tuple):
-        self.pieces, self.shape = [(index, values)], shape
-
-    def merge(self, other: "IndexedGrad") -> None:
-        """Add `other`'s pieces to these."""
-        self.pieces += other.pieces
+        self.index, self.values, self.shape = index, values, shape
+        self.basic = _is_basic_index(index)
 
     def add_into(self, buffer: np.ndarray) -> None:
-        """buffer[index] += values for every piece (repeated positions add up)."""
-        for index, values in self.pieces:
-            if _is_basic_index(index):
-                view = buffer[index]
-                if isinstance(view, np.ndarray):
-                    view += values  # into the buffer itself, no read-modify-write copy
-                else:
-                    buffer[index] += values
+        """buffer[index] += values (repeated positions add up)."""
+        if self.basic:
+            view = buffer[self.index]
+            if isinstance(view, np.ndarray):
+                view += self.values  # into the buffer itself, no read-modify-write copy
             else:
-                np.add.at(buffer, index, values)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.result_type(*{values.dtype for _, values in self.pieces})
+                buffer[self.index] += self.values
+        else:
+            np.add.at(buffer, self.index, self.values)
 
     def dense(self) -> np.ndarray:
-        rows = self._whole_rows()
-        if rows is not None:
-            return np.concatenate(rows).reshape(self.shape) if rows[0].ndim else np.array(rows)
-        buffer = np.zeros(self.shape, dtype=self.dtype)
+        buffer = np.zeros(self.shape, dtype=self.values.dtype)
         self.add_into(buffer)
         return buffer
 
-    def _whole_rows(self) -> list | None:
-        """The values of x[0] .. x[n-1] in order when the pieces are exactly those; else None."""
-        if not self.shape or len(self.pieces) != self.shape[0]:
-            return None
-        rows = [None] * len(self.pieces)
-        for index, values in self.pieces:
-            if not _is_integer(index) or rows[index] is not None:
-                return None
-            rows[index] = values
-        return rows
-
-    def single_position_along(self, axis: int) -> tuple[int, np.ndarray] | None:
-        """(i, values) when the gradient is one piece that picks exactly position i along `axis`
-        and everything on the other axes (z[i] for axis 0, z[:, i] for axis 1); else None."""
-        if len(self.pieces) != 1:
-            return None
-        index, values = self.pieces[0]
-        parts = index if isinstance(index, tuple) else (index,)
+    def position_along(self, axis: int) -> int | None:
+        """i when the index picks exactly position i along `axis` and everything on the other
+        axes (z[i] for axis 0, z[:, i] for axis 1); None for any other index."""
+        parts = self.index if isinstance(self.index, tuple) else (self.index,)
         axis %= len(self.shape)
         whole = slice(None)
         if len(parts) <= axis or not _is_integer(parts[axis]):
             return None
         if any(not (type(p) is slice and p == whole) for i, p in enumerate(parts) if i != axis):
             return None
-        return int(parts[axis]) % self.shape[axis], values
+        return int(parts[axis]) % self.shape[axis]
 
 
 class ProductSum:
@@ -696,10 +669,9 @@ class Stack(Function):
 
     def backward(self, g):
         if type(g) is IndexedGrad:
-            single = g.single_position_along(self.axis)
-            if single is not None:
-                position, values = single
-                zero = ZeroGrad(values.shape, values.dtype)
-                return tuple(values if i == position else zero for i in range(len(self.parents)))
+            position = g.position_along(self.axis)
+            if position is not None:
+                zero = ZeroGrad(g.values.shape, g.values.dtype)
+                return tuple(g.values if i == position else zero for i in range(len(self.parents)))
             g = g.dense()
         return tuple(np.moveaxis(g, self.axis, 0))
