@@ -14,6 +14,9 @@ One training step = forward + loss + backward of every parameter, float64, for n
 Every contender's loss and gradients are first checked against the hand-written ones (relative
 1e-8). Timings are interleaved: each round runs every contender once, in a rotating order, and
 the table gives the median over rounds after a warm-up. Peak memory is measured with tracemalloc.
+Before timing, the script steadies its process: one BLAS thread for every contender (--threads)
+and, on glibc, malloc thresholds that keep freed memory in the process (STEADY_MALLOC); what
+must be set before start-up, it restarts itself once to set.
 
     python benchmarks/bench_bptt.py                     # all configs, all installed peers
     python benchmarks/bench_bptt.py --configs tiny,mid --repeats 10
@@ -430,25 +433,39 @@ def blas_threads() -> tuple[int, str]:
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def use_threads(threads: int, may_restart: bool) -> None:
-    """Give every contender `threads` threads: NumPy's BLAS, PyTorch's pool and, for one thread, XLA's.
+# glibc's malloc settings that keep freed memory in the process. By default glibc hands memory
+# at the top of its heap back to the system once enough of it is free there, and whether that
+# happens every step depends on where the heap happens to end: in a process where it does, each
+# large temporary page-faults anew every step (mid then ran about 1.5x slower, for both NumPy
+# contenders). With both thresholds set, every process is the steady kind.
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20)}
 
-    NumPy's BLAS takes its thread count when NumPy is imported, so without threadpoolctl a
-    different count restarts the script (when `may_restart`) with OPENBLAS_NUM_THREADS (and
-    OMP_, MKL_) set; every other variable, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE included, is kept.
+
+def prepare_process(threads: int, may_restart: bool) -> None:
+    """Give every contender `threads` threads (NumPy's BLAS, PyTorch's pool and, for one thread,
+    XLA's) and, on glibc, the STEADY_MALLOC settings.
+
+    NumPy's BLAS takes its thread count when NumPy is imported, and malloc its settings when the
+    process starts, so what is missing restarts the script (when `may_restart`) with the
+    variables set: OPENBLAS_NUM_THREADS (and OMP_, MKL_) without threadpoolctl, and
+    STEADY_MALLOC's. Every other variable, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE included, is kept.
     """
+    missing = {}
     if blas_threads()[0] != threads:
         if importlib.util.find_spec("threadpoolctl") is not None:
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(threads, user_api="blas")
-        elif may_restart:
-            environment = dict(os.environ, **{variable: str(threads) for variable in BLAS_THREAD_VARIABLES})
-            sys.stdout.flush()
-            os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], environment)
         else:
-            print(f"note: NumPy's BLAS keeps {blas_threads()[0]} threads; start with OPENBLAS_NUM_THREADS={threads} "
-                  "(or install threadpoolctl) to match the other contenders")
+            missing.update({variable: str(threads) for variable in BLAS_THREAD_VARIABLES})
+    if platform.libc_ver()[0] == "glibc":
+        missing.update({name: value for name, value in STEADY_MALLOC.items() if name not in os.environ})
+    if missing and may_restart:
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], dict(os.environ, **missing))
+    if missing:
+        settings = " ".join(f"{name}={value}" for name, value in missing.items())
+        print(f"note: this process runs without {settings}; start with them set to time as the script does")
     if threads == 1 and "jax" not in sys.modules:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     if importlib.util.find_spec("torch") is not None:
@@ -466,6 +483,8 @@ def machine_description() -> list[str]:
     ]
     tuning = [f"{v}={os.environ[v]}" for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
     lines.append("OpenBLAS tuning variables: " + (", ".join(tuning) if tuning else "none set"))
+    malloc = [f"{v}={os.environ[v]}" for v in STEADY_MALLOC if v in os.environ]
+    lines.append("malloc variables: " + (", ".join(malloc) if malloc else "none set"))
     peers = []
     for package in dict.fromkeys(peer.package for peer in installed_peers()):
         text = f"{package} {importlib.metadata.version(package)}"
@@ -649,68 +668,97 @@ def timed_methods() -> list[tuple[type, str]]:
                       (ops.ProductSum, "dense"), (ops.ProductSum, "_multiply_pending")]
 
 
-def split_tinygrad(name: str, seconds: float) -> None:
-    """How much of tinygrad_rnn's step on one config is the ops' own NumPy work (the methods of
-    timed_methods(), each timed from inside) and how much is the rest: recording the ops,
-    the backward walk, tensors and the model's Python code.
+ROUNDS_PER_SPLIT = 5
 
-    Timing adds a little to every timed call, inside and outside the timed span; both costs,
-    measured on an empty function, are taken off. The ops' time alone over the hand-written
-    step's time is the ratio an engine whose bookkeeping cost nothing would reach with these ops.
-    """
-    problem = make_problem(CONFIGS[name])
-    contender, hand = TinygradRNN(problem), HandWritten(problem)
-    hand.step()
-    hand_count = max(1, round(seconds / seconds_per_step(hand.step, 1)))
-    hand_time = min(seconds_per_step(hand.step, hand_count) for _ in range(3))
 
-    inside = {"seconds": 0.0, "calls": 0, "depth": 0}
+class OpTimer:
+    """Times the methods of timed_methods() from inside while active (`with timer:`).
 
-    def timing(function):
+    A call made from another timed call is inside that call's span, so only the outermost is
+    added up. Timing costs a little on every call; `calibrate()` measures that on an empty
+    function, so that `op_seconds()` can take it off."""
+
+    def __init__(self):
+        self.methods = timed_methods()
+        self.originals = [vars(cls)[name] for cls, name in self.methods]
+        self.seconds, self.calls, self.nested, self.depth = 0.0, 0, 0, 0
+        self.cost_inside = self.cost_nested = 0.0
+
+    def wrap(self, function):
         def timed(*args, **kwargs):
-            inside["depth"] += 1
+            self.depth += 1
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
                 elapsed = time.perf_counter() - start
-                inside["depth"] -= 1
-                if not inside["depth"]:  # a call made from another timed call is counted once
-                    inside["seconds"] += elapsed
-                    inside["calls"] += 1
+                self.depth -= 1
+                if self.depth:
+                    self.nested += 1
+                else:
+                    self.seconds += elapsed
+                    self.calls += 1
         return timed
 
-    def empty():
-        pass
+    def calibrate(self, calls: int = 200_000) -> None:
+        def empty():
+            pass
 
-    calls = 200_000
-    bare = seconds_per_step(empty, calls)
-    wrapped = seconds_per_step(timing(empty), calls)
-    overhead_inside, overhead_total = inside["seconds"] / calls, wrapped - bare
+        bare = seconds_per_step(empty, calls)
+        self.reset()
+        wrapped = seconds_per_step(self.wrap(empty), calls)
+        self.cost_inside, self.cost_nested = self.seconds / calls, wrapped - bare
 
-    methods = timed_methods()
-    originals = [vars(cls)[method] for cls, method in methods]
-    runs = []
-    try:
-        for cls, method in methods:
-            setattr(cls, method, timing(vars(cls)[method]))
-        contender.step()
-        count = max(1, round(seconds / seconds_per_step(contender.step, 1)))
-        for _ in range(3):
-            inside.update(seconds=0.0, calls=0)
-            wall = seconds_per_step(contender.step, count) * count
-            runs.append(((wall - inside["calls"] * overhead_total) / count,
-                         (inside["seconds"] - inside["calls"] * overhead_inside) / count,
-                         inside["calls"] / count))
-    finally:
-        for (cls, method), original in zip(methods, originals):
-            setattr(cls, method, original)
-    step_time, ops_time, calls_per_step = min(runs)
-    print(f"tinygrad_rnn on {name} ({CONFIGS[name].shape_label}), µs per training step "
-          f"(the fastest of 3 runs of {count} steps):")
+    def reset(self) -> None:
+        self.seconds, self.calls, self.nested = 0.0, 0, 0
+
+    def op_seconds(self) -> float:
+        """Time inside the outermost timed calls since reset(), less what timing them cost."""
+        return self.seconds - self.calls * self.cost_inside - self.nested * self.cost_nested
+
+    def __enter__(self):
+        for cls, name in self.methods:
+            setattr(cls, name, self.wrap(vars(cls)[name]))
+        return self
+
+    def __exit__(self, *exc):
+        for (cls, name), original in zip(self.methods, self.originals):
+            setattr(cls, name, original)
+        return False
+
+
+def split_tinygrad(name: str, seconds: float) -> None:
+    """How much of tinygrad_rnn's step on one config is the ops' own NumPy work (the methods of
+    timed_methods(), timed from inside) and how much is the rest: recording the ops, the
+    backward walk, tensors and the model's Python code.
+
+    Each round times the hand-written step, tinygrad_rnn's step as it is, and its step again
+    with the ops timed; the table gives medians over rounds. The ops' time alone over the
+    hand-written step's is the ratio an engine whose bookkeeping cost nothing would reach
+    with these ops.
+    """
+    problem = make_problem(CONFIGS[name])
+    contender, hand = TinygradRNN(problem), HandWritten(problem)
+    hand.step()
+    contender.step()
+    hand_count = max(1, round(seconds / seconds_per_step(hand.step, 1)))
+    count = max(1, round(seconds / seconds_per_step(contender.step, 1)))
+    timer = OpTimer()
+    timer.calibrate()
+    hand_times, step_times, op_times = [], [], []
+    for _ in range(ROUNDS_PER_SPLIT):
+        hand_times.append(seconds_per_step(hand.step, hand_count))
+        step_times.append(seconds_per_step(contender.step, count))
+        with timer:
+            timer.reset()
+            seconds_per_step(contender.step, count)
+        op_times.append(timer.op_seconds() / count)
+    hand_time, step_time, ops_time = (float(np.median(t)) for t in (hand_times, step_times, op_times))
+    print(f"tinygrad_rnn on {name} ({CONFIGS[name].shape_label}), µs per training step: medians of "
+          f"{ROUNDS_PER_SPLIT} rounds of {count} steps")
     rows = [
         ["the whole step", format_microseconds(step_time), f"{step_time / hand_time:.2f}"],
-        [f"inside the ops ({calls_per_step:,.0f} calls)", format_microseconds(ops_time), f"{ops_time / hand_time:.2f}"],
+        [f"inside the ops ({timer.calls / count:,.0f} calls)", format_microseconds(ops_time), f"{ops_time / hand_time:.2f}"],
         ["the rest: recording, the walk, tensors, model code", format_microseconds(step_time - ops_time),
          f"{(step_time - ops_time) / hand_time:.2f}"],
         ["hand-written step", format_microseconds(hand_time), "1.00"],
@@ -739,7 +787,7 @@ def main(argv=None) -> None:
     unknown = [n for n in names + [args.profile, args.split] if n and n not in CONFIGS]
     if unknown:
         parser.error(f"unknown config {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
-    use_threads(args.threads, may_restart=argv is None)
+    prepare_process(args.threads, may_restart=argv is None)
     if args.profile:
         profile_tinygrad(args.profile, seconds=0.5 if args.quick else 3.0, top=25)
         return

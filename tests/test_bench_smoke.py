@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from benchmarks.bench_bptt import (AGREEMENT_TOLERANCE, CONFIGS, build_contenders, gradient_errors, make_problem,
-                                   split_tinygrad, timed_methods)
+from benchmarks.bench_bptt import (AGREEMENT_TOLERANCE, CONFIGS, OpTimer, build_contenders, gradient_errors,
+                                   make_problem, split_tinygrad, timed_methods)
 from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt
-from tinygrad_rnn import ops
+from tinygrad_rnn import Tensor, ops, stack
 
 
 @pytest.mark.parametrize("name", ["tiny", "sentiment", "temps"])
@@ -42,7 +42,21 @@ def test_hand_written_gradients_match_central_differences(name):
         np.testing.assert_allclose(result.grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
-def test_the_split_times_every_op_and_puts_every_method_back(capsys):
+def test_the_op_timer_counts_each_outermost_call_once_and_puts_every_method_back():
+    timer = OpTimer()
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    with timer:
+        # forward: Stack, GetItem, Sum; backward: Sum, GetItem, then Stack, whose backward
+        # makes the slice's sparse gradient dense (IndexedGrad.dense, which calls add_into):
+        # two calls inside a timed call
+        stack([a, b])[0:1].sum().backward()
+    assert (timer.calls, timer.nested) == (6, 2)
+    assert timer.seconds > 0
+    assert [vars(cls)[name] for cls, name in timer.methods] == timer.originals
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+
+
+def test_the_split_prints_its_table_and_puts_every_method_back(capsys):
     methods = timed_methods()
     assert {(ops.Linear, "forward"), (ops.Tanh, "backward"), (ops.ProductSum, "_multiply_pending")} <= set(methods)
     before = [vars(cls)[name] for cls, name in methods]
