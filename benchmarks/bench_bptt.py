@@ -15,8 +15,8 @@ Every contender's loss and gradients are first checked against the hand-written 
 1e-8). Timings are interleaved: each round runs every contender once, in a rotating order, and
 the table gives the median over rounds after a warm-up. Peak memory is measured with tracemalloc.
 Before timing, the script steadies its process: one BLAS thread for every contender (--threads)
-and, on glibc, malloc thresholds that keep freed memory in the process (STEADY_MALLOC); what
-must be set before start-up, it restarts itself once to set.
+and, on glibc, malloc thresholds that keep freed memory in the process (STEADY_MALLOC). Settings
+that only take effect at start-up are set by restarting the script once.
 
     python benchmarks/bench_bptt.py                     # all configs, all installed peers
     python benchmarks/bench_bptt.py --configs tiny,mid --repeats 10
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import importlib.metadata
 import importlib.util
@@ -37,6 +38,7 @@ import pstats
 import sys
 import time
 import tracemalloc
+import types
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -46,7 +48,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt, init_parameters  # noqa: E402
-from tinygrad_rnn import nn, ops  # noqa: E402
+from tinygrad_rnn import Tensor, autograd, nn, ops  # noqa: E402
 
 AGREEMENT_TOLERANCE = 1e-8
 
@@ -436,9 +438,12 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 # glibc's malloc settings that keep freed memory in the process. By default glibc hands memory
 # at the top of its heap back to the system once enough of it is free there, and whether that
 # happens every step depends on where the heap happens to end: in a process where it does, each
-# large temporary page-faults anew every step (mid then ran about 1.5x slower, for both NumPy
-# contenders). With both thresholds set, every process is the steady kind.
+# large temporary page-faults anew every step (mid then ran far slower, for both NumPy
+# contenders). The trim threshold stops that; setting it also freezes glibc's otherwise adaptive
+# mmap threshold at its 128 KiB default, so that is set too, to keep arrays below 32 MiB on the
+# heap instead of in fresh mappings.
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20)}
+RESTARTED = "BENCH_BPTT_RESTARTED"  # set in the restarted process, which never restarts again
 
 
 def prepare_process(threads: int, may_restart: bool) -> None:
@@ -446,9 +451,10 @@ def prepare_process(threads: int, may_restart: bool) -> None:
     XLA's) and, on glibc, the STEADY_MALLOC settings.
 
     NumPy's BLAS takes its thread count when NumPy is imported, and malloc its settings when the
-    process starts, so what is missing restarts the script (when `may_restart`) with the
-    variables set: OPENBLAS_NUM_THREADS (and OMP_, MKL_) without threadpoolctl, and
-    STEADY_MALLOC's. Every other variable, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE included, is kept.
+    process starts, so what is missing restarts the script once (when `may_restart`: only when it
+    runs as a script) with the variables set: OPENBLAS_NUM_THREADS (and OMP_, MKL_) without
+    threadpoolctl, and STEADY_MALLOC's. Every other variable, OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE included, is kept.
     """
     missing = {}
     if blas_threads()[0] != threads:
@@ -460,12 +466,13 @@ def prepare_process(threads: int, may_restart: bool) -> None:
             missing.update({variable: str(threads) for variable in BLAS_THREAD_VARIABLES})
     if platform.libc_ver()[0] == "glibc":
         missing.update({name: value for name, value in STEADY_MALLOC.items() if name not in os.environ})
-    if missing and may_restart:
+    if missing and may_restart and RESTARTED not in os.environ:
         sys.stdout.flush()
-        os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], dict(os.environ, **missing))
+        os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], dict(os.environ, **missing, **{RESTARTED: "1"}))
     if missing:
         settings = " ".join(f"{name}={value}" for name, value in missing.items())
-        print(f"note: this process runs without {settings}; start with them set to time as the script does")
+        print(f"note: this process runs without {settings}; start with them set (or, for the threads, "
+              "install threadpoolctl) to time as the script does")
     if threads == 1 and "jax" not in sys.modules:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     if importlib.util.find_spec("torch") is not None:
@@ -655,36 +662,42 @@ def profile_tinygrad(name: str, seconds: float, top: int) -> None:
     pstats.Stats(profiler).strip_dirs().sort_stats("tottime").print_stats(top)
 
 
-def timed_methods() -> list[tuple[type, str]]:
-    """The methods that do an op's NumPy work: every op's forward and backward, and the
-    arithmetic of the lazy gradients (IndexedGrad, ProductSum) the backward walk merges."""
+def timed_functions() -> list[tuple[object, str]]:
+    """(owner, name) of the functions that do the step's NumPy work: every op's forward and
+    backward, and the arithmetic that adds gradients up (the lazy gradients' methods, the walk's
+    `_add_gradient`, a leaf's `_accumulate_grad`)."""
     classes, pending = [], [ops.Function]
     while pending:
         cls = pending.pop()
         classes.append(cls)
         pending.extend(cls.__subclasses__())
-    methods = [(cls, name) for cls in classes for name in ("forward", "backward") if name in vars(cls)]
-    return methods + [(ops.IndexedGrad, "dense"), (ops.IndexedGrad, "add_into"),
-                      (ops.ProductSum, "dense"), (ops.ProductSum, "_multiply_pending")]
+    functions = [(cls, name) for cls in classes for name in ("forward", "backward") if name in vars(cls)]
+    functions += [(ops.IndexedGrad, "dense"), (ops.IndexedGrad, "add_into"), (ops.ZeroGrad, "dense"),
+                  (ops.ProductSum, "dense"), (ops.ProductSum, "merge"), (ops.ProductSum, "_multiply_pending"),
+                  (ops.ProductSum, "_add"), (autograd, "_add_gradient"), (Tensor, "_accumulate_grad")]
+    for owner, name in functions:
+        assert isinstance(vars(owner)[name], types.FunctionType), f"{owner.__name__}.{name} is not a plain function"
+    return functions
 
 
 ROUNDS_PER_SPLIT = 5
 
 
 class OpTimer:
-    """Times the methods of timed_methods() from inside while active (`with timer:`).
+    """Times the functions of timed_functions() from inside while active (`with timer:`).
 
-    A call made from another timed call is inside that call's span, so only the outermost is
-    added up. Timing costs a little on every call; `calibrate()` measures that on an empty
-    function, so that `op_seconds()` can take it off."""
+    A call made from another timed call is inside that call's span, so only the outermost calls
+    are added up. Timing costs a little on every call; `calibrate()` measures that on a function
+    called like an op, so that `op_seconds()` can take it off."""
 
     def __init__(self):
-        self.methods = timed_methods()
-        self.originals = [vars(cls)[name] for cls, name in self.methods]
+        self.functions = timed_functions()
+        self.originals = []
         self.seconds, self.calls, self.nested, self.depth = 0.0, 0, 0, 0
-        self.cost_inside = self.cost_nested = 0.0
+        self.cost_inside = self.cost_per_call = 0.0
 
     def wrap(self, function):
+        @functools.wraps(function)
         def timed(*args, **kwargs):
             self.depth += 1
             start = time.perf_counter()
@@ -701,35 +714,39 @@ class OpTimer:
         return timed
 
     def calibrate(self, calls: int = 200_000) -> None:
-        def empty():
+        """Measure what timing one call costs: inside the timed span, and in all."""
+        def forward(x, y, out=None):
             pass
 
-        bare = seconds_per_step(empty, calls)
+        a, b = np.zeros(1), np.zeros(1)
+        timed = self.wrap(forward)
+        bare = seconds_per_step(lambda: forward(a, b, out=None), calls)
         self.reset()
-        wrapped = seconds_per_step(self.wrap(empty), calls)
-        self.cost_inside, self.cost_nested = self.seconds / calls, wrapped - bare
+        wrapped = seconds_per_step(lambda: timed(a, b, out=None), calls)
+        self.cost_inside, self.cost_per_call = self.seconds / calls, wrapped - bare
 
     def reset(self) -> None:
         self.seconds, self.calls, self.nested = 0.0, 0, 0
 
     def op_seconds(self) -> float:
         """Time inside the outermost timed calls since reset(), less what timing them cost."""
-        return self.seconds - self.calls * self.cost_inside - self.nested * self.cost_nested
+        return self.seconds - self.calls * self.cost_inside - self.nested * self.cost_per_call
 
     def __enter__(self):
-        for cls, name in self.methods:
-            setattr(cls, name, self.wrap(vars(cls)[name]))
+        self.originals = [vars(owner)[name] for owner, name in self.functions]
+        for (owner, name), original in zip(self.functions, self.originals):
+            setattr(owner, name, self.wrap(original))
         return self
 
     def __exit__(self, *exc):
-        for (cls, name), original in zip(self.methods, self.originals):
-            setattr(cls, name, original)
+        for (owner, name), original in zip(self.functions, self.originals):
+            setattr(owner, name, original)
         return False
 
 
 def split_tinygrad(name: str, seconds: float) -> None:
-    """How much of tinygrad_rnn's step on one config is the ops' own NumPy work (the methods of
-    timed_methods(), timed from inside) and how much is the rest: recording the ops, the
+    """How much of tinygrad_rnn's step on one config is NumPy work (the functions of
+    timed_functions(), timed from inside) and how much is the rest: recording the ops, the
     backward walk, tensors and the model's Python code.
 
     Each round times the hand-written step, tinygrad_rnn's step as it is, and its step again
@@ -758,7 +775,8 @@ def split_tinygrad(name: str, seconds: float) -> None:
           f"{ROUNDS_PER_SPLIT} rounds of {count} steps")
     rows = [
         ["the whole step", format_microseconds(step_time), f"{step_time / hand_time:.2f}"],
-        [f"inside the ops ({timer.calls / count:,.0f} calls)", format_microseconds(ops_time), f"{ops_time / hand_time:.2f}"],
+        [f"inside the ops and gradient sums ({timer.calls / count:,.0f} outermost calls)", format_microseconds(ops_time),
+         f"{ops_time / hand_time:.2f}"],
         ["the rest: recording, the walk, tensors, model code", format_microseconds(step_time - ops_time),
          f"{(step_time - ops_time) / hand_time:.2f}"],
         ["hand-written step", format_microseconds(hand_time), "1.00"],
@@ -766,7 +784,9 @@ def split_tinygrad(name: str, seconds: float) -> None:
     print(render_table(["part", "µs", "over hand-written"], rows, markdown=False))
 
 
-def main(argv=None) -> None:
+def main(argv=None, may_restart: bool = False) -> None:
+    """Parse `argv` (the command line when None) and run; `may_restart` lets prepare_process()
+    restart the process, which only the script itself should allow."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help=f"comma-separated, from {', '.join(CONFIGS)} (default: all)")
@@ -787,7 +807,7 @@ def main(argv=None) -> None:
     unknown = [n for n in names + [args.profile, args.split] if n and n not in CONFIGS]
     if unknown:
         parser.error(f"unknown config {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
-    prepare_process(args.threads, may_restart=argv is None)
+    prepare_process(args.threads, may_restart)
     if args.profile:
         profile_tinygrad(args.profile, seconds=0.5 if args.quick else 3.0, top=25)
         return
@@ -800,4 +820,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(may_restart=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_bptt import (AGREEMENT_TOLERANCE, CONFIGS, OpTimer, build_contenders, gradient_errors,
-                                   make_problem, split_tinygrad, timed_methods)
+                                   make_problem, split_tinygrad, timed_functions)
 from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt
 from tinygrad_rnn import Tensor, ops, stack
 
@@ -42,27 +42,35 @@ def test_hand_written_gradients_match_central_differences(name):
         np.testing.assert_allclose(result.grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
-def test_the_op_timer_counts_each_outermost_call_once_and_puts_every_method_back():
+def test_the_op_timer_counts_each_outermost_call_once_and_puts_every_function_back():
     timer = OpTimer()
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     with timer:
         # forward: Stack, GetItem, Sum; backward: Sum, GetItem, then Stack, whose backward
-        # makes the slice's sparse gradient dense (IndexedGrad.dense, which calls add_into):
-        # two calls inside a timed call
+        # makes the slice's sparse gradient dense (IndexedGrad.dense, which calls add_into:
+        # two calls inside a timed call); then a's and b's _accumulate_grad
         stack([a, b])[0:1].sum().backward()
-    assert (timer.calls, timer.nested) == (6, 2)
-    assert timer.seconds > 0
-    assert [vars(cls)[name] for cls, name in timer.methods] == timer.originals
+    assert (timer.calls, timer.nested) == (8, 2)
+    assert [vars(owner)[name] for owner, name in timer.functions] == timer.originals
     np.testing.assert_array_equal(a.grad, [1.0, 1.0])
 
 
-def test_the_split_prints_its_table_and_puts_every_method_back(capsys):
-    methods = timed_methods()
-    assert {(ops.Linear, "forward"), (ops.Tanh, "backward"), (ops.ProductSum, "_multiply_pending")} <= set(methods)
-    before = [vars(cls)[name] for cls, name in methods]
+def test_the_op_timer_puts_every_function_back_after_an_error():
+    timer = OpTimer()
+    before = [vars(owner)[name] for owner, name in timer.functions]
+    with pytest.raises(ValueError, match="MatMul"):
+        with timer:
+            Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
+    assert [vars(owner)[name] for owner, name in timer.functions] == before
+
+
+def test_the_split_prints_its_table_and_puts_every_function_back(capsys):
+    functions = timed_functions()
+    assert {(ops.Linear, "forward"), (ops.Tanh, "backward"), (ops.ProductSum, "_multiply_pending")} <= set(functions)
+    before = [vars(owner)[name] for owner, name in functions]
     split_tinygrad("tiny", seconds=0.001)
-    assert [vars(cls)[name] for cls, name in methods] == before
+    assert [vars(owner)[name] for owner, name in functions] == before
     table = capsys.readouterr().out
-    calls = re.search(r"inside the ops \(([\d,]+) calls\)", table)
+    calls = re.search(r"inside the ops and gradient sums \(([\d,]+) outermost calls\)", table)
     assert calls and int(calls.group(1).replace(",", "")) > 0, table
     assert "the whole step" in table and "hand-written step" in table
