@@ -750,8 +750,8 @@ def split_tinygrad(name: str, seconds: float) -> None:
     backward walk, tensors and the model's Python code.
 
     Each round times the hand-written step, tinygrad_rnn's step as it is, and its step again
-    with the ops timed; the table gives medians over rounds. The ops' time alone over the
-    hand-written step's is the ratio an engine whose bookkeeping cost nothing would reach
+    with the NumPy work timed; the table gives medians over rounds. The NumPy work's time over
+    the hand-written step's is the ratio an engine whose bookkeeping cost nothing would reach
     with these ops.
     """
     problem = make_problem(CONFIGS[name])
