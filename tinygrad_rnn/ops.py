@@ -446,9 +446,7 @@ class Mean(Function):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         self.input_shape = x.shape
-        self.count = 1
-        for a in self.axes:
-            self.count *= x.shape[a]
+        self.count = math.prod(x.shape[a] for a in self.axes)
         if x.dtype == np.float16:  # NumPy's mean adds float16 in float32 and cannot overflow
             return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
         return np.asarray(x.sum(axis=self.axes, keepdims=keepdims) / self.count)  # the same, cheaper

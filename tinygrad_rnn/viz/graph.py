@@ -4,9 +4,10 @@ Every recorded op the output was computed from becomes one node, placed in the b
 scope ("layer0/t=3"); so does every leaf it read. Parameters (leaves that require grad) sit
 outside every box. Cheap expressions made of parameters alone (the per-layer
 `bias_ih + bias_hh`, a `W.T`) can be folded into a single parameter node
-("bias_ih_l0 + bias_hh_l0"), so its edges go straight into the ops that use it. Constants (inputs such as x) are drawn
-in the box of the ops that use them. An op's values can be shown while its output tensor is
-still alive (the graph itself keeps only the op), its gradient after a retain_grads() backward.
+("bias_ih_l0 + bias_hh_l0"), so its edges go straight into the ops that use it. Constants
+(inputs such as x) are drawn in the box of the ops that use them. An op's values can be shown
+while its output tensor is still alive (the graph itself keeps only the op), its gradient
+after a retain_grads() backward.
 """
 from __future__ import annotations
 
