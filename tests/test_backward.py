@@ -307,49 +307,6 @@ def test_a_boolean_index_is_a_mask_not_position_one(index):
     np.testing.assert_array_equal(x.grad, expected + both[0] + both[1])
 
 
-@pytest.mark.parametrize("op_class, arity", [(ops.Tanh, 1), (ops.Relu, 1), (ops.Mul, 2), (ops.Add, 2)])
-def test_an_op_writes_into_a_given_array_only_when_its_dtype_is_the_results(op_class, arity):
-    values = [np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.linspace(2.0, -0.5, 6).reshape(2, 3)][:arity]
-    expected = apply(op_class, *[Tensor(v) for v in values]).data
-    out = np.full((2, 3), np.nan)
-    result = apply(op_class, *[Tensor(v, requires_grad=True) for v in values], out=out)
-    assert result.data is out and np.array_equal(out, expected)
-    narrow = np.zeros((2, 3), dtype=np.float32)
-    result = apply(op_class, *[Tensor(v) for v in values], out=narrow)
-    assert result.dtype == np.float64 and np.array_equal(result.data, expected) and not narrow.any()
-    wide = np.zeros((4, 2, 3))   # the result would broadcast into it: not used
-    result = apply(op_class, *[Tensor(v) for v in values], out=wide)
-    assert result.shape == (2, 3) and not wide.any()
-
-
-def test_a_stack_given_its_filled_result_returns_it_and_sends_each_input_its_row():
-    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
-    filled = np.array([[1.0, 2.0], [3.0, 4.0]])
-    stacked = apply(ops.Stack, a, b, axis=0, filled=filled)
-    assert stacked.data is filled
-    (stacked * Tensor([[1.0, 2.0], [3.0, 5.0]])).sum().backward()
-    assert np.array_equal(a.grad, [1.0, 2.0]) and np.array_equal(b.grad, [3.0, 5.0])
-
-
-def test_a_product_sum_merges_pieces_and_multiplies_them_in_batches_of_rows():
-    rng = np.random.default_rng(0)
-    pieces = [(rng.normal(size=(3, 2)), rng.normal(size=(3, 4))) for _ in range(5)]
-    total = ops.ProductSum(*pieces[0])
-    assert total.rows_per_product == 8
-    waiting = []
-    for piece in pieces[1:]:
-        total.merge(ops.ProductSum(*piece))
-        waiting.append(total.rows)
-    assert waiting == [6, 0, 3, 6]   # 9 rows reach 2 * 4: multiplied, none wait
-    expected = sum(g.T @ x for g, x in pieces)
-    assert total.dense().shape == (2, 4)
-    np.testing.assert_allclose(total.dense(), expected, rtol=1e-14)
-    done = ops.ProductSum(*pieces[0])
-    done.dense()
-    total.merge(done)   # a piece already multiplied adds its product
-    np.testing.assert_allclose(total.dense(), expected + pieces[0][0].T @ pieces[0][1], rtol=1e-14)
-
-
 def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
     rng = np.random.default_rng(1)
     w = Tensor(rng.normal(size=(3, 2)), requires_grad=True)

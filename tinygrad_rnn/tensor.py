@@ -180,17 +180,17 @@ class Tensor:
             return Tensor._from_op(np.asarray(other), None)
         raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
 
-    def __add__(self, other): return _apply_binary(ops.Add, self, self._lift(other))
-    def __radd__(self, other): return _apply_binary(ops.Add, self._lift(other), self)
-    def __sub__(self, other): return _apply_binary(ops.Sub, self, self._lift(other))
-    def __rsub__(self, other): return _apply_binary(ops.Sub, self._lift(other), self)
-    def __mul__(self, other): return _apply_binary(ops.Mul, self, self._lift(other))
-    def __rmul__(self, other): return _apply_binary(ops.Mul, self._lift(other), self)
-    def __truediv__(self, other): return _apply_binary(ops.Div, self, self._lift(other))
-    def __rtruediv__(self, other): return _apply_binary(ops.Div, self._lift(other), self)
-    def __matmul__(self, other): return _apply_binary(ops.MatMul, self, self._lift(other))
-    def __rmatmul__(self, other): return _apply_binary(ops.MatMul, self._lift(other), self)
-    def __neg__(self): return _apply_unary(ops.Neg, self)
+    def __add__(self, other): return apply(ops.Add, self, self._lift(other))
+    def __radd__(self, other): return apply(ops.Add, self._lift(other), self)
+    def __sub__(self, other): return apply(ops.Sub, self, self._lift(other))
+    def __rsub__(self, other): return apply(ops.Sub, self._lift(other), self)
+    def __mul__(self, other): return apply(ops.Mul, self, self._lift(other))
+    def __rmul__(self, other): return apply(ops.Mul, self._lift(other), self)
+    def __truediv__(self, other): return apply(ops.Div, self, self._lift(other))
+    def __rtruediv__(self, other): return apply(ops.Div, self._lift(other), self)
+    def __matmul__(self, other): return apply(ops.MatMul, self, self._lift(other))
+    def __rmatmul__(self, other): return apply(ops.MatMul, self._lift(other), self)
+    def __neg__(self): return apply(ops.Neg, self)
 
     def __pow__(self, exponent):
         if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
@@ -208,11 +208,11 @@ class Tensor:
     def matmul(self, other): return self @ other
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return _apply_unary(ops.Exp, self)
-    def log(self): return _apply_unary(ops.Log, self)
-    def tanh(self): return _apply_unary(ops.Tanh, self)
-    def sigmoid(self): return _apply_unary(ops.Sigmoid, self)
-    def relu(self): return _apply_unary(ops.Relu, self)
+    def exp(self): return apply(ops.Exp, self)
+    def log(self): return apply(ops.Log, self)
+    def tanh(self): return apply(ops.Tanh, self)
+    def sigmoid(self): return apply(ops.Sigmoid, self)
+    def relu(self): return apply(ops.Relu, self)
 
     def sqrt(self):
         """x ** 0.5."""
@@ -249,10 +249,10 @@ class Tensor:
     @property
     def T(self):
         """Axes reversed (the matrix transpose for 2-D)."""
-        return _apply_unary(ops.Transpose, self, None)
+        return apply(ops.Transpose, self, axes=None)
 
     def __getitem__(self, index):
-        return _apply_unary(ops.GetItem, self, _plain_index(index))
+        return apply(ops.GetItem, self, index=_plain_index(index))
 
 
 def _sizes(args: tuple) -> tuple:
@@ -273,62 +273,24 @@ def _plain_index(index):
     return index
 
 
-def apply(op_class, *parents: Tensor, **options) -> Tensor:
-    """Run `op_class` forward on the parents' arrays; record it when a gradient is needed.
+def apply(op_class, *inputs: Tensor, **options) -> Tensor:
+    """Run `op_class` forward on the inputs' arrays; record it when recording is on and some
+    input needs a gradient.
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    if len(parents) == 1:  # the common case, without building lists
-        x = parents[0]
-        nodes, needs_grad, arrays = (x if x._ctx is None else x._ctx,), (x.requires_grad,), (x.data,)
-    else:
-        nodes, needs_grad, arrays = [], [], []
-        for p in parents:  # one pass, cheaper than three comprehensions
-            nodes.append(p if p._ctx is None else p._ctx)
-            needs_grad.append(p.requires_grad)
-            arrays.append(p.data)
-        nodes, needs_grad = tuple(nodes), tuple(needs_grad)
-    op = op_class(nodes, needs_grad)
+    parents, needs_grad, arrays = [], [], []
+    for x in inputs:
+        parents.append(x if x._ctx is None else x._ctx)
+        needs_grad.append(x.requires_grad)
+        arrays.append(x.data)
+    needs_grad = tuple(needs_grad)
+    op = op_class(tuple(parents), needs_grad)
     try:
         out = op.forward(*arrays, **options)
     except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, parents, error) from error
-    return _output(out, op, needs_grad, parents)
-
-
-def _apply_binary(op_class, x: Tensor, y: Tensor) -> Tensor:
-    """apply() for an op of two tensors and no options: the arithmetic operators' fast path."""
-    needs_grad = (x.requires_grad, y.requires_grad)
-    op = op_class((x if x._ctx is None else x._ctx, y if y._ctx is None else y._ctx), needs_grad)
-    try:
-        out = op.forward(x.data, y.data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, (x, y), error) from error
-    return _output(out, op, needs_grad, (x, y))
-
-
-def _apply_unary(op_class, x: Tensor, *options) -> Tensor:
-    """apply() for an op of one tensor, its options given in order: the elementwise methods'
-    and indexing's fast path."""
-    needs_grad = (x.requires_grad,)
-    op = op_class((x if x._ctx is None else x._ctx,), needs_grad)
-    try:  # most unary ops take no options, and a call without * is cheaper
-        out = op.forward(x.data, *options) if options else op.forward(x.data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, (x,), error) from error
-    return _output(out, op, needs_grad, (x,))
-
-
-def _apply_ternary(op_class, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
-    """apply() for an op of three tensors and no options: linear()'s fast path with a bias."""
-    needs_grad = (x.requires_grad, y.requires_grad, z.requires_grad)
-    op = op_class((x if x._ctx is None else x._ctx, y if y._ctx is None else y._ctx,
-                   z if z._ctx is None else z._ctx), needs_grad)
-    try:
-        out = op.forward(x.data, y.data, z.data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, (x, y, z), error) from error
-    return _output(out, op, needs_grad, (x, y, z))
+        raise _op_error(op_class, inputs, error) from error
+    return _output(out, op, needs_grad, inputs)
 
 
 def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
@@ -362,8 +324,8 @@ def _check_sequence(name: str, tensors) -> list:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result."""
     if bias is None:
-        return _apply_binary(ops.Linear, x, weight)
-    return _apply_ternary(ops.Linear, x, weight, bias)
+        return apply(ops.Linear, x, weight)
+    return apply(ops.Linear, x, weight, bias)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

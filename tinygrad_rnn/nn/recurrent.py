@@ -18,14 +18,16 @@ on the state, so it is computed for all steps at once, before the loop:
     projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one Linear op
 
 and each time step, inside scope("t=<i>"), takes projected[t] and computes
-h_{t-1} @ weight_hh.T + projected[t], again one Linear op. The step writes its h_t into row t
-of one (T, ..., H) array made for the layer, and that array is the layer's output: the
-hidden states are stored once, not once per step and again stacked.
-Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
-the first step skips its (zero) hidden-to-hidden product. So with a single step and no initial
-state, weight_hh is never used and keeps grad None (a cell called with hx=None likewise), where
-PyTorch's layers report zeros: its optimizers skip a None gradient but still apply weight decay
-and momentum to zeros. The hidden states of layer l, stacked, are the inputs of layer l + 1.
+h_{t-1} @ weight_hh.T + projected[t], again one Linear op, then the cell's equations. With no
+initial state given, h_0 = 0 (c_0 = 0 for an LSTM), and the first step multiplies it like any
+other, as PyTorch does: every step from t = 0 records the same ops, and weight_hh receives a
+gradient (zeros after a one-step sequence) whatever the length. The hidden states h_t, stacked
+over time by one Stack op, are the layer's output and the input of layer l + 1.
+
+Scope names: every tensor a step makes is tagged "layer<l>/t=<i>" (the input projection
+"layer<l>"). A reverse direction (bidirectional=True, not built yet) will tag its steps
+"layer<l>_reverse/t=<i>", i being the position of the input the step reads (it runs from
+i = T-1 down to 0), so that both directions' step i reads x_i.
 """
 from __future__ import annotations
 
@@ -33,10 +35,9 @@ import math
 
 import numpy as np
 
-from .. import ops
 from ..autograd import collector_paused, scope
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear, stack
+from ..tensor import DEFAULT_DTYPE, Tensor, linear, stack
 from .module import Module, Parameter
 
 
@@ -52,15 +53,10 @@ def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -
     return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
 
 
-def stack_rows(hiddens: list, output: np.ndarray, rows: list, axis: int) -> Tensor:
-    """The hidden states stacked along `axis`. When every step wrote its h_t into rows[t] (the
-    views of `output` along its first axis that the steps were given), that is `output`
-    itself, recorded without a copy and made read-only: the steps saved its rows for backward."""
-    if all(h.data is row for h, row in zip(hiddens, rows)):
-        output.flags.writeable = False
-        filled = output if axis == 0 else np.moveaxis(output, 0, axis)
-        return apply(ops.Stack, *hiddens, axis=axis, filled=filled)
-    return stack(hiddens, axis=axis)
+def zero_state(name: str, batch_shape: tuple, hidden_size: int, dtype) -> Tensor:
+    """The constant all-zero state `name` ("h_0", "c_0") of shape batch_shape + (hidden_size,),
+    used when no initial state is given."""
+    return Tensor(np.zeros(batch_shape + (hidden_size,), dtype=dtype), name=name)
 
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
@@ -101,10 +97,10 @@ class RecurrentCell(Module):
         """b_ih + b_hh, or None without biases."""
         return None if self.bias_ih is None else self.bias_ih + self.bias_hh
 
-    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor | None:
-        """`state` as a Tensor of shape batch_shape + (hidden_size,); None (zeros) stays None."""
+    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor:
+        """`state` as a Tensor of shape batch_shape + (hidden_size,); zeros for None."""
         if state is None:
-            return None
+            return zero_state(f"{name}_0", batch_shape, self.hidden_size, self.weight_ih.dtype)
         state = as_input(state, self.weight_ih.dtype)
         expected = batch_shape + (self.hidden_size,)
         if state.shape != expected:
@@ -123,11 +119,10 @@ class RecurrentLayers(Module):
       layer_weights(layer)              -> (input_bias, step_weights): the bias added to the layer's
                                            input projection (or None), and what its every step uses;
                                            by default b_ih + b_hh and (W_hh,)
-      step(projected_x, state, weights, out)
-                                        -> the next state, a tuple ordered as `state_names`, h first;
-                                           `state` is None at the first step when no initial
-                                           state was given (all zeros); `out` is the layer's
-                                           output row for this step, the array to write h into.
+      step(projected_x, state, weights)
+                                        -> the next state, a tuple ordered as `state_names`, h first,
+                                           from the projected input p_t = x_t @ W_ih^T + bias and
+                                           the previous state.
     Its forward() then calls `_unroll(input, initial_states)`.
 
     With `retain_hidden = True`, every state tensor keeps its gradient after backward and
@@ -167,7 +162,7 @@ class RecurrentLayers(Module):
         bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
         return bias, (getattr(self, f"weight_hh_l{layer}"),)
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out: np.ndarray) -> tuple:
+    def step(self, projected_x: Tensor, state: tuple, weights: tuple) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
 
     def _time_major(self, input) -> tuple[Tensor, bool]:
@@ -199,12 +194,13 @@ class RecurrentLayers(Module):
             raise ValueError(f"{name}: the input sequence is empty")
         return sequence, batched
 
-    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...] | None]:
+    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...]]:
         """For each layer, its initial state tuple: slices of the given (num_layers, ..., H)
-        tensors, one per name in `state_names`, or None (all zeros) when `given` is None."""
-        if given is None:
-            return [None] * self.num_layers
+        tensors, one per name in `state_names`, or zeros when `given` is None."""
         dtype = self.weight_ih_l0.dtype
+        if given is None:
+            return [tuple(zero_state(f"{name}_0", batch_shape, self.hidden_size, dtype) for name in self.state_names)
+                    for _ in range(self.num_layers)]
         expected = (self.num_layers,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
@@ -227,13 +223,11 @@ class RecurrentLayers(Module):
             with scope(f"layer{layer}"):
                 input_bias, weights = self.layer_weights(layer)
                 projected = linear(sequence, getattr(self, f"weight_ih_l{layer}"), input_bias)
-                output = np.empty(projected.shape[:-1] + (self.hidden_size,), dtype=projected.dtype)
-                rows = list(output)
                 state = states[layer]
                 layer_states = []
-                for t, row in enumerate(rows):
+                for t in range(len(projected)):
                     with scope(f"t={t}"):
-                        state = self.step(projected[t], state, weights, row)
+                        state = self.step(projected[t], state, weights)
                     if self.retain_hidden:
                         for tensor in state:
                             if tensor.requires_grad:
@@ -241,7 +235,7 @@ class RecurrentLayers(Module):
                     layer_states.append(state)
                 last = layer == self.num_layers - 1
                 hiddens = [step_state[0] for step_state in layer_states]
-                sequence = stack_rows(hiddens, output, rows, axis=output_axis if last else 0)
+                sequence = stack(hiddens, axis=output_axis if last else 0)
             if self.retain_hidden:
                 self.step_states.append(layer_states)
             final_states.append(state)
