@@ -18,6 +18,7 @@ one CheckpointError naming the path and the problem, and the model is left uncha
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -67,7 +68,10 @@ def save(module: Module, path, metadata: dict | None = None) -> None:
     for name, value in arrays.items():
         if value.dtype.kind not in NUMERIC_KINDS:
             raise TypeError(f"checkpoint.save: parameter {name!r} has dtype {value.dtype}; only numbers are stored")
-    text = json.dumps(_json_safe({} if metadata is None else metadata, "metadata"), allow_nan=False)
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict):
+        raise TypeError(f"checkpoint.save: metadata is a {type(metadata).__name__}, not a dict")
+    text = json.dumps(_json_safe(metadata, "metadata"), allow_nan=False)
     _check_fields(json.loads(text), lambda problem: TypeError(f"checkpoint.save: {problem}"))
     target, mode = _writable_target(os.fspath(path))
     temporary = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
@@ -137,7 +141,8 @@ def _write_archive(file, arrays: dict, metadata_text: str) -> None:
 def read_metadata(path, *, task: str | None = None) -> dict:
     """The metadata stored with the checkpoint at `path` ({} if it has none), read and checked
     without reading any array. With `task`, a CheckpointError unless the file records that task."""
-    metadata, _ = _read(path, arrays=False)
+    with _opened(path) as (archive, metadata_member, _):
+        metadata = _read_metadata(path, archive, metadata_member)
     if task is not None and metadata.get("task") != task:
         if "task" not in metadata:
             raise CheckpointError(path, f"records no task, so it cannot be used as one of task {task!r}")
@@ -150,7 +155,7 @@ def load_state_dict(path, *, max_bytes: int = MAX_ARRAY_BYTES) -> OrderedDict[st
     larger than `max_bytes` together are refused before they are allocated.
 
     Raises FileNotFoundError for a missing file and CheckpointError for any other problem."""
-    return _read(path, max_bytes=max_bytes)[1]
+    return _read_arrays(path, None, "", max_bytes)
 
 
 def load(path, module: Module) -> Module:
@@ -159,66 +164,74 @@ def load(path, module: Module) -> Module:
     array is read, and the module is written only after all of them are, so a failure leaves
     the module unchanged."""
     expected = OrderedDict((name, param.shape) for name, param in module.named_parameters())
-    _, state = _read(path, expected=expected, model=type(module).__name__)
-    module.load_state_dict(state)
+    module.load_state_dict(_read_arrays(path, expected, type(module).__name__, MAX_ARRAY_BYTES))
     return module
 
 
-def _read(path, *, expected: dict | None = None, model: str = "", max_bytes: int = MAX_ARRAY_BYTES,
-          arrays: bool = True) -> tuple[dict, OrderedDict[str, np.ndarray] | None]:
-    """(metadata, arrays) of the checkpoint at `path`; arrays are checked against `expected`
-    shapes when given, else against the `max_bytes` budget; `arrays=False` reads metadata only."""
-    path = os.fspath(path)
+def _read_arrays(path, expected: dict | None, model: str, max_bytes: int) -> OrderedDict[str, np.ndarray]:
+    """The arrays of the checkpoint at `path`, checked against the `expected` shapes of `model`
+    when given, else against the `max_bytes` budget; the metadata is checked too."""
+    with _opened(path) as (archive, metadata_member, members):
+        _read_metadata(path, archive, metadata_member)
+        if expected is not None:
+            _check_names(path, model, list(members), list(expected))
+        state = OrderedDict[str, np.ndarray]()
+        budget = max_bytes
+        for name, info in members.items():
+            with _damage_reported(path, f" (array {name!r})"):
+                state[name] = _read_array(path, archive, info, name, None if expected is None else expected[name],
+                                          budget)
+            budget -= state[name].nbytes
+    return state
+
+
+@contextlib.contextmanager
+def _opened(path):
+    """(archive, metadata member or None, array members by name) of the zip file at `path`."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint: no file at {path}")
+        raise FileNotFoundError(f"checkpoint: no file at {os.fspath(path)}")
     with open(path, "rb") as file:
         signature = file.read(4)
         if signature not in ZIP_SIGNATURES:
             raise CheckpointError(path, f"is not an .npz archive: it starts with {signature!r}, "
                                         f"not a zip signature {ZIP_SIGNATURES[0]!r}")
         file.seek(0)
-        where = ""
-        try:
-            with zipfile.ZipFile(file) as archive:
-                members = _members(path, archive)
-                where = " (metadata)"
-                metadata = _read_metadata(path, archive, members.pop(METADATA_MEMBER, None))
-                if not arrays:
-                    return metadata, None
-                if expected is not None:
-                    _check_names(path, model, list(members), list(expected))
-                state = OrderedDict()
-                budget = max_bytes
-                for name, info in members.items():
-                    where = f" (array {name!r})"
-                    state[name] = _read_array(path, archive, info, name, None if expected is None else expected[name],
-                                              budget)
-                    budget -= state[name].nbytes
-        except CheckpointError:
-            raise
-        except DAMAGE_ERRORS as error:
-            raise CheckpointError(path, f"is not a readable .npz archive{where}: {error}") from error
-    return metadata, state
+        with _damage_reported(path, ""), zipfile.ZipFile(file) as archive:
+            yield (archive, *_members(path, archive))
 
 
-def _members(path: str, archive: zipfile.ZipFile) -> OrderedDict[str, zipfile.ZipInfo]:
-    """The archive's members by array name (METADATA_MEMBER under its own name), each checked
-    to be a plain, unencrypted, stored or deflated .npy or the metadata."""
-    members = OrderedDict()
+@contextlib.contextmanager
+def _damage_reported(path, where: str):
+    """Turn what the zip, zlib and .npy readers raise on bad bytes into a CheckpointError."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except DAMAGE_ERRORS as error:
+        raise CheckpointError(path, f"is not a readable .npz archive{where}: {error}") from error
+
+
+def _members(path: str, archive: zipfile.ZipFile) -> tuple[zipfile.ZipInfo | None, dict[str, zipfile.ZipInfo]]:
+    """The archive's METADATA_MEMBER (None if absent) and its .npy members by array name, each
+    checked to be plain: unencrypted, stored or deflated, and there once."""
+    metadata, arrays = None, OrderedDict[str, zipfile.ZipInfo]()
     for info in archive.infolist():
         if info.filename != METADATA_MEMBER and not info.filename.endswith(".npy"):
             raise CheckpointError(path, f"holds {info.filename!r}, which is neither an array (.npy) "
                                         f"nor {METADATA_MEMBER}")
-        name = info.filename if info.filename == METADATA_MEMBER else info.filename[:-len(".npy")]
-        if name in members:
+        name = info.filename[:-len(".npy")]
+        if (metadata if info.filename == METADATA_MEMBER else arrays.get(name)) is not None:
             raise CheckpointError(path, f"holds {info.filename!r} twice")
         if info.flag_bits & 0x1:
             raise CheckpointError(path, f"holds {info.filename!r} encrypted")
         if info.compress_type not in READABLE_COMPRESSION:
             raise CheckpointError(path, f"holds {info.filename!r} compressed by method {info.compress_type}; "
                                         f"only stored (0) and deflated (8) are read")
-        members[name] = info
-    return members
+        if info.filename == METADATA_MEMBER:
+            metadata = info
+        else:
+            arrays[name] = info
+    return metadata, arrays
 
 
 def _read_metadata(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> dict:
@@ -226,7 +239,8 @@ def _read_metadata(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo | 
         return {}
     if info.file_size > MAX_METADATA_BYTES:
         raise CheckpointError(path, f"declares {info.file_size} bytes of metadata, more than {MAX_METADATA_BYTES}")
-    text = archive.read(info)
+    with _damage_reported(path, " (metadata)"):
+        text = archive.read(info)
     try:
         metadata = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as error:
