@@ -87,6 +87,26 @@ def test_a_float32_model_round_trips_in_float32(tmp_path):
     np.testing.assert_array_equal(other.weight.data, model.weight.data)
 
 
+class Odd(nn.Module):
+    """Parameters of every awkward shape and value: 0-d, size 0, float32 and float16, NaN, inf, -0.0."""
+
+    def __init__(self, fill):
+        super().__init__()
+        self.scalar = nn.Parameter(np.float64(fill))
+        self.empty = nn.Parameter(np.zeros((0, 3)))
+        self.single = nn.Parameter(np.array([fill, np.nan, -np.inf, -0.0], dtype=np.float32))
+        self.half = nn.Parameter(np.array([[fill], [np.inf]], dtype=np.float16))
+
+
+def test_awkward_shapes_and_values_round_trip_bit_for_bit(tmp_path):
+    checkpoint.save(Odd(2.5), tmp_path / "odd.npz")
+    model = checkpoint.load(tmp_path / "odd.npz", Odd(-1.0))
+    for name, value in Odd(2.5).state_dict().items():
+        loaded = dict(model.named_parameters())[name].data
+        assert loaded.shape == value.shape and loaded.dtype == value.dtype, name
+        assert loaded.tobytes() == value.tobytes(), name
+
+
 # ---------------------------------------------------------------- bad files
 
 def test_a_missing_file_is_named(tmp_path):
@@ -266,6 +286,14 @@ def test_a_symlink_into_a_missing_directory_is_named(tmp_path):
     link.symlink_to(tmp_path / "gone" / "run1.npz")
     with pytest.raises(FileNotFoundError, match=r"cannot write .*latest.npz: directory .*gone does not exist"):
         checkpoint.save(Forecaster(2), link)
+
+
+def test_a_symlink_loop_is_named(tmp_path):
+    (tmp_path / "a.npz").symlink_to("b.npz")
+    (tmp_path / "b.npz").symlink_to("a.npz")
+    with pytest.raises(OSError, match=r"cannot write .*a.npz: its symlinks form a loop"):
+        checkpoint.save(Forecaster(0), tmp_path / "a.npz")
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz"]
 
 
 def test_a_directory_or_device_is_not_replaced(tmp_path):

@@ -92,10 +92,10 @@ def test_checkpoint_error_is_a_value_error_naming_the_path(tmp_path):
 
 # ---------------------------------------------------------------- hand-made archives
 
-def npy_member(shape, descr="<f8", body=None, version=(1, 0)) -> bytes:
+def npy_member(shape, descr="<f8", body=None, version=(1, 0), fortran_order=False) -> bytes:
     """A .npy file: a header claiming `shape` and `descr`, then `body` (zeros of that size by default)."""
     out = io.BytesIO()
-    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    header = {"descr": descr, "fortran_order": fortran_order, "shape": shape}
     (npy_format.write_array_header_1_0 if version == (1, 0) else npy_format.write_array_header_2_0)(out, header)
     if body is None:
         body = bytes(int(np.prod(shape)) * np.dtype(descr).itemsize)
@@ -175,17 +175,21 @@ def test_an_encrypted_or_bzip2_member_is_refused(tmp_path):
     expect_refusal(path, r"holds 'weight.npy' encrypted")
 
 
-def test_a_big_endian_or_npy_2_array_loads_exactly(tmp_path):
-    values = np.array([[1.5, -2.25]])
+def test_big_endian_fortran_order_and_npy_2_arrays_load_exactly(tmp_path):
+    weight, bias = np.array([[1.5, -2.25, 3.0], [4.0, 5.0, -6.5]]), np.array([7.0, -8.0])
     path = tmp_path / "model.npz"
-    write_archive(path, linear_members(**{"weight.npy": npy_member((1, 2), descr=">f8",
-                                                                   body=values.astype(">f8").tobytes()),
-                                          "bias.npy": npy_member((1,), version=(2, 0))}))
-    model = checkpoint.load(path, nn.Linear(2, 1, rng=0))
-    np.testing.assert_array_equal(model.weight.data, values)
-    assert model.weight.data.dtype == np.float64 and model.bias.data.tolist() == [0.0]
+    write_archive(path, {"weight.npy": npy_member((2, 3), descr=">f8", fortran_order=True,
+                                                  body=weight.astype(">f8").tobytes(order="F")),
+                         "bias.npy": npy_member((2,), descr="<f4", version=(2, 0),
+                                                body=bias.astype("<f4").tobytes())})
+    model = checkpoint.load(path, nn.Linear(3, 2, rng=0))
+    np.testing.assert_array_equal(model.weight.data, weight)
+    np.testing.assert_array_equal(model.bias.data, bias)
+    assert model.weight.data.dtype == model.bias.data.dtype == np.float64
     state = checkpoint.load_state_dict(path)
-    assert state["weight"].dtype.byteorder in "=|" and state["weight"].flags.writeable
+    np.testing.assert_array_equal(state["weight"], weight)
+    assert state["weight"].dtype == np.float64 and state["weight"].dtype.isnative and state["weight"].flags.writeable
+    assert state["bias"].dtype == np.float32
 
 
 # ---------------------------------------------------------------- sizes checked before allocation

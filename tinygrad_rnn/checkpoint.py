@@ -19,6 +19,7 @@ one CheckpointError naming the path and the problem, and the model is left uncha
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -115,6 +116,8 @@ def _writable_target(path: str) -> tuple[str, int | None]:
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"checkpoint.save: cannot write {path}: directory {directory} does not exist")
+    if os.path.islink(target):
+        raise OSError(errno.ELOOP, f"checkpoint.save: cannot write {path}: its symlinks form a loop")
     if not os.path.exists(target):
         mode = None
     elif not os.path.isfile(target):
