@@ -147,9 +147,12 @@ def expect_refusal(path, message, model=None):
     (linear_members(**{"metadata.json": b"{\"vocabulary\": [\"a\", 1]}"}),
      r"has bad metadata: 'vocabulary' holds something other than strings"),
     (linear_members(**{"metadata.json": b"\xff\xfe"}), r"has metadata that is not JSON: 'utf-8' codec"),
+    (linear_members(**{"metadata.json": b"[" * 100_000 + b"]" * 100_000}),
+     r"has metadata that is not JSON: maximum recursion depth exceeded"),
 ], ids=["object", "structured", "complex", "longer than its header", "shorter than its header", "transposed",
         "npy 3.0", "no npy magic", "stray member", "NaN metadata", "list metadata", "task not a string",
-        "vocabulary not strings", "metadata not utf-8"])
+        "vocabulary not strings", "metadata not utf-8",
+        "metadata nested too deep"])
 def test_a_bad_member_is_named(tmp_path, members, message):
     path = tmp_path / "model.npz"
     write_archive(path, members)
