@@ -205,7 +205,7 @@ def test_min_along_a_dim_returns_values_and_indices(dim, keepdim, values):
     ours = Tensor(values).min(dim=dim, keepdim=keepdim)
     theirs = torch.tensor(values).min(dim=dim, keepdim=keepdim)
     assert_same(ours.indices.data, theirs.indices, "indices")
-    values_of_ours, indices_of_ours = ours  # unpacks as PyTorch's namedtuple does
+    _, indices_of_ours = ours  # unpacks as PyTorch's namedtuple does
     assert indices_of_ours is ours.indices
     run_both(lambda a: a.min(dim, keepdim).values, lambda a: a.min(dim, keepdim).values, values)
     run_both(lambda a: a.min(axis=dim, keepdims=keepdim)[0], lambda a: a.min(dim, keepdim)[0], values)
