@@ -22,7 +22,7 @@ from . import checkpoint, viz
 from .compare import compare_gradients, format_comparison
 from .data.datasets import FILL_MISSING
 from .data.text import words_of
-from .errors import NonFiniteLossError, TinygradRNNError
+from .errors import MissingValueError, NonFiniteLossError, TinygradRNNError
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
@@ -500,6 +500,10 @@ def main(argv=None) -> int:
     except NonFiniteLossError as error:
         print(f"{where}: {_one_line(error)}; nothing written", file=sys.stderr)
         return 1
+    except MissingValueError as error:
+        print(f"{where}: error: {_one_line(error)} (the option --fill-missing previous does that)",
+              file=sys.stderr)
+        return 2
     except LIBRARY_ERRORS as error:
         print(f"{where}: error: {_one_line(error)}", file=sys.stderr)
         return 2

@@ -125,7 +125,7 @@ def _missing_value(path, line: int, column: str, text: str, previous_line: int |
     if fill_missing == "error":
         raise MissingValueError(
             f"{path}: line {line}, column {column!r}: the value is missing ({shown}); "
-            "filling it with the previous row's value is an option (fill_missing='previous')"
+            "fill_missing='previous' would fill it with the value above it"
         )
     if previous_line is None:
         raise MissingValueError(
@@ -181,12 +181,10 @@ def _read_columns(path, date_column: str, value_columns: Sequence[str], fill_mis
     if fill_missing not in FILL_MISSING:
         raise ValueError(f"fill_missing must be one of {FILL_MISSING}, got {fill_missing!r}")
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise DataError(f"{path}: cannot open the file ({error.strerror})") from None
-    try:
-        with handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             dates, lines, values = _rows(path, csv.reader(handle), date_column, value_columns, fill_missing)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the file ({error.strerror})") from None
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: is not UTF-8 text (byte {error.start} of a line cannot be decoded)") from None
     except csv.Error as error:

@@ -12,15 +12,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd import no_grad
+from ..data import Vocabulary, sentiment_data
+from ..errors import DataError
 from ..nn import functional as F
 from ..nn import init
 from ..optim import SGD, clip_grad_value_
 from ..random import as_generator
 from ..tensor import Tensor
 from ..train import History, check_finite_loss
-from ..data import Vocabulary, sentiment_data
-from ..errors import DataError
-from .common import TaskResult, build_model, config_from_metadata, input_size_from_metadata, task_metadata
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    input_size_from_metadata,
+    task_metadata,
+)
 
 NAME = "sentiment"
 

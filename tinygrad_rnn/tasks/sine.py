@@ -16,7 +16,13 @@ from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
 from ..train import EarlyStopping, Trainer
-from .common import TaskResult, build_model, config_from_metadata, outputs, task_metadata
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    outputs,
+    task_metadata,
+)
 
 NAME = "sine"
 

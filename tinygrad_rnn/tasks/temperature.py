@@ -23,7 +23,14 @@ from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
 from ..train import EarlyStopping, Trainer
-from .common import TaskResult, build_model, config_from_metadata, mse, outputs, task_metadata
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    mse,
+    outputs,
+    task_metadata,
+)
 
 NAME = "temperature"
 
