@@ -288,3 +288,53 @@ def test_help_of_every_subcommand_gives_each_options_meaning_and_default(command
     expected = {"demo": "created (with missing parents)", "train": "sentiment 1000, sine 300",
                 "predict": "(default: 10)", "graph": "(default: 5)"}
     assert expected[command] in text
+
+
+def _saved(tmp_path, capsys, task, *options):
+    path = tmp_path / f"{task}.npz"
+    code, _, err = _run(["train", task, "--epochs", "1", "--hidden", "3", "--quiet", "--save", str(path), *options],
+                        capsys)
+    assert code == 0, err
+    return path
+
+
+def _resave(path, change):
+    """Write the checkpoint at `path` again with its metadata passed through `change`."""
+    metadata = checkpoint.read_metadata(path)
+    state = checkpoint.load_state_dict(path)
+    model = build_model(metadata["input_size"], state["rnn.weight_hh_l0"].shape[1], 1, bias="rnn.bias_ih_l0" in state)
+    model.load_state_dict(state)
+    checkpoint.save(model, path, metadata=change(metadata))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda meta: {**meta, "config": {**meta["config"], "colour": "red"}}, "config has unknown entries colour"),
+    (lambda meta: {**meta, "config": {**meta["config"], "window": 0}}, "config window must be an integer >= 1, got 0"),
+    (lambda meta: {**meta, "config": {**meta["config"], "cell": "tree"}}, "config cell must be one of rnn, lstm, gru"),
+    (lambda meta: {key: value for key, value in meta.items() if key != "task"}, "task"),
+])
+def test_predict_refuses_a_checkpoint_whose_metadata_does_not_fit_in_one_line(tmp_path, capsys, change, message):
+    path = _saved(tmp_path, capsys, "sine")
+    _resave(path, change)
+    code, out, err = _run(["predict", "--task", "sine", "--checkpoint", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert str(path) in err and message in err
+
+
+def test_predict_scales_another_csv_with_the_checkpoints_scaler_and_checks_its_columns(tmp_path, capsys):
+    train_csv = _days_csv(tmp_path / "train.csv", rows=60)
+    path = _saved(tmp_path, capsys, "weather", "--csv", str(train_csv), "--feature-columns", "a,b",
+                  "--target-column", "a")
+    scaler = checkpoint.read_metadata(path)["scaler"]
+    other = tmp_path / "other.csv"
+    other.write_text(train_csv.read_text().replace(",b\n", ",c\n", 1))
+    code, out, err = _run(["predict", "--task", "weather", "--checkpoint", str(path), "--csv", str(other),
+                           "--feature-columns", "a,c", "--target-column", "a"], capsys)
+    assert code == 0, err
+    assert "validation_mse:" in out
+    assert checkpoint.read_metadata(path)["scaler"] == scaler
+    code, out, err = _run(["predict", "--task", "weather", "--checkpoint", str(path), "--csv", str(other),
+                           "--feature-columns", "a", "--target-column", "a"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "the scaler was fitted on 2 feature columns; the data has 1 (a)" in err

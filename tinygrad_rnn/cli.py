@@ -22,7 +22,7 @@ from . import checkpoint, viz
 from .compare import compare_gradients, format_comparison
 from .data.datasets import FILL_MISSING
 from .data.text import words_of
-from .errors import MissingValueError, NonFiniteLossError, TinygradRNNError
+from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRNNError
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
@@ -320,22 +320,29 @@ def train(args) -> int:
 
 
 def _from_checkpoint(args):
-    """(config, model with the checkpoint's weights, data) of the checkpoint's task."""
+    """(model with the checkpoint's weights, data) of the checkpoint's task: the vocabulary for
+    sentiment, else the task's windows, scaled as in training."""
     metadata = checkpoint.read_metadata(args.checkpoint, task=args.task)
     module = TASKS[args.task]
-    if args.task == "sentiment":
-        config, model, data = module.from_metadata(metadata)
-    else:
-        fields = {field.name for field in dataclasses.fields(module.Config)}
-        config, model, data = module.from_metadata(metadata, **_data_values(args, fields))
+    try:
+        if args.task == "sentiment":
+            config, model, fitted = module.from_metadata(metadata)
+        else:
+            fields = {field.name for field in dataclasses.fields(module.Config)}
+            config, model, fitted = module.from_metadata(metadata, **_data_values(args, fields))
+    except DataError as error:
+        raise checkpoint.CheckpointError(args.checkpoint, f"has metadata the {args.task} task cannot use: "
+                                                          f"{error}") from error
     checkpoint.load(args.checkpoint, model)
-    return config, model, data
+    if args.task == "sentiment":
+        return model, fitted
+    return model, module.data(config) if args.task == "sine" else module.data(config, fitted)
 
 
 def predict(args) -> int:
     """A saved model's predictions (on --text for sentiment, else on validation windows) and the
     held-out metrics under the names and scale `train` prints."""
-    _config_used, model, data = _from_checkpoint(args)
+    model, data = _from_checkpoint(args)
     module = TASKS[args.task]
     if args.task == "sentiment":
         if args.text is not None:
@@ -405,7 +412,7 @@ def _task_defaults(name: str) -> str:
 
 
 def _data_options(parser) -> None:
-    group = parser.add_argument_group("CSV data (temperature and weather only; each needs --csv)")
+    group = parser.add_argument_group("CSV data (temperature and weather only; the options after --csv need it)")
     group.add_argument("--csv", metavar="FILE",
                        help="read this CSV file (header row, one row per day, dates increasing) "
                             "instead of the bundled Seattle weather (default: Seattle)")

@@ -295,6 +295,8 @@ def temperature_task(
     train_rows, test_rows = chronological_split(values, (train_fraction,))
     if scaler is None:
         scaler = MinMaxScaler().fit(train_rows)
+    elif scaler.num_features != 1:
+        raise DataError(f"the scaler was fitted on {scaler.num_features} columns; a series is one")
     return TemperatureTask(
         train=_lag_sequence_windows(scaler.transform(train_rows), look_back, seq_len, "train"),
         test=_lag_sequence_windows(scaler.transform(test_rows), look_back, seq_len, "test"),
@@ -344,6 +346,11 @@ def weather_task(
     today_targets = chronological_split(series.target[:-1], fractions)
     if scaler is None:
         scaler = StandardScaler().fit(today_features[0])
+    elif scaler.num_features != len(series.feature_names):
+        raise DataError(
+            f"the scaler was fitted on {scaler.num_features} feature columns; the data has "
+            f"{len(series.feature_names)} ({', '.join(series.feature_names)})"
+        )
     splits = []
     for name, features, tomorrow, today in zip(
         ("train", "valid", "test"), today_features, tomorrow_targets, today_targets

@@ -77,14 +77,13 @@ def metadata(config: TemperatureConfig, task: TemperatureTask) -> dict:
 
 
 def from_metadata(values: dict, **data_options):
-    """(config, untrained model, data) rebuilt from `metadata`'s output; `data_options` (csv,
-    date_column, target_column, fill_missing) replace the saved ones, and the data is scaled
-    with the saved scaler."""
+    """(config, untrained model, scaler) rebuilt from `metadata`'s output; `data_options` (csv,
+    date_column, target_column, fill_missing) replace the saved ones."""
     config = dataclasses.replace(config_from_metadata(TemperatureConfig, values), **data_options)
     scaler = scaler_from_dict(values.get("scaler"))
     if not isinstance(scaler, MinMaxScaler) or scaler.num_features != 1:
         raise DataError("checkpoint metadata: the temperature task needs a one-column MinMaxScaler")
-    return config, make_model(config), data(config, scaler)
+    return config, make_model(config), scaler
 
 
 def linear_baseline(train, test) -> float:

@@ -78,18 +78,14 @@ def metadata(config: WeatherConfig, task: WeatherTask) -> dict:
 
 
 def from_metadata(values: dict, **data_options):
-    """(config, untrained model, data) rebuilt from `metadata`'s output; `data_options` (csv,
-    date_column, feature_columns, target_column, fill_missing) replace the saved ones, and the
-    features are scaled with the saved scaler."""
+    """(config, untrained model, scaler) rebuilt from `metadata`'s output; `data_options` (csv,
+    date_column, feature_columns, target_column, fill_missing) replace the saved ones."""
     config = dataclasses.replace(config_from_metadata(WeatherConfig, values), **data_options)
     size = input_size_from_metadata(values)
     scaler = scaler_from_dict(values.get("scaler"))
     if not isinstance(scaler, StandardScaler) or scaler.num_features != size:
         raise DataError(f"checkpoint metadata: the weather task needs a StandardScaler of {size} columns")
-    if config.csv is not None and len(config.feature_columns) != size:
-        raise DataError(f"the checkpoint's model reads {size} features, but {len(config.feature_columns)} "
-                        f"feature columns are given ({', '.join(config.feature_columns)})")
-    return config, make_model(config, size), data(config, scaler)
+    return config, make_model(config, size), scaler
 
 
 def make_model(config: WeatherConfig, input_size: int | None = None, rng=None):
