@@ -65,7 +65,7 @@ def make_model(config: SentimentConfig, vocab_size: int, rng=None):
             if name.rsplit(".", 1)[-1].startswith("bias"):
                 init.zeros_(param)
             else:
-                init.normal_(param, 1e-3, rng)
+                init.normal_(param, std=1e-3, generator=rng)
     return model
 
 
