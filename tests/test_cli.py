@@ -338,3 +338,15 @@ def test_predict_scales_another_csv_with_the_checkpoints_scaler_and_checks_its_c
                            "--feature-columns", "a", "--target-column", "a"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "the scaler was fitted on 2 feature columns; the data has 1 (a)" in err
+
+
+def test_demo_that_fails_to_write_removes_the_folders_it_created(tmp_path, capsys, monkeypatch):
+    from tinygrad_rnn import viz
+
+    def broken_render(digraph, path, **options):
+        raise DataError("a renderer that fails at the end of the run")
+
+    monkeypatch.setattr(viz, "render", broken_render)
+    code, _, err = _run(["demo", "--quick", "--out", str(tmp_path / "new" / "folder")], capsys)
+    assert code == 2 and "a renderer that fails at the end of the run" in err
+    assert list(tmp_path.iterdir()) == []

@@ -265,14 +265,20 @@ def demo(args) -> int:
               "nothing written", file=sys.stderr)
         return 1
     out = Path(args.out)
+    created = [folder for folder in (out.absolute(), *out.absolute().parents) if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
     vocab = sentiment.vocabulary()
     loss_plot, graph = out / "loss.png", out / "rnn_graph.svg"
-    _write_outputs({
-        loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
-        graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
-                                      F.cross_entropy, path),
-    })
+    try:
+        _write_outputs({
+            loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
+            graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
+                                          F.cross_entropy, path),
+        })
+    except BaseException:
+        for folder in created:  # innermost first; each is empty again
+            folder.rmdir()
+        raise
     print(f"\nwrote {loss_plot} and {graph}")
     return 0
 
@@ -346,6 +352,10 @@ def predict(args) -> int:
     module = TASKS[args.task]
     if args.task == "sentiment":
         if args.text is not None:
+            unknown = [word for word in words_of(args.text) if word not in data]
+            if unknown:
+                raise UsageError(f"--text: unknown word {unknown[0]!r}; the checkpoint's vocabulary holds "
+                                 f"{' '.join(data.words)}")
             negative, positive = module.predict(model, data, args.text)
             print(f"{args.text!r}: {'positive' if positive > negative else 'negative'} "
                   f"(p(positive) = {positive:.4f})")
