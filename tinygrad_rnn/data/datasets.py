@@ -147,8 +147,9 @@ def _rows(path, reader, date_column: str, value_columns: Sequence[str], fill_mis
                 f"{path} has no column {name!r}; available columns: {', '.join(header)}"
             )
         positions[name] = header.index(name)
-    dates, lines = [], []
-    values = {name: [] for name in value_columns}
+    dates: list[np.datetime64] = []
+    lines: list[int] = []
+    values: dict[str, list[float]] = {name: [] for name in value_columns}
     for row in reader:
         if not row:
             continue
