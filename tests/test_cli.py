@@ -84,6 +84,8 @@ BAD_ARGUMENTS = [
     (["train", "weather", "--csv", "days.csv", "--date-column", " "], "argument --date-column: must name a column"),
     (["train", "weather", "--csv", "days.csv", "--fill-missing", "mean"], "argument --fill-missing: invalid choice"),
     (["predict", "--task", "sine", "--checkpoint", "none.npz"], "--checkpoint none.npz: no such file"),
+    (["predict", "--task", "sine", "--checkpoint", "folder"], "--checkpoint folder: is a folder, not a file"),
+    (["train", "weather", "--csv", "folder"], "--csv folder: is a folder, not a file"),
     (["predict", "--task", "sine", "--checkpoint", "model.npz", "--count", "-1"],
      "argument --count: must be an integer >= 0, got -1"),
     (["predict", "--task", "sine", "--checkpoint", "model.npz", "--text", "hi"],
@@ -350,3 +352,17 @@ def test_demo_that_fails_to_write_removes_the_folders_it_created(tmp_path, capsy
     code, _, err = _run(["demo", "--quick", "--out", str(tmp_path / "new" / "folder")], capsys)
     assert code == 2 and "a renderer that fails at the end of the run" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sentiment_loop_also_stops_at_a_nan_loss(monkeypatch):
+    sentiment = TASKS["sentiment"]
+    real, calls = F.cross_entropy, []
+
+    def cross_entropy(logits, target):
+        calls.append(1)
+        loss = real(logits, target)
+        return loss * float("nan") if len(calls) == 70 else loss  # the 4th phrase of epoch 2
+
+    monkeypatch.setattr(F, "cross_entropy", cross_entropy)
+    with pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 4, .*last finite loss was"):
+        sentiment.run(sentiment.Config(epochs=3, hidden=4))

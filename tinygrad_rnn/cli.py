@@ -127,6 +127,8 @@ def _output_folder(option: str, path: str) -> None:
 
 
 def _input_file(option: str, path: str) -> None:
+    if Path(path).is_dir():
+        raise UsageError(f"{option} {path}: is a folder, not a file")
     if not Path(path).is_file():
         raise UsageError(f"{option} {path}: no such file")
 
