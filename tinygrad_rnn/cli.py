@@ -259,7 +259,7 @@ def demo(args) -> int:
           f"test accuracy {result.metrics['test_accuracy']:.0%}")
     text, label = "i am not happy", False
     comparison = sentiment_gradient_check(result.model, text, label)
-    print(f"\nautograd vs hand-derived BPTT (document 003, corrected) on {text!r}:")
+    print(f"\nautograd vs hand-derived BPTT (after Victor Zhou's RNN introduction, corrected) on {text!r}:")
     print(format_comparison(comparison))
     worst = max(row["max_abs_diff"] for row in comparison.values())
     if not worst < GRADIENT_TOLERANCE:

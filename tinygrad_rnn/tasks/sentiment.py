@@ -1,4 +1,5 @@
-"""Document 003: sentence sentiment from one-hot words, many-to-one, softmax cross-entropy.
+"""Document 003, a notebook following Victor Zhou's "An Introduction to Recurrent Neural
+Networks": sentence sentiment from one-hot words, many-to-one, softmax cross-entropy.
 
 The document's recipe is kept: hidden 64, weights N(0, 1e-3^2) (its randn / 1000), zero biases,
 plain SGD at lr 2e-2, per-value clipping to [-1, 1], one sentence per update. Training stops

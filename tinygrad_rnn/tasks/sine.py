@@ -1,4 +1,5 @@
-"""Document 004: the next value of sin(x / 20) from windows of 4, RNN 1 -> 50 -> 1 without biases.
+"""Document 004, a sine-curve RNN notebook: the next value of sin(x / 20) from windows of 4,
+RNN 1 -> 50 -> 1 without biases.
 
 Loss as the document reports it: sum of squared errors / 2N. The document's recipe, per-example
 SGD at lr 5e-5 from uniform(0, 0.99) weights (clipped to [-1, 1]), does not reach its printed

@@ -1,5 +1,5 @@
-"""Document 000: daily minimum temperature (Seattle temp_min, or a CSV column), MinMax-scaled,
-67/33 time-ordered split.
+"""Document 000, Cristian Leo's "RNN From Scratch in Python" (April 2024): daily minimum
+temperature (Seattle temp_min, or a CSV column), MinMax-scaled, 67/33 time-ordered split.
 
 Unlike the document's sequences of length 1, windows here are `seq_len` days of one value each,
 so the recurrent weights learn something. The document's per-example SGD at lr 1e-3 does not

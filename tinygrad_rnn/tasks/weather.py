@@ -1,6 +1,9 @@
-"""Document 001: tomorrow's temp_max from today's (temp_max, temp_min, precipitation), windows
-of 7 days, RNN 3 -> 4 -> 1 at every step (many-to-many), StandardScaler on the features,
-70/15/15 time-ordered split, targets and losses in degrees C (squared for MSE).
+"""Document 001, the "RNN from scratch" walk-through of Vik Paruchuri's zero_to_gpt course:
+tomorrow's temp_max from today's (temp_max, temp_min, precipitation), windows of 7 days,
+RNN 3 -> 4 -> 1 at every step (many-to-many), StandardScaler on the features, 70/15/15
+time-ordered split, targets and losses in degrees C (squared for MSE). Gaps in a CSV file are
+an error unless filled forward (`fill_missing="previous"`), as the walk-through fills its
+weather file's gaps with pandas' `ffill`.
 
 The document's plain SGD on unscaled degree targets is slow to move the read-out's bias to
 their mean, so this task starts that bias at the training targets' mean, trains with Adam on
