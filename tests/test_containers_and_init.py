@@ -9,7 +9,6 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import init
 
-
 # ---------------------------------------------------------------- containers
 
 def linears(*sizes):

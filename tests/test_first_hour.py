@@ -20,7 +20,7 @@ def test_the_package_reaches_every_part():
     assert tg.to_torch and tg.from_torch and tg.manual_seed
     assert tg.viz.draw_graph
     with pytest.raises(AttributeError, match="module 'tinygrad_rnn' has no attribute 'nope'"):
-        tg.nope
+        _ = tg.nope
 
 
 def test_importing_the_package_does_not_load_plotting(tmp_path):
