@@ -163,6 +163,14 @@ def test_a_trained_task_model_moves_to_torch_and_predicts_the_same():
         np.testing.assert_allclose(theirs(torch.from_numpy(x)).numpy(), model(x).data, **TOLERANCE)
 
 
+def test_a_converted_task_model_can_be_pickled_whole_by_torch(tmp_path):
+    theirs = tg.to_torch(SequenceModel(2, 3, 1, cell="gru", rng=0))
+    torch.save(theirs, tmp_path / "model.pt")
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+    x = torch.from_numpy(BATCH_FIRST[..., :2].copy())
+    assert torch.equal(loaded(x), theirs(x))
+
+
 def test_unknown_modules_and_missing_torch_are_clear_errors(monkeypatch):
     class Custom(tg.nn.Module):
         pass
