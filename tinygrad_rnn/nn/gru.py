@@ -76,12 +76,13 @@ class GRU(RecurrentLayers):
 
     gate_count = 3
 
-    def layer_weights(self, layer: int) -> tuple:
+    def layer_weights(self, layer: int, suffix: str = "") -> tuple:
         """The input projection's bias b_ih, and (W_hh, b_hh) for every step."""
-        w_hh = getattr(self, f"weight_hh_l{layer}")
+        names = f"l{layer}{suffix}"
+        w_hh = getattr(self, f"weight_hh_{names}")
         if not self.bias:
             return None, (w_hh, None)
-        return getattr(self, f"bias_ih_l{layer}"), (w_hh, getattr(self, f"bias_hh_l{layer}"))
+        return getattr(self, f"bias_ih_{names}"), (w_hh, getattr(self, f"bias_hh_{names}"))
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out) -> tuple[Tensor]:
         h = None if state is None else state[0]

@@ -69,10 +69,10 @@ class RNN(RecurrentLayers):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dtype=DEFAULT_DTYPE, rng=None):
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=DEFAULT_DTYPE, rng=None):
         activation = _activation(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias,
-                         batch_first=batch_first, dtype=dtype, rng=rng)
+        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+                         dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
         self._activation = activation
 
