@@ -3,30 +3,37 @@
 A recurrent layer with G gate blocks (1 for an Elman RNN, 3 for a GRU, 4 for an LSTM) keeps,
 for each layer l, PyTorch's four parameters:
 
-    weight_ih_l{l}  (G*H, I_l)   I_0 = input_size, I_l = hidden_size above the first layer
+    weight_ih_l{l}  (G*H, I_l)   I_0 = input_size, I_l = D * hidden_size above the first layer
     weight_hh_l{l}  (G*H, H)
     bias_ih_l{l}    (G*H,)
     bias_hh_l{l}    (G*H,)
 
 with the G blocks stacked row-wise in the layer's gate order, so x @ weight_ih.T is a
-(B, G*H) pre-activation whose k-th block of H columns belongs to gate k. Every parameter
-starts U(-k, k), k = 1/sqrt(hidden_size).
+(B, G*H) pre-activation whose k-th block of H columns belongs to gate k. With
+bidirectional=True (D = 2) each layer has a second set, `weight_ih_l{l}_reverse` and so on,
+run from the last step back to the first. Every parameter starts U(-k, k), k = 1/sqrt(hidden_size).
 
-Unrolling: each layer runs inside scope("layer<l>"). Its input-to-hidden term does not depend
-on the state, so it is computed for all steps at once, before the loop:
+Unrolling: each layer runs inside scope("layer<l>") (the reverse direction in
+scope("layer<l>_reverse")). Its input-to-hidden term does not depend on the state, so it is
+computed for all steps at once, before the loop:
 
     projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one Linear op
 
 and each time step, inside scope("t=<i>"), takes projected[t] and computes
-h_{t-1} @ weight_hh.T + projected[t], again one Linear op. The step writes its h_t into row t
-of one (T, ..., H) array made for the layer, and that array is the layer's output: the
-hidden states are stored once, not once per step and again stacked.
-Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
-the first step skips its (zero) hidden-to-hidden product. So with a single step and no initial
-state, weight_hh is never used and keeps grad None (a cell called with hx=None likewise), where
-PyTorch's layers report zeros: its optimizers skip a None gradient but still apply weight decay
-and momentum to zeros. The hidden states of layer l, stacked, are the inputs of layer l + 1.
-"""
+h_{t-1} @ weight_hh.T + projected[t], again one Linear op. Every tensor a step makes is tagged
+"layer<l>/t=<i>" ("layer<l>_reverse/t=<i>"), i the step's time index in both directions.
+With no initial state given, h_0 = 0 and the first step skips its (zero) hidden-to-hidden
+product. So with a single step and no initial state, weight_hh is never used and keeps grad
+None (a cell called with hx=None likewise), where PyTorch's layers report zeros: its optimizers
+skip a None gradient but still apply weight decay and momentum to zeros.
+
+The hidden states of layer l, stacked over time (both directions side by side, forward
+first), are the inputs of layer l + 1; in training mode with dropout=p they are first
+multiplied by a mask of zeros (probability p) and 1/(1 - p), drawn from the library generator.
+Over a PackedSequence, step t runs only the batch_sizes[t] sequences still going (the rows
+of the packed data for step t): forward in time, a sequence that ended keeps its last state
+as its final one; in reverse, a sequence joins at its own last step with its initial state.
+""""""
 from __future__ import annotations
 
 import math
