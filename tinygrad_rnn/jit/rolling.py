@@ -28,10 +28,6 @@ _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
 
 
-def name_hint(var: Var) -> str:
-    return var.hint
-
-
 def _scope_suffix(scope: str, loop: bool) -> str:
     parts = []
     for part in scope.split("/") if scope else []:
@@ -94,8 +90,8 @@ class Arrangement:
     def __init__(self, items: list):
         self.items = items  # Blocks and Loops
 
-    def render(self, var_names: dict, names) -> list[str]:
-        return Renderer(self, var_names, names).lines()
+    def renderer(self, var_names: dict, names) -> "Renderer":
+        return Renderer(self, var_names, names)
 
 
 def arrange(stmts: list[Stmt], loop: bool = True) -> Arrangement:
