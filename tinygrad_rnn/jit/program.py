@@ -71,9 +71,8 @@ def parameter_names(capture: Capture) -> dict[int, str]:
     else the dotted path from a module the function can see ("head.weight" -> head_weight)."""
     roots = [(name, value) for name, (_, value) in capture.outside.items() if isinstance(value, Module)]
     dotted: dict[int, str] = {}
-    for root_name, root in roots:
-        prefix = "" if root_name == "self" else root_name
-        for name, param in root.named_parameters(prefix):
+    for _, root in roots:
+        for name, param in root.named_parameters():
             dotted.setdefault(id(param), name)
     for module in capture.modules.values():
         for name, param in module.named_parameters():
@@ -125,7 +124,9 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
         if kind == "tensor":
             tensor = var.source[1]
             bare = tensor.name or "tensor"
-            wanted = bare if bare_counts.get(bare, 0) == 1 else dotted.get(id(tensor), bare)
+            # a unique, telling attribute name (weight_hh_l0) as it is; a plain one (weight) with its path
+            telling = bare_counts.get(bare, 0) == 1 and "_" in bare
+            wanted = bare if telling else dotted.get(id(tensor), bare)
             name = names(wanted)
             while name + "_tensor" in names.used:
                 name = names(wanted)

@@ -63,6 +63,16 @@ def user_frame(depth: int):
     return None
 
 
+def outside_package(frame):
+    """The first frame from `frame` outward that is not in this package (else `frame`)."""
+    current = frame
+    while current is not None:
+        if not os.path.abspath(current.f_code.co_filename).startswith(_PACKAGE_DIR):
+            return current
+        current = current.f_back
+    return frame
+
+
 def describe_frame(frame) -> str:
     """ "file.py:12: the line" for a frame."""
     if frame is None:
@@ -84,6 +94,7 @@ class Recorder:
         self.fallback_reason: str | None = None
         self.numbers = 0
         self.depth = 0  # > 0 while a recorded call runs: NumPy's own calls inside it are not recorded
+        self.unverified: dict = {}  # arrays from NumPy's constructors, not used yet (see constructor)
         self._keep_alive: list = []  # every input array, so that no id() is reused during the trace
 
     # ------------------------------------------------------------ variables
@@ -133,6 +144,8 @@ class Recorder:
             if value._var is None:
                 self.fall_back("a NumPy call received a view of a traced array that NumPy made without "
                                "telling the tracer (an ndarray attribute or method jit does not follow)")
+            if value._var in self.unverified:
+                self.verify(value._var, plain(value))
             return plain(value), Ref(value._var) if value._var is not None else None
         if isinstance(value, np.ndarray):
             known = self.external_arrays.get(id(value))
@@ -331,8 +344,35 @@ class Recorder:
 
     def constructor(self, func, args, kwargs):
         """A patched NumPy constructor (np.array, np.zeros, ...): written down, so that every
-        call of the program makes its own array, as the step did."""
-        return self.record("call", f"np.{func.__name__}", args, kwargs, func)
+        call of the program makes its own array, as the step did.
+
+        Code that NumPy does not trace (a random generator, in C) may also call np.empty and
+        fill the array itself. So a new array is checked when a statement first uses it: it
+        must still hold what the constructor made (np.empty's arrays are filled with a marker
+        first: their content is NumPy's choice anyway); if not, the step falls back."""
+        result = self.record("call", f"np.{func.__name__}", args, kwargs, func)
+        if isinstance(result, np.ndarray) and getattr(result, "_var", None) is not None:
+            if func.__name__ == "empty" and result.dtype.kind in "fciu":
+                np.ndarray.fill(result, np.nan if result.dtype.kind in "fc" else np.iinfo(result.dtype).max)
+            self.unverified[result._var] = (func, args, kwargs)
+        return result
+
+    def verify(self, var: Var, array: np.ndarray) -> None:
+        """The first use of a constructor's array: fall back if code the tracer does not see
+        changed it (see constructor)."""
+        func, args, kwargs = self.unverified.pop(var)
+        self.depth += 1
+        try:
+            expected = func(*_plain_structure(args), **{k: _plain_structure(v) for k, v in kwargs.items()})
+            if func.__name__ == "empty" and expected.dtype.kind in "fciu":
+                expected.fill(np.nan if expected.dtype.kind in "fc" else np.iinfo(expected.dtype).max)
+        finally:
+            self.depth -= 1
+        same = array.shape == expected.shape and np.array_equal(
+            array, expected, equal_nan=array.dtype.kind in "fc")
+        if not same:
+            self.fall_back(f"an array of shape {array.shape} made by np.{func.__name__} was filled by code the "
+                           "tracer does not see before the step used it (a random draw?)")
 
     def add_gradient(self, tensor_var: Var, g) -> None:
         """backward() accumulates g into the .grad of the tensor whose data is `tensor_var`."""
@@ -350,8 +390,15 @@ class Recorder:
                                    scope=scope, index=len(self.stmts),
                                    extra={"where": describe_frame(frame)}))
             return
-        self.fall_back(f"the step turns a traced value into a Python {how} at {describe_frame(frame)}; a branch "
-                       "on values cannot be compiled")
+        shown = "a Python " + ("float" if how == "item" else ("list" if how == "tolist" else how))
+        self.fall_back(f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
+                       "a branch on values cannot be compiled")
+
+
+def _plain_structure(value):
+    from .traced import _unwrap
+
+    return _unwrap(value)
 
 
 def _plain_call(function, args, kwargs):
