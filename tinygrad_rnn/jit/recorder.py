@@ -350,6 +350,16 @@ class Recorder:
         fill the array itself. So a new array is checked when a statement first uses it: it
         must still hold what the constructor made (np.empty's arrays are filled with a marker
         first: their content is NumPy's choice anyway); if not, the step falls back."""
+        from .traced import Traced, plain
+
+        if func.__name__ in ("asarray", "asanyarray", "ascontiguousarray") and args and isinstance(args[0], Traced):
+            self.depth += 1
+            try:
+                same = func(plain(args[0]), *args[1:], **kwargs)
+            finally:
+                self.depth -= 1
+            if same is plain_memory(args[0], same):
+                return args[0]  # the very array it was given: no call to write down
         result = self.record("call", f"np.{func.__name__}", args, kwargs, func)
         if isinstance(result, np.ndarray) and getattr(result, "_var", None) is not None:
             if func.__name__ == "empty" and result.dtype.kind in "fciu":
@@ -393,6 +403,13 @@ class Recorder:
         shown = "a Python " + ("float" if how == "item" else ("list" if how == "tolist" else how))
         self.fall_back(f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
                        "a branch on values cannot be compiled")
+
+
+def plain_memory(traced, array):
+    """`array` when it is the very memory, shape, strides and dtype of `traced`, else None."""
+    if array.shape == traced.shape and array.dtype == traced.dtype and _same_view(traced, array):
+        return array
+    return None
 
 
 def _plain_structure(value):
