@@ -60,6 +60,9 @@ class Loop:
     blocks: list
     steps: list  # the step of each block, in iteration order
     fixed: set = field(default_factory=set)  # variables read the same in every block
+    affine: list = field(default_factory=list)  # per integer literal of a block: its expression of t, or None
+    hoisted: list = field(default_factory=list)  # statement numbers written once, before the loop
+    fused: dict = field(default_factory=dict)  # statement number -> (kind, acc, a, b): summed after the loop
 
 
 def split_blocks(stmts: list[Stmt]) -> list[Block]:
@@ -135,22 +138,19 @@ def _basic(index) -> bool:
 
 
 def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
-    """Each view made in one block and read only in one other block moves to just before its
-    first reader: a view shows the same memory wherever it is made, so the values read do not
-    change, and the per-step views of a layer's output (g[t]) land in the step that uses them."""
-    readers: dict[Var, list[int]] = {}
+    """Each view made outside a time step and first read inside one moves to just before that
+    first reader: a view shows the same memory wherever it is made, so no value read changes,
+    and the per-step views of a layer's arrays (x[t], g[t]) land in the step that uses them."""
+    readers: dict[Var, int] = {}
     for i, stmt in enumerate(stmts):
         for var in stmt.refs():
-            readers.setdefault(var, []).append(i)
+            readers.setdefault(var, i)
     moved: dict[int, list[Stmt]] = {}
     keep = []
     for i, stmt in enumerate(stmts):
-        if _is_view(stmt):
-            users = readers.get(stmt.outs[0], [])
-            if users and len({(stmts[u].phase, stmts[u].scope) for u in users}) == 1 \
-                    and (stmts[users[0]].phase, stmts[users[0]].scope) != (stmt.phase, stmt.scope) \
-                    and _STEP.match(stmts[users[0]].scope):
-                first = users[0]
+        if _is_view(stmt) and not _STEP.match(stmt.scope):
+            first = readers.get(stmt.outs[0])
+            if first is not None and _STEP.match(stmts[first].scope):
                 target = stmts[first]
                 stmt.phase, stmt.scope = target.phase, target.scope
                 moved.setdefault(first, []).append(stmt)
@@ -158,12 +158,8 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
         keep.append((i, stmt))
     result = []
     for i, stmt in keep:
-        # a moved view may itself be read by another moved view: order them as they were made
-        result.extend(sorted(moved.pop(i, []), key=lambda s: s.index))
+        result.extend(moved.pop(i, []))
         result.append(stmt)
-    # views whose reader was itself moved land before it: handled by index order above
-    for rest in moved.values():
-        result.extend(rest)
     return result
 
 
@@ -337,7 +333,106 @@ class Renderer:
                         self.block_of[var] = blk
                         if isinstance(item, Loop):
                             self.loop_of[var] = item
+        self.readers: dict[Var, int] = {}
+        for item in self.items:
+            for blk in (item.blocks if isinstance(item, Loop) else [item]):
+                for stmt in blk.stmts:
+                    for var in stmt.refs():
+                        self.readers[var] = self.readers.get(var, 0) + 1
+        self.extra_buffered: set = set()
+        for item in self.items:
+            if isinstance(item, Loop):
+                self._plan_loop(item)
         self.buffered_positions = self._plan_buffers()
+
+    # ------------------------------------------------------------ what a loop does once
+    def _plan_loop(self, loop: Loop) -> None:
+        """The integer expressions of t, the statements hoisted before the loop (views of
+        variables from outside it), and the sums fused after it: a weight's gradient summed
+        step by step, acc += g_t^T @ x_t (or acc += g_t.sum(axis=0)), becomes one product of
+        the steps' rows stacked, acc += G^T @ X, after the loop."""
+        first, second = loop.blocks[0], loop.blocks[1]
+        direction = loop.steps[1] - loop.steps[0]
+        loop.affine = []
+        for a, b in zip(_integers(first), _integers(second)):
+            slope = (b - a) * direction
+            loop.affine.append(None if slope == 0 else _affine(slope, a - slope * loop.steps[0]))
+        mine = {v for stmt in first.stmts for v in stmt.outs}
+        made_by = {v: j for j, stmt in enumerate(first.stmts) for v in stmt.outs}
+        base = 0
+        for j, stmt in enumerate(first.stmts):
+            count = len(_ints_of(stmt))
+            constant = all(loop.affine[base + i] is None for i in range(count))
+            base += count
+            reads = list(stmt.refs())
+            if _is_view(stmt) and constant and all(v in loop.fixed and v not in self.loop_of for v in reads):
+                loop.hoisted.append(j)
+        for j, stmt in enumerate(first.stmts):
+            fusion = self._fusion(loop, j, stmt, mine, made_by)
+            if fusion is not None:
+                loop.fused[j] = fusion
+
+    def _fusion(self, loop: Loop, j: int, stmt: Stmt, mine: set, made_by: dict):
+        """(kind, acc, a, b, removed statement numbers) when statement j is acc += p with p = a^T @ b
+        or p = a.sum(axis=0), each made in the iteration for this sum alone; else None."""
+        if stmt.kind != "inplace" or stmt.target != "+=":
+            return None
+        acc_ref, p_ref = stmt.args
+        if not (isinstance(acc_ref, Ref) and isinstance(p_ref, Ref)):
+            return None
+        acc, p = acc_ref.var, p_ref.var
+        if acc not in loop.fixed or acc in self.loop_of or p not in mine:
+            return None
+        if any(acc in s.refs() for i, s in enumerate(loop.blocks[0].stmts) if i != j):
+            return None
+        made = loop.blocks[0].stmts[made_by[p]]
+        removed = [made_by[p], j]
+        if made.kind == "method" and made.target == "sum" and len(made.args) == 1:
+            axis = made.kwargs.get("axis")
+            if axis not in (0, (0,)) or made.kwargs.get("keepdims", False) or set(made.kwargs) - {"axis", "keepdims"}:
+                return None
+            (a_ref,) = made.args
+            kind, b = "sum", None
+        elif (made.kind == "call" and made.target == "np.dot" and not made.kwargs) or (
+                made.kind == "binop" and made.target == "@"):
+            a_t, b_ref = made.args
+            if not (isinstance(a_t, Ref) and isinstance(b_ref, Ref) and a_t.var in mine):
+                return None
+            transposed = loop.blocks[0].stmts[made_by[a_t.var]]
+            if transposed.kind != "attr" or transposed.target != "T":
+                return None
+            (a_ref,) = transposed.args
+            kind, b = "dot", b_ref.var
+            removed.append(made_by[a_t.var])
+        else:
+            return None
+        a = a_ref.var
+        if len(a.shape) != 2 or (b is not None and len(b.shape) != 2):
+            return None
+        if any(self._slice_key(loop, v) is None for v in ([a] if b is None else [a, b])):
+            return None
+        # every iteration's intermediate values must serve this sum alone
+        for blk in loop.blocks:
+            for number in removed[:1] + removed[2:]:
+                for var in blk.stmts[number].outs:
+                    if self.readers.get(var, 0) != 1:
+                        return None
+        for v in ([a] if b is None else [a, b]):
+            self.extra_buffered.add(self._slice_key(loop, v)[0])
+        return kind, acc, a, b, removed
+
+    def _slice_key(self, loop: Loop, var: Var):
+        """((family, position), step offset) of the buffer holding `var` of every iteration."""
+        first = loop.blocks[0]
+        if var in {v for s in first.stmts for v in s.outs}:
+            return (first.family, self.position[var]), 0
+        if var in loop.fixed or var not in self.block_of or self.block_of[var].family is None:
+            return None
+        owner = self.block_of[var]
+        return (owner.family, self.position[var]), owner.step - first.step
+
+    def _removed(self, loop: Loop) -> set:
+        return {number for fusion in loop.fused.values() for number in fusion[4]}
 
     def _plan_buffers(self) -> set:
         """(family, position) of the values a buffer keeps per step: those a loop reads from
@@ -346,9 +441,12 @@ class Renderer:
         needed = set()
         for item in self.items:
             if isinstance(item, Loop):
+                removed = self._removed(item)
                 for blk in item.blocks:
                     mine = {v for s in blk.stmts for v in s.outs}
-                    for stmt in blk.stmts:
+                    for number, stmt in enumerate(blk.stmts):
+                        if number in removed:
+                            continue
                         for var in stmt.refs():
                             if var in mine:
                                 continue
@@ -358,7 +456,7 @@ class Renderer:
                 for stmt in item.stmts:
                     needed.update(v for v in stmt.refs() if v in self.loop_of)
         return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
-                and self.block_of[v].family is not None}
+                and self.block_of[v].family is not None} | self.extra_buffered
 
     def name(self, var: Var, loop: bool = False) -> str:
         if var not in self.var_names:
@@ -412,17 +510,11 @@ class Renderer:
         return text
 
     def loop_lines(self, loop: Loop) -> list[str]:
-        first, second = loop.blocks[0], loop.blocks[1]
+        first = loop.blocks[0]
         direction = loop.steps[1] - loop.steps[0]
         start, last = loop.steps[0], loop.steps[-1]
         stop = last + direction
-        header = (f"for t in range({start}, {stop}):" if direction == 1 else
-                  f"for t in range({start}, {stop}, -1):")
-        ints_first, ints_second = _integers(first), _integers(second)
-        affine = []
-        for a, b in zip(ints_first, ints_second):
-            slope = (b - a) * direction
-            affine.append(None if slope == 0 else _affine(slope, a - slope * start))
+        header = f"for t in range({start}, {stop}):" if direction == 1 else f"for t in range({start}, {stop}, -1):"
         mine = {v for s in first.stmts for v in s.outs}
 
         def read(var):
@@ -431,32 +523,55 @@ class Renderer:
             if var in loop.fixed:
                 return self.read_outside_loops(var)
             owner = self.block_of[var]
-            offset = owner.step - first.step
-            index = "t" if offset == 0 else (f"t + {offset}" if offset > 0 else f"t - {-offset}")
-            return f"{self.buffer((owner.family, self.position[var]), var)}[{index}]"
+            return f"{self.buffer((owner.family, self.position[var]), var)}[{_step_index(owner.step - first.step)}]"
 
-        text = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}", header]
+        removed = self._removed(loop)
+        before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
+        inside = [header]
         base = 0
-        for stmt in first.stmts:
+        for j, stmt in enumerate(first.stmts):
             count = len(_ints_of(stmt))
 
             def integer(value, position, base=base, count=count):
-                return affine[base + position] if position < count else None
+                return loop.affine[base + position] if position < count else None
 
-            text.append("    " + line(stmt, read, integer))
-            text += ["    " + s for s in self.stores(stmt, first, "t", read)]
             base += count
+            if j in removed:
+                continue
+            if j in loop.hoisted:
+                before.append(line(stmt, read, integer))
+                continue
+            inside.append("    " + line(stmt, read, integer))
+            inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
+        after = []
+        low, high = min(start, last), max(start, last)
+        for kind, acc, a, b, _ in loop.fused.values():
+            stacked_a = self._stacked(loop, a, low, high)
+            if kind == "sum":
+                after.append(f"{read(acc)} += {stacked_a}.sum(axis=0)  # the per-step sums, added at once")
+            else:
+                after.append(f"{read(acc)} += np.dot({stacked_a}.T, {self._stacked(loop, b, low, high)})"
+                             "  # the per-step products, multiplied at once")
         for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
             for stmt, template in zip(blk.stmts, first.stmts):
                 for var, same in zip(stmt.outs, template.outs):
                     self.var_names[var] = self.loop_name(same)
-        return text
+        return before + inside + after
+
+    def _stacked(self, loop: Loop, var: Var, low: int, high: int) -> str:
+        """The rows of `var` of every iteration, stacked: np.concatenate(buffer[low:high + 1])."""
+        key, offset = self._slice_key(loop, var)
+        return f"np.concatenate({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
 
     def loop_name(self, var: Var) -> str:
         if var not in self.var_names:
             blk = self.block_of[var]
             self.var_names[var] = self.names(var.hint + "_" + _scope_suffix(blk.scope, True))
         return self.var_names[var]
+
+
+def _step_index(offset: int) -> str:
+    return "t" if offset == 0 else (f"t + {offset}" if offset > 0 else f"t - {-offset}")
 
 
 def _ints_of(stmt: Stmt) -> list[int]:
