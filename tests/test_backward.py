@@ -326,3 +326,46 @@ def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
         expected += pre_grad.T @ x
         grad_h = pre_grad
     np.testing.assert_allclose(w.grad, expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ 0-d gradients, any depth
+
+def test_a_0d_tensor_used_three_times_gets_all_three_contributions():
+    a = Tensor(2.0, requires_grad=True)
+    (a + a + a).backward()
+    assert a.grad == 3.0 and isinstance(a.grad, np.ndarray) and a.grad.shape == ()
+    b = Tensor(2.0, requires_grad=True)
+    (b * b * b).backward()
+    assert b.grad == 12.0   # 3 b**2
+    c = Tensor(2.0, requires_grad=True)
+    stack([c, c, c]).sum().backward()
+    assert c.grad == 3.0
+    d = Tensor(2.0, requires_grad=True)
+    (d[True].sum() + d * 1.0 + d * 1.0).backward()   # a mask index on a 0-d tensor, then two more uses
+    assert d.grad == 3.0
+
+
+def test_a_0d_intermediate_used_five_times_and_accumulated_over_two_backwards():
+    w = Tensor(0.5, requires_grad=True)
+    scaled = w * 2.0                     # an op's 0-d output, used at five "time steps"
+    total = scaled
+    for _ in range(4):
+        total = total * 1.0 + scaled
+    total.backward(retain_graph=True)
+    assert w.grad == 10.0
+    total.backward()
+    assert w.grad == 20.0 and isinstance(w.grad, np.ndarray)
+
+
+def test_add_copies_a_gradient_it_does_not_own_before_adding_into_it():
+    from tinygrad_rnn.grads import IndexedGrad, ZeroGrad, add
+
+    shared = np.ones(3)
+    total, owned = add(shared, np.full(3, 2.0), False)
+    assert owned and total is not shared and np.array_equal(shared, np.ones(3)) and np.array_equal(total, [3.0] * 3)
+    same, owned = add(total, IndexedGrad(1, np.array(5.0), (3,)), True)
+    assert same is total and np.array_equal(total, [3.0, 8.0, 3.0])
+    kept, owned = add(total, ZeroGrad((3,), np.float64), True)
+    assert kept is total and owned
+    scalar, owned = add(np.float64(1.0), np.float64(2.0), False)
+    assert isinstance(scalar, np.ndarray) and scalar == 3.0

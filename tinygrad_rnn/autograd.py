@@ -139,12 +139,31 @@ def collector_paused():
 def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: str) -> None:
     """Raise FloatingPointError naming `op` when `array` holds a NaN or an inf."""
     if not np.all(np.isfinite(array)):
-        kind = "NaN" if np.isnan(array).any() else "inf"
         shapes = ", ".join(str(s) for s in inputs_shapes)
-        where = f" in scope '{scope_path}'" if scope_path else ""
         raise FloatingPointError(
-            f"{what} of {type(op).__name__} produced {kind}{where}; input shapes: {shapes}"
+            f"{what} of {type(op).__name__} produced {_non_finite_kind(array)}{_scope_suffix(scope_path)}; "
+            f"input shapes: {shapes}"
         )
+
+
+def check_forward(out: np.ndarray, op, inputs: tuple, scope_path: str) -> None:
+    """check_finite for an op's output; when one of its inputs already held the NaN or inf,
+    the error says so, with that input's first bad element, instead of blaming the op."""
+    if np.all(np.isfinite(out)):
+        return
+    for i, x in enumerate(inputs):
+        values = x.data
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            element = tuple(int(k) for k in np.argwhere(~np.isfinite(values))[0])
+            raise FloatingPointError(
+                f"forward of {type(op).__name__}{_scope_suffix(scope_path)}: its input {i} (shape {x.shape}) "
+                f"already holds {_non_finite_kind(values)}, first at element {element}"
+            )
+    check_finite(out, "forward", op, [x.shape for x in inputs], scope_path)
+
+
+def _non_finite_kind(array: np.ndarray) -> str:
+    return "NaN" if np.isnan(array).any() else "inf"
 
 
 def depth_first_order(root, inputs_of) -> list:

@@ -253,7 +253,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)."""
+    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1), and 0 for p = 0 (z = 1 everywhere,
+    even at x = 0, where the formula would give 0 * inf)."""
 
     __slots__ = ("exponent",)
 
@@ -265,6 +266,8 @@ class Pow(Function):
     def backward(self, g):
         (x,) = self.saved
         p = self.exponent
+        if p == 0:
+            return (np.zeros_like(g),)
         return (g * (p * x ** (p - 1)),)
 
 
@@ -305,10 +308,16 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """z = 1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2;  dz/dx = z (1 - z)."""
+    """z = 1 / (1 + exp(-x));  dz/dx = z (1 - z).
+
+    Computed from e = exp(-|x|), which never overflows: z = 1 / (1 + e) for x >= 0 and
+    e / (1 + e) for x < 0, so z keeps its relative accuracy in the far left tail
+    (sigmoid(-40) = 4.25e-18, not 0)."""
 
     def forward(self, x):
-        z = 0.5 * (1.0 + np.tanh(0.5 * x))
+        with np.errstate(under="ignore"):  # exp(-1000) is 0: underflow is the right answer here
+            e = np.exp(-np.abs(x))
+            z = np.where(x >= 0, 1, e) / (1 + e)
         self.saved = (z,)
         return z
 
@@ -318,10 +327,10 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0."""
+    """z = max(x, 0);  dz/dx = 0 where x <= 0, else 1 (at NaN too, as PyTorch: z is NaN there)."""
 
     def forward(self, x):
-        self.saved = (x > 0,)
+        self.saved = (~(x <= 0),)
         return np.maximum(x, 0)
 
     def backward(self, g):
@@ -346,15 +355,28 @@ class Clip(Function):
 
 # ---------------------------------------------------------------- along an axis
 
+def _max_along(x: np.ndarray, axis) -> np.ndarray:
+    """max(x) along `axis`, kept as an axis of length 1: -inf over a size-0 axis, NaN where a
+    NaN is among the values."""
+    if x.dtype.kind != "f":
+        return x.max(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True, initial=-np.inf)
+
+
+# The softmax family subtracts the maximum first, so exp never overflows. x - max can still
+# overflow to -inf (1e308 - -1e308); exp(-inf) = 0 is then the right answer, and so is an
+# underflow to 0: both are silenced.
+
 class Softmax(Function):
-    """z = exp(x - max) / sum(exp(x - max));  dx = z * (g - sum(g * z))."""
+    """z = exp(x - max) / sum(exp(x - max));  dx = z * (g - sum(g * z)). Over a size-0 axis,
+    an empty result."""
 
     __slots__ = ("axis",)
 
     def forward(self, x, axis):
         self.axis = axis
-        with np.errstate(under="ignore"):  # exp(-1000) is 0: underflow is the right answer here
-            e = np.exp(x - x.max(axis=axis, keepdims=True))
+        with np.errstate(under="ignore", over="ignore"):
+            e = np.exp(x - _max_along(x, axis))
             z = e / e.sum(axis=axis, keepdims=True)
         self.saved = (z,)
         return z
@@ -366,14 +388,14 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """z = x - logsumexp(x);  dx = g - softmax(x) * sum(g)."""
+    """z = x - logsumexp(x);  dx = g - softmax(x) * sum(g). Over a size-0 axis, an empty result."""
 
     __slots__ = ("axis",)
 
     def forward(self, x, axis):
         self.axis = axis
-        shifted = x - x.max(axis=axis, keepdims=True)
-        with np.errstate(under="ignore"):
+        with np.errstate(under="ignore", over="ignore", divide="ignore"):
+            shifted = x - _max_along(x, axis)
             z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.saved = (z,)
         return z
@@ -385,20 +407,21 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    """z = m + log(sum(exp(x - m))) with m = max(x);  dx = g * softmax(x)."""
+    """z = m + log(sum(exp(x - m))) with m = max(x) (0 where that is infinite);  dx = g * softmax(x).
+    Over a size-0 axis, log(0) = -inf, as PyTorch."""
 
     __slots__ = ("axes", "keepdims")
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
-        m = x.max(axis=self.axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)
-        with np.errstate(under="ignore"):
+        m = _max_along(x, self.axes)
+        m = np.where(np.isinf(m), 0.0, m).astype(m.dtype)
+        with np.errstate(under="ignore", over="ignore", divide="ignore", invalid="ignore"):
             e = np.exp(x - m)
             total = e.sum(axis=self.axes, keepdims=True)
             self.saved = (e / total,)
-        z = m + np.log(total)
+            z = m + np.log(total)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
     def backward(self, g):
@@ -443,7 +466,8 @@ class Mean(Function):
 
 
 class Max(Function):
-    """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere."""
+    """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere.
+    Where a NaN is among the values, z is NaN and the NaNs share g, as PyTorch's max()."""
 
     __slots__ = ("axes", "keepdims")
 
@@ -451,7 +475,7 @@ class Max(Function):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         z = x.max(axis=self.axes, keepdims=True)
-        is_max = x == z
+        is_max = (x == z) | (np.isnan(x) & np.isnan(z))
         self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import ops
-from .autograd import STATE, check_finite, run_backward
+from .autograd import STATE, check_forward, run_backward
 
 DEFAULT_DTYPE = np.float64
 
@@ -447,7 +447,7 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
 def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
     """The op's output tensor, linked to the op only when recording and some input needs a gradient."""
     if STATE.anomaly:
-        check_finite(out, "forward", op, [p.shape for p in parents], STATE.scope_path)
+        check_forward(out, op, parents, STATE.scope_path)
     if not (STATE.grad_enabled and True in needs_grad):
         return Tensor._from_op(out, None)
     tensor = Tensor._from_op(out, op)

@@ -43,7 +43,7 @@ import warnings
 
 import numpy as np
 
-from ..autograd import collector_paused, scope
+from ..autograd import STATE, collector_paused, scope
 from ..random import as_generator, default_generator
 from ..tensor import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
 from .module import Module, Parameter
@@ -207,6 +207,8 @@ class RecurrentLayers(Module):
                         f"{name}: input at t={t} has shape {x.shape}; expected (batch, {size}) "
                         f"or ({size},), the same at every step (t=0 had {first})"
                     )
+            if STATE.anomaly:
+                self._check_input_finite(np.stack([x.data for x in steps]), 0)
             return stack(steps, axis=0), len(first) == 2
         sequence = as_input(input, dtype)
         if sequence.ndim not in (2, 3) or sequence.shape[-1] != size:
@@ -215,11 +217,27 @@ class RecurrentLayers(Module):
                 f"(B, T, {size}) with batch_first, (T, {size}), a list of steps or a PackedSequence"
             )
         batched = sequence.ndim == 3
+        if STATE.anomaly:
+            self._check_input_finite(sequence.data, 1 if batched and self.batch_first else 0)
         if batched and self.batch_first:
             sequence = sequence.transpose(1, 0, 2)
         if sequence.shape[0] == 0:
             raise ValueError(f"{name}: the input sequence is empty")
         return sequence, batched
+
+    def _check_input_finite(self, values: np.ndarray, time_axis: int) -> None:
+        """Under detect_anomaly(): a FloatingPointError naming the first time step (and the
+        element of x_t) where the input holds a NaN or an inf, before any op runs on it (the
+        input projection of all steps at once could only name the layer)."""
+        by_time = np.moveaxis(values, time_axis, 0)
+        bad = ~np.isfinite(by_time)
+        if bad.any():
+            t, *element = (int(k) for k in np.argwhere(bad)[0])
+            kind = "NaN" if np.isnan(by_time[(t, *element)]) else "inf"
+            raise FloatingPointError(
+                f"{type(self).__name__}: the input already holds {kind} at t={t}, element {tuple(element)} "
+                f"of x_t (shape {by_time.shape[1:]}), before layer0 ran"
+            )
 
     def _packed_data(self, packed: PackedSequence) -> Tensor:
         data = as_input(packed.data, self.weight_ih_l0.dtype)
