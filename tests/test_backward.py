@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor, retain_grads, stack
+from tinygrad_rnn import Tensor, retain_grads, scope, stack
 from tinygrad_rnn.autograd import graph_nodes
 from tinygrad_rnn import ops
 from tinygrad_rnn.ops import Function
@@ -369,3 +369,55 @@ def test_add_copies_a_gradient_it_does_not_own_before_adding_into_it():
     assert kept is total and owned
     scalar, owned = add(np.float64(1.0), np.float64(2.0), False)
     assert isinstance(scalar, np.ndarray) and scalar == 3.0
+
+
+# ------------------------------------------------------------------ values changed after they were saved
+
+def test_assigning_data_between_two_backwards_is_an_error_naming_the_op_and_the_tensor():
+    w = Tensor([1.0, -2.0], requires_grad=True, name="w")
+    x = Tensor([3.0, 4.0])
+    with scope("t=2"):
+        loss = (x * w).sum()   # Mul saves w's values for x's gradient and x's for w's
+    loss.backward(retain_graph=True)
+    assert w._version == 0
+    w.data = w.data * 2.0
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match=r"^backward: tensor 'w' of shape \(2,\) \(input 1 of Mul in scope 't=2'\) "
+                                           r"was changed after the op saved it for backward \(version 0, now 1\)"):
+        loss.backward()
+
+
+def test_an_in_place_write_counted_by_hand_is_detected_and_a_new_forward_is_fine():
+    w = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    loss = linear(Tensor([[1.0, 1.0]]), w).tanh().sum()
+    loss.backward(retain_graph=True)
+    w.data -= 0.1 * w.grad           # NumPy writes into the array: not seen by itself ...
+    assert w._version == 0
+    loss.backward(retain_graph=True)
+    w._version += 1                  # ... so the writer counts it, as the optimizers do
+    with pytest.raises(RuntimeError, match=r"backward: the tensor of shape \(2, 2\) \(input 1 of Linear\)"):
+        loss.backward()
+    w.grad = None
+    linear(Tensor([[1.0, 1.0]]), w).tanh().sum().backward()   # recorded after the change: fine
+    assert w.grad is not None
+
+
+def test_an_optimizer_step_between_two_backwards_is_detected():
+    from tinygrad_rnn import nn, optim
+
+    rnn = nn.RNN(2, 3, rng=0)
+    output, _ = rnn(np.ones((4, 1, 2)))
+    loss = output.sum()
+    loss.backward(retain_graph=True)
+    optim.SGD(rnn.parameters(), lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"was changed after the op saved it for backward"):
+        loss.backward()
+
+
+def test_a_change_to_a_value_backward_does_not_read_is_no_error():
+    b = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (Tensor([3.0, 4.0]) + b).sum()   # Add saves nothing: its gradient does not depend on b
+    loss.backward(retain_graph=True)
+    b.data = b.data + 1.0
+    loss.backward()
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0])

@@ -234,6 +234,8 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                     f"{_scope_suffix(op.scope)}, input shapes: {shapes}); pass retain_graph=True "
                     "to the first backward to run it twice"
                 )
+            if op.versions is not None:
+                _check_versions(op)
             if type(grad) in LAZY and not (op.takes_indexed_grad and type(grad) is IndexedGrad):
                 grad = grad.dense()
             if keep_all or op.retains_grad:
@@ -256,6 +258,19 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                 op.release()
     for leaf in leaves:
         leaf._accumulate_grad(dense(grads[leaf]))
+
+
+def _check_versions(op) -> None:
+    """A RuntimeError when a leaf whose values `op` saved has changed since (its `_version` moved)."""
+    for i, (parent, version) in enumerate(zip(op.parents, op.versions)):
+        if version is not None and parent._version != version:
+            what = f"tensor '{parent.name}'" if parent.name else "the tensor"
+            raise RuntimeError(
+                f"backward: {what} of shape {parent.shape} (input {i} of {type(op).__name__}"
+                f"{_scope_suffix(op.scope)}) was changed after the op saved it for backward (version "
+                f"{version}, now {parent._version}): its gradient would come from values it no longer "
+                "has. Run the forward pass again after changing it (after optimizer.step(), say)"
+            )
 
 
 def _keep_output_gradient(op, grad, keep_all: bool) -> None:

@@ -68,10 +68,12 @@ class Function:
     keeps it. What is known of the output is kept here: its `shape`, the `scope` it was made
     in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
     asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
+    For an op that saved values, `versions` holds each leaf parent's `_version` when it was
+    recorded (None for a parent that is an op), for backward to check.
     """
 
     __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output",
-                 "retains_grad", "grad")
+                 "retains_grad", "grad", "versions")
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
 
     def __init__(self, parents: tuple, needs_grad: tuple):
@@ -82,6 +84,7 @@ class Function:
         self.number = next(_op_numbers)
         self.retains_grad = False
         self.grad = None
+        self.versions = None
 
     def forward(self, *arrays, **options) -> np.ndarray:
         raise NotImplementedError

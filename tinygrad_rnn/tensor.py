@@ -41,7 +41,7 @@ class Tensor:
     every op on such a tensor records itself (`_ctx`) so the graph can be walked back.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
+    __slots__ = ("_data", "_version", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -51,7 +51,8 @@ class Tensor:
                 f"Tensor: only floating-point data can require a gradient, got dtype {array.dtype} "
                 f"with shape {array.shape}; pass dtype=np.float64 (or float32)"
             )
-        self.data = array
+        self._data = array
+        self._version = 0
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
@@ -62,7 +63,8 @@ class Tensor:
     def _from_op(data: np.ndarray, ctx) -> "Tensor":
         """The output of an op (no copy, no checks): the fast path every op takes."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
+        t._version = 0
         t.grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
@@ -71,6 +73,26 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ properties
+    @property
+    def data(self) -> np.ndarray:
+        """The values, a NumPy array (shared, not copied)."""
+        return self._data
+
+    @data.setter
+    def data(self, array: np.ndarray) -> None:
+        """Replace the values by another array; counts as a change (`_version` + 1).
+
+        `_version` counts the changes to this tensor's values: an op that saved them for
+        backward notes the count, and backward refuses to run through it once the count has
+        moved (the gradient would come from values the tensor no longer has). Assigning a new
+        array to `.data` counts by itself. A write into the array (`t.data -= lr * g`, which
+        NumPy does in place, or `t.data[...] = v`) is not seen: the writer follows it with
+        `t._version += 1`, as the optimizers and init functions do.
+        """
+        if array is not self._data:
+            self._version += 1
+        self._data = array
+
     shape = property(lambda self: self.data.shape, doc="The array's shape.")
     dtype = property(lambda self: self.data.dtype, doc="The array's dtype.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
@@ -434,7 +456,7 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
     for x in inputs:
         parents.append(x if x._ctx is None else x._ctx)
         needs_grad.append(x.requires_grad)
-        arrays.append(x.data)
+        arrays.append(x._data)
     needs_grad = tuple(needs_grad)
     op = op_class(tuple(parents), needs_grad)
     try:
@@ -452,6 +474,8 @@ def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
         return Tensor._from_op(out, None)
     tensor = Tensor._from_op(out, op)
     op.shape, op.scope, op.output = out.shape, tensor.scope, weakref.ref(tensor)
+    if op.saved is not None:  # backward will read saved values: note the versions of the leaves
+        op.versions = tuple([None if x._ctx is not None else x._version for x in parents])
     return tensor
 
 
