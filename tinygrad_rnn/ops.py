@@ -470,21 +470,32 @@ class Mean(Function):
 
 class Max(Function):
     """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere.
-    Where a NaN is among the values, z is NaN and the NaNs share g, as PyTorch's max()."""
+    Where a NaN is among the values, z is NaN and so is dx, as PyTorch's amax."""
 
     __slots__ = ("axes", "keepdims")
+    nans_share_gradient = False
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         z = x.max(axis=self.axes, keepdims=True)
-        is_max = (x == z) | (np.isnan(x) & np.isnan(z))
-        self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
+        is_max = x == z
+        if self.nans_share_gradient:
+            is_max |= np.isnan(x) & np.isnan(z)
+        with np.errstate(invalid="ignore"):  # no maximum equals a NaN: 0 / 0 is NaN, the answer
+            self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
     def backward(self, g):
         share = self.saved[0]
         return (expand_reduced(g, self.axes, self.keepdims, share.shape) * share,)
+
+
+class MaxOfAll(Max):
+    """z = max(x) over every axis, as PyTorch's max(): as Max, except that where a NaN is among
+    the values (z is NaN), the NaNs share g."""
+
+    nans_share_gradient = True
 
 
 # ---------------------------------------------------------------- shape
