@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..autograd import STATE
+from ..autograd import STATE, collector_paused
 from ..tensor import Tensor
 from .capture import Capture
 from .program import Stale, build
@@ -65,6 +65,7 @@ class CompiledStep:
             return self.fn(*args)
         return self._trace(key, args)
 
+    @collector_paused()  # the trace makes many objects and no reference cycles
     def _trace(self, key: tuple, args: tuple):
         capture = Capture(self.fn, self.strict)
         capture.arg_count = len(args)

@@ -123,6 +123,8 @@ def expression(stmt: Stmt, w: Writer) -> str:
         return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
                 f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed')")
     if kind == "grad":
+        if stmt.extra.get("hand_over"):
+            return f"_hand_over({w.value(args[0])}_tensor, {w.value(args[1])})"
         return f"{w.value(args[0])}_tensor._accumulate_grad({w.value(args[1])})"
     raise ValueError(f"unknown statement kind {kind}")
 
