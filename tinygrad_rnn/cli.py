@@ -26,7 +26,7 @@ from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRN
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
-from .tasks.common import CELLS, INIT_SCHEMES, build_model, outputs
+from .tasks.common import CELLS, INIT_SCHEMES, outputs
 from .tensor import Tensor
 
 PROG = "tinygrad-rnn"
@@ -244,9 +244,9 @@ def sentiment_gradient_check(model, text: str, label: bool) -> dict:
     return compare_gradients(manual, model, SENTIMENT_MAPPING)
 
 
-def _graph_of(model, inputs, target, loss_fn, path) -> Path:
+def _graph_of(model, inputs, target, loss_fn, path, collapse=None) -> Path:
     loss = loss_fn(model(Tensor(inputs)), target)
-    return viz.render(viz.draw_graph(loss, names=model), path)
+    return viz.render(viz.draw_graph(loss, names=model, collapse=collapse), path)
 
 
 def demo(args) -> int:
@@ -376,22 +376,21 @@ def predict(args) -> int:
 
 
 def graph(args) -> int:
-    """Draw the unrolled graph of one window's loss for a freshly initialised model."""
+    """Draw the unrolled graph of one window's loss for the task's own model (its hidden size,
+    biases and read-out), freshly initialised with the task's seed."""
+    module = TASKS[args.task]
+    config = module.Config(**({"hidden": args.hidden} if args.hidden else {}))
     if args.task == "sentiment":
-        module = TASKS["sentiment"]
         vocab = module.vocabulary()
         words = ("i am not very happy".split() * args.steps)[:args.steps]
-        model = module.make_model(module.Config(hidden=args.hidden or 4), len(vocab))
+        model = module.make_model(config, len(vocab))
         inputs, target, loss_fn = module.encode(vocab, " ".join(words)), np.array([0]), F.cross_entropy
     else:
-        rng = np.random.default_rng(0)
-        sizes = {"sine": 1, "temperature": 1, "weather": 3}
-        model = build_model(sizes[args.task], args.hidden or 4, 1, rng=rng,
-                            many_to_many=args.task == "weather")
-        inputs = rng.standard_normal((1, args.steps, sizes[args.task]))
-        target = np.zeros((1, args.steps, 1) if args.task == "weather" else (1, 1))
+        model = module.make_model(config)
+        inputs = np.random.default_rng(0).standard_normal((1, args.steps, model.rnn.input_size))
+        target = np.zeros((1, args.steps, 1) if model.many_to_many else (1, 1))
         loss_fn = F.mse_loss
-    path = _graph_of(model, inputs, target, loss_fn, args.output)
+    path = _graph_of(model, inputs, target, loss_fn, args.output, collapse=args.collapse)
     print(f"wrote {path}")
     return 0
 
@@ -495,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_graph = command("graph", "draw the unrolled graph of one window", graph, _check_graph)
     run_graph.add_argument("--task", default="sine", choices=sorted(TASKS), help="whose model to draw")
     run_graph.add_argument("--steps", type=_positive_int, default=5, help="time steps to unroll")
-    run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: 4)")
+    run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
+    run_graph.add_argument("--collapse", type=_positive_int, metavar="K",
+                           help="draw only the first and last K steps, one node for the rest")
     run_graph.add_argument("-o", "--output", default="rnn.svg", metavar="FILE",
                            help=f"the picture, in an existing folder; its suffix gives the format "
                                 f"({', '.join('.' + name for name in GRAPH_FORMATS)})")
