@@ -22,6 +22,14 @@ from tinygrad_rnn.data import (
     temperature_task,
     weather_task,
 )
+from tinygrad_rnn.data.scalers import scaler_from_dict
+from tinygrad_rnn.data.text import words_of
+from tinygrad_rnn.errors import (
+    DataError,
+    MissingValueError,
+    TinygradRNNError,
+    UnknownWordError,
+)
 
 POSITIVE_WORDS = {"good", "happy", "great", "fine"}
 NEGATIVE_WORDS = {"bad", "sad", "awful", "terrible"}
@@ -308,7 +316,9 @@ def test_load_csv_missing_column_lists_available(tmp_path):
 
 @pytest.mark.parametrize(
     ("bad_value", "message"),
-    [("nan", "not a finite number"), ("", "the value is empty"), ("warm", "is not a number")],
+    [("nan", r"the value is missing \('nan', a missing-value marker\)"),
+     ("", r"the value is missing \(empty\)"), ("inf", "not a finite number"),
+     ("warm", "is not a number")],
 )
 def test_load_csv_bad_value_names_line_and_column(tmp_path, bad_value, message):
     text = f"day,tmax,tmin,rain\n2020-01-01,10,2,0.5\n2020-01-02,11,{bad_value},0\n"
@@ -514,9 +524,120 @@ def test_vocabulary_errors():
     vocabulary = Vocabulary(["i am good"])
     with pytest.raises(KeyError, match="unknown word 'great'"):
         vocabulary.encode("i am great")
-    with pytest.raises(ValueError, match="empty text"):
+    with pytest.raises(ValueError, match="has no words"):
         vocabulary.encode("   ")
     with pytest.raises(TypeError, match="not one string"):
         Vocabulary("i am good")
     with pytest.raises(ValueError, match="no words"):
         Vocabulary({})
+
+
+# reading real-world CSV files: byte-order marks, CRLF, gaps
+
+def test_load_csv_reads_a_utf8_bom_and_crlf_line_endings(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfday,tmax\r\n2020-01-01,10\r\n2020-01-02,11.5\r\n\r\n")
+    data = load_csv(path, "day", ["tmax"], "tmax")
+    np.testing.assert_array_equal(data.target, [10, 11.5])
+    np.testing.assert_array_equal(data.dates, np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"))
+
+
+GAPPY_CSV = ("day,tmax,tmin\n2020-01-01,10,2\n2020-01-02,,3\n2020-01-03,12,NA\n"
+             "2020-01-04,nan,n/a\n2020-01-05,14,5\n")
+
+
+def test_a_gap_is_an_error_naming_line_and_column_unless_filled(tmp_path):
+    path = _write(tmp_path, GAPPY_CSV)
+    with pytest.raises(MissingValueError, match=r"line 3, column 'tmax': the value is missing \(empty\)"):
+        load_csv(path, "day", ["tmax", "tmin"], "tmax")
+    with pytest.raises(MissingValueError, match=r"line 4, column 'tmin': .*'NA'.*fill_missing='previous'"):
+        load_csv(path, "day", ["tmin"], "tmin")
+    filled = load_csv(path, "day", ["tmax", "tmin"], "tmax", fill_missing="previous")
+    np.testing.assert_array_equal(filled.features, [[10, 2], [10, 3], [12, 3], [12, 3], [14, 5]])
+    np.testing.assert_array_equal(filled.target, [10, 10, 12, 12, 14])
+
+
+def test_forward_fill_cannot_fill_a_gap_in_the_first_row(tmp_path):
+    path = _write(tmp_path, "day,tmax\n2020-01-01,\n2020-01-02,3\n")
+    with pytest.raises(MissingValueError, match=r"line 2, column 'tmax': .*no earlier row has a value"):
+        load_csv(path, "day", ["tmax"], "tmax", fill_missing="previous")
+    with pytest.raises(ValueError, match=r"fill_missing must be one of \('error', 'previous'\), got 'mean'"):
+        load_csv(path, "day", ["tmax"], "tmax", fill_missing="mean")
+
+
+def test_data_errors_are_the_librarys_own_and_still_value_errors(tmp_path):
+    assert issubclass(DataError, ValueError) and issubclass(MissingValueError, DataError)
+    assert issubclass(DataError, TinygradRNNError)
+    with pytest.raises(DataError, match=r"nowhere.csv: cannot read the file \(No such file or directory\)"):
+        load_csv(tmp_path / "nowhere.csv", "day", ["tmax"], "tmax")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"day,tmax\n2020-01-01,\xff\xfe\n")
+    with pytest.raises(DataError, match=r"binary.csv: is not UTF-8 text"):
+        load_csv(binary, "day", ["tmax"], "tmax")
+    with pytest.raises(DataError, match="line 3, column 'tmax': 'warm' is not a number"):
+        load_csv(_write(tmp_path, "day,tmax\n2020-01-01,1\n2020-01-02,warm\n"), "day", ["tmax"], "tmax")
+
+
+# text: case, punctuation, saved vocabularies
+
+def test_words_ignore_case_and_punctuation():
+    assert words_of("I am NOT happy!") == ["i", "am", "not", "happy"]
+    assert words_of("  isn't it... good?, (very)") == ["isnt", "it", "good", "very"]
+    assert words_of("?!") == []
+    vocabulary = Vocabulary(["i am good"])
+    np.testing.assert_array_equal(vocabulary.encode("I am GOOD."), vocabulary.encode("i am good"))
+
+
+def test_unknown_word_error_is_a_key_error_with_a_plain_message():
+    vocabulary = Vocabulary(["i am good"])
+    with pytest.raises(UnknownWordError) as caught:
+        vocabulary.encode("I am Great!")
+    assert isinstance(caught.value, KeyError)
+    assert str(caught.value) == "unknown word 'great' in 'I am Great!': not among the vocabulary's 3 words"
+
+
+def test_vocabulary_from_saved_words_round_trips_and_checks_each_word():
+    vocabulary = Vocabulary(["b a", "c"])
+    assert Vocabulary.from_words(vocabulary.words).words == ("a", "b", "c")
+    for bad in (["Good"], ["two words"], ["ok", 3], ["ok!"]):
+        with pytest.raises(DataError, match="is not one lower-case word"):
+            Vocabulary.from_words(bad)
+
+
+# scalers saved as plain values
+
+@pytest.mark.parametrize("kind", [MinMaxScaler, StandardScaler])
+def test_scaler_to_dict_round_trips_exactly(kind):
+    data = np.array([[1.0, 5.0], [3.0, 5.0], [2.5, 5.0]])  # the second column is constant
+    scaler = kind().fit(data)
+    rebuilt = scaler_from_dict(scaler.to_dict())
+    assert type(rebuilt) is kind
+    np.testing.assert_array_equal(rebuilt.transform(data), scaler.transform(data))
+    np.testing.assert_array_equal(rebuilt.inverse_transform(data), scaler.inverse_transform(data))
+    for name in kind.STATISTICS:
+        np.testing.assert_array_equal(getattr(rebuilt, name), getattr(scaler, name))
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"type": "RobustScaler"}, "unknown type 'RobustScaler'"),
+    ([1, 2], "unknown type 'list'"),
+    ({"type": "MinMaxScaler", "offset_": [0.0], "scale_": [1.0], "min_": [0.0]}, "max_ must be a non-empty list"),
+    ({"type": "MinMaxScaler", "offset_": [0.0], "scale_": [float("nan")], "min_": [0.0], "max_": [1.0]},
+     "scale_ must be a non-empty list of finite numbers"),
+    ({"type": "StandardScaler", "offset_": [0.0, 1.0], "scale_": [1.0], "mean_": [0.0], "std_": [1.0]},
+     "scale_ has 1 entries, offset_ has 2"),
+    ({"type": "StandardScaler", "offset_": [0.0], "scale_": [0.0], "mean_": [0.0], "std_": [0.0]},
+     "scale_ holds a zero"),
+])
+def test_scaler_from_a_damaged_dict_names_the_entry(values, message):
+    with pytest.raises(DataError, match=message):
+        scaler_from_dict(values)
+
+
+def test_tasks_use_a_given_scaler_instead_of_fitting_one():
+    series = np.arange(40.0)
+    fitted = temperature_task(seq_len=3, series=series)
+    given = MinMaxScaler().fit(np.array([0.0, 100.0]))
+    task = temperature_task(seq_len=3, series=series, scaler=given)
+    assert task.scaler is given
+    np.testing.assert_allclose(task.train.inputs, given.transform(fitted.scaler.inverse_transform(fitted.train.inputs)))

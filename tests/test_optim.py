@@ -115,11 +115,11 @@ def test_parameters_without_a_gradient_are_skipped_and_keep_their_state():
     optimizer.step()
     a_after_its_first_step = a.data.copy()
     np.testing.assert_array_equal(b.data, 0.0)
-    assert optimizer.steps == [1, 0]
+    assert optimizer.state[a]["step"] == 1 and b not in optimizer.state
     b.grad = np.ones(2)
     optimizer.step()
     np.testing.assert_array_equal(b.data, a_after_its_first_step)  # b's first step, bias-corrected as one
-    assert optimizer.steps == [2, 1]
+    assert optimizer.state[a]["step"] == 2 and optimizer.state[b]["step"] == 1
 
 
 def test_zero_grad_sets_every_grad_to_none():
@@ -133,14 +133,14 @@ def test_zero_grad_sets_every_grad_to_none():
 
 def test_a_module_gives_its_parameters_in_order():
     model = nn.Linear(2, 1, rng=0)
-    assert SGD(model, lr=0.1).params == list(model.parameters())
+    assert SGD(model, lr=0.1).param_groups[0]["params"] == list(model.parameters())
 
 
 @pytest.mark.parametrize("make, message", [
     (lambda ps: SGD(ps, lr=-0.1), r"SGD: hyperparameters must be >= 0, got lr=-0.1"),
     (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), r"momentum=-0.5"),
     (lambda ps: SGD(ps, lr=0.1, weight_decay=-1.0), r"weight_decay=-1.0"),
-    (lambda ps: SGD(ps, lr=0.1, nesterov=True), r"SGD: nesterov=True needs momentum > 0"),
+    (lambda ps: SGD(ps, lr=0.1, nesterov=True), r"SGD: nesterov=True needs momentum > 0 and dampening = 0"),
     (lambda ps: Adam(ps, lr=-1e-3), r"Adam: hyperparameters must be >= 0, got lr=-0.001"),
     (lambda ps: Adam(ps, eps=-1.0), r"eps=-1.0"),
     (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"Adam: betas must be in \[0, 1\), got beta1=1.0"),
@@ -166,7 +166,8 @@ def test_bad_parameter_lists_are_errors():
     with pytest.raises(ValueError, match="parameter 0 is not a leaf tensor"):
         SGD([p * 2], lr=0.1)
     with pytest.raises(NotImplementedError):
-        Optimizer([p]).step()
+        p.grad = np.ones(2)
+        Optimizer([p], {}).step()
 
 
 # ---------------------------------------------------------------- clipping

@@ -132,7 +132,8 @@ def test_optimizer_steps_after_every_chunk():
     rnn, head = build("gru")
     optimizer = Adam(parameters(rnn, head), lr=lr)
     tbptt_step(rnn, head, sum_loss, x, y, 3, optimizer=optimizer)
-    assert optimizer.steps == [3] * len(optimizer.params)
+    params = optimizer.param_groups[0]["params"]
+    assert [optimizer.state[p]["step"] for p in params] == [3] * len(params)
 
 
 @pytest.mark.parametrize("k", [0, -2, 2.5])

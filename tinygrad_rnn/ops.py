@@ -673,3 +673,235 @@ class Stack(Function):
                 return tuple(g.values if i == position else zero for i in range(len(self.parents)))
             g = g.dense()
         return tuple(np.moveaxis(g, self.axis, 0))
+
+
+# ================================================================ PyTorch's tensor idioms
+# Elementwise math, selection, statistics and shape ops under PyTorch's names; a NaN or an
+# inf input gives PyTorch's value and gradient.
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x), 0 at x = 0 and at NaN (as PyTorch)."""
+
+    def forward(self, x):
+        self.saved = (np.where(np.isnan(x), 0, np.sign(x)),)
+        return np.abs(x)
+
+    def backward(self, g):
+        return (g * self.saved[0],)
+
+
+class Sin(Function):
+    """z = sin(x);  dz/dx = cos(x)."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        with np.errstate(invalid="ignore"):  # sin(inf) is NaN, the answer rather than a warning
+            return np.sin(x)
+
+    def backward(self, g):
+        with np.errstate(invalid="ignore"):
+            return (g * np.cos(self.saved[0]),)
+
+
+class Cos(Function):
+    """z = cos(x);  dz/dx = -sin(x)."""
+
+    def forward(self, x):
+        self.saved = (x,)
+        with np.errstate(invalid="ignore"):
+            return np.cos(x)
+
+    def backward(self, g):
+        with np.errstate(invalid="ignore"):
+            return (-g * np.sin(self.saved[0]),)
+
+
+class Maximum(Function):
+    """z = max(x, y) elementwise, a NaN on either side giving NaN;
+    dz/dx = 1 where x > y, 1/2 where x == y, 0 where x < y (dz/dy the mirror image);
+    where a NaN is compared neither order holds and both receive g, as in PyTorch."""
+
+    def forward(self, x, y):
+        self.saved = (x, y)
+        return np.maximum(x, y)
+
+    def backward(self, g):
+        x, y = self.saved
+        shared = np.where(x == y, g / 2, g)
+        dx = unbroadcast(np.where(x < y, 0, shared), x.shape) if self.needs_grad[0] else None
+        dy = unbroadcast(np.where(x > y, 0, shared), y.shape) if self.needs_grad[1] else None
+        return dx, dy
+
+
+class Minimum(Function):
+    """z = min(x, y) elementwise, a NaN on either side giving NaN;
+    dz/dx = 1 where x < y, 1/2 where x == y, 0 where x > y (dz/dy the mirror image);
+    where a NaN is compared both receive g, as in PyTorch."""
+
+    def forward(self, x, y):
+        self.saved = (x, y)
+        return np.minimum(x, y)
+
+    def backward(self, g):
+        x, y = self.saved
+        shared = np.where(x == y, g / 2, g)
+        dx = unbroadcast(np.where(x > y, 0, shared), x.shape) if self.needs_grad[0] else None
+        dy = unbroadcast(np.where(x < y, 0, shared), y.shape) if self.needs_grad[1] else None
+        return dx, dy
+
+
+class Where(Function):
+    """z = x where condition else y (all three broadcast together);
+    dx = g where condition (else 0), dy = g where not condition; the condition has no gradient."""
+
+    __slots__ = ("shapes",)
+
+    def forward(self, condition, x, y):
+        if condition.dtype != np.bool_:
+            raise TypeError(f"the condition must be a bool tensor, got dtype {condition.dtype}")
+        self.shapes = (x.shape, y.shape)
+        self.saved = (condition,)
+        return np.where(condition, x, y)
+
+    def backward(self, g):
+        (condition,) = self.saved
+        dx = unbroadcast(np.where(condition, g, 0), self.shapes[0]) if self.needs_grad[1] else None
+        dy = unbroadcast(np.where(condition, 0, g), self.shapes[1]) if self.needs_grad[2] else None
+        return None, dx, dy
+
+
+def _centered(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """x - mean(x, axes), the mean kept broadcastable (NaN over an empty selection, quietly)."""
+    count = math.prod(x.shape[a] for a in axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return x - x.sum(axis=axes, keepdims=True) / count
+
+
+class Var(Function):
+    """z = sum((x - mean)**2, axes) / (n - correction), n the number of elements reduced
+    (correction 1 is the unbiased estimate);  dx = g * 2 (x - mean) / (n - correction).
+
+    With n - correction <= 0 the divisor is 0, as in PyTorch: z is inf, or NaN where every
+    element equals the mean, and dx is g * inf, or g * NaN where x equals the mean."""
+
+    __slots__ = ("axes", "keepdims", "divisor")
+
+    def forward(self, x, axis, keepdims, correction):
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.divisor = max(0, math.prod(x.shape[a] for a in self.axes) - correction)
+        centered = _centered(x, self.axes)
+        self.saved = (centered,)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.sum(centered * centered, axis=self.axes, keepdims=keepdims) / self.divisor)
+
+    def backward(self, g):
+        centered = self.saved[0]
+        g = expand_reduced(g, self.axes, self.keepdims, centered.shape)
+        if self.divisor == 0:
+            with np.errstate(invalid="ignore"):
+                return (g * np.where(centered == 0, np.nan, np.inf).astype(centered.dtype),)
+        return (g * centered * (2.0 / self.divisor),)
+
+
+class Std(Var):
+    """z = sqrt(var(x, axes, correction));  dx = g * (x - mean) / ((n - correction) z),
+    and 0 where z = 0 (a constant input), as in PyTorch."""
+
+    def forward(self, x, axis, keepdims, correction):
+        z = np.sqrt(super().forward(x, axis, keepdims, correction))
+        self.saved += (z,)
+        return z
+
+    def backward(self, g):
+        z = self.saved[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad_of_var = np.where(z == 0, 0, g / (2 * z))
+        return super().backward(grad_of_var)
+
+
+class Amin(Function):
+    """z = min(x, axes);  dx = g at the minima (shared equally between ties), 0 elsewhere;
+    NaN wherever the minimum is NaN, as in PyTorch's amin."""
+
+    __slots__ = ("axes", "keepdims")
+
+    def forward(self, x, axis, keepdims):
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        z = x.min(axis=self.axes, keepdims=True)
+        is_min = x == z
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.saved = (is_min / is_min.sum(axis=self.axes, keepdims=True),)
+        return z if keepdims else np.squeeze(z, axis=self.axes)
+
+    def backward(self, g):
+        share = self.saved[0]
+        return (expand_reduced(g, self.axes, self.keepdims, share.shape) * share,)
+
+
+class MinAlong(Function):
+    """z = x at i = argmin(x, axis): the first minimum along one axis, or the first NaN;
+    dx = g at i, 0 elsewhere. Only the returned index receives the gradient, as for
+    PyTorch's min(dim=d), unlike amin, which shares it between ties."""
+
+    __slots__ = ("axis", "keepdims", "input_shape")
+    pick = staticmethod(np.argmin)
+
+    def forward(self, x, axis, keepdims):
+        self.input_shape = x.shape
+        self.keepdims = keepdims
+        if x.ndim == 0:
+            if axis not in (0, -1):
+                raise ValueError(f"dim {axis} is out of range for a 0-d tensor (use 0 or -1)")
+            self.axis = None
+            return x.copy()
+        (self.axis,) = normalize_axes(axis, x.ndim)
+        if x.shape[self.axis] == 0:
+            raise ValueError(f"cannot reduce over dim {axis}, which has size 0 (shape {x.shape})")
+        index = self.pick(x, axis=self.axis, keepdims=True)
+        self.saved = (index,)
+        z = np.take_along_axis(x, index, axis=self.axis)
+        return z if keepdims else np.squeeze(z, axis=self.axis)
+
+    def backward(self, g):
+        if self.axis is None:
+            return (g,)
+        (index,) = self.saved
+        dx = np.zeros(self.input_shape, dtype=g.dtype)
+        np.put_along_axis(dx, index, g if self.keepdims else np.expand_dims(g, self.axis), axis=self.axis)
+        return (dx,)
+
+
+class MaxAlong(MinAlong):
+    """z = x at i = argmax(x, axis): the first maximum along one axis, or the first NaN;
+    dx = g at i, 0 elsewhere (PyTorch's max(dim=d); amax shares the gradient between ties)."""
+
+    pick = staticmethod(np.argmax)
+
+
+class Expand(Function):
+    """z = x broadcast to `shape` (a read-only view, as PyTorch's expand is a view);
+    dx = g summed over the broadcast axes."""
+
+    __slots__ = ("input_shape",)
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return (unbroadcast(g, self.input_shape),)
+
+
+class Cast(Function):
+    """z = x converted to another floating dtype;  dx = g converted back to x's dtype."""
+
+    __slots__ = ("input_dtype",)
+
+    def forward(self, x, dtype):
+        self.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.input_dtype),)

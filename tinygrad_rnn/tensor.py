@@ -1,8 +1,10 @@
 """Tensor: a NumPy array that remembers the op that made it, so backward() can run the chain rule."""
 from __future__ import annotations
 
+import math
 import numbers
 import weakref
+from typing import NamedTuple
 
 import numpy as np
 
@@ -254,6 +256,155 @@ class Tensor:
     def __getitem__(self, index):
         return _apply_unary(ops.GetItem, self, _plain_index(index))
 
+    # ------------------------------------------------------------ PyTorch's idioms
+    def numel(self) -> int:
+        """The number of elements."""
+        return self.data.size
+
+    def abs(self): return apply(ops.Abs, self)
+    def sin(self): return apply(ops.Sin, self)
+    def cos(self): return apply(ops.Cos, self)
+
+    def maximum(self, other):
+        """Elementwise max(self, other), broadcast; a tie gives each side half the gradient."""
+        return apply(ops.Maximum, self, self._lift(other))
+
+    def minimum(self, other):
+        """Elementwise min(self, other), broadcast; a tie gives each side half the gradient."""
+        return apply(ops.Minimum, self, self._lift(other))
+
+    def where(self, condition, other):
+        """self where `condition` is True, else `other` (PyTorch's x.where(condition, y))."""
+        return where(condition, self, other)
+
+    def clamp(self, min=None, max=None):
+        """PyTorch's name for clip(): values limited to [min, max]."""
+        return self.clip(min, max)
+
+    def masked_fill(self, mask, value):
+        """`value` where the bool `mask` (broadcast to self's shape) is True, self elsewhere;
+        the filled positions send no gradient back."""
+        mask = _as_bool_mask("masked_fill", mask)
+        if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
+            raise ValueError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to the "
+                             f"tensor's shape {self.shape}")
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        return where(mask, value, self)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        """sum((x - mean)**2) / (n - correction) over `dim` (all axes when None); correction 1
+        (unbiased=True) unless told otherwise, as in PyTorch."""
+        if isinstance(dim, bool):  # x.var(False): PyTorch's var(unbiased) spelling
+            dim, unbiased = None, dim if unbiased is None else unbiased
+        dim, keepdim = _dim_and_keepdim("var", dim, axis, keepdim, keepdims)
+        return apply(ops.Var, self, axis=dim, keepdims=keepdim, correction=_correction("var", unbiased, correction))
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        """sqrt(var(...)), with var's arguments (unbiased by default, as in PyTorch)."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim if unbiased is None else unbiased
+        dim, keepdim = _dim_and_keepdim("std", dim, axis, keepdim, keepdims)
+        return apply(ops.Std, self, axis=dim, keepdims=keepdim, correction=_correction("std", unbiased, correction))
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The maximum over `dim` (all axes when None); ties share the gradient equally."""
+        dim, keepdim = _dim_and_keepdim("amax", dim, axis, keepdim, keepdims)
+        return apply(ops.Max, self, axis=dim, keepdims=keepdim)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The minimum over `dim` (all axes when None); ties share the gradient equally."""
+        dim, keepdim = _dim_and_keepdim("amin", dim, axis, keepdim, keepdims)
+        return apply(ops.Amin, self, axis=dim, keepdims=keepdim)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """As PyTorch's min: with no dim, the smallest element (ties share the gradient);
+        with dim=d, (values, indices) along d, the gradient going to the returned index;
+        with a tensor, the elementwise minimum."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        dim, keepdim = _dim_and_keepdim("min", dim, axis, keepdim, keepdims)
+        if dim is None:
+            return apply(ops.Amin, self, axis=None, keepdims=keepdim)
+        return _values_and_indices(ops.MinAlong, self, dim, keepdim)
+
+    def view(self, *shape):
+        """The same elements with a new shape (one size may be -1); here the same as reshape()."""
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int):
+        """A new axis of length 1 inserted at `dim` (-ndim-1 <= dim <= ndim)."""
+        position = _checked_dim("unsqueeze", dim, self.ndim + 1)
+        return self.reshape(self.shape[:position] + (1,) + self.shape[position:])
+
+    def squeeze(self, dim=None):
+        """Axes of length 1 removed: all of them, or those among `dim` (an int or a tuple);
+        a named axis whose length is not 1 stays, as in PyTorch."""
+        if dim is None:
+            chosen = range(self.ndim)
+        else:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            chosen = {_checked_dim("squeeze", d, max(self.ndim, 1)) for d in dims}
+        dropped = {d for d in chosen if d < self.ndim and self.shape[d] == 1}
+        return self.reshape(tuple(n for d, n in enumerate(self.shape) if d not in dropped))
+
+    def permute(self, *dims):
+        """The axes reordered: output axis i is input axis dims[i]."""
+        dims = _sizes(dims)
+        if sorted(_checked_dim("permute", d, self.ndim) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes of shape {self.shape}")
+        return apply(ops.Transpose, self, axes=tuple(dims))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        """Axes start_dim..end_dim (inclusive) merged into one; a 0-d tensor becomes shape (1,)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _checked_dim("flatten", start_dim, self.ndim)
+        end = _checked_dim("flatten", end_dim, self.ndim)
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
+        merged = math.prod(self.shape[start:end + 1])
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+
+    def expand(self, *sizes):
+        """Broadcast to `sizes` without copying (-1 keeps an axis' length; new axes go in front);
+        the gradient sums over the broadcast axes."""
+        sizes = tuple(_sizes(sizes))
+        if len(sizes) < self.ndim:
+            raise ValueError(f"expand: {sizes} has fewer axes than the tensor's shape {self.shape}")
+        lead = len(sizes) - self.ndim
+        target = []
+        for i, n in enumerate(sizes):
+            own = self.shape[i - lead] if i >= lead else None
+            if n == -1:
+                if own is None:
+                    raise ValueError(f"expand: -1 is not allowed for the new leading axis {i} in {sizes}")
+                n = own
+            if n < 0 or (own is not None and own != 1 and own != n):
+                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes} (axis {i})")
+            target.append(n)
+        return apply(ops.Expand, self, shape=tuple(target))
+
+    def float(self): return self.to(np.float32)
+    def double(self): return self.to(np.float64)
+    def long(self): return self.to(np.int64)
+
+    def to(self, dtype):
+        """This tensor converted to `dtype` (self when it has it already). A floating result
+        is recorded, so the gradient flows back converted to this tensor's dtype; an integer
+        result carries no gradient."""
+        try:
+            target = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to(): {dtype!r} is not a dtype") from None
+        if target.kind not in "biuf":
+            raise TypeError(f"to(): cannot convert to dtype {target}; use a float, integer or bool dtype")
+        if target == self.dtype:
+            return self
+        if target.kind != "f":
+            return Tensor._from_op(self.data.astype(target), None)
+        return apply(ops.Cast, self, dtype=target)
+
 
 def _sizes(args: tuple) -> tuple:
     """Sizes given either spread out, f(2, 3), or as one sequence, f((2, 3))."""
@@ -384,3 +535,84 @@ def zeros(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
 def ones(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
     """A tensor of ones."""
     return Tensor(np.ones(_sizes(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------- PyTorch's idioms
+
+def where(condition, input, other) -> Tensor:
+    """`input` where the bool `condition` is True, else `other`, all three broadcast together;
+    numbers take the dtype of the tensor beside them."""
+    condition = Tensor._from_op(_as_bool_mask("where", condition), None)
+    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else Tensor(input)
+    return apply(ops.Where, condition, like._lift(input), like._lift(other))
+
+
+def maximum(input, other) -> Tensor:
+    """Elementwise max(input, other); see Tensor.maximum."""
+    return _as_tensor_like(input, other).maximum(other)
+
+
+def minimum(input, other) -> Tensor:
+    """Elementwise min(input, other); see Tensor.minimum."""
+    return _as_tensor_like(input, other).minimum(other)
+
+
+def _as_tensor_like(input, other) -> Tensor:
+    """`input` as a Tensor; a number takes the dtype of `other` when that is a Tensor."""
+    if isinstance(input, Tensor):
+        return input
+    return other._lift(input) if isinstance(other, Tensor) else Tensor(input)
+
+
+class ValuesAndIndices(NamedTuple):
+    """What min(dim=d) and max(dim=d) return, as PyTorch's (values, indices)."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesAndIndices:
+    """The values op_class picks along `dim` (recorded) and their positions (an int64 tensor)."""
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op_class.__name__}: dim must be one int, got {dim!r}")
+    values = apply(op_class, x, axis=dim, keepdims=keepdim)
+    if x.ndim == 0:
+        positions = np.zeros((), dtype=np.int64)
+    else:
+        positions = op_class.pick(x.data, axis=dim, keepdims=keepdim).astype(np.int64)
+    return ValuesAndIndices(values, Tensor._from_op(positions, None))
+
+
+def _dim_and_keepdim(name: str, dim, axis, keepdim, keepdims) -> tuple:
+    """PyTorch's dim/keepdim, or NumPy's axis/keepdims spelling of the same."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}: give dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)
+
+
+def _correction(name: str, unbiased, correction):
+    """The divisor's correction: `correction` itself, 1 or 0 from `unbiased`, else 1, as PyTorch."""
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}: give unbiased or correction, not both")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def _checked_dim(name: str, dim, ndim: int) -> int:
+    """`dim` as a non-negative axis of an ndim-axis tensor, or an IndexError naming the range."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -ndim <= dim < ndim:
+        raise IndexError(f"{name}: dim {dim!r} is out of range [{-ndim}, {ndim - 1}]")
+    return int(dim) % ndim
+
+
+def _as_bool_mask(name: str, mask) -> np.ndarray:
+    """A bool tensor, array or list as a NumPy bool array; any other dtype is a TypeError."""
+    array = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if array.dtype != np.bool_:
+        raise TypeError(f"{name}: the condition must be a bool tensor, got dtype {array.dtype} (shape {array.shape})")
+    return array

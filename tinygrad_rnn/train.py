@@ -1,12 +1,14 @@
 """Training loop: mini-batches, clipping, validation, early stopping, and a loss history."""
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .autograd import no_grad
+from .errors import NonFiniteLossError
 from .optim import clip_grad_norm_, clip_grad_value_
 from .random import as_generator
 from .tensor import Tensor
@@ -86,6 +88,17 @@ class EarlyStopping:
             model.load_state_dict(self.best_state)
 
 
+def check_finite_loss(value: float, epoch: int, batch: int, last_finite: float | None) -> float:
+    """Return the loss `value`, or raise NonFiniteLossError if it is NaN or infinite, naming the
+    epoch and the batch (both counted from 1) and the last finite loss before it."""
+    if math.isfinite(value):
+        return value
+    before = (f"the last finite loss was {last_finite:.6g}" if last_finite is not None
+              else "no earlier batch had a finite loss")
+    raise NonFiniteLossError(f"training stopped: the loss became {value} at epoch {epoch}, "
+                             f"batch {batch}, before the optimizer step; {before}")
+
+
 def _as_target(target):
     return target if isinstance(target, Tensor) else np.asarray(target)
 
@@ -96,7 +109,8 @@ class Trainer:
     Inputs and targets are arrays whose first axis indexes examples; a batch is a slice of
     them, passed to the model as it is (so a batch_first RNN sees (B, T, F)). After every
     backward the gradients are clipped per value (`clip_value`, the documents' clipping)
-    and/or by total norm (`clip_norm`) before the optimizer steps.
+    and/or by total norm (`clip_norm`) before the optimizer steps. A NaN or infinite batch loss
+    stops training at once with NonFiniteLossError, before the optimizer takes that step.
     """
 
     def __init__(self, model, loss_fn, optimizer, *, batch_size: int | None = None,
@@ -109,6 +123,7 @@ class Trainer:
         self.shuffle = shuffle
         self.rng = as_generator(rng)
         self.progress = progress
+        self.last_finite_loss: float | None = None
 
     def _batches(self, count: int, shuffle: bool):
         order = self.rng.permutation(count) if shuffle else np.arange(count)
@@ -116,21 +131,24 @@ class Trainer:
         for start in range(0, count, size):
             yield order[start:start + size]
 
-    def train_epoch(self, inputs, targets) -> float:
-        """One pass over the training set; returns the mean loss over its examples."""
+    def train_epoch(self, inputs, targets, epoch: int = 1) -> float:
+        """One pass over the training set (epoch number `epoch`, from 1, for error messages);
+        returns the mean loss over its examples."""
         self.model.train()
         params = list(self.model.parameters())
         total, count = 0.0, 0
-        for index in self._batches(len(inputs), self.shuffle):
+        for batch, index in enumerate(self._batches(len(inputs), self.shuffle), start=1):
             self.optimizer.zero_grad()
             loss = self.loss_fn(self.model(inputs[index]), _as_target(targets[index]))
+            value = check_finite_loss(loss.item(), epoch, batch, self.last_finite_loss)
+            self.last_finite_loss = value
             loss.backward()
             if self.clip_value is not None:
                 clip_grad_value_(params, self.clip_value)
             if self.clip_norm is not None:
                 clip_grad_norm_(params, self.clip_norm)
             self.optimizer.step()
-            total += loss.item() * len(index)
+            total += value * len(index)
             count += len(index)
         return total / count
 
@@ -161,18 +179,20 @@ class Trainer:
             raise ValueError("Trainer.fit: early stopping needs validation data")
         history = History()
         bar = self._progress_bar(epochs)
-        for epoch in range(epochs):
-            history.train_loss.append(self.train_epoch(inputs, targets))
-            if validation is not None:
-                history.val_loss.append(self.evaluate(*validation))
+        try:
+            for epoch in range(epochs):
+                history.train_loss.append(self.train_epoch(inputs, targets, epoch + 1))
+                if validation is not None:
+                    history.val_loss.append(self.evaluate(*validation))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(self._postfix(history))
+                if early_stopping is not None and early_stopping.update(epoch, history.val_loss[-1], self.model):
+                    history.stopped_early = True
+                    break
+        finally:
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(self._postfix(history))
-            if early_stopping is not None and early_stopping.update(epoch, history.val_loss[-1], self.model):
-                history.stopped_early = True
-                break
-        if bar is not None:
-            bar.close()
+                bar.close()
         if early_stopping is not None:
             early_stopping.restore(self.model)
             history.best_epoch = early_stopping.best_epoch

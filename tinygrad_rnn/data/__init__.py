@@ -13,12 +13,16 @@ from .datasets import (
     temperature_task,
     weather_task,
 )
+from .loader import DataLoader, TensorDataset, default_collate
 from .scalers import MinMaxScaler, StandardScaler
 from .splits import chronological_split
 from .text import Vocabulary, sentiment_data
 from .windows import lagged_features, lookback_pairs_dropping_last, sliding_windows
 
 __all__ = [
+    "DataLoader",
+    "TensorDataset",
+    "default_collate",
     "DailySeries",
     "MinMaxScaler",
     "SeattleWeather",

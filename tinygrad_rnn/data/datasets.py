@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, MissingValueError
 from .scalers import MinMaxScaler, StandardScaler
 from .splits import chronological_split
 from .windows import _check_count, lagged_features, sliding_windows
@@ -89,70 +90,111 @@ class SineTask:
     validation_offset: int
 
 
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null"})
+FILL_MISSING = ("error", "previous")
+
+
 def _parse_date(text: str, line: int, column: str, path) -> np.datetime64:
     try:
         return np.datetime64(text.strip().replace("/", "-"))
     except ValueError:
-        raise ValueError(
+        raise DataError(
             f"{path}: line {line}, column {column!r}: cannot read {text!r} as a date "
             "(expected YYYY-MM-DD or YYYY/MM/DD)"
         ) from None
 
 
 def _parse_number(text: str, line: int, column: str, path) -> float:
-    if not text.strip():
-        raise ValueError(f"{path}: line {line}, column {column!r}: the value is empty")
     try:
         number = float(text)
     except ValueError:
-        raise ValueError(
+        raise DataError(
             f"{path}: line {line}, column {column!r}: {text!r} is not a number"
         ) from None
     if not math.isfinite(number):
-        raise ValueError(
+        raise DataError(
             f"{path}: line {line}, column {column!r}: {text!r} is not a finite number"
         )
     return number
 
 
-def _read_columns(path, date_column: str, value_columns: Sequence[str]):
+def _missing_value(path, line: int, column: str, text: str, previous_line: int | None,
+                   fill_missing: str) -> None:
+    """Raise MissingValueError for a gap that cannot (or may not) be filled."""
+    shown = "empty" if not text.strip() else f"{text.strip()!r}, a missing-value marker"
+    if fill_missing == "error":
+        raise MissingValueError(
+            f"{path}: line {line}, column {column!r}: the value is missing ({shown}); "
+            "fill_missing='previous' would fill it with the value above it"
+        )
+    if previous_line is None:
+        raise MissingValueError(
+            f"{path}: line {line}, column {column!r}: the value is missing ({shown}) and no "
+            "earlier row has a value to carry forward"
+        )
+
+
+def _rows(path, reader, date_column: str, value_columns: Sequence[str], fill_missing: str):
+    """(dates, line numbers, {name: values}) of the CSV rows `reader` yields, each value checked."""
+    header = next(reader, None)
+    if header is None:
+        raise DataError(f"{path} is empty: expected a header row naming the columns")
+    header = [name.strip() for name in header]
+    positions = {}
+    for name in [date_column, *value_columns]:
+        if name not in header:
+            raise DataError(
+                f"{path} has no column {name!r}; available columns: {', '.join(header)}"
+            )
+        positions[name] = header.index(name)
+    dates: list[np.datetime64] = []
+    lines: list[int] = []
+    values: dict[str, list[float]] = {name: [] for name in value_columns}
+    for row in reader:
+        if not row:
+            continue
+        line = reader.line_num
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}: line {line} has {len(row)} fields but the header has {len(header)}"
+            )
+        dates.append(_parse_date(row[positions[date_column]], line, date_column, path))
+        for name in value_columns:
+            text = row[positions[name]]
+            if text.strip().lower() in MISSING_MARKERS:
+                _missing_value(path, line, name, text, lines[-1] if lines else None, fill_missing)
+                values[name].append(values[name][-1])
+            else:
+                values[name].append(_parse_number(text, line, name, path))
+        lines.append(line)
+    return dates, lines, values
+
+
+def _read_columns(path, date_column: str, value_columns: Sequence[str], fill_missing: str = "error"):
     """Read a CSV file into (dates, {name: float64 column}), checking every value.
 
     Lines are numbered as in the file (the header is line 1); blank lines are skipped; dates
-    must increase strictly from row to row.
+    must increase strictly from row to row. A UTF-8 byte-order mark and CRLF line endings are
+    accepted. A missing value (an empty field, or NA, N/A, NaN, null in any case) is an error
+    naming its line and column, unless `fill_missing` is "previous": then it takes the last
+    value above it in its column (a forward fill, as pandas' `ffill`).
     """
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path} is empty: expected a header row naming the columns")
-        header = [name.strip() for name in header]
-        positions = {}
-        for name in [date_column, *value_columns]:
-            if name not in header:
-                raise ValueError(
-                    f"{path} has no column {name!r}; available columns: {', '.join(header)}"
-                )
-            positions[name] = header.index(name)
-        dates, lines = [], []
-        values = {name: [] for name in value_columns}
-        for row in reader:
-            if not row:
-                continue
-            line = reader.line_num
-            if len(row) != len(header):
-                raise ValueError(
-                    f"{path}: line {line} has {len(row)} fields but the header has {len(header)}"
-                )
-            dates.append(_parse_date(row[positions[date_column]], line, date_column, path))
-            for name in value_columns:
-                values[name].append(_parse_number(row[positions[name]], line, name, path))
-            lines.append(line)
+    if fill_missing not in FILL_MISSING:
+        raise ValueError(f"fill_missing must be one of {FILL_MISSING}, got {fill_missing!r}")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            dates, lines, values = _rows(path, csv.reader(handle), date_column, value_columns, fill_missing)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: is not UTF-8 text (byte {error.start} of a line cannot be decoded)") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: is not a readable CSV file ({error})") from None
     date_array = np.array(dates) if dates else np.array([], dtype="datetime64[D]")
     steps = np.diff(date_array)
     if np.any(steps <= np.timedelta64(0)):
         bad = int(np.argmax(steps <= np.timedelta64(0))) + 1
-        raise ValueError(
+        raise DataError(
             f"{path}: line {lines[bad]}, column {date_column!r}: date {date_array[bad]} does not "
             f"come after {date_array[bad - 1]}; rows must be in increasing date order"
         )
@@ -183,12 +225,15 @@ def load_csv(
     feature_columns: Sequence[str],
     target_column: str,
     min_rows: int = 2,
+    fill_missing: str = "error",
 ) -> DailySeries:
     """Read a user's CSV file (header row, one row per time step, rows in date order).
 
-    Raises ValueError naming the column and listing the available ones when a column is
-    missing, naming the line and column for an empty, non-numeric, NaN or infinite value or an
-    unreadable or out-of-order date, and when there are fewer than `min_rows` data rows.
+    Raises DataError (a ValueError) naming the column and listing the available ones when a
+    column is missing, naming the line and column for a non-numeric or infinite value or an
+    unreadable or out-of-order date, and when there are fewer than `min_rows` data rows. A
+    missing value raises MissingValueError (a DataError) naming its line and column, unless
+    `fill_missing="previous"` fills it forward from the row above.
     """
     if isinstance(feature_columns, str):
         raise TypeError(
@@ -198,9 +243,9 @@ def load_csv(
     if not feature_names:
         raise ValueError("feature_columns must name at least one column")
     wanted = list(dict.fromkeys([*feature_names, target_column]))
-    dates, columns = _read_columns(path, date_column, wanted)
+    dates, columns = _read_columns(path, date_column, wanted, fill_missing)
     if len(dates) < min_rows:
-        raise ValueError(f"{path} has {len(dates)} data rows; at least {min_rows} are needed")
+        raise DataError(f"{path} has {len(dates)} data rows; at least {min_rows} are needed")
     return DailySeries(
         dates=dates,
         features=np.column_stack([columns[name] for name in feature_names]),
@@ -213,7 +258,7 @@ def load_csv(
 def _lag_sequence_windows(scaled: np.ndarray, look_back: int, seq_len: int, split: str) -> Windows:
     rows_needed = look_back + seq_len
     if len(scaled) < rows_needed:
-        raise ValueError(
+        raise DataError(
             f"the {split} split has {len(scaled)} rows; look_back {look_back} and seq_len "
             f"{seq_len} need at least {rows_needed}"
         )
@@ -228,6 +273,7 @@ def temperature_task(
     seq_len: int = 1,
     train_fraction: float = 0.67,
     series=None,
+    scaler: MinMaxScaler | None = None,
 ) -> TemperatureTask:
     """Document 000's setup on Seattle's daily temp_min (or on the 1-D `series` given).
 
@@ -239,6 +285,7 @@ def temperature_task(
     (sequence length 1, look_back features), with one more window per split than its
     `create_dataset` (see `lookback_pairs_dropping_last`); seq_len > 1 with look_back = 1 gives
     real sequences. Document 000 fits its scaler on all rows; here it sees the training rows only.
+    A fitted `scaler` given (for example a checkpoint's) is used as it is instead.
     """
     if series is None:
         values = seattle_weather().temp_min
@@ -247,7 +294,10 @@ def temperature_task(
         if values.ndim != 1:
             raise ValueError(f"series must be 1-D, got shape {values.shape}")
     train_rows, test_rows = chronological_split(values, (train_fraction,))
-    scaler = MinMaxScaler().fit(train_rows)
+    if scaler is None:
+        scaler = MinMaxScaler().fit(train_rows)
+    elif scaler.num_features != 1:
+        raise DataError(f"the scaler was fitted on {scaler.num_features} columns; a series is one")
     return TemperatureTask(
         train=_lag_sequence_windows(scaler.transform(train_rows), look_back, seq_len, "train"),
         test=_lag_sequence_windows(scaler.transform(test_rows), look_back, seq_len, "test"),
@@ -271,6 +321,7 @@ def weather_task(
     window: int = 7,
     fractions: Sequence[float] = (0.7, 0.15),
     data: DailySeries | None = None,
+    scaler: StandardScaler | None = None,
 ) -> WeatherTask:
     """Document 001's setup: predict tomorrow's target from today's features, at every step.
 
@@ -282,7 +333,8 @@ def weather_task(
     kept in the target's own units (degrees C for Seattle), as document 001 does, so losses and
     errors read in those units. persistence[i, t] = target_{i+t}, today's value as the
     prediction of tomorrow's, same shape and units. Document 001 fits its scaler on all rows and
-    its loop leaves out each split's last window; neither is copied here.
+    its loop leaves out each split's last window; neither is copied here. A fitted `scaler`
+    given (for example a checkpoint's) is used as it is instead.
     """
     fractions = tuple(fractions)
     if len(fractions) != 2:
@@ -293,13 +345,19 @@ def weather_task(
     today_features = chronological_split(series.features[:-1], fractions)
     tomorrow_targets = chronological_split(series.target[1:], fractions)
     today_targets = chronological_split(series.target[:-1], fractions)
-    scaler = StandardScaler().fit(today_features[0])
+    if scaler is None:
+        scaler = StandardScaler().fit(today_features[0])
+    elif scaler.num_features != len(series.feature_names):
+        raise DataError(
+            f"the scaler was fitted on {scaler.num_features} feature columns; the data has "
+            f"{len(series.feature_names)} ({', '.join(series.feature_names)})"
+        )
     splits = []
     for name, features, tomorrow, today in zip(
         ("train", "valid", "test"), today_features, tomorrow_targets, today_targets
     ):
         if len(features) < window:
-            raise ValueError(
+            raise DataError(
                 f"the {name} split has {len(features)} days, fewer than the window of {window}"
             )
         inputs, targets = sliding_windows(

@@ -16,11 +16,21 @@ divided by 1 instead, so it maps to exactly 0.
 """
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from ..errors import DataError
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; annotations here are never evaluated
 
 
 class _ColumnScaler:
     """Affine map per column, x' = (x - offset) / scale, with offset and scale set by `fit`."""
+
+    STATISTICS: tuple[str, ...] = ()  # the attributes `fit` sets besides offset_ and scale_
 
     def __init__(self):
         self.offset_: np.ndarray | None = None
@@ -34,7 +44,7 @@ class _ColumnScaler:
         """Number of feature columns seen by `fit`."""
         return len(self._fitted_offset())
 
-    def fit(self, data) -> _ColumnScaler:
+    def fit(self, data) -> Self:
         """Compute the per-column statistics of `data` (the training split only); returns self."""
         table = np.asarray(data, dtype=np.float64)
         if table.ndim == 1:
@@ -94,6 +104,12 @@ class _ColumnScaler:
         values = self._checked(data)
         return values * self.scale_ + self.offset_
 
+    def to_dict(self) -> dict:
+        """The fitted statistics as lists of floats (ready for JSON); `scaler_from_dict` inverts it."""
+        self._fitted_offset()
+        names = ("offset_", "scale_", *self.STATISTICS)
+        return {"type": type(self).__name__, **{name: getattr(self, name).tolist() for name in names}}
+
 
 class MinMaxScaler(_ColumnScaler):
     """x' = (x - min) / (max - min) per column, mapping the training range onto [0, 1].
@@ -101,6 +117,8 @@ class MinMaxScaler(_ColumnScaler):
     Attributes after fit: `min_`, `max_` (shape (F,)). Unlike document 000, which adds 1e-7 to
     every denominator, only a constant column gets a changed denominator (1).
     """
+
+    STATISTICS = ("min_", "max_")
 
     def _statistics(self, table):
         self.min_ = table.min(axis=0)
@@ -114,7 +132,37 @@ class StandardScaler(_ColumnScaler):
     Attributes after fit: `mean_`, `std_` (shape (F,)); a constant column is divided by 1.
     """
 
+    STATISTICS = ("mean_", "std_")
+
     def _statistics(self, table):
         self.mean_ = table.mean(axis=0)
         self.std_ = table.std(axis=0)
         return self.mean_, self.std_
+
+
+SCALERS = {"MinMaxScaler": MinMaxScaler, "StandardScaler": StandardScaler}
+
+
+def scaler_from_dict(values: object) -> _ColumnScaler:
+    """A fitted scaler rebuilt from `to_dict()`'s output, after checking every entry.
+
+    Raises DataError naming the entry that is missing, of another length, not finite, or (for
+    scale_) zero.
+    """
+    if not isinstance(values, dict) or values.get("type") not in SCALERS:
+        kind = values.get("type") if isinstance(values, dict) else type(values).__name__
+        raise DataError(f"scaler: unknown type {kind!r}; expected one of {', '.join(SCALERS)}")
+    scaler = SCALERS[values["type"]]()
+    length = None
+    for name in ("offset_", "scale_", *scaler.STATISTICS):
+        entry = values.get(name)
+        if not isinstance(entry, list) or not entry or not all(
+                isinstance(number, (int, float)) and math.isfinite(number) for number in entry):
+            raise DataError(f"scaler: {name} must be a non-empty list of finite numbers, got {entry!r}")
+        if length is not None and len(entry) != length:
+            raise DataError(f"scaler: {name} has {len(entry)} entries, offset_ has {length}")
+        length = len(entry)
+        setattr(scaler, name, np.array(entry, dtype=np.float64))
+    if np.any(scaler.scale_ == 0):
+        raise DataError("scaler: scale_ holds a zero, which would divide by zero")
+    return scaler

@@ -1,6 +1,7 @@
 """Word-level one-hot encoding, and a tiny sentiment set built on a compositional rule.
 
-Words are the whitespace-separated tokens of a text, case-sensitive. The sentiment phrases
+Words are a text's runs of letters and digits, lower-cased: "I am NOT happy!" holds the words
+i, am, not, happy (an apostrophe joins its word: "isn't" is "isnt"). The sentiment phrases
 each hold exactly one sentiment word, at most one "not", and optional intensifiers
 (very, really) that do not change the label: the label is True (positive) exactly when
 (the sentiment word is positive) XOR (the phrase contains "not"). So "not good" is negative
@@ -8,16 +9,27 @@ and "not bad" positive, and a recurrent network can learn the rule from order an
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
+
+from ..errors import DataError, UnknownWordError
+
+_WORD = re.compile(r"[^\W_]+")
+_APOSTROPHES = str.maketrans("", "", "'\u2019")
+
+
+def words_of(text: str) -> list[str]:
+    """The words of `text`: lower-cased, punctuation dropped (apostrophes join, the rest split)."""
+    return _WORD.findall(text.lower().translate(_APOSTROPHES))
 
 
 class Vocabulary:
     """Sorted index of the words in some texts; `encode` turns a text into one-hot rows.
 
-    Pass any iterable of texts; a `{text: label}` dict iterates its texts. Word w gets index
-    position(w) in the sorted word list, so the index is the same on every run.
+    Pass any iterable of texts; a `{text: label}` dict iterates its texts, split by `words_of`.
+    Word w gets index position(w) in the sorted word list, so the index is the same on every run.
     """
 
     def __init__(self, texts: Iterable[str]):
@@ -25,11 +37,20 @@ class Vocabulary:
             raise TypeError(
                 "Vocabulary takes a collection of texts (or a {text: label} dict), not one string"
             )
-        distinct_words = {word for text in texts for word in text.split()}
+        distinct_words = {word for text in texts for word in words_of(text)}
         self.words: tuple[str, ...] = tuple(sorted(distinct_words))
         if not self.words:
-            raise ValueError("Vocabulary found no words in the texts given")
+            raise DataError("Vocabulary found no words in the texts given")
         self.index: dict[str, int] = {word: position for position, word in enumerate(self.words)}
+
+    @classmethod
+    def from_words(cls, words: Iterable[str]) -> Vocabulary:
+        """The vocabulary holding exactly `words` (such as a saved `vocab.words`)."""
+        words = list(words)
+        for word in words:
+            if not isinstance(word, str) or words_of(word) != [word]:
+                raise DataError(f"Vocabulary.from_words: {word!r} is not one lower-case word")
+        return cls([" ".join(words)])
 
     def __len__(self) -> int:
         return len(self.words)
@@ -39,12 +60,12 @@ class Vocabulary:
 
     def encode(self, text: str) -> np.ndarray:
         """One-hot rows for the T words of `text`: shape (T, V), row t has a 1 at index(word_t)."""
-        words = text.split()
+        words = words_of(text)
         if not words:
-            raise ValueError("cannot encode an empty text: it has no words")
+            raise DataError(f"cannot encode {text!r}: it has no words")
         for word in words:
             if word not in self.index:
-                raise KeyError(
+                raise UnknownWordError(
                     f"unknown word {word!r} in {text!r}: "
                     f"not among the vocabulary's {len(self)} words"
                 )

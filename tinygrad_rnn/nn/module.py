@@ -32,14 +32,18 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        # Replacing a parameter by a parameter (or a module by a module) keeps its place in the order.
         if isinstance(value, Parameter):
             if value.name is None:
                 value.name = name
+            self._modules.pop(name, None)
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
             self._modules[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -94,11 +98,14 @@ class Module:
             yield param
 
     # ------------------------------------------------------------ training helpers
-    def zero_grad(self) -> None:
-        """Forget every parameter's accumulated gradient (set it to None)."""
-        for module in self.modules():
-            for param in module._parameters.values():
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's accumulated gradient: set it to None (the default), or fill
+        it with zeros in place."""
+        for param in self.parameters():
+            if set_to_none:
                 param.grad = None
+            elif param.grad is not None:
+                param.grad[...] = 0
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode on this module and every sub-module; returns self."""
@@ -109,6 +116,27 @@ class Module:
     def eval(self) -> "Module":
         """Evaluation mode (train(False))."""
         return self.train(False)
+
+    def to(self, dtype) -> "Module":
+        """Convert every parameter (and any gradient it holds) to the floating dtype `dtype`, in
+        place: the Parameter objects stay the same, so an optimizer built on them still holds
+        them. Returns self."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, got dtype {dtype}")
+        for param in self.parameters():
+            param.data = param.data.astype(dtype)
+            if param.grad is not None:
+                param.grad = param.grad.astype(dtype)
+        return self
+
+    def float(self) -> "Module":
+        """Every parameter as float32 (to(np.float32))."""
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        """Every parameter as float64 (to(np.float64))."""
+        return self.to(np.float64)
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
@@ -154,17 +182,140 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Modules applied one after another: Sequential(a, b)(x) == b(a(x))."""
+def _checked_module(owner: str, what, module) -> Module:
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}: item {what} is a {type(module).__name__}, not a Module")
+    return module
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters belong to the owner: named "0", "1", ... in order.
+
+    Indexing, slicing (a new ModuleList of the same modules), len, iteration, append, extend,
+    insert and del work as on a list; it has no forward() of its own.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        self.extend(modules or [])
+
+    def _position(self, index: int) -> int:
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__} indices must be ints or slices, got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {len(self)} modules")
+        return int(index) % len(self)
+
+    def _renumber(self, modules: list) -> None:
+        """Hold exactly `modules`, named "0", "1", ... again."""
+        for name in list(self._modules):
+            delattr(self, name)
+        for index, module in enumerate(modules):
+            setattr(self, str(index), _checked_module(type(self).__name__, index, module))
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return type(self)(modules[index])
+        return modules[self._position(index)]
+
+    def __setitem__(self, index, module: Module) -> None:
+        setattr(self, str(self._position(index)), _checked_module(type(self).__name__, index, module))
+
+    def __delitem__(self, index) -> None:
+        modules = list(self._modules.values())
+        del modules[index if isinstance(index, slice) else self._position(index)]
+        self._renumber(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def append(self, module: Module) -> "ModuleList":
+        setattr(self, str(len(self)), _checked_module(type(self).__name__, len(self), module))
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+
+
+class Sequential(ModuleList):
+    """Modules applied one after another: Sequential(a, b)(x) == b(a(x)). Indexes as a ModuleList
+    does (a slice is a Sequential)."""
 
     def __init__(self, *modules: Module):
-        super().__init__()
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential: item {index} is a {type(module).__name__}, not a Module")
-            setattr(self, str(index), module)
+        super().__init__(modules)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*list(self._modules.values())[index])
+        return super().__getitem__(index)
 
     def forward(self, x):
         for module in self.children():
             x = module(x)
         return x
+
+
+class ModuleDict(Module):
+    """Modules by name, in insertion order, their parameters named "<key>.<name>".
+
+    A key must be a string without "." that is not already an attribute of a Module (so
+    "train" or "forward" cannot hide the method)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def _checked_key(self, key) -> str:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict: a key must be a non-empty string without '.', got {key!r}")
+        if key not in self._modules and hasattr(self, key):
+            raise KeyError(f"ModuleDict: key {key!r} would hide the Module attribute of that name")
+        return key
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict: no module named {key!r}; keys: {', '.join(self._modules) or 'none'}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        setattr(self, self._checked_key(key), _checked_module("ModuleDict", repr(key), module))
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # the KeyError that names the keys
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return list(self._modules.keys())
+
+    def values(self):
+        return list(self._modules.values())
+
+    def items(self):
+        return list(self._modules.items())
+
+    def update(self, modules) -> None:
+        """Add (or replace) modules from a mapping or an iterable of (key, module) pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module

@@ -1,23 +1,33 @@
-"""What every task shares: its result, model construction and initialisation."""
+"""What every task shares: its result, model construction and initialisation, and the metadata
+a checkpoint carries so that predicting can rebuild the task's model and data."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..autograd import no_grad
+from ..errors import DataError
 from ..models import SequenceModel
 from ..nn import init
+from ..tensor import Tensor
 from ..train import History
+
+CELLS = ("rnn", "lstm", "gru")
+INIT_SCHEMES = ("uniform", "random", "xavier", "he")
 
 
 @dataclass
 class TaskResult:
-    """Measured metrics, the loss history, the trained model and the wall time in seconds."""
+    """Measured metrics, the loss history, the trained model, the wall time in seconds, and the
+    metadata a checkpoint of the model needs (see `task_metadata`)."""
 
     metrics: dict
     history: History
     model: SequenceModel
     seconds: float
+    metadata: dict = field(default_factory=dict)
 
 
 def build_model(input_size: int, hidden: int, output_size: int, *, cell: str = "rnn",
@@ -34,9 +44,49 @@ def mse(prediction, target) -> float:
     return float(np.mean((np.asarray(prediction) - np.asarray(target)) ** 2))
 
 
-def model_sizes(state: dict) -> dict:
-    """Input and hidden sizes and the cell type read from a SequenceModel's state dict."""
-    weight_ih = state["rnn.weight_ih_l0"]
-    hidden = state["rnn.weight_hh_l0"].shape[1]
-    cell = {1: "rnn", 3: "gru", 4: "lstm"}[weight_ih.shape[0] // hidden]
-    return {"input_size": weight_ih.shape[1], "hidden": hidden, "cell": cell}
+@no_grad()
+def outputs(model, inputs: np.ndarray) -> np.ndarray:
+    """The model's outputs for a batch of windows, in evaluation mode, without a graph."""
+    model.eval()
+    return model(Tensor(inputs)).data
+
+
+def task_metadata(task: str, config, input_size: int, **extra) -> dict:
+    """What predicting needs, as plain JSON values: the task's name, its config (a dataclass),
+    the model's input size, and task-specific entries such as the scaler or the vocabulary."""
+    values = {name: list(value) if isinstance(value, tuple) else value
+              for name, value in dataclasses.asdict(config).items()}
+    return {"task": task, "config": values, "input_size": int(input_size), **extra}
+
+
+def config_from_metadata(config_class, metadata: dict):
+    """The task's config rebuilt from `task_metadata`'s "config" entry, after checking it."""
+    values = metadata.get("config")
+    if not isinstance(values, dict):
+        raise DataError(f"checkpoint metadata: 'config' must be a mapping, got {type(values).__name__}")
+    fields = {item.name: item for item in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise DataError(f"checkpoint metadata: config has unknown entries {', '.join(unknown)}")
+    converted = {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
+    for name, value in converted.items():
+        default = fields[name].default
+        if isinstance(default, int) and not isinstance(default, bool):
+            least = 0 if name == "seed" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise DataError(f"checkpoint metadata: config {name} must be an integer >= {least}, got {value!r}")
+    if converted.get("cell", "rnn") not in CELLS:
+        raise DataError(f"checkpoint metadata: config cell must be one of {', '.join(CELLS)}, "
+                        f"got {converted['cell']!r}")
+    if converted.get("init") not in (None, *INIT_SCHEMES):
+        raise DataError(f"checkpoint metadata: config init must be one of {', '.join(INIT_SCHEMES)}, "
+                        f"got {converted['init']!r}")
+    return config_class(**converted)
+
+
+def input_size_from_metadata(metadata: dict) -> int:
+    """The model's input size recorded in a checkpoint's metadata, checked to be >= 1."""
+    size = metadata.get("input_size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise DataError(f"checkpoint metadata: input_size must be an integer >= 1, got {size!r}")
+    return size

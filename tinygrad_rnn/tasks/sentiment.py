@@ -1,4 +1,5 @@
-"""Document 003: sentence sentiment from one-hot words, many-to-one, softmax cross-entropy.
+"""Document 003, a notebook following Victor Zhou's "An Introduction to Recurrent Neural
+Networks": sentence sentiment from one-hot words, many-to-one, softmax cross-entropy.
 
 The document's recipe is kept: hidden 64, weights N(0, 1e-3^2) (its randn / 1000), zero biases,
 plain SGD at lr 2e-2, per-value clipping to [-1, 1], one sentence per update. Training stops
@@ -12,14 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd import no_grad
+from ..data import Vocabulary, sentiment_data
+from ..errors import DataError
 from ..nn import functional as F
 from ..nn import init
 from ..optim import SGD, clip_grad_value_
 from ..random import as_generator
 from ..tensor import Tensor
-from ..train import History
-from ..data import Vocabulary, sentiment_data
-from .common import TaskResult, build_model
+from ..train import History, check_finite_loss
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    input_size_from_metadata,
+    task_metadata,
+)
+
+NAME = "sentiment"
 
 
 @dataclass
@@ -56,7 +66,7 @@ def make_model(config: SentimentConfig, vocab_size: int, rng=None):
             if name.rsplit(".", 1)[-1].startswith("bias"):
                 init.zeros_(param)
             else:
-                init.normal_(param, 1e-3, rng)
+                init.normal_(param, std=1e-3, generator=rng)
     return model
 
 
@@ -73,6 +83,31 @@ def accuracy(model, vocab: Vocabulary, phrases: dict) -> float:
     return float(np.mean(hits))
 
 
+def evaluate(model, vocab: Vocabulary) -> dict:
+    """Train and test accuracy, each a share in [0, 1]."""
+    train, test = sentiment_data()
+    return {"train_accuracy": accuracy(model, vocab, train), "test_accuracy": accuracy(model, vocab, test)}
+
+
+def metadata(config: SentimentConfig, vocab: Vocabulary) -> dict:
+    """What a checkpoint needs to rebuild the model and to encode new phrases."""
+    return task_metadata(NAME, config, input_size=len(vocab), vocabulary=list(vocab.words))
+
+
+def from_metadata(values: dict):
+    """(config, untrained model, vocabulary) rebuilt from `metadata`'s output."""
+    config = config_from_metadata(SentimentConfig, values)
+    words = values.get("vocabulary")
+    if not isinstance(words, list):
+        raise DataError(f"checkpoint metadata: 'vocabulary' must be a list of words, got {type(words).__name__}")
+    vocab = Vocabulary.from_words(words)
+    size = input_size_from_metadata(values)
+    if len(vocab) != size or len(words) != size:
+        raise DataError(f"checkpoint metadata: the vocabulary lists {len(words)} words "
+                        f"but the model reads {size}")
+    return config, make_model(config, size), vocab
+
+
 def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskResult:
     """Train on the 66 training phrases; metrics: train/test accuracy and the epoch both hit 100%."""
     config = config or SentimentConfig()
@@ -85,18 +120,20 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
     examples = [(encode(vocab, text), np.array([int(label)])) for text, label in train.items()]
     history = History()
     first_perfect = None
+    last_finite = None
     train_acc = test_acc = 0.0
     for epoch in range(1, config.epochs + 1):
         model.train()
         total = 0.0
-        for index in rng.permutation(len(examples)):
+        for batch, index in enumerate(rng.permutation(len(examples)), start=1):
             inputs, target = examples[index]
             optimizer.zero_grad()
             loss = F.cross_entropy(model(Tensor(inputs)), target)
+            last_finite = check_finite_loss(loss.item(), epoch, batch, last_finite)
             loss.backward()
             clip_grad_value_(list(model.parameters()), config.clip)
             optimizer.step()
-            total += loss.item()
+            total += last_finite
         history.train_loss.append(total / len(examples))
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             train_acc, test_acc = accuracy(model, vocab, train), accuracy(model, vocab, test)
@@ -110,7 +147,7 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
                     break
     metrics = {"train_accuracy": train_acc, "test_accuracy": test_acc,
                "epoch_100": first_perfect, "epochs": history.epochs}
-    return TaskResult(metrics, history, model, time.perf_counter() - start)
+    return TaskResult(metrics, history, model, time.perf_counter() - start, metadata(config, vocab))
 
 
 Config = SentimentConfig

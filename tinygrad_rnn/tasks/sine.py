@@ -1,4 +1,5 @@
-"""Document 004: the next value of sin(x / 20) from windows of 4, RNN 1 -> 50 -> 1 without biases.
+"""Document 004, a sine-curve RNN notebook: the next value of sin(x / 20) from windows of 4,
+RNN 1 -> 50 -> 1 without biases.
 
 Loss as the document reports it: sum of squared errors / 2N. The document's recipe, per-example
 SGD at lr 5e-5 from uniform(0, 0.99) weights (clipped to [-1, 1]), does not reach its printed
@@ -11,12 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..data import sine_task
+from ..data import SineTask, sine_task
 from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
 from ..train import EarlyStopping, Trainer
-from .common import TaskResult, build_model
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    outputs,
+    task_metadata,
+)
+
+NAME = "sine"
 
 
 @dataclass
@@ -37,10 +46,28 @@ def half_mse(prediction, target):
     return F.mse_loss(prediction, target) * 0.5
 
 
-def data(config: SineConfig):
-    """Train and validation windows."""
-    task = sine_task(window=config.window)
-    return task.train, task.validation
+def data(config: SineConfig) -> SineTask:
+    """The curve and its train and validation windows."""
+    return sine_task(window=config.window)
+
+
+def evaluate(model, task: SineTask) -> dict:
+    """Validation loss (sum of squares / 2N) of the model and of persistence."""
+    validation = task.validation
+    return {"validation_loss": half_mse(outputs(model, validation.inputs), validation.targets).item(),
+            "persistence_validation_loss": half_mse(validation.persistence, validation.targets).item()}
+
+
+def metadata(config: SineConfig) -> dict:
+    """What a checkpoint needs to rebuild the model and its data."""
+    return task_metadata(NAME, config, input_size=1)
+
+
+def from_metadata(values: dict):
+    """(config, untrained model, None) rebuilt from `metadata`'s output (the task fits nothing
+    to its data)."""
+    config = config_from_metadata(SineConfig, values)
+    return config, make_model(config), None
 
 
 def make_model(config: SineConfig, rng=None):
@@ -53,20 +80,17 @@ def run(config: SineConfig | None = None, progress: bool = False) -> TaskResult:
     """Train; metrics: train/validation loss (sum of squares / 2N) and persistence's."""
     config = config or SineConfig()
     start = time.perf_counter()
-    train, validation = data(config)
+    task = data(config)
+    train, validation = task.train, task.validation
     rng = as_generator(config.seed)
     model = make_model(config, rng)
     trainer = Trainer(model, half_mse, Adam(model.parameters(), lr=config.lr), rng=rng, progress=progress)
     history = trainer.fit(train.inputs, train.targets, epochs=config.epochs,
                           validation=(validation.inputs, validation.targets),
                           early_stopping=EarlyStopping(patience=50))
-    metrics = {
-        "train_loss": trainer.evaluate(train.inputs, train.targets),
-        "validation_loss": trainer.evaluate(validation.inputs, validation.targets),
-        "persistence_validation_loss": half_mse(validation.persistence, validation.targets).item(),
-        "epochs": history.epochs,
-    }
-    return TaskResult(metrics, history, model, time.perf_counter() - start)
+    metrics = {"train_loss": trainer.evaluate(train.inputs, train.targets), **evaluate(model, task),
+               "epochs": history.epochs}
+    return TaskResult(metrics, history, model, time.perf_counter() - start, metadata(config))
 
 
 Config = SineConfig

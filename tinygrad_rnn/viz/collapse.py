@@ -43,7 +43,7 @@ def collapse_steps(graph: TensorGraph, keep: int) -> TensorGraph:
             hidden_steps[loop] = set(middle)
             noun = "step" if len(middle) == 1 else "steps"
             placeholders[loop] = Node(f"collapsed{len(placeholders)}", "collapsed", f"... {len(middle)} {noun} ...",
-                                      loop, detail=f"t={middle[0]} ... t={middle[-1]}")
+                                      loop, detail=f"t={middle[0]} ... t={middle[-1]}", first_step=middle[0])
 
     stand_in: dict[int, Node] = {}
     for node in graph.nodes:

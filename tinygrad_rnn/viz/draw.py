@@ -8,7 +8,8 @@ import numpy as np
 
 from .collapse import STEP_NAME, collapse_steps, step_of
 from .colors import GradientScale
-from .graph import Node, build_graph
+from .graph import Node, TensorGraph, build_graph
+from .tooltips import box_tooltip, edge_tooltip, node_tooltip, shape_text
 
 FONT = "Helvetica"
 RANK_DIRECTIONS = ("LR", "TB", "RL", "BT")
@@ -32,10 +33,6 @@ STEP_BOX = {"style": "rounded,filled", "fillcolor": "#eef3fa", "color": "#7a9cc6
 
 def _number(value: float) -> str:
     return f"{value:.3g}"
-
-
-def _shape_text(shape: tuple) -> str:
-    return "scalar" if shape == () else "(" + ", ".join(str(n) for n in shape) + ")"
 
 
 def _values_text(array: np.ndarray) -> str:
@@ -63,9 +60,9 @@ def _label(node: Node, show_values: bool, grad_norms: bool) -> str:
         lines = [title]
         values = node.values()
         shown = values.size == 1 or (show_values and values.size <= VALUE_LIMIT)
-        small.append(_values_text(values) if shown else _shape_text(values.shape))
+        small.append(_values_text(values) if shown else shape_text(values.shape))
     else:
-        small.append(_shape_text(node.shape))
+        small.append(shape_text(node.shape))
         values = node.values() if show_values else None
         if values is not None:
             small.append(_values_text(values))
@@ -78,7 +75,8 @@ def _label(node: Node, show_values: bool, grad_norms: bool) -> str:
 
 
 def _node_attributes(node: Node, show_values: bool, scale: GradientScale | None) -> dict:
-    attributes = dict(NODE_STYLE[node.kind], label=_label(node, show_values, scale is not None))
+    attributes = dict(NODE_STYLE[node.kind], label=_label(node, show_values, scale is not None),
+                      tooltip=node_tooltip(node))
     if scale is not None and node.kind in ("op", "parameter"):
         norm = _gradient_norm(node)
         if norm is None:
@@ -89,9 +87,9 @@ def _node_attributes(node: Node, show_values: bool, scale: GradientScale | None)
 
 
 def _step_key(node: Node):
-    """(loop scope, step) for nodes inside a time step, (loop scope, None) for a collapsed run."""
+    """(loop scope, step) for nodes inside a time step; for a collapsed run, its first hidden step."""
     if node.kind == "collapsed":
-        return node.scope, None
+        return node.scope, node.first_step
     return step_of(node.scope)
 
 
@@ -107,6 +105,60 @@ def _edge_attributes(source: Node, target: Node) -> dict:
         if source_step[0] != target_step[0]:
             return LAYER_EDGE
     return PLAIN_EDGE
+
+
+def _time_order(graph: TensorGraph) -> tuple[set, list]:
+    """What keeps the steps of every loop left to right in time order, for any number of steps.
+
+    A node outside the steps that feeds all of them (a layer's projection of the whole sequence)
+    or gathers all of them (the stacked outputs) would pull every step to the same rank; only its
+    edge to the first step it feeds, or from the last step it gathers, is left to place it. The
+    rest are `loose` (drawn, but not used for ranking). `holds` are invisible edges from the last
+    node of each step to the nodes of the next step that start it, so that step t+1's box begins
+    where step t's ends.
+    """
+    key = {id(node): _step_key(node) for node in graph.nodes}
+    loose: set = set()
+    by_step: dict = {}
+    for node in graph.nodes:
+        if key[id(node)]:
+            by_step.setdefault(key[id(node)], []).append(node)
+    users: dict = {id(node): [] for node in graph.nodes}
+    for source, target in graph.edges():
+        users[id(source)].append(target)
+
+    def keep_one(edges: list, pick) -> None:
+        by_loop: dict = {}
+        for edge, step in edges:
+            by_loop.setdefault(step[0], []).append((edge, step[1]))
+        for pairs in by_loop.values():
+            chosen = pick(step for _, step in pairs)
+            loose.update(edge for edge, step in pairs if step != chosen)
+
+    for node in graph.nodes:
+        if key[id(node)]:
+            continue
+        keep_one([((id(node), id(u)), key[id(u)]) for u in users[id(node)] if key[id(u)]], min)
+        keep_one([((id(s), id(node)), key[id(s)]) for s in node.inputs if key[id(s)]], max)
+
+    holds = []
+    loops: dict = {}
+    for loop, step in by_step:
+        loops.setdefault(loop, []).append(step)
+    for loop, steps in loops.items():
+        steps.sort()
+        for before, after in zip(steps, steps[1:]):
+            earlier, later = by_step[(loop, before)], by_step[(loop, after)]
+            inside_later = {id(n) for n in later}
+            if any(id(u) in {id(n) for n in earlier} for n in later for u in users[id(n)]):
+                continue   # data flows backwards in time here: leave the order to the edges
+            last = earlier[-1]
+            followers = {id(u) for u in users[id(last)]}
+            for node in later:
+                starts = not any(id(source) in inside_later for source in node.inputs)
+                if starts and id(node) not in followers:
+                    holds.append((last, node))
+    return loose, holds
 
 
 def _box_order(path: str):
@@ -133,7 +185,8 @@ def _draw_boxes(digraph: graphviz.Digraph, nodes: list, show_values: bool, scale
         for child in sorted(children.get(path, ()), key=_box_order):
             name = child.rsplit("/", 1)[-1]
             child_box = graphviz.Digraph(name=f"cluster_{child}")
-            child_box.attr(label=name, **(STEP_BOX if STEP_NAME.fullmatch(name) else LAYER_BOX))
+            child_box.attr(label=name, tooltip=box_tooltip(child),
+                           **(STEP_BOX if STEP_NAME.fullmatch(name) else LAYER_BOX))
             fill(child_box, child)
             box.subgraph(child_box)
 
@@ -146,7 +199,9 @@ def _legend(digraph: graphviz.Digraph, scale: GradientScale) -> None:
     count = len(scale.ticks()) + 2
     table = (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
              f'<tr><td colspan="{count}"><b>gradient norm |dL/dx| (log scale)</b></td></tr><tr>{cells}</tr></table>>')
-    digraph.node("legend", label=table, shape="plaintext", fontsize="10")
+    digraph.node("legend", label=table, shape="plaintext", fontsize="10",
+                 tooltip="fill colour of each op and parameter: the norm of the gradient it received, "
+                         "pale where it vanished, deep red where it exploded; dashed white: none kept")
 
 
 def draw_graph(tensor, *, show_values: bool = False, grad_norms: bool = False, collapse: int | None = None,
@@ -183,8 +238,14 @@ def draw_graph(tensor, *, show_values: bool = False, grad_norms: bool = False, c
     digraph.attr("node", fontname=FONT, fontsize="11", margin="0.08,0.04", height="0.3")
     digraph.attr("edge", fontname=FONT)
     _draw_boxes(digraph, graph.nodes, show_values, scale)
+    loose, holds = _time_order(graph)
     for source, target in graph.edges():
-        digraph.edge(source.id, target.id, **_edge_attributes(source, target))
+        attributes = dict(_edge_attributes(source, target), tooltip=edge_tooltip(source, target))
+        if (id(source), id(target)) in loose:
+            attributes["constraint"] = "false"
+        digraph.edge(source.id, target.id, **attributes)
+    for source, target in holds:
+        digraph.edge(source.id, target.id, style="invis")
     if scale is not None:
         _legend(digraph, scale)
     return digraph

@@ -33,6 +33,7 @@ class Node:
     items: list = field(default_factory=list)
     inputs: list = field(default_factory=list)   # Nodes feeding this one, in order, no repeats
     detail: str = ""
+    first_step: int | None = None                # a collapsed run: the first step it hides
 
     @property
     def shape(self) -> tuple:
