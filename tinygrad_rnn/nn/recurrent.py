@@ -33,7 +33,7 @@ multiplied by a mask of zeros (probability p) and 1/(1 - p), drawn from the libr
 Over a PackedSequence, step t runs only the batch_sizes[t] sequences still going (the rows
 of the packed data for step t): forward in time, a sequence that ended keeps its last state
 as its final one; in reverse, a sequence joins at its own last step with its initial state.
-""""""
+"""
 from __future__ import annotations
 
 import math
