@@ -116,7 +116,8 @@ def _top_level_page() -> str:
         rows.append(f"| [`{name}`]{target} | {summary} |")
     table = "\n".join(["| name | what it is |", "|---|---|", *rows])
     modules = ", ".join(f"[`{name}`]({name}.md)" for name in _api_modules() if name != "tinygrad_rnn")
-    return ("# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n      show_root_heading: false\n\n"
+    return ("# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n"
+            "      show_root_heading: false\n\n"
             f"## Imported from `tinygrad_rnn`\n\n{table}\n\n## Modules\n\nOne page each: {modules}.\n")
 
 
