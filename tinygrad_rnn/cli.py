@@ -22,7 +22,7 @@ from . import checkpoint, viz
 from .compare import compare_gradients, format_comparison
 from .data.datasets import FILL_MISSING
 from .data.text import words_of
-from .errors import NonFiniteLossError, TinygradRNNError
+from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRNNError
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
@@ -127,6 +127,8 @@ def _output_folder(option: str, path: str) -> None:
 
 
 def _input_file(option: str, path: str) -> None:
+    if Path(path).is_dir():
+        raise UsageError(f"{option} {path}: is a folder, not a file")
     if not Path(path).is_file():
         raise UsageError(f"{option} {path}: no such file")
 
@@ -257,7 +259,7 @@ def demo(args) -> int:
           f"test accuracy {result.metrics['test_accuracy']:.0%}")
     text, label = "i am not happy", False
     comparison = sentiment_gradient_check(result.model, text, label)
-    print(f"\nautograd vs hand-derived BPTT (document 003, corrected) on {text!r}:")
+    print(f"\nautograd vs hand-derived BPTT (after Victor Zhou's RNN introduction, corrected) on {text!r}:")
     print(format_comparison(comparison))
     worst = max(row["max_abs_diff"] for row in comparison.values())
     if not worst < GRADIENT_TOLERANCE:
@@ -265,14 +267,20 @@ def demo(args) -> int:
               "nothing written", file=sys.stderr)
         return 1
     out = Path(args.out)
+    created = [folder for folder in (out.absolute(), *out.absolute().parents) if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
     vocab = sentiment.vocabulary()
     loss_plot, graph = out / "loss.png", out / "rnn_graph.svg"
-    _write_outputs({
-        loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
-        graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
-                                      F.cross_entropy, path),
-    })
+    try:
+        _write_outputs({
+            loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
+            graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
+                                          F.cross_entropy, path),
+        })
+    except BaseException:
+        for folder in created:  # innermost first; each is empty again
+            folder.rmdir()
+        raise
     print(f"\nwrote {loss_plot} and {graph}")
     return 0
 
@@ -320,25 +328,36 @@ def train(args) -> int:
 
 
 def _from_checkpoint(args):
-    """(config, model with the checkpoint's weights, data) of the checkpoint's task."""
+    """(model with the checkpoint's weights, data) of the checkpoint's task: the vocabulary for
+    sentiment, else the task's windows, scaled as in training."""
     metadata = checkpoint.read_metadata(args.checkpoint, task=args.task)
     module = TASKS[args.task]
-    if args.task == "sentiment":
-        config, model, data = module.from_metadata(metadata)
-    else:
-        fields = {field.name for field in dataclasses.fields(module.Config)}
-        config, model, data = module.from_metadata(metadata, **_data_values(args, fields))
+    try:
+        if args.task == "sentiment":
+            config, model, fitted = module.from_metadata(metadata)
+        else:
+            fields = {field.name for field in dataclasses.fields(module.Config)}
+            config, model, fitted = module.from_metadata(metadata, **_data_values(args, fields))
+    except DataError as error:
+        raise checkpoint.CheckpointError(args.checkpoint, f"has metadata the {args.task} task cannot use: "
+                                                          f"{error}") from error
     checkpoint.load(args.checkpoint, model)
-    return config, model, data
+    if args.task == "sentiment":
+        return model, fitted
+    return model, module.data(config) if args.task == "sine" else module.data(config, fitted)
 
 
 def predict(args) -> int:
     """A saved model's predictions (on --text for sentiment, else on validation windows) and the
     held-out metrics under the names and scale `train` prints."""
-    _config_used, model, data = _from_checkpoint(args)
+    model, data = _from_checkpoint(args)
     module = TASKS[args.task]
     if args.task == "sentiment":
         if args.text is not None:
+            unknown = [word for word in words_of(args.text) if word not in data]
+            if unknown:
+                raise UsageError(f"--text: unknown word {unknown[0]!r}; the checkpoint's vocabulary holds "
+                                 f"{' '.join(data.words)}")
             negative, positive = module.predict(model, data, args.text)
             print(f"{args.text!r}: {'positive' if positive > negative else 'negative'} "
                   f"(p(positive) = {positive:.4f})")
@@ -404,7 +423,7 @@ def _task_defaults(name: str) -> str:
 
 
 def _data_options(parser) -> None:
-    group = parser.add_argument_group("CSV data (temperature and weather only; each needs --csv)")
+    group = parser.add_argument_group("CSV data (temperature and weather only; the options after --csv need it)")
     group.add_argument("--csv", metavar="FILE",
                        help="read this CSV file (header row, one row per day, dates increasing) "
                             "instead of the bundled Seattle weather (default: Seattle)")
@@ -501,6 +520,10 @@ def main(argv=None) -> int:
     except NonFiniteLossError as error:
         print(f"{where}: {_one_line(error)}; nothing written", file=sys.stderr)
         return 1
+    except MissingValueError as error:
+        print(f"{where}: error: {_one_line(error)} (the option --fill-missing previous does that)",
+              file=sys.stderr)
+        return 2
     except LIBRARY_ERRORS as error:
         print(f"{where}: error: {_one_line(error)}", file=sys.stderr)
         return 2

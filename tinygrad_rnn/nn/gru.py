@@ -65,23 +65,26 @@ class GRU(RecurrentLayers):
     (3H, H), bias_ih_l{l} and bias_hh_l{l} (3H,), gates stacked r, z, n; its input is x_t for
     l = 0 and layer l - 1's h_t above it.
 
-    forward(input, hx=None) -> (output, h_n):
+    forward(input, hx=None) -> (output, h_n), with D = 2 when bidirectional, else 1:
       input   (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched, or a list of T
-              per-step inputs of shape (B, I) or (I,);
-      hx      (num_layers, B, H) or (num_layers, H); zeros when None;
-      output  (T, B, H) (or (B, T, H)): the last layer's h_t at every step;
-      h_n     (num_layers, B, H): each layer's last h_t.
-    With `retain_hidden = True`, every h_t keeps its gradient and `hidden_states[l][t]` holds it.
+              per-step inputs of shape (B, I) or (I,), or a PackedSequence;
+      hx      (D * num_layers, B, H) or (D * num_layers, H); zeros when None;
+      output  (T, B, D * H) (or (B, T, D * H); packed when the input was): the last layer's
+              h_t at every step, the forward direction first;
+      h_n     (D * num_layers, B, H): each layer's and direction's last h_t.
+    dropout=p multiplies every layer's output but the last by a random mask in training mode.
+    With `retain_hidden = True`, every h_t keeps its gradient and `hidden_states[k][t]` holds it.
     """
 
     gate_count = 3
 
-    def layer_weights(self, layer: int) -> tuple:
+    def layer_weights(self, layer: int, suffix: str = "") -> tuple:
         """The input projection's bias b_ih, and (W_hh, b_hh) for every step."""
-        w_hh = getattr(self, f"weight_hh_l{layer}")
+        names = f"l{layer}{suffix}"
+        w_hh = getattr(self, f"weight_hh_{names}")
         if not self.bias:
             return None, (w_hh, None)
-        return getattr(self, f"bias_ih_l{layer}"), (w_hh, getattr(self, f"bias_hh_l{layer}"))
+        return getattr(self, f"bias_ih_{names}"), (w_hh, getattr(self, f"bias_hh_{names}"))
 
     def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out) -> tuple[Tensor]:
         h = None if state is None else state[0]

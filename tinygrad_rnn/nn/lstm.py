@@ -72,14 +72,16 @@ class LSTM(RecurrentLayers):
     (4H, H), bias_ih_l{l} and bias_hh_l{l} (4H,), gates stacked i, f, g, o; its input is x_t
     for l = 0 and layer l - 1's h_t above it.
 
-    forward(input, hx=None) -> (output, (h_n, c_n)):
+    forward(input, hx=None) -> (output, (h_n, c_n)), with D = 2 when bidirectional, else 1:
       input   (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched, or a list of T
-              per-step inputs of shape (B, I) or (I,);
-      hx      (h0, c0), each (num_layers, B, H) or (num_layers, H); zeros when None;
-      output  (T, B, H) (or (B, T, H)): the last layer's h_t at every step;
-      h_n, c_n  (num_layers, B, H): each layer's last h_t and c_t.
+              per-step inputs of shape (B, I) or (I,), or a PackedSequence;
+      hx      (h0, c0), each (D * num_layers, B, H) or (D * num_layers, H); zeros when None;
+      output  (T, B, D * H) (or (B, T, D * H); packed when the input was): the last layer's
+              h_t at every step, the forward direction first;
+      h_n, c_n  (D * num_layers, B, H): each layer's and direction's last h_t and c_t.
+    dropout=p multiplies every layer's output but the last by a random mask in training mode.
     With `retain_hidden = True`, every h_t and c_t keeps its gradient after backward;
-    `hidden_states[l][t]` is layer l's h_t and `cell_states[l][t]` its c_t.
+    `hidden_states[k][t]` is h_t of layer k // D in direction k % D and `cell_states[k][t]` its c_t.
     """
 
     gate_count = 4

@@ -3,41 +3,50 @@
 A recurrent layer with G gate blocks (1 for an Elman RNN, 3 for a GRU, 4 for an LSTM) keeps,
 for each layer l, PyTorch's four parameters:
 
-    weight_ih_l{l}  (G*H, I_l)   I_0 = input_size, I_l = hidden_size above the first layer
+    weight_ih_l{l}  (G*H, I_l)   I_0 = input_size, I_l = D * hidden_size above the first layer
     weight_hh_l{l}  (G*H, H)
     bias_ih_l{l}    (G*H,)
     bias_hh_l{l}    (G*H,)
 
 with the G blocks stacked row-wise in the layer's gate order, so x @ weight_ih.T is a
-(B, G*H) pre-activation whose k-th block of H columns belongs to gate k. Every parameter
-starts U(-k, k), k = 1/sqrt(hidden_size).
+(B, G*H) pre-activation whose k-th block of H columns belongs to gate k. With
+bidirectional=True (D = 2) each layer has a second set, `weight_ih_l{l}_reverse` and so on,
+run from the last step back to the first. Every parameter starts U(-k, k), k = 1/sqrt(hidden_size).
 
-Unrolling: each layer runs inside scope("layer<l>"). Its input-to-hidden term does not depend
-on the state, so it is computed for all steps at once, before the loop:
+Unrolling: each layer runs inside scope("layer<l>") (the reverse direction in
+scope("layer<l>_reverse")). Its input-to-hidden term does not depend on the state, so it is
+computed for all steps at once, before the loop:
 
     projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one Linear op
 
 and each time step, inside scope("t=<i>"), takes projected[t] and computes
-h_{t-1} @ weight_hh.T + projected[t], again one Linear op. The step writes its h_t into row t
-of one (T, ..., H) array made for the layer, and that array is the layer's output: the
-hidden states are stored once, not once per step and again stacked.
-Every tensor a step makes is tagged "layer<l>/t=<i>". With no initial state given, h_0 = 0 and
-the first step skips its (zero) hidden-to-hidden product. So with a single step and no initial
-state, weight_hh is never used and keeps grad None (a cell called with hx=None likewise), where
-PyTorch's layers report zeros: its optimizers skip a None gradient but still apply weight decay
-and momentum to zeros. The hidden states of layer l, stacked, are the inputs of layer l + 1.
+h_{t-1} @ weight_hh.T + projected[t], again one Linear op. Every tensor a step makes is tagged
+"layer<l>/t=<i>" ("layer<l>_reverse/t=<i>"), i the step's time index in both directions.
+With no initial state given, h_0 = 0 and the first step skips its (zero) hidden-to-hidden
+product. So with a single step and no initial state, weight_hh is never used and keeps grad
+None (a cell called with hx=None likewise), where PyTorch's layers report zeros: its optimizers
+skip a None gradient but still apply weight decay and momentum to zeros.
+
+The hidden states of layer l, stacked over time (both directions side by side, forward
+first), are the inputs of layer l + 1; in training mode with dropout=p they are first
+multiplied by a mask of zeros (probability p) and 1/(1 - p), drawn from the library generator.
+Over a PackedSequence, step t runs only the batch_sizes[t] sequences still going (the rows
+of the packed data for step t): forward in time, a sequence that ended keeps its last state
+as its final one; in reverse, a sequence joins at its own last step with its initial state.
 """
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 import numpy as np
 
-from .. import ops
 from ..autograd import collector_paused, scope
-from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear, stack
+from ..random import as_generator, default_generator
+from ..tensor import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
 from .module import Module, Parameter
+from .utils.packing import PackedSequence
 
 
 def as_input(x, dtype) -> Tensor:
@@ -50,17 +59,6 @@ def as_input(x, dtype) -> Tensor:
 def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -> Parameter:
     """A Parameter drawn U(-k, k) elementwise."""
     return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
-
-
-def stack_rows(hiddens: list, output: np.ndarray, rows: list, axis: int) -> Tensor:
-    """The hidden states stacked along `axis`. When every step wrote its h_t into rows[t] (the
-    views of `output` along its first axis that the steps were given), that is `output`
-    itself, recorded without a copy and made read-only: the steps saved its rows for backward."""
-    if all(h.data is row for h, row in zip(hiddens, rows)):
-        output.flags.writeable = False
-        filled = output if axis == 0 else np.moveaxis(output, 0, axis)
-        return apply(ops.Stack, *hiddens, axis=axis, filled=filled)
-    return stack(hiddens, axis=axis)
 
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
@@ -120,54 +118,72 @@ class RecurrentLayers(Module):
 
     A subclass sets `gate_count` (G) and `state_names` (("h",), or ("h", "c") for an LSTM),
     defines step() and may redefine layer_weights():
-      layer_weights(layer)              -> (input_bias, step_weights): the bias added to the layer's
-                                           input projection (or None), and what its every step uses;
-                                           by default b_ih + b_hh and (W_hh,)
+      layer_weights(layer, suffix)      -> (input_bias, step_weights): the bias added to the input
+                                           projection of layer `layer` in the direction named by
+                                           `suffix` ("" or "_reverse"), or None, and what its every
+                                           step uses; by default b_ih + b_hh and (W_hh,)
       step(projected_x, state, weights, out)
                                         -> the next state, a tuple ordered as `state_names`, h first;
                                            `state` is None at the first step when no initial
-                                           state was given (all zeros); `out` is the layer's
-                                           output row for this step, the array to write h into.
+                                           state was given (all zeros); `out` is an array to
+                                           write h into, or None.
     Its forward() then calls `_unroll(input, initial_states)`.
 
     With `retain_hidden = True`, every state tensor keeps its gradient after backward and
-    `hidden_states[l][t]` is layer l's h_t.
+    `hidden_states[k][t]` is h_t of layer k // D in direction k % D (D = 2 when bidirectional).
     """
 
     gate_count = 1
     state_names: tuple[str, ...] = ("h",)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dtype=DEFAULT_DTYPE, rng=None):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype=DEFAULT_DTYPE, rng=None):
         super().__init__()
+        name = type(self).__name__
         if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout acts between layers, so with num_layers=1 it does nothing "
+                          f"(got dropout={dropout})", UserWarning, stacklevel=3)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
         self.retain_hidden = False
         self.step_states: list[list[tuple[Tensor, ...]]] = []
         rng = as_generator(rng)
         k = 1.0 / math.sqrt(hidden_size)
         rows = self.gate_count * hidden_size
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size
-            setattr(self, f"weight_ih_l{layer}", uniform_parameter(rng, k, (rows, layer_input), dtype))
-            setattr(self, f"weight_hh_l{layer}", uniform_parameter(rng, k, (rows, hidden_size), dtype))
-            if bias:
-                setattr(self, f"bias_ih_l{layer}", uniform_parameter(rng, k, (rows,), dtype))
-                setattr(self, f"bias_hh_l{layer}", uniform_parameter(rng, k, (rows,), dtype))
+            layer_input = input_size if layer == 0 else hidden_size * len(self.directions)
+            for suffix in self.directions:
+                names = f"l{layer}{suffix}"
+                setattr(self, f"weight_ih_{names}", uniform_parameter(rng, k, (rows, layer_input), dtype))
+                setattr(self, f"weight_hh_{names}", uniform_parameter(rng, k, (rows, hidden_size), dtype))
+                if bias:
+                    setattr(self, f"bias_ih_{names}", uniform_parameter(rng, k, (rows,), dtype))
+                    setattr(self, f"bias_hh_{names}", uniform_parameter(rng, k, (rows,), dtype))
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The parameter-name suffix of each direction: ("",), or ("", "_reverse") when bidirectional."""
+        return ("", "_reverse") if self.bidirectional else ("",)
 
     @property
     def hidden_states(self) -> list[list[Tensor]]:
-        """hidden_states[l][t]: layer l's h_t from the last forward (empty unless retain_hidden)."""
-        return [[state[0] for state in layer] for layer in self.step_states]
+        """hidden_states[k][t]: h_t of layer k // D, direction k % D, from the last forward
+        (empty unless retain_hidden)."""
+        return [[state[0] for state in run] for run in self.step_states]
 
-    def layer_weights(self, layer: int) -> tuple:
+    def layer_weights(self, layer: int, suffix: str = "") -> tuple:
         """The input projection's bias b_ih + b_hh (made once per layer), and W_hh for every step."""
-        bias = getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}") if self.bias else None
-        return bias, (getattr(self, f"weight_hh_l{layer}"),)
+        names = f"l{layer}{suffix}"
+        bias = getattr(self, f"bias_ih_{names}") + getattr(self, f"bias_hh_{names}") if self.bias else None
+        return bias, (getattr(self, f"weight_hh_{names}"),)
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out: np.ndarray) -> tuple:
+    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out: np.ndarray | None) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
 
     def _time_major(self, input) -> tuple[Tensor, bool]:
@@ -190,7 +206,7 @@ class RecurrentLayers(Module):
         if sequence.ndim not in (2, 3) or sequence.shape[-1] != size:
             raise ValueError(
                 f"{name}: input has shape {sequence.shape}; expected (T, B, {size}), "
-                f"(B, T, {size}) with batch_first, (T, {size}) or a list of steps"
+                f"(B, T, {size}) with batch_first, (T, {size}), a list of steps or a PackedSequence"
             )
         batched = sequence.ndim == 3
         if batched and self.batch_first:
@@ -199,55 +215,93 @@ class RecurrentLayers(Module):
             raise ValueError(f"{name}: the input sequence is empty")
         return sequence, batched
 
+    def _packed_data(self, packed: PackedSequence) -> Tensor:
+        data = as_input(packed.data, self.weight_ih_l0.dtype)
+        if data.ndim != 2 or data.shape[1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: the packed data has shape {data.shape}; "
+                             f"expected (sum of lengths, {self.input_size})")
+        return data
+
     def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...] | None]:
-        """For each layer, its initial state tuple: slices of the given (num_layers, ..., H)
-        tensors, one per name in `state_names`, or None (all zeros) when `given` is None."""
+        """For each layer and direction (layer * D + direction), its initial state tuple: slices
+        of the given (num_layers * D, ..., H) tensors, one per name in `state_names`, or None
+        (all zeros) when `given` is None."""
+        runs = self.num_layers * len(self.directions)
         if given is None:
-            return [None] * self.num_layers
+            return [None] * runs
         dtype = self.weight_ih_l0.dtype
-        expected = (self.num_layers,) + batch_shape + (self.hidden_size,)
+        expected = (runs,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
             value = as_input(value, dtype)
             if value.shape != expected:
                 raise ValueError(f"{type(self).__name__}: {name}0 has shape {value.shape}, expected {expected}")
             checked.append(value)
-        return [tuple(value[layer] for value in checked) for layer in range(self.num_layers)]
+        return [tuple(value[run] for value in checked) for run in range(runs)]
 
     @collector_paused()
-    def _unroll(self, input, initial_states) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run every layer over every step; returns the last layer's h_t stacked over time
-        and, for each name in `state_names`, the final states stacked over layers."""
-        sequence, batched = self._time_major(input)
-        output_axis = 1 if (self.batch_first and batched) else 0
-        states = self._initial_states(initial_states, sequence.shape[1:-1])
+    def _unroll(self, input, initial_states) -> tuple:
+        """Run every layer in every direction over every step; returns the last layer's h_t over
+        time (both directions side by side: forward first) and, for each name in `state_names`,
+        the final states stacked over layers and directions. A PackedSequence in gives one out."""
+        packed = input if isinstance(input, PackedSequence) else None
+        if packed is None:
+            sequence, batched = self._time_major(input)
+            batch = StepRows(len(sequence), None)
+            states = self._initial_states(initial_states, sequence.shape[1:-1])
+        else:
+            sequence, batched = self._packed_data(packed), True
+            batch = StepRows(len(packed.batch_sizes), np.asarray(packed.batch_sizes))
+            states = self._initial_states(initial_states, (int(batch.sizes[0]),))
+            if packed.sorted_indices is not None:  # the packed rows come longest sequence first
+                states = [None if s is None else tuple(v[packed.sorted_indices] for v in s) for s in states]
+        output_axis = 1 if (self.batch_first and batched and packed is None) else 0
         self.step_states = []
-        final_states = []
+        finals = []
         for layer in range(self.num_layers):
-            with scope(f"layer{layer}"):
-                input_bias, weights = self.layer_weights(layer)
-                projected = linear(sequence, getattr(self, f"weight_ih_l{layer}"), input_bias)
-                output = np.empty(projected.shape[:-1] + (self.hidden_size,), dtype=projected.dtype)
-                rows = list(output)
-                state = states[layer]
-                layer_states = []
-                for t, row in enumerate(rows):
-                    with scope(f"t={t}"):
-                        state = self.step(projected[t], state, weights, row)
-                    if self.retain_hidden:
-                        for tensor in state:
-                            if tensor.requires_grad:
-                                tensor.retain_grad()
-                    layer_states.append(state)
-                last = layer == self.num_layers - 1
-                hiddens = [step_state[0] for step_state in layer_states]
-                sequence = stack_rows(hiddens, output, rows, axis=output_axis if last else 0)
+            last = layer == self.num_layers - 1
+            outputs = []
+            for direction, suffix in enumerate(self.directions):
+                with scope(f"layer{layer}{suffix}"):
+                    input_bias, weights = self.layer_weights(layer, suffix)
+                    projected = linear(sequence, getattr(self, f"weight_ih_l{layer}{suffix}"), input_bias)
+                    run_states, final = self._run(projected, batch, states[len(finals)], weights,
+                                                  reverse=direction == 1)
+                    outputs.append(batch.join([state[0] for state in run_states], output_axis if last else 0))
+                finals.append(final)
+                if self.retain_hidden:
+                    self.step_states.append(run_states)
+            sequence = outputs[0] if len(outputs) == 1 else concatenate(outputs, axis=-1)
+            if self.dropout and self.training and not last:
+                sequence = dropped_out(sequence, self.dropout)
+        stacked = tuple(stack([final[k] for final in finals], axis=0) for k in range(len(self.state_names)))
+        if packed is None:
+            return sequence, stacked
+        if packed.unsorted_indices is not None:  # back to the batch's own order
+            stacked = tuple(state[:, packed.unsorted_indices] for state in stacked)
+        return PackedSequence(sequence, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), stacked
+
+    def _run(self, projected: Tensor, batch: "StepRows", initial, weights, reverse: bool) -> tuple[list, tuple]:
+        """One layer in one direction: the state after every step (in time order) and the final
+        state of every sequence (the one after its own last step, or after t=0 in reverse)."""
+        run_states = [None] * batch.steps
+        state = initial if batch.sizes is None else None  # packed: resize() takes each step's rows
+        finished = []
+        times = range(batch.steps - 1, -1, -1) if reverse else range(batch.steps)
+        for t in times:
+            with scope(f"t={t}"):
+                if batch.sizes is not None:
+                    state = batch.resize(state, t, initial, finished, self.hidden_size, projected.dtype)
+                state = self.step(batch.rows(projected, t), state, weights, None)
             if self.retain_hidden:
-                self.step_states.append(layer_states)
-            final_states.append(state)
-        finals = tuple(stack([layer_final[k] for layer_final in final_states], axis=0)
-                       for k in range(len(self.state_names)))
-        return sequence, finals
+                for tensor in state:
+                    if tensor.requires_grad:
+                        tensor.retain_grad()
+            run_states[t] = state
+        if finished:  # the sequences that ended early, shortest last
+            state = tuple(concatenate([value, *(piece[k] for piece in reversed(finished))], axis=0)
+                          for k, value in enumerate(state))
+        return run_states, state
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -257,4 +311,56 @@ class RecurrentLayers(Module):
             text += ", bias=False"
         if self.batch_first:
             text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
         return text
+
+
+class StepRows:
+    """Which rows each time step runs: all of them (`sizes` None), or, for a packed batch
+    sorted longest first, the first sizes[t] sequences at step t, whose inputs are rows
+    starts[t] .. starts[t] + sizes[t] of the packed data."""
+
+    def __init__(self, steps: int, sizes: np.ndarray | None):
+        self.steps, self.sizes = steps, sizes
+        self.starts = None if sizes is None else np.concatenate([[0], np.cumsum(sizes)[:-1]])
+
+    def rows(self, sequence: Tensor, t: int) -> Tensor:
+        """Step t's rows of a (T, ...) or packed (rows, ...) sequence."""
+        if self.sizes is None:
+            return sequence[t]
+        start = int(self.starts[t])
+        return sequence[start:start + int(self.sizes[t])]
+
+    def join(self, per_step: list, axis: int) -> Tensor:
+        """The steps' hidden states as one sequence: stacked along `axis`, or, packed, concatenated."""
+        return stack(per_step, axis=axis) if self.sizes is None else concatenate(per_step, axis=0)
+
+    def resize(self, state, t: int, initial, finished: list, hidden_size: int, dtype) -> tuple | None:
+        """The state cut or extended to step t's sequences. Forward in time, the sequences that
+        ended leave (their states go to `finished`); in reverse, those that start at step t
+        join with their initial state (zeros when none was given)."""
+        size = int(self.sizes[t])
+        current = size if state is None else len(state[0])
+        if state is None:
+            return None if initial is None else tuple(value[:size] for value in initial)
+        if current > size:
+            finished.append(tuple(value[size:] for value in state))
+            return tuple(value[:size] for value in state)
+        if current < size:
+            if initial is None:
+                zeros = Tensor._from_op(np.zeros((size - current, hidden_size), dtype=dtype), None)
+                joining = (zeros,) * len(state)
+            else:
+                joining = tuple(value[current:size] for value in initial)
+            return tuple(concatenate([value, extra], axis=0) for value, extra in zip(state, joining))
+        return state
+
+
+def dropped_out(x: Tensor, p: float) -> Tensor:
+    """x times a mask drawn from the library generator: 0 with probability p, else 1 / (1 - p)."""
+    keep = default_generator().random(x.shape) >= p
+    scale = 1.0 / (1.0 - p) if p < 1 else 0.0
+    return x * (keep * scale).astype(x.dtype)

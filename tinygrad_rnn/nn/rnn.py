@@ -58,21 +58,23 @@ class RNN(RecurrentLayers):
     For layer l: h_t = act(x_t @ weight_ih_l{l}.T + bias_ih_l{l} + h_{t-1} @ weight_hh_l{l}.T + bias_hh_l{l}),
     where x_t is the input for l = 0 and the previous layer's h_t above it.
 
-    forward(input, h0=None) -> (output, h_n):
+    forward(input, h0=None) -> (output, h_n), with D = 2 when bidirectional, else 1:
       input  (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched, or a list of T
-             per-step inputs of shape (B, I) or (I,);
-      h0     (num_layers, B, H) or (num_layers, H); zeros when None;
-      output (T, B, H) (or (B, T, H)) holding the last layer's h_t at every step (many-to-many);
-      h_n    (num_layers, B, H): each layer's last h_t (h_n[-1] == output[-1]: many-to-one).
-    With `retain_hidden = True`, every h_t keeps its gradient and `hidden_states[l][t]` holds it.
+             per-step inputs of shape (B, I) or (I,), or a PackedSequence;
+      h0     (D * num_layers, B, H) or (D * num_layers, H); zeros when None;
+      output (T, B, D * H) (or (B, T, D * H); packed when the input was) holding the last
+             layer's h_t at every step (many-to-many), the forward direction first;
+      h_n    (D * num_layers, B, H): each layer's and direction's last h_t (index layer * D + d).
+    dropout=p multiplies every layer's output but the last by a random mask in training mode.
+    With `retain_hidden = True`, every h_t keeps its gradient and `hidden_states[k][t]` holds it.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dtype=DEFAULT_DTYPE, rng=None):
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=DEFAULT_DTYPE, rng=None):
         activation = _activation(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias,
-                         batch_first=batch_first, dtype=dtype, rng=rng)
+        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+                         dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
         self._activation = activation
 
