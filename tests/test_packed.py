@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.nn.utils.packing import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from tinygrad_rnn.nn.utils.rnn import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
 from torch.nn.utils import rnn as torch_rnn  # noqa: E402
@@ -75,6 +75,15 @@ def test_packed_data_in_pytorchs_row_order():
     theirs = torch_rnn.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False)
     assert_close(ours.data.data, theirs.data, "data")
     np.testing.assert_array_equal(ours.sorted_indices, theirs.sorted_indices.numpy())
+
+
+def test_pack_sequence_is_pad_then_pack():
+    sequences = [np.random.default_rng(n).standard_normal((n, INPUT)) for n in (4, 2, 3)]
+    ours = pack_sequence([Tensor(s) for s in sequences], enforce_sorted=False)
+    theirs = torch_rnn.pack_sequence([torch.tensor(s) for s in sequences], enforce_sorted=False)
+    assert_close(ours.data.data, theirs.data, "data")
+    np.testing.assert_array_equal(ours.batch_sizes, theirs.batch_sizes.numpy())
+    np.testing.assert_array_equal(ours.lengths(), [4, 2, 3])
 
 
 def test_packing_errors_name_what_was_wrong():
