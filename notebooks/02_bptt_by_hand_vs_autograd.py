@@ -14,8 +14,9 @@
 # %% [markdown]
 # # 02 · Backpropagation through time: by hand vs autograd
 #
-# **What this notebook teaches.** Source document 001 (daily weather, `seeds/001_6ee11c3ccec34edd.txt`)
-# unrolls a tiny Elman RNN over three days of maximum temperature and derives its BPTT by hand.
+# **What this notebook teaches.** Source document 001, the "RNN from scratch" walk-through on the
+# weather data of Vik Paruchuri's zero_to_gpt course, unrolls a tiny Elman RNN over three days of
+# maximum temperature and derives its BPTT by hand.
 # Here we
 #
 # 1. redo its forward walk-through step by step (ReLU first, then tanh) with `Tensor` ops and

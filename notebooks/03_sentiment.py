@@ -14,7 +14,8 @@
 # %% [markdown]
 # # 03 · Sentence sentiment: a many-to-one RNN, and two mistakes in a hand-written backprop
 #
-# **What this notebook teaches.** Source document 003 (`seeds/003_3fb2b44c34cd4aa6.txt`) classifies
+# **What this notebook teaches.** Source document 003, a notebook following Victor Zhou's "An
+# Introduction to Recurrent Neural Networks" and its rnn-from-scratch code and data, classifies
 # short phrases as positive or negative with an Elman RNN written in NumPy, and derives its
 # backward pass by hand. Here we
 #

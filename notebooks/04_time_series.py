@@ -15,8 +15,9 @@
 # # 04 · Time series: daily temperatures and a sine curve
 #
 # **What this notebook teaches.** How to train an RNN on a time series honestly, on the tasks of
-# source documents 000 (daily minimum temperature, `seeds/000_77a4d51a0b6c6842.txt`) and 004 (the
-# next value of a sine curve, `seeds/004_9bb702629ad3582a.txt`):
+# source documents 000 (Cristian Leo's "RNN From Scratch in Python", April 2024, on daily minimum
+# temperatures) and 004 (a sine-curve RNN notebook by an unnamed author: the next value of a sine
+# curve):
 #
 # 1. split in time order, fit the scaler on the training rows only, and cut windows inside each split;
 # 2. train with early stopping (`tinygrad_rnn.tasks.temperature.run`, `tinygrad_rnn.tasks.sine.run`);

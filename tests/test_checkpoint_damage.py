@@ -31,10 +31,10 @@ def deflated_copy(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def corruptions(data: bytes, seed: int, random_flips: int, truncation_step: int):
-    """(label, bytes): every byte inverted, `random_flips` seeded single-byte changes, and
-    truncations at every `truncation_step`-th length."""
-    for position in range(len(data)):
+def corruptions(data: bytes, seed: int, every_byte: bool, random_flips: int, truncation_step: int):
+    """(label, bytes): every byte inverted (if `every_byte`), `random_flips` seeded single-byte
+    changes, and truncations at every `truncation_step`-th length."""
+    for position in range(len(data) if every_byte else 0):
         damaged = bytearray(data)
         damaged[position] ^= 0xFF
         yield f"byte {position} inverted", bytes(damaged)
@@ -47,9 +47,10 @@ def corruptions(data: bytes, seed: int, random_flips: int, truncation_step: int)
         yield f"cut to {length} bytes", data[:length]
 
 
-@pytest.mark.parametrize("layout, random_flips, truncation_step", [("stored", 1000, 3), ("deflated", 300, 5)])
-def test_every_corruption_loads_the_right_values_or_raises_checkpoint_error(tmp_path, layout, random_flips,
-                                                                             truncation_step):
+@pytest.mark.parametrize("layout, every_byte, random_flips, truncation_step",
+                         [("stored", True, 300, 7), ("deflated", False, 400, 11)])
+def test_every_corruption_loads_the_right_values_or_raises_checkpoint_error(tmp_path, layout, every_byte,
+                                                                             random_flips, truncation_step):
     source = nn.RNN(2, 3, rng=0)
     path = tmp_path / "model.npz"
     checkpoint.save(source, path, metadata=METADATA)
@@ -58,7 +59,7 @@ def test_every_corruption_loads_the_right_values_or_raises_checkpoint_error(tmp_
     model = nn.RNN(2, 3, rng=1)
     before = snapshot(model)
     outcomes = {"loaded": 0, "refused": 0}
-    for label, damaged in corruptions(good, seed=14, random_flips=random_flips, truncation_step=truncation_step):
+    for label, damaged in corruptions(good, 14, every_byte, random_flips, truncation_step):
         path.write_bytes(damaged)
         try:
             metadata = checkpoint.read_metadata(path)
@@ -76,8 +77,8 @@ def test_every_corruption_loads_the_right_values_or_raises_checkpoint_error(tmp_
             model.load_state_dict(before)
             outcomes["loaded"] += 1
     print(f"{layout} archive of {len(good)} bytes: {outcomes}")
-    assert sum(outcomes.values()) >= len(good) + random_flips
-    assert outcomes["refused"] > len(good) // 2 and outcomes["loaded"] > 0, outcomes
+    assert sum(outcomes.values()) >= every_byte * len(good) + random_flips + len(good) // truncation_step
+    assert outcomes["refused"] > sum(outcomes.values()) // 2 and outcomes["loaded"] > 0, outcomes
 
 
 def test_checkpoint_error_is_a_value_error_naming_the_path(tmp_path):
@@ -146,9 +147,12 @@ def expect_refusal(path, message, model=None):
     (linear_members(**{"metadata.json": b"{\"vocabulary\": [\"a\", 1]}"}),
      r"has bad metadata: 'vocabulary' holds something other than strings"),
     (linear_members(**{"metadata.json": b"\xff\xfe"}), r"has metadata that is not JSON: 'utf-8' codec"),
+    (linear_members(**{"metadata.json": b"[" * 100_000 + b"]" * 100_000}),
+     r"has metadata that is not JSON: maximum recursion depth exceeded"),
 ], ids=["object", "structured", "complex", "longer than its header", "shorter than its header", "transposed",
         "npy 3.0", "no npy magic", "stray member", "NaN metadata", "list metadata", "task not a string",
-        "vocabulary not strings", "metadata not utf-8"])
+        "vocabulary not strings", "metadata not utf-8",
+        "metadata nested too deep"])
 def test_a_bad_member_is_named(tmp_path, members, message):
     path = tmp_path / "model.npz"
     write_archive(path, members)

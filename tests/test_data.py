@@ -24,7 +24,12 @@ from tinygrad_rnn.data import (
 )
 from tinygrad_rnn.data.scalers import scaler_from_dict
 from tinygrad_rnn.data.text import words_of
-from tinygrad_rnn.errors import DataError, MissingValueError, TinygradRNNError, UnknownWordError
+from tinygrad_rnn.errors import (
+    DataError,
+    MissingValueError,
+    TinygradRNNError,
+    UnknownWordError,
+)
 
 POSITIVE_WORDS = {"good", "happy", "great", "fine"}
 NEGATIVE_WORDS = {"bad", "sad", "awful", "terrible"}
@@ -563,7 +568,7 @@ def test_forward_fill_cannot_fill_a_gap_in_the_first_row(tmp_path):
 def test_data_errors_are_the_librarys_own_and_still_value_errors(tmp_path):
     assert issubclass(DataError, ValueError) and issubclass(MissingValueError, DataError)
     assert issubclass(DataError, TinygradRNNError)
-    with pytest.raises(DataError, match=r"nowhere.csv: cannot open the file \(No such file or directory\)"):
+    with pytest.raises(DataError, match=r"nowhere.csv: cannot read the file \(No such file or directory\)"):
         load_csv(tmp_path / "nowhere.csv", "day", ["tmax"], "tmax")
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"day,tmax\n2020-01-01,\xff\xfe\n")

@@ -112,3 +112,39 @@ def test_value_summary_is_exact_for_every_kind_of_array():
     assert text.startswith("min 0, mean ") and text.endswith("1 NaN; 1 inf")
     assert "max 9" in text
     assert value_summary(np.full(8, np.nan)) == "8 NaN"
+
+
+# ---------------------------------------------------------------- tinygrad-rnn graph
+
+def test_graph_command_draws_each_tasks_own_model(tmp_path):
+    from tinygrad_rnn.cli import main
+
+    pictures = {}
+    for task in ("sine", "temperature", "weather", "sentiment"):
+        path = tmp_path / f"{task}.svg"
+        assert main(["graph", "--task", task, "--steps", "3", "-o", str(path)]) == 0
+        pictures[task] = path.read_text()
+    assert len(set(pictures.values())) == 4
+    tips = {task: [tip for _, tip in groups(svg, "node")] for task, svg in pictures.items()}
+    assert not any("bias" in tip for tip in tips["sine"])               # document 004 has no biases
+    (weight_hh,) = [tip for tip in tips["sine"] if tip.startswith("rnn.weight_hh_l0 (parameter")]
+    assert "shape: (50, 50)" in weight_hh                               # hidden 50, as the task trains
+    (weight_hh,) = [tip for tip in tips["temperature"] if tip.startswith("rnn.weight_hh_l0 (parameter")]
+    assert "shape: (16, 16)" in weight_hh
+    (weight_ih,) = [tip for tip in tips["weather"] if tip.startswith("rnn.weight_ih_l0 (parameter")]
+    assert "shape: (4, 3)" in weight_ih                                 # 3 features, hidden 4
+    heads = [tip for tip in tips["weather"] if tip.startswith("Linear (op)") and "shape: (1, 3, 1)" in tip]
+    assert len(heads) == 1                                              # a prediction at every step
+
+
+def test_graph_command_keeps_time_order_and_collapses(tmp_path):
+    from tinygrad_rnn.cli import main
+
+    path = tmp_path / "long.svg"
+    assert main(["graph", "--task", "weather", "--steps", "50", "--collapse", "3", "-o", str(path)]) == 0
+    extents = box_extents(path.read_text())
+    assert sorted(extents) == [0, 1, 2, 47, 48, 49]
+    ordered = sorted(extents)
+    assert all(extents[a][1] < extents[b][0] for a, b in zip(ordered, ordered[1:]))
+    assert main(["graph", "--task", "sine", "--collapse", "0", "-o", str(tmp_path / "x.svg")]) == 2
+    assert not (tmp_path / "x.svg").exists()

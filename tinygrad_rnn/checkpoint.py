@@ -40,11 +40,11 @@ METADATA_MEMBER = "metadata.json"
 METADATA_FIELDS = {"task": str, "config": dict, "scaler": dict, "vocabulary": list}  # checked when present
 MAX_METADATA_BYTES = 16 * 2**20
 MAX_ARRAY_BYTES = 2**30  # what load_state_dict reads at most without a model to check shapes against
-READABLE_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+READABLE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 # What the zip and .npy readers raise on bytes that are not what they should be.
 DAMAGE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error,
-                 NotImplementedError, OverflowError, RecursionError)
+                 NotImplementedError, OverflowError)
 
 
 class CheckpointError(ValueError):
@@ -246,7 +246,7 @@ def _read_metadata(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo | 
         text = archive.read(info)
     try:
         metadata = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise CheckpointError(path, f"has metadata that is not JSON: {error}") from error
     if not isinstance(metadata, dict):
         raise CheckpointError(path, f"has metadata that is a JSON {type(metadata).__name__}, not an object")
@@ -301,8 +301,8 @@ def _read_array(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name
         if info.file_size != header + nbytes:
             raise CheckpointError(path, f"array {name!r} declares {info.file_size} bytes, but its header "
                                         f"({stored_shape}, {dtype}) describes {header + nbytes}")
-        data = member.read(nbytes)
-        if len(data) != nbytes or member.read(1):  # the read to the end checks the CRC-32
+        data = member.read(nbytes)  # reading to the declared end checks the CRC-32
+        if len(data) != nbytes:
             raise CheckpointError(path, f"array {name!r} ends after {len(data)} of {nbytes} bytes")
     flat = np.frombuffer(data, dtype=dtype)
     return np.array(flat.reshape(stored_shape, order="F" if fortran_order else "C"), dtype=dtype.newbyteorder("="))

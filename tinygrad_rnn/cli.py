@@ -22,11 +22,11 @@ from . import checkpoint, viz
 from .compare import compare_gradients, format_comparison
 from .data.datasets import FILL_MISSING
 from .data.text import words_of
-from .errors import NonFiniteLossError, TinygradRNNError
+from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRNNError
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
-from .tasks.common import CELLS, INIT_SCHEMES, build_model, outputs
+from .tasks.common import CELLS, INIT_SCHEMES, outputs
 from .tensor import Tensor
 
 PROG = "tinygrad-rnn"
@@ -127,6 +127,8 @@ def _output_folder(option: str, path: str) -> None:
 
 
 def _input_file(option: str, path: str) -> None:
+    if Path(path).is_dir():
+        raise UsageError(f"{option} {path}: is a folder, not a file")
     if not Path(path).is_file():
         raise UsageError(f"{option} {path}: no such file")
 
@@ -242,9 +244,9 @@ def sentiment_gradient_check(model, text: str, label: bool) -> dict:
     return compare_gradients(manual, model, SENTIMENT_MAPPING)
 
 
-def _graph_of(model, inputs, target, loss_fn, path) -> Path:
+def _graph_of(model, inputs, target, loss_fn, path, collapse=None) -> Path:
     loss = loss_fn(model(Tensor(inputs)), target)
-    return viz.render(viz.draw_graph(loss, names=model), path)
+    return viz.render(viz.draw_graph(loss, names=model, collapse=collapse), path)
 
 
 def demo(args) -> int:
@@ -257,7 +259,7 @@ def demo(args) -> int:
           f"test accuracy {result.metrics['test_accuracy']:.0%}")
     text, label = "i am not happy", False
     comparison = sentiment_gradient_check(result.model, text, label)
-    print(f"\nautograd vs hand-derived BPTT (document 003, corrected) on {text!r}:")
+    print(f"\nautograd vs hand-derived BPTT (after Victor Zhou's RNN introduction, corrected) on {text!r}:")
     print(format_comparison(comparison))
     worst = max(row["max_abs_diff"] for row in comparison.values())
     if not worst < GRADIENT_TOLERANCE:
@@ -265,14 +267,20 @@ def demo(args) -> int:
               "nothing written", file=sys.stderr)
         return 1
     out = Path(args.out)
+    created = [folder for folder in (out.absolute(), *out.absolute().parents) if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
     vocab = sentiment.vocabulary()
     loss_plot, graph = out / "loss.png", out / "rnn_graph.svg"
-    _write_outputs({
-        loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
-        graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
-                                      F.cross_entropy, path),
-    })
+    try:
+        _write_outputs({
+            loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
+            graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
+                                          F.cross_entropy, path),
+        })
+    except BaseException:
+        for folder in created:  # innermost first; each is empty again
+            folder.rmdir()
+        raise
     print(f"\nwrote {loss_plot} and {graph}")
     return 0
 
@@ -320,25 +328,36 @@ def train(args) -> int:
 
 
 def _from_checkpoint(args):
-    """(config, model with the checkpoint's weights, data) of the checkpoint's task."""
+    """(model with the checkpoint's weights, data) of the checkpoint's task: the vocabulary for
+    sentiment, else the task's windows, scaled as in training."""
     metadata = checkpoint.read_metadata(args.checkpoint, task=args.task)
     module = TASKS[args.task]
-    if args.task == "sentiment":
-        config, model, data = module.from_metadata(metadata)
-    else:
-        fields = {field.name for field in dataclasses.fields(module.Config)}
-        config, model, data = module.from_metadata(metadata, **_data_values(args, fields))
+    try:
+        if args.task == "sentiment":
+            config, model, fitted = module.from_metadata(metadata)
+        else:
+            fields = {field.name for field in dataclasses.fields(module.Config)}
+            config, model, fitted = module.from_metadata(metadata, **_data_values(args, fields))
+    except DataError as error:
+        raise checkpoint.CheckpointError(args.checkpoint, f"has metadata the {args.task} task cannot use: "
+                                                          f"{error}") from error
     checkpoint.load(args.checkpoint, model)
-    return config, model, data
+    if args.task == "sentiment":
+        return model, fitted
+    return model, module.data(config) if args.task == "sine" else module.data(config, fitted)
 
 
 def predict(args) -> int:
     """A saved model's predictions (on --text for sentiment, else on validation windows) and the
     held-out metrics under the names and scale `train` prints."""
-    _config_used, model, data = _from_checkpoint(args)
+    model, data = _from_checkpoint(args)
     module = TASKS[args.task]
     if args.task == "sentiment":
         if args.text is not None:
+            unknown = [word for word in words_of(args.text) if word not in data]
+            if unknown:
+                raise UsageError(f"--text: unknown word {unknown[0]!r}; the checkpoint's vocabulary holds "
+                                 f"{' '.join(data.words)}")
             negative, positive = module.predict(model, data, args.text)
             print(f"{args.text!r}: {'positive' if positive > negative else 'negative'} "
                   f"(p(positive) = {positive:.4f})")
@@ -357,22 +376,21 @@ def predict(args) -> int:
 
 
 def graph(args) -> int:
-    """Draw the unrolled graph of one window's loss for a freshly initialised model."""
+    """Draw the unrolled graph of one window's loss for the task's own model (its hidden size,
+    biases and read-out), freshly initialised with the task's seed."""
+    module = TASKS[args.task]
+    config = module.Config(**({"hidden": args.hidden} if args.hidden else {}))
     if args.task == "sentiment":
-        module = TASKS["sentiment"]
         vocab = module.vocabulary()
         words = ("i am not very happy".split() * args.steps)[:args.steps]
-        model = module.make_model(module.Config(hidden=args.hidden or 4), len(vocab))
+        model = module.make_model(config, len(vocab))
         inputs, target, loss_fn = module.encode(vocab, " ".join(words)), np.array([0]), F.cross_entropy
     else:
-        rng = np.random.default_rng(0)
-        sizes = {"sine": 1, "temperature": 1, "weather": 3}
-        model = build_model(sizes[args.task], args.hidden or 4, 1, rng=rng,
-                            many_to_many=args.task == "weather")
-        inputs = rng.standard_normal((1, args.steps, sizes[args.task]))
-        target = np.zeros((1, args.steps, 1) if args.task == "weather" else (1, 1))
+        model = module.make_model(config)
+        inputs = np.random.default_rng(0).standard_normal((1, args.steps, model.rnn.input_size))
+        target = np.zeros((1, args.steps, 1) if model.many_to_many else (1, 1))
         loss_fn = F.mse_loss
-    path = _graph_of(model, inputs, target, loss_fn, args.output)
+    path = _graph_of(model, inputs, target, loss_fn, args.output, collapse=args.collapse)
     print(f"wrote {path}")
     return 0
 
@@ -405,7 +423,7 @@ def _task_defaults(name: str) -> str:
 
 
 def _data_options(parser) -> None:
-    group = parser.add_argument_group("CSV data (temperature and weather only; each needs --csv)")
+    group = parser.add_argument_group("CSV data (temperature and weather only; the options after --csv need it)")
     group.add_argument("--csv", metavar="FILE",
                        help="read this CSV file (header row, one row per day, dates increasing) "
                             "instead of the bundled Seattle weather (default: Seattle)")
@@ -476,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_graph = command("graph", "draw the unrolled graph of one window", graph, _check_graph)
     run_graph.add_argument("--task", default="sine", choices=sorted(TASKS), help="whose model to draw")
     run_graph.add_argument("--steps", type=_positive_int, default=5, help="time steps to unroll")
-    run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: 4)")
+    run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
+    run_graph.add_argument("--collapse", type=_positive_int, metavar="K",
+                           help="draw only the first and last K steps, one node for the rest")
     run_graph.add_argument("-o", "--output", default="rnn.svg", metavar="FILE",
                            help=f"the picture, in an existing folder; its suffix gives the format "
                                 f"({', '.join('.' + name for name in GRAPH_FORMATS)})")
@@ -500,6 +520,10 @@ def main(argv=None) -> int:
     except NonFiniteLossError as error:
         print(f"{where}: {_one_line(error)}; nothing written", file=sys.stderr)
         return 1
+    except MissingValueError as error:
+        print(f"{where}: error: {_one_line(error)} (the option --fill-missing previous does that)",
+              file=sys.stderr)
+        return 2
     except LIBRARY_ERRORS as error:
         print(f"{where}: error: {_one_line(error)}", file=sys.stderr)
         return 2

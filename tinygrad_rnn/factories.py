@@ -11,8 +11,8 @@ import numbers
 
 import numpy as np
 
-from .random import as_generator
 from . import tensor as _tensors
+from .random import as_generator
 from .tensor import DEFAULT_DTYPE, Tensor
 
 

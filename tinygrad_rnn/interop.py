@@ -46,8 +46,16 @@ def torch_sequence_model_class():
                     return self.head(output)
                 return self.head(output[:, -1] if output.dim() == 3 else output[-1])
 
+        TorchSequenceModel.__qualname__ = "TorchSequenceModel"  # pickled as interop.TorchSequenceModel
         _TORCH_SEQUENCE_MODEL = TorchSequenceModel
     return _TORCH_SEQUENCE_MODEL
+
+
+def __getattr__(name: str):
+    """tinygrad_rnn.interop.TorchSequenceModel, made (importing torch) on first use."""
+    if name == "TorchSequenceModel":
+        return torch_sequence_model_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 RECURRENT = ("RNN", "LSTM", "GRU")

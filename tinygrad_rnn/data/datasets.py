@@ -125,7 +125,7 @@ def _missing_value(path, line: int, column: str, text: str, previous_line: int |
     if fill_missing == "error":
         raise MissingValueError(
             f"{path}: line {line}, column {column!r}: the value is missing ({shown}); "
-            "filling it with the previous row's value is an option (fill_missing='previous')"
+            "fill_missing='previous' would fill it with the value above it"
         )
     if previous_line is None:
         raise MissingValueError(
@@ -147,8 +147,9 @@ def _rows(path, reader, date_column: str, value_columns: Sequence[str], fill_mis
                 f"{path} has no column {name!r}; available columns: {', '.join(header)}"
             )
         positions[name] = header.index(name)
-    dates, lines = [], []
-    values = {name: [] for name in value_columns}
+    dates: list[np.datetime64] = []
+    lines: list[int] = []
+    values: dict[str, list[float]] = {name: [] for name in value_columns}
     for row in reader:
         if not row:
             continue
@@ -181,12 +182,10 @@ def _read_columns(path, date_column: str, value_columns: Sequence[str], fill_mis
     if fill_missing not in FILL_MISSING:
         raise ValueError(f"fill_missing must be one of {FILL_MISSING}, got {fill_missing!r}")
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise DataError(f"{path}: cannot open the file ({error.strerror})") from None
-    try:
-        with handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             dates, lines, values = _rows(path, csv.reader(handle), date_column, value_columns, fill_missing)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the file ({error.strerror})") from None
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: is not UTF-8 text (byte {error.start} of a line cannot be decoded)") from None
     except csv.Error as error:
@@ -297,6 +296,8 @@ def temperature_task(
     train_rows, test_rows = chronological_split(values, (train_fraction,))
     if scaler is None:
         scaler = MinMaxScaler().fit(train_rows)
+    elif scaler.num_features != 1:
+        raise DataError(f"the scaler was fitted on {scaler.num_features} columns; a series is one")
     return TemperatureTask(
         train=_lag_sequence_windows(scaler.transform(train_rows), look_back, seq_len, "train"),
         test=_lag_sequence_windows(scaler.transform(test_rows), look_back, seq_len, "test"),
@@ -346,6 +347,11 @@ def weather_task(
     today_targets = chronological_split(series.target[:-1], fractions)
     if scaler is None:
         scaler = StandardScaler().fit(today_features[0])
+    elif scaler.num_features != len(series.feature_names):
+        raise DataError(
+            f"the scaler was fitted on {scaler.num_features} feature columns; the data has "
+            f"{len(series.feature_names)} ({', '.join(series.feature_names)})"
+        )
     splits = []
     for name, features, tomorrow, today in zip(
         ("train", "valid", "test"), today_features, tomorrow_targets, today_targets

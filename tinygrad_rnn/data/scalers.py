@@ -17,10 +17,14 @@ divided by 1 instead, so it maps to exactly 0.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; annotations here are never evaluated
 
 
 class _ColumnScaler:
@@ -40,7 +44,7 @@ class _ColumnScaler:
         """Number of feature columns seen by `fit`."""
         return len(self._fitted_offset())
 
-    def fit(self, data) -> _ColumnScaler:
+    def fit(self, data) -> Self:
         """Compute the per-column statistics of `data` (the training split only); returns self."""
         table = np.asarray(data, dtype=np.float64)
         if table.ndim == 1:
@@ -139,7 +143,7 @@ class StandardScaler(_ColumnScaler):
 SCALERS = {"MinMaxScaler": MinMaxScaler, "StandardScaler": StandardScaler}
 
 
-def scaler_from_dict(values: dict) -> _ColumnScaler:
+def scaler_from_dict(values: object) -> _ColumnScaler:
     """A fitted scaler rebuilt from `to_dict()`'s output, after checking every entry.
 
     Raises DataError naming the entry that is missing, of another length, not finite, or (for

@@ -93,7 +93,8 @@ class Optimizer:
             if not param.is_leaf:
                 raise ValueError(f"{owner}: {where}parameter {index} is not a leaf tensor (it was computed by an op)")
             if id(param) in seen:
-                raise ValueError(f"{owner}: {where}parameter {index} ({param.name or 'unnamed'}) appears more than once")
+                name = param.name or "unnamed"
+                raise ValueError(f"{owner}: {where}parameter {index} ({name}) appears more than once")
             seen.add(id(param))
         group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}, "params": params}
         self.check_options(group)
@@ -135,7 +136,8 @@ class Optimizer:
         """{"state": {index: copy of that parameter's state}, "param_groups": [options with
         "params" as indices]}; parameters are numbered 0, 1, ... through the groups in order,
         as torch does, so the dict holds no tensors and loads into a fresh optimizer."""
-        indices, groups = {}, []
+        indices: dict[int, int] = {}
+        groups: list[dict] = []
         for group in self.param_groups:
             numbers = []
             for param in group["params"]:
@@ -155,7 +157,7 @@ class Optimizer:
         if len(saved_groups) != len(groups):
             raise ValueError(f"{owner}.load_state_dict: the state has {len(saved_groups)} parameter groups, "
                              f"the optimizer {len(groups)}")
-        params = {}
+        params: dict[int, Tensor] = {}
         for index, (group, saved) in enumerate(zip(groups, saved_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{owner}.load_state_dict: group {index} has {len(saved['params'])} parameters "

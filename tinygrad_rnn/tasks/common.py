@@ -10,8 +10,8 @@ import numpy as np
 from ..autograd import no_grad
 from ..errors import DataError
 from ..models import SequenceModel
-from ..tensor import Tensor
 from ..nn import init
+from ..tensor import Tensor
 from ..train import History
 
 CELLS = ("rnn", "lstm", "gru")

@@ -1,4 +1,5 @@
-"""Document 003: sentence sentiment from one-hot words, many-to-one, softmax cross-entropy.
+"""Document 003, a notebook following Victor Zhou's "An Introduction to Recurrent Neural
+Networks": sentence sentiment from one-hot words, many-to-one, softmax cross-entropy.
 
 The document's recipe is kept: hidden 64, weights N(0, 1e-3^2) (its randn / 1000), zero biases,
 plain SGD at lr 2e-2, per-value clipping to [-1, 1], one sentence per update. Training stops
@@ -12,15 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd import no_grad
+from ..data import Vocabulary, sentiment_data
+from ..errors import DataError
 from ..nn import functional as F
 from ..nn import init
 from ..optim import SGD, clip_grad_value_
 from ..random import as_generator
 from ..tensor import Tensor
 from ..train import History, check_finite_loss
-from ..data import Vocabulary, sentiment_data
-from ..errors import DataError
-from .common import TaskResult, build_model, config_from_metadata, input_size_from_metadata, task_metadata
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    input_size_from_metadata,
+    task_metadata,
+)
 
 NAME = "sentiment"
 

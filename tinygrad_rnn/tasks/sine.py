@@ -1,4 +1,5 @@
-"""Document 004: the next value of sin(x / 20) from windows of 4, RNN 1 -> 50 -> 1 without biases.
+"""Document 004, a sine-curve RNN notebook: the next value of sin(x / 20) from windows of 4,
+RNN 1 -> 50 -> 1 without biases.
 
 Loss as the document reports it: sum of squared errors / 2N. The document's recipe, per-example
 SGD at lr 5e-5 from uniform(0, 0.99) weights (clipped to [-1, 1]), does not reach its printed
@@ -16,7 +17,13 @@ from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
 from ..train import EarlyStopping, Trainer
-from .common import TaskResult, build_model, config_from_metadata, outputs, task_metadata
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    outputs,
+    task_metadata,
+)
 
 NAME = "sine"
 
@@ -57,9 +64,10 @@ def metadata(config: SineConfig) -> dict:
 
 
 def from_metadata(values: dict):
-    """(config, untrained model, data) rebuilt from `metadata`'s output."""
+    """(config, untrained model, None) rebuilt from `metadata`'s output (the task fits nothing
+    to its data)."""
     config = config_from_metadata(SineConfig, values)
-    return config, make_model(config), data(config)
+    return config, make_model(config), None
 
 
 def make_model(config: SineConfig, rng=None):

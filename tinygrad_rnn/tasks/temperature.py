@@ -1,5 +1,5 @@
-"""Document 000: daily minimum temperature (Seattle temp_min, or a CSV column), MinMax-scaled,
-67/33 time-ordered split.
+"""Document 000, Cristian Leo's "RNN From Scratch in Python" (April 2024): daily minimum
+temperature (Seattle temp_min, or a CSV column), MinMax-scaled, 67/33 time-ordered split.
 
 Unlike the document's sequences of length 1, windows here are `seq_len` days of one value each,
 so the recurrent weights learn something. The document's per-example SGD at lr 1e-3 does not
@@ -23,7 +23,14 @@ from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
 from ..train import EarlyStopping, Trainer
-from .common import TaskResult, build_model, config_from_metadata, mse, outputs, task_metadata
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    mse,
+    outputs,
+    task_metadata,
+)
 
 NAME = "temperature"
 
@@ -70,14 +77,13 @@ def metadata(config: TemperatureConfig, task: TemperatureTask) -> dict:
 
 
 def from_metadata(values: dict, **data_options):
-    """(config, untrained model, data) rebuilt from `metadata`'s output; `data_options` (csv,
-    date_column, target_column, fill_missing) replace the saved ones, and the data is scaled
-    with the saved scaler."""
+    """(config, untrained model, scaler) rebuilt from `metadata`'s output; `data_options` (csv,
+    date_column, target_column, fill_missing) replace the saved ones."""
     config = dataclasses.replace(config_from_metadata(TemperatureConfig, values), **data_options)
     scaler = scaler_from_dict(values.get("scaler"))
     if not isinstance(scaler, MinMaxScaler) or scaler.num_features != 1:
         raise DataError("checkpoint metadata: the temperature task needs a one-column MinMaxScaler")
-    return config, make_model(config), data(config, scaler)
+    return config, make_model(config), scaler
 
 
 def linear_baseline(train, test) -> float:

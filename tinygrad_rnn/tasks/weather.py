@@ -1,6 +1,9 @@
-"""Document 001: tomorrow's temp_max from today's (temp_max, temp_min, precipitation), windows
-of 7 days, RNN 3 -> 4 -> 1 at every step (many-to-many), StandardScaler on the features,
-70/15/15 time-ordered split, targets and losses in degrees C (squared for MSE).
+"""Document 001, the "RNN from scratch" walk-through of Vik Paruchuri's zero_to_gpt course:
+tomorrow's temp_max from today's (temp_max, temp_min, precipitation), windows of 7 days,
+RNN 3 -> 4 -> 1 at every step (many-to-many), StandardScaler on the features, 70/15/15
+time-ordered split, targets and losses in degrees C (squared for MSE). Gaps in a CSV file are
+an error unless filled forward (`fill_missing="previous"`), as the walk-through fills its
+weather file's gaps with pandas' `ffill`.
 
 The document's plain SGD on unscaled degree targets is slow to move the read-out's bias to
 their mean, so this task starts that bias at the training targets' mean, trains with Adam on
@@ -20,8 +23,15 @@ from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
 from ..train import EarlyStopping, Trainer
-from .common import (TaskResult, build_model, config_from_metadata, input_size_from_metadata, mse, outputs,
-                     task_metadata)
+from .common import (
+    TaskResult,
+    build_model,
+    config_from_metadata,
+    input_size_from_metadata,
+    mse,
+    outputs,
+    task_metadata,
+)
 
 NAME = "weather"
 
@@ -71,18 +81,14 @@ def metadata(config: WeatherConfig, task: WeatherTask) -> dict:
 
 
 def from_metadata(values: dict, **data_options):
-    """(config, untrained model, data) rebuilt from `metadata`'s output; `data_options` (csv,
-    date_column, feature_columns, target_column, fill_missing) replace the saved ones, and the
-    features are scaled with the saved scaler."""
+    """(config, untrained model, scaler) rebuilt from `metadata`'s output; `data_options` (csv,
+    date_column, feature_columns, target_column, fill_missing) replace the saved ones."""
     config = dataclasses.replace(config_from_metadata(WeatherConfig, values), **data_options)
     size = input_size_from_metadata(values)
     scaler = scaler_from_dict(values.get("scaler"))
     if not isinstance(scaler, StandardScaler) or scaler.num_features != size:
         raise DataError(f"checkpoint metadata: the weather task needs a StandardScaler of {size} columns")
-    if config.csv is not None and len(config.feature_columns) != size:
-        raise DataError(f"the checkpoint's model reads {size} features, but {len(config.feature_columns)} "
-                        f"feature columns are given ({', '.join(config.feature_columns)})")
-    return config, make_model(config, size), data(config, scaler)
+    return config, make_model(config, size), scaler
 
 
 def make_model(config: WeatherConfig, input_size: int | None = None, rng=None):

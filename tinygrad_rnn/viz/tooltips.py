@@ -3,7 +3,7 @@
 A node's tooltip names what it is (an op with the rule from its docstring, a parameter, a
 constant), its scope and shape, a summary of its values, and the norm of its gradient after a
 backward run under `retain_grads()`. Graphviz writes them as `xlink:title`, which browsers show
-on hover.
+on hover. Backslashes are doubled: in a tooltip Graphviz reads `\\N`, `\\G` and the like as escapes.
 """
 from __future__ import annotations
 
@@ -60,11 +60,15 @@ def _where(scope: str) -> str:
     return f"{scope} (time step {step}{' of ' + loop if loop else ''})"
 
 
+def _plain(text: str) -> str:
+    return text.replace("\\", "\\\\")
+
+
 def node_tooltip(node: Node) -> str:
     """Several lines of plain text describing `node` (see the module docstring)."""
     if node.kind == "collapsed":
-        return (f"{node.title.strip('. ')} hidden: {node.detail}\nin {node.scope}\n"
-                "their edges meet here; draw_graph(collapse=None) shows every step")
+        return _plain(f"{node.title.strip('. ')} hidden: {node.detail}\nin {node.scope}\n"
+                      "their edges meet here; draw_graph(collapse=None) shows every step")
     item = node.items[0]
     lines = []
     if node.kind == "op":
@@ -91,18 +95,18 @@ def node_tooltip(node: Node) -> str:
             lines.append("grad: none yet (run backward())")
     if len(node.items) > 1:
         lines.append(f"stands for {len(node.items)} graph items (gradients summed)")
-    return "\n".join(lines)
+    return _plain("\n".join(lines))
 
 
 def edge_tooltip(source: Node, target: Node) -> str:
     """What flows along an edge, and between which steps."""
-    text = f"{source.title} -> {target.title}"
+    text = f"{source.title} \u2192 {target.title}"
     before, after = step_of(source.scope), step_of(target.scope)
     if before and after and before[0] == after[0] and before[1] != after[1]:
-        return f"{text}: the hidden state from t={before[1]} into t={after[1]}"
+        return _plain(f"{text}: the hidden state from t={before[1]} into t={after[1]}")
     if source.kind == "parameter":
-        return f"{text}: the same {source.title} at every use, so its gradient is a sum over them"
-    return text
+        return _plain(f"{text}: the same {source.title} at every use, so its gradient is a sum over them")
+    return _plain(text)
 
 
 def box_tooltip(path: str) -> str:
@@ -110,5 +114,5 @@ def box_tooltip(path: str) -> str:
     where = step_of(path)
     if where is not None and path.rsplit("/", 1)[-1].startswith("t="):
         loop, step = where
-        return f"time step {step}{' of ' + loop if loop else ''}: the ops recorded in scope {path!r}"
-    return f"scope {path!r}"
+        return _plain(f"time step {step}{' of ' + loop if loop else ''}: the ops recorded in scope {path!r}")
+    return _plain(f"scope {path!r}")

@@ -1,0 +1,179 @@
+"""Build steps of the documentation site that MkDocs and its plugins do not do themselves.
+
+- Execute every notebook before the pages are read: notebooks/*.py (the tutorials) and
+  docs/how-to/*.py, jupytext percent scripts, each run top to bottom in a fresh kernel and
+  written as an executed .ipynb beside the pages (docs/tutorials/, docs/how-to/). A notebook
+  whose source and whose library are unchanged since its last run is not run again, so
+  `mkdocs serve` does not rebuild in a loop. A failing cell fails the build.
+- Write one API page per public module of the package, so a module added later gets a page.
+- Serve MathJax from the site itself (every page loads it), and drop the notebook template's
+  mermaid.js loader: no page may fetch anything from another host.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import logging
+import os
+import pathlib
+import pkgutil
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "tinygrad_rnn"
+NOTEBOOK_SOURCES = {ROOT / "notebooks": "tutorials", ROOT / "docs" / "how-to": "how-to"}
+CELL_TIMEOUT = 300          # seconds for one cell
+HASH_KEY = "tinygrad_rnn_site_source_hash"
+# modules with an API page, in reading order; any other public module is added after them
+API_ORDER = ["tinygrad_rnn", "tensor", "autograd", "ops", "gradcheck", "nn", "optim", "jit", "tbptt",
+             "checkpoint", "train", "models", "data", "tasks", "viz", "reference", "compare", "random", "cli"]
+API_HIDDEN = {"__main__"}
+MATHJAX_DIR = "assets/mathjax"
+
+log = logging.getLogger("mkdocs.hooks.site_build")
+
+
+def _library_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _execute(source: pathlib.Path, target: pathlib.Path, library_hash: str) -> str:
+    """Run one jupytext script in a kernel started in its folder; write the executed notebook."""
+    import jupytext
+    import nbclient
+    import nbformat
+
+    source_hash = hashlib.sha256(source.read_bytes() + library_hash.encode()).hexdigest()
+    if target.exists():
+        previous = nbformat.read(target, as_version=4)
+        if previous.metadata.get(HASH_KEY) == source_hash:
+            return f"{source.name}: unchanged"
+    notebook = jupytext.read(source)
+    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(source.parent)}})
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as error:
+        raise PluginError(f"notebook {source.relative_to(ROOT)}: a cell failed\n{error}") from error
+    notebook.metadata[HASH_KEY] = source_hash
+    notebook.metadata.pop("jupytext", None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = target.with_name(target.name + ".partial")
+    nbformat.write(notebook, written)
+    written.replace(target)
+    return f"{source.name}: executed"
+
+
+def on_pre_build(config) -> None:
+    """Execute the notebooks (two at a time) into docs/tutorials/ and docs/how-to/."""
+    docs = pathlib.Path(config["docs_dir"])
+    jobs = []
+    for folder, section in NOTEBOOK_SOURCES.items():
+        for source in sorted(folder.glob("*.py")):
+            jobs.append((source, docs / section / f"{source.stem}.ipynb"))
+    # the kernels import this checkout's package and draw inline (no MPLBACKEND=Agg)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p)
+    os.environ.pop("MPLBACKEND", None)
+    library_hash = _library_hash()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for outcome in pool.map(lambda job: _execute(*job, library_hash), jobs):
+            log.info(outcome)
+
+
+def _api_modules() -> list[str]:
+    found = {name for _, name, _ in pkgutil.iter_modules([str(PACKAGE)])
+             if not name.startswith("_") and name not in API_HIDDEN}
+    ordered = [name for name in API_ORDER if name == "tinygrad_rnn" or name in found]
+    return ordered + sorted(found - set(ordered))
+
+
+def _api_path(name: str) -> str:
+    return "api/index.md" if name == "tinygrad_rnn" else f"api/{name}.md"
+
+
+def _top_level_page() -> str:
+    """The package's docstring, then each name in its __all__ linked to where it is documented."""
+    package = importlib.import_module("tinygrad_rnn")
+    rows = []
+    for name in package.__all__:
+        value = getattr(package, name)
+        summary = (inspect.getdoc(value) or "").split("\n", 1)[0]
+        rows.append(f"| [`{name}`][{value.__module__}.{name}] | {summary.replace('|', '&#124;')} |")
+    table = "\n".join(["| name | what it is |", "|---|---|", *rows])
+    modules = ", ".join(f"[`{name}`]({name}.md)" for name in _api_modules() if name != "tinygrad_rnn")
+    return ("# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n      show_root_heading: false\n\n"
+            f"## Imported from `tinygrad_rnn`\n\n{table}\n\n## Modules\n\nOne page each: {modules}.\n")
+
+
+def _api_page(name: str) -> str:
+    if name == "tinygrad_rnn":
+        return _top_level_page()
+    return f"# `tinygrad_rnn.{name}`\n\n::: tinygrad_rnn.{name}\n"
+
+
+# "[l][t]" in a docstring (an index into nested lists) reads as a Markdown reference link; when no
+# such reference exists it is the docstring's own text, so it is put back as written
+INDEX_LINK = re.compile(r'<autoref [^>]*?identifier="([a-z])"[^>]*>([a-z])</autoref>')
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    if page.file.src_uri.startswith("api/"):
+        return INDEX_LINK.sub(lambda match: f"[{match.group(2)}][{match.group(1)}]", html)
+    return html
+
+
+def on_config(config):
+    """Put one API page per public module under the nav's "API reference"."""
+    pages = [{("tinygrad_rnn" if name == "tinygrad_rnn" else name): _api_path(name)} for name in _api_modules()]
+    for entry in config["nav"]:
+        if isinstance(entry, dict) and "API reference" in entry:
+            entry["API reference"] = pages
+            return config
+    raise PluginError('mkdocs.yml: the nav needs an "API reference" entry for the generated API pages')
+
+
+def on_files(files, config):
+    for name in _api_modules():
+        files.append(File.generated(config, _api_path(name), content=_api_page(name)))
+    return files
+
+
+def _mathjax_source() -> pathlib.Path:
+    try:
+        import jupyter_server_mathjax
+    except ImportError as error:
+        raise PluginError("the docs extra installs jupyter-server-mathjax, which ships the MathJax the "
+                          "notebook pages load: pip install -e \".[docs]\"") from error
+    return pathlib.Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+# nbconvert's page template imports mermaid.js from a CDN when a notebook shows a diagram; these
+# notebooks show none, so the loader (the one reference to another host) is left out
+MERMAID_LOADER = re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{'
+                            r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.DOTALL)
+
+
+def on_post_page(html: str, page, config) -> str:
+    if 'class="jp-Mermaid' not in html:
+        html = MERMAID_LOADER.sub("", html)
+    return html
+
+
+def on_post_build(config) -> None:
+    """Copy MathJax into the site, where the notebook pages load it from."""
+    target = pathlib.Path(config["site_dir"]) / MATHJAX_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(_mathjax_source(), target)
+    (target / "config" / "local").mkdir(parents=True, exist_ok=True)
+    shutil.copy(pathlib.Path(config["docs_dir"]) / "javascripts" / "mathjax-site.js", target / "config" / "local" / "site.js")

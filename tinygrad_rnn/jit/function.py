@@ -1,0 +1,146 @@
+"""jit(fn): the compiled training step, its cache of programs and when it runs eagerly instead."""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from ..autograd import STATE
+from ..tensor import Tensor
+from .capture import Capture
+from .program import Stale, build
+from .recorder import JitError
+from .traced import Traced, plain
+
+
+class JitFallbackWarning(UserWarning):
+    """A jit function runs eagerly from now on: its step branches on traced values, draws random
+    numbers or does something else a fixed program cannot repeat."""
+
+
+class CompiledStep:
+    """A training step traced on its first call and run as one generated NumPy program after.
+
+    `fn(*inputs)` runs the forward pass, calls `loss.backward()` and returns the loss. Inputs
+    are arrays, Tensors or Python numbers. Every call leaves each parameter's `.grad` as the
+    eager step would (accumulated onto an existing gradient, created where None) and returns
+    the loss as a Tensor. A new signature (the shapes and dtypes of the inputs, the numbers
+    passed) traces again; `traces` counts the traces, `source` is the last program's text.
+    """
+
+    def __init__(self, fn, strict: bool = False, loop: bool = True):
+        self.fn, self.strict, self.loop = fn, strict, loop
+        self.programs: dict[tuple, list] = {}
+        self.traces = 0
+        self.fallback_reason: str | None = None
+        self.last_program = None
+        self.__name__ = getattr(fn, "__name__", "step")
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped__ = fn
+
+    @property
+    def source(self) -> str | None:
+        """The Python text of the program the last call ran (None before the first trace)."""
+        return None if self.last_program is None else self.last_program.source
+
+    def print_source(self) -> None:
+        print(self.source)
+
+    def __call__(self, *args):
+        if (self.fallback_reason is not None or not STATE.grad_enabled or STATE.anomaly
+                or STATE.retain_all_grads):
+            return self.fn(*args)
+        key = signature(args)
+        for program in self.programs.get(key, ()):
+            try:
+                result = program.function(*args)
+            except Stale as stale:
+                if stale.eager or _keeps_hidden_states(program):
+                    return self.fn(*args)
+                continue
+            self.last_program = program
+            return result
+        if any(getattr(m, "retain_hidden", False) for p in self.programs.get(key, ()) for m in p.modules):
+            return self.fn(*args)
+        return self._trace(key, args)
+
+    def _trace(self, key: tuple, args: tuple):
+        capture = Capture(self.fn, self.strict)
+        capture.arg_count = len(args)
+        result = capture.run(args)
+        rec = capture.recorder
+        self.traces += 1
+        if rec.fallback_reason is None and any(getattr(m, "retain_hidden", False) for m in capture.modules.values()):
+            _untrace(result)
+            return result  # this call ran eagerly; a later one without retain_hidden traces again
+        if rec.fallback_reason is None:
+            problem = _result_problem(result, rec)
+            if problem:
+                rec.fall_back(problem)
+        if rec.fallback_reason is not None:
+            self.fallback_reason = rec.fallback_reason
+            warnings.warn(f"jit({self.__name__}) runs eagerly from now on: {rec.fallback_reason}",
+                          JitFallbackWarning, stacklevel=3)
+            _untrace(result)
+            return result
+        program = build(capture, result, loop=self.loop)
+        self.programs.setdefault(key, []).append(program)
+        self.last_program = program
+        _untrace(result)
+        return result
+
+
+def jit(fn=None, *, strict: bool = False, loop: bool = True):
+    """Compile a training step: `step = jit(fn)` or `@jit` / `@jit(strict=True)`.
+
+    strict=True raises JitError where the default would fall back to eager with a warning;
+    loop=False writes every time step out instead of rolling them into loops.
+    """
+    if fn is None:
+        return lambda f: CompiledStep(f, strict=strict, loop=loop)
+    return CompiledStep(fn, strict=strict, loop=loop)
+
+
+def signature(args: tuple) -> tuple:
+    """What the arguments decide about a program: shapes, dtypes and numbers."""
+    key = []
+    for i, value in enumerate(args):
+        if isinstance(value, Tensor):
+            data = value.data
+            key.append((Tensor, data.shape, data.dtype, value.requires_grad))
+        elif isinstance(value, np.ndarray):
+            key.append((np.ndarray, value.shape, value.dtype))
+        elif isinstance(value, (numbers.Number, str)) or value is None:
+            key.append((type(value), value))
+        else:
+            raise TypeError(f"jit: argument {i} is a {type(value).__name__}; pass arrays, Tensors or Python numbers")
+    return tuple(key)
+
+
+def _keeps_hidden_states(program) -> bool:
+    return any(getattr(m, "retain_hidden", False) for m in program.modules)
+
+
+def _result_problem(result, rec) -> str | None:
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    for item in items:
+        if item is None:
+            continue
+        if not isinstance(item, Tensor):
+            return f"the step returns a {type(item).__name__}; return the loss Tensor (or a tuple of Tensors)"
+        data = Tensor.__dict__["data"].__get__(item)
+        if not (isinstance(data, Traced) and data._var is not None and data._var.owner is rec):
+            return "the step returns a Tensor that its NumPy calls did not make"
+    return None
+
+
+def _untrace(result) -> None:
+    """Give the returned tensors plain arrays (the trace is over)."""
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    for item in items:
+        if isinstance(item, Tensor) and isinstance(item.data, Traced):
+            item.data = plain(item.data)
+
+
+__all__ = ["jit", "CompiledStep", "JitError", "JitFallbackWarning"]

@@ -1,0 +1,119 @@
+"""What a trace writes down: variables (arrays) and statements (one NumPy call each).
+
+A variable stands for one array object of the traced run. A statement is one NumPy call made
+while the step ran: its kind says how it is written back as Python (a call, a method, an
+infix operator, indexing), its arguments hold variables where the call received traced
+arrays and plain Python values everywhere else (shapes, axes, numbers: literals). A call that
+wrote into an array it was given (`out=`, `+=`, item assignment) names that variable in
+`writes`; replaying the statements in order then reproduces every in-place update and every
+view exactly as the run made them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class Var:
+    """One array of the traced run: its shape and dtype, where it came from and a name hint.
+
+    `source` is None for an array a statement made, else where the program reads it on every
+    call: ("arg", i) for the i-th argument (an array), ("arg_tensor", i) for the data of a
+    Tensor argument, ("tensor", t) for the data of a Tensor that existed before the call (a
+    parameter), ("cell", cell) or ("global", namespace, name) for an array read from outside.
+    `scalar` marks a 0-d result that plain NumPy returns as a scalar: the program wraps it in
+    np.asarray so it stays an array, as the trace kept it.
+    """
+
+    __slots__ = ("number", "hint", "shape", "dtype", "source", "stmt", "scalar", "owner", "__weakref__")
+
+    def __init__(self, number: int, hint: str, shape: tuple, dtype, source=None):
+        self.number, self.hint, self.shape, self.dtype, self.source = number, hint, shape, dtype, source
+        self.stmt = None  # the statement that made it (None for an input)
+        self.scalar = False
+        self.owner = None  # the recorder that made it
+
+    def __repr__(self) -> str:
+        return f"Var({self.number}, {self.hint!r}, {self.shape})"
+
+
+class Ref:
+    """A use of a variable inside a statement's arguments."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, var: Var):
+        self.var = var
+
+    def __repr__(self) -> str:
+        return f"Ref({self.var.number})"
+
+
+class Literal:
+    """An array baked into the program (only NumPy scalars and dtypes end up here)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+@dataclass(eq=False)
+class Stmt:
+    """One NumPy call.
+
+    kind:   "call"    target(*args, **kwargs)          target: "np.tanh", "np.add.at", ...
+            "method"  args[0].target(*args[1:], **kwargs)
+            "attr"    args[0].target                     (x.T)
+            "binop"   args[0] target args[1]             (x + y, x > 0)
+            "unop"    target args[0]                     (-x)
+            "inplace" args[0] target= args[1]            (x += y)
+            "getitem" args[0][args[1]]
+            "setitem" args[0][args[1]] = args[2]
+            "guard"   the program stops (and the call runs eagerly) unless bool(args[0]) == kwargs["value"]
+            "grad"    args[0] (a Tensor) accumulates args[1] into its .grad, as backward() does
+    outs:   the variables it made (a tuple; empty for none)
+    writes: the variable it wrote into, or None
+    op, phase, scope: the op whose forward or backward made the call (its class name, None
+            outside any op), "forward" or "backward", and the scope it ran in ("layer0/t=3")
+    """
+
+    kind: str
+    target: str
+    args: tuple
+    kwargs: dict
+    outs: tuple = ()
+    writes: Var | None = None
+    op: str | None = None
+    phase: str = "forward"
+    scope: str = ""
+    index: int = 0
+    tuple_out: bool = False  # the call returned a tuple of arrays (outs unpacked)
+    extra: dict = field(default_factory=dict)
+
+    def refs(self):
+        """Every variable the statement reads, in order (with repeats)."""
+        yield from _refs_in(self.args)
+        yield from _refs_in(tuple(self.kwargs.values()))
+
+
+def _refs_in(value):
+    if isinstance(value, Ref):
+        yield value.var
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _refs_in(item)
+    elif isinstance(value, slice):
+        yield from _refs_in((value.start, value.stop, value.step))
+
+
+def map_refs(value, function):
+    """`value` with every Ref r replaced by function(r) (tuples and lists rebuilt, slices too)."""
+    if isinstance(value, Ref):
+        return function(value)
+    if isinstance(value, tuple):
+        return tuple(map_refs(item, function) for item in value)
+    if isinstance(value, list):
+        return [map_refs(item, function) for item in value]
+    if isinstance(value, dict):
+        return {key: map_refs(item, function) for key, item in value.items()}
+    return value

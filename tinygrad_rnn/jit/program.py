@@ -1,0 +1,267 @@
+"""From a traced run to one Python function: names, the checks at its top, its body, compiling.
+
+The generated function takes the step's arguments, reads every parameter's (and outside
+array's) current data, checks that what the trace assumed still holds (shapes, dtypes,
+the parameters of every module it ran, their `training` flags, outside numbers) and raises
+_Stale if not, then runs the recorded NumPy calls, the per-step blocks of recurrent layers
+rolled into loops (rolling.py), and returns the loss as a Tensor.
+"""
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import re
+
+import numpy as np
+
+from ..nn.module import Module
+from ..tensor import Tensor
+from . import rolling
+from .capture import Capture, watched_outside
+from .ir import Stmt, Var
+from .render import line, literal
+
+_STEP_SCOPE = re.compile(r"^(.*)/t=(\d+)$")
+_program_numbers = itertools.count()
+
+
+class Stale(Exception):
+    """Raised by a program whose assumptions no longer hold; `eager` when the call should run
+    eagerly (a checked value changed, a module keeps hidden states) rather than be traced again."""
+
+    def __init__(self, reason: str, eager: bool = False):
+        super().__init__(reason)
+        self.eager = eager
+
+
+class Program:
+    """A compiled step: `function(*args)` runs it; `source` is its Python text."""
+
+    def __init__(self, source: str, function, line_count: int, modules: list):
+        self.source, self.function, self.line_count, self.modules = source, function, line_count, modules
+
+
+def identifier(text: str) -> str:
+    """`text` made a valid, non-keyword Python name."""
+    name = re.sub(r"\W+", "_", text).strip("_") or "v"
+    if name[0].isdigit():
+        name = "v_" + name
+    return name + "_" if keyword.iskeyword(name) or name in ("np",) else name
+
+
+class Namer:
+    """Unique names: the first asked for `base` gets it, later ones base_2, base_3, ..."""
+
+    def __init__(self, taken=()):
+        self.used = set(taken)
+
+    def __call__(self, base: str) -> str:
+        base = identifier(base)
+        name, n = base, 1
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+
+def parameter_names(capture: Capture) -> dict[int, str]:
+    """id(tensor) -> a readable name: the attribute name when unique among the step's tensors,
+    else the dotted path from a module the function can see ("head.weight" -> head_weight)."""
+    roots = [(name, value) for name, (_, value) in capture.outside.items() if isinstance(value, Module)]
+    dotted: dict[int, str] = {}
+    for _, root in roots:
+        for name, param in root.named_parameters():
+            dotted.setdefault(id(param), name)
+    for module in capture.modules.values():
+        for name, param in module.named_parameters():
+            dotted.setdefault(id(param), name)
+    return dotted
+
+
+def outside_owner(capture: Capture) -> dict[int, tuple]:
+    """id(module) -> (parent module, attribute) for every module used, found from the modules
+    the function can see (closure, globals, a bound method's self)."""
+    owners = {}
+    roots = [value for _, (_, value) in capture.outside.items() if isinstance(value, Module)]
+    for root in roots:
+        for _, module in root.named_modules():
+            for attribute, child in module._modules.items():
+                owners.setdefault(id(child), (module, attribute))
+    return owners
+
+
+def build(capture: Capture, result, loop: bool = True) -> Program:
+    """The program of one traced run whose fn returned `result`."""
+    rec = capture.recorder
+    stmts = live_statements(rec.stmts, _output_vars(result))
+    names = Namer(("np", "_Stale", "_from_op"))
+    namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op}
+    arg_names = [names(n) for n in _argument_names(capture)]
+    arg_parameters = list(arg_names)
+    dotted = parameter_names(capture)
+    bare_counts: dict[str, int] = {}
+    for var in rec.inputs:
+        if var.source[0] == "tensor":
+            bare = var.source[1].name or "tensor"
+            bare_counts[bare] = bare_counts.get(bare, 0) + 1
+    var_names: dict[Var, str] = {}
+    prologue, checks = [], []
+    for var in rec.inputs:
+        kind = var.source[0]
+        if kind == "arg":
+            var_names[var] = arg_names[var.source[1]]
+            continue
+        if kind == "arg_tensor":
+            i = var.source[1]
+            name = arg_names[i]
+            arg_parameters[i] = name + "_tensor"
+            names.used.add(name + "_tensor")
+            var_names[var] = name
+            prologue.append(f"{name} = {name}_tensor.data")
+            continue
+        if kind == "tensor":
+            tensor = var.source[1]
+            bare = tensor.name or "tensor"
+            # a unique, telling attribute name (weight_hh_l0) as it is; a plain one (weight) with its path
+            telling = bare_counts.get(bare, 0) == 1 and "_" in bare
+            wanted = bare if telling else dotted.get(id(tensor), bare)
+            name = names(wanted)
+            while name + "_tensor" in names.used:
+                name = names(wanted)
+            names.used.add(name + "_tensor")
+            namespace[name + "_tensor"] = tensor
+            var_names[var] = name
+            prologue.append(f"{name} = {name}_tensor.data")
+            checks.append(f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {_dtype(var.dtype)} "
+                          f"or {name}_tensor.requires_grad is not {tensor.requires_grad}")
+            continue
+        name = names(var.hint)
+        holder = names(name + "_from")
+        if kind == "cell":
+            namespace[holder] = var.source[1]
+            prologue.append(f"{name} = {holder}.cell_contents")
+        else:
+            namespace[holder] = var.source[1]
+            prologue.append(f"{name} = {holder}[{var.source[2]!r}]")
+        var_names[var] = name
+        checks.append(f"type({name}) is not np.ndarray or {name}.shape != {literal_shape(var.shape)} "
+                      f"or {name}.dtype != {_dtype(var.dtype)}")
+    checks += _module_checks(capture, namespace, names)
+    checks += _outside_checks(capture, namespace, names)
+    for dtype in {v.dtype for v in rec.inputs}:
+        namespace[_dtype(dtype)] = dtype
+
+    renderer = rolling.arrange(stmts, loop).renderer(var_names, names)
+    body_lines = renderer.lines()
+    out_text = _output_expression(result, renderer.read_outside_loops)
+    head = f"def step({', '.join(arg_parameters)}):"
+    lines = [head, f'    """The compiled training step of {capture.recorder.function_name} (generated by jit)."""']
+    if prologue:
+        lines.append("    # the parameters' and outside arrays' current values, and what the program assumes of them")
+        lines += ["    " + text for text in prologue]
+    if checks:
+        lines.append("    if (" + checks[0])
+        lines += ["            or " + c for c in checks[1:]]
+        lines.append("            ):")
+        lines.append("        raise _Stale('an input, parameter or module is not what the program was traced with')")
+    lines += ["    " + text for text in body_lines]
+    lines.append(f"    return {out_text}")
+    source = "\n".join(lines) + "\n"
+    filename = f"<jit {capture.recorder.function_name} #{next(_program_numbers)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return Program(source, namespace["step"], len(lines), list(capture.modules.values()))
+
+
+def literal_shape(shape: tuple) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _dtype(dtype) -> str:
+    return "_" + np.dtype(dtype).name
+
+
+def _argument_names(capture: Capture) -> list[str]:
+    from .capture import argument_names
+
+    return argument_names(capture.fn, capture.arg_count)
+
+
+def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
+    """Every module the step ran: the same training flag, no retain_hidden, the same parameters,
+    and still the same child of the module that holds it."""
+    checks = []
+    owners = outside_owner(capture)
+    for module in capture.modules.values():
+        label = names("module_" + type(module).__name__.lower())
+        namespace[label] = module
+        checks.append(f"{label}.training is not {module.training}")
+        if hasattr(module, "retain_hidden"):
+            checks.append(f"{label}.retain_hidden")
+        for attribute, param in module._parameters.items():
+            holder = names(f"{label}_{attribute}")
+            namespace[holder] = param
+            checks.append(f"{label}._parameters.get({attribute!r}) is not {holder}")
+        if id(module) in owners:
+            parent, attribute = owners[id(module)]
+            parent_label = names("parent_" + type(parent).__name__.lower())
+            namespace[parent_label] = parent
+            checks.append(f"{parent_label}._modules.get({attribute!r}) is not {label}")
+    return checks
+
+
+def _outside_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
+    checks = []
+    for name, source, kind, value in watched_outside(capture.outside):
+        holder = names(f"outside_{name}")
+        if source[0] == "cell":
+            namespace[holder] = source[1]
+            read = f"{holder}.cell_contents"
+        else:
+            namespace[holder] = source[1]
+            read = f"{holder}.get({source[2]!r})"
+        if kind == "number":
+            checks.append(f"{read} != {literal(value)}")
+        elif kind == "object":
+            namespace[holder + "_value"] = value
+            checks.append(f"{read} is not {holder}_value")
+    return checks
+
+
+def _output_vars(result) -> list[Var]:
+    tensors = result if isinstance(result, (tuple, list)) else (result,)
+    out = []
+    for t in tensors:
+        if isinstance(t, Tensor):
+            var = getattr(Tensor.__dict__["data"].__get__(t), "_var", None)
+            if var is not None:
+                out.append(var)
+    return out
+
+
+def _output_expression(result, read) -> str:
+    def one(t):
+        if t is None:
+            return "None"
+        return f"_from_op({read(Tensor.__dict__['data'].__get__(t)._var)}, None)"
+    if isinstance(result, (tuple, list)):
+        items = [one(t) for t in result]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return one(result)
+
+
+def live_statements(stmts: list[Stmt], outputs: list[Var]) -> list[Stmt]:
+    """The statements the outputs, the gradients or a check need: a statement that writes into
+    an array, accumulates a gradient or checks a value is kept (with everything it reads);
+    any other is kept only when a kept statement reads what it made."""
+    live = set(outputs)
+    kept = []
+    for stmt in reversed(stmts):
+        needed = stmt.kind in ("grad", "guard") or stmt.writes is not None or any(v in live for v in stmt.outs)
+        if needed:
+            kept.append(stmt)
+            live.update(stmt.refs())
+    kept.reverse()
+    return kept

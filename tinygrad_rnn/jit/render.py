@@ -1,0 +1,139 @@
+"""Writing one statement (ir.Stmt) back as one line of Python.
+
+`name_of(var)` gives the expression a variable is read as (its name, or a buffer element
+inside a loop); `integer(value, position)` may replace the position-th integer literal of the
+statement (counting in the order they are written) by an expression of the loop counter.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .ir import Literal, Ref, Stmt
+
+
+def literal(value) -> str:
+    """Python source for a constant argument."""
+    if isinstance(value, Literal):
+        value = value.value
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "np.nan"
+        if math.isinf(value):
+            return "np.inf" if value > 0 else "-np.inf"
+        return repr(value)
+    if isinstance(value, (int, str, complex)):
+        return repr(value)
+    if isinstance(value, np.dtype):
+        return f"np.dtype({value.str!r})"
+    if isinstance(value, type):
+        if issubclass(value, np.generic):
+            return f"np.{value.__name__}"
+        return value.__name__
+    if isinstance(value, np.generic):
+        return f"np.{type(value).__name__}({literal(value.item())})"
+    raise TypeError(f"cannot write {value!r} as a literal")
+
+
+class Writer:
+    """Renders the arguments of one statement."""
+
+    def __init__(self, name_of, integer=None):
+        self.name_of = name_of
+        self.integer = integer
+        self.position = 0
+
+    def value(self, value) -> str:
+        if isinstance(value, Ref):
+            return self.name_of(value.var)
+        if isinstance(value, tuple):
+            items = [self.value(v) for v in value]
+            return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+        if isinstance(value, list):
+            return "[" + ", ".join(self.value(v) for v in value) + "]"
+        if isinstance(value, slice):
+            return f"slice({self.value(value.start)}, {self.value(value.stop)}, {self.value(value.step)})"
+        if isinstance(value, int) and not isinstance(value, bool):
+            position = self.position
+            self.position += 1
+            if self.integer is not None:
+                replaced = self.integer(value, position)
+                if replaced is not None:
+                    return replaced
+            return repr(value) if value >= 0 else f"({value})"
+        text = literal(value)
+        return f"({text})" if text.startswith("-") else text
+
+    def index(self, index, ellipsis: bool) -> str:
+        parts = list(index) if isinstance(index, tuple) else [index]
+        if ellipsis:
+            parts.append(Ellipsis)
+        text = [self.index_part(p) for p in parts]
+        if not isinstance(index, tuple) and not ellipsis:
+            return text[0]
+        if not text:
+            return "()"
+        return ", ".join(text) + ("," if len(text) == 1 else "")
+
+    def index_part(self, part) -> str:
+        if isinstance(part, slice):
+            start = "" if part.start is None else self.value(part.start)
+            stop = "" if part.stop is None else self.value(part.stop)
+            step = "" if part.step is None else ":" + self.value(part.step)
+            return f"{start}:{stop}{step}"
+        return self.value(part)
+
+    def call_arguments(self, args, kwargs) -> str:
+        items = [self.value(a) for a in args] + [f"{k}={self.value(v)}" for k, v in kwargs.items()]
+        return ", ".join(items)
+
+
+def expression(stmt: Stmt, w: Writer) -> str:
+    """The right-hand side of the statement (or the whole statement when it assigns nothing)."""
+    kind, args = stmt.kind, stmt.args
+    if kind == "call":
+        return f"{stmt.target}({w.call_arguments(args, stmt.kwargs)})"
+    if kind == "method":
+        return f"{w.value(args[0])}.{stmt.target}({w.call_arguments(args[1:], stmt.kwargs)})"
+    if kind == "attr":
+        return f"{w.value(args[0])}.{stmt.target}"
+    if kind == "binop":
+        return f"{w.value(args[0])} {stmt.target} {w.value(args[1])}"
+    if kind == "unop":
+        return f"{stmt.target}{w.value(args[0])}"
+    if kind == "inplace":
+        return f"{w.value(args[0])} {stmt.target} {w.value(args[1])}"
+    if kind == "getitem":
+        return f"{w.value(args[0])}[{w.index(args[1], stmt.extra.get('ellipsis', False))}]"
+    if kind == "setitem":
+        return f"{w.value(args[0])}[{w.index(args[1], False)}] = {w.value(args[2])}"
+    if kind == "guard":
+        convert = "bool" if stmt.target == "bool" else "int"
+        return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
+                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed')")
+    if kind == "grad":
+        return f"{w.value(args[0])}_tensor._accumulate_grad({w.value(args[1])})"
+    raise ValueError(f"unknown statement kind {kind}")
+
+
+def line(stmt: Stmt, name_of, integer=None) -> str:
+    """The statement as one line of Python."""
+    w = Writer(name_of, integer)
+    text = expression(stmt, w)
+    if not stmt.outs:
+        return text
+    if stmt.outs[0].scalar and len(stmt.outs) == 1:
+        text = f"np.asarray({text})"
+    targets = ", ".join(name_of(v) for v in stmt.outs)
+    if stmt.tuple_out and len(stmt.outs) == 1:
+        targets += ","
+    return f"{targets} = {text}"
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "/").replace("'", '"')

@@ -1,0 +1,587 @@
+"""Arranging the statements: straight-line code, with the time steps of a recurrent layer rolled
+into loops.
+
+A recurrent layer runs each step inside scope "layer<l>/t=<i>", so the statements of one run
+fall into blocks: (phase, scope) with phase forward or backward. The blocks of one layer and
+phase form a family whose steps follow each other (forward t = 0, 1, ...; backward t = T-1,
+..., 0). A window of consecutive blocks that do the same thing becomes one `for t` loop:
+
+  * every statement matches its counterpart in the other blocks (same call, same literals),
+    except integers that move with t by the same amount from block to block (x[t], x[t + 1]);
+  * every variable a statement reads is either made earlier in the same block (a loop-local
+    name), or made in the block d steps away, the same d in every block (read from a buffer
+    filled as the loop goes: buf[t + d]), or the very same variable in every block (a name from
+    outside the loop, such as a weight or a gradient being summed).
+
+Blocks outside every window stay written out. The values the loops buffer are kept in Python
+lists indexed by t, so each holds the very array object the step made, as the eager step did.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .ir import Literal, Ref, Stmt, Var
+from .render import line
+
+_STEP = re.compile(r"^(.*)t=(\d+)$")
+MIN_LOOP = 3  # fewer matching blocks than this stay written out
+
+
+def _scope_suffix(scope: str, loop: bool) -> str:
+    parts = []
+    for part in scope.split("/") if scope else []:
+        m = re.fullmatch(r"layer(\d+)(.*)", part)
+        if m:
+            parts.append("l" + m.group(1) + m.group(2))
+        elif part.startswith("t="):
+            parts.append("t" if loop else "t" + part[2:])
+        else:
+            parts.append(part)
+    return "_".join(parts)
+
+
+@dataclass
+class Block:
+    """Consecutive statements of one (phase, scope)."""
+
+    phase: str
+    scope: str
+    stmts: list
+    family: tuple | None = None  # (phase, scope without the step) for a time step
+    step: int | None = None
+
+
+@dataclass
+class Loop:
+    """A window of blocks of one family, written once as `for t in range(...)`."""
+
+    family: tuple
+    blocks: list
+    steps: list  # the step of each block, in iteration order
+    fixed: set = field(default_factory=set)  # variables read the same in every block
+    affine: list = field(default_factory=list)  # per integer literal of a block: its expression of t, or None
+    hoisted: list = field(default_factory=list)  # statement numbers written once, before the loop
+    fused: dict = field(default_factory=dict)  # statement number -> (kind, acc, a, b): summed after the loop
+
+
+def split_blocks(stmts: list[Stmt]) -> list[Block]:
+    blocks: list[Block] = []
+    for stmt in stmts:
+        if blocks and blocks[-1].phase == stmt.phase and blocks[-1].scope == stmt.scope:
+            blocks[-1].stmts.append(stmt)
+            continue
+        block = Block(stmt.phase, stmt.scope, [stmt])
+        m = _STEP.match(stmt.scope)
+        if m:
+            block.family, block.step = (stmt.phase, m.group(1)), int(m.group(2))
+        blocks.append(block)
+    seen: dict = {}
+    for block in blocks:
+        if block.family is not None:
+            seen.setdefault(block.family, []).append(block.step)
+    repeated = {family for family, steps in seen.items() if len(steps) != len(set(steps))}
+    for block in blocks:
+        if block.family in repeated:
+            block.family, block.step = None, None
+    return blocks
+
+
+class Arrangement:
+    """The statements in program order, some blocks grouped into loops; renders the body."""
+
+    def __init__(self, items: list):
+        self.items = items  # Blocks and Loops
+
+    def renderer(self, var_names: dict, names) -> "Renderer":
+        return Renderer(self, var_names, names)
+
+
+def arrange(stmts: list[Stmt], loop: bool = True) -> Arrangement:
+    blocks = split_blocks(_sink_views(stmts) if loop else stmts)
+    if not loop:
+        return Arrangement(blocks)
+    return Arrangement(find_loops(blocks))
+
+
+# ---------------------------------------------------------------- moving views to their use
+
+_VIEW_METHODS = {"reshape", "transpose", "swapaxes", "squeeze", "view"}
+
+
+def _is_view(stmt: Stmt) -> bool:
+    """A statement that only makes a view of one variable with constant arguments."""
+    if stmt.writes is not None or len(stmt.outs) != 1:
+        return False
+    if stmt.kind == "attr" and stmt.target in ("T", "mT"):
+        return True
+    refs = list(stmt.refs())
+    if len(refs) != 1:
+        return False
+    if stmt.kind == "getitem":
+        return _basic(stmt.args[1])
+    if stmt.kind == "method" and stmt.target in _VIEW_METHODS:
+        return True
+    if stmt.kind == "call" and stmt.target in ("np.moveaxis", "np.swapaxes", "np.transpose", "np.expand_dims"):
+        return True
+    return False
+
+
+def _basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, Ref) or isinstance(p, (list,)):
+            return False
+        if isinstance(p, slice) and any(isinstance(x, Ref) for x in (p.start, p.stop, p.step)):
+            return False
+    return True
+
+
+def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
+    """Each view made outside a time step and first read inside one moves to just before that
+    first reader: a view shows the same memory wherever it is made, so no value read changes,
+    and the per-step views of a layer's arrays (x[t], g[t]) land in the step that uses them."""
+    readers: dict[Var, int] = {}
+    for i, stmt in enumerate(stmts):
+        for var in stmt.refs():
+            readers.setdefault(var, i)
+    moved: dict[int, list[Stmt]] = {}
+    keep = []
+    for i, stmt in enumerate(stmts):
+        if _is_view(stmt) and not _STEP.match(stmt.scope):
+            first = readers.get(stmt.outs[0])
+            if first is not None and _STEP.match(stmts[first].scope):
+                target = stmts[first]
+                stmt.phase, stmt.scope = target.phase, target.scope
+                moved.setdefault(first, []).append(stmt)
+                continue
+        keep.append((i, stmt))
+    result = []
+    for i, stmt in keep:
+        result.extend(moved.pop(i, []))
+        result.append(stmt)
+    return result
+
+
+# ---------------------------------------------------------------- finding loops
+
+def _skeleton(block: Block, defined: dict) -> tuple | None:
+    """What must be equal for two blocks to share a loop body: per statement its kind, target,
+    output count and the non-integer literals; per variable read, 'local j' (made by statement j
+    of the block) or 'outside'."""
+    local = {}
+    for j, stmt in enumerate(block.stmts):
+        for k, var in enumerate(stmt.outs):
+            local[var] = (j, k)
+    shape = []
+    for stmt in block.stmts:
+        shape.append((stmt.kind, stmt.target, len(stmt.outs), stmt.tuple_out, stmt.extra.get("ellipsis", False),
+                      bool(stmt.outs and stmt.outs[0].scalar),
+                      _literal_shape(stmt.args, local), _literal_shape(tuple(stmt.kwargs.items()), local)))
+    return tuple(shape)
+
+
+def _literal_shape(value, local):
+    if isinstance(value, Ref):
+        where = local.get(value.var)
+        return ("local",) + where if where is not None else ("outside",)
+    if isinstance(value, tuple):
+        return ("tuple",) + tuple(_literal_shape(v, local) for v in value)
+    if isinstance(value, list):
+        return ("list",) + tuple(_literal_shape(v, local) for v in value)
+    if isinstance(value, slice):
+        return ("slice", _literal_shape(value.start, local), _literal_shape(value.stop, local),
+                _literal_shape(value.step, local))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ("int",)
+    if isinstance(value, float):
+        return ("float", repr(value))
+    if isinstance(value, Literal):
+        return ("lit", repr(value.value))
+    try:
+        hash(value)
+        return ("lit", type(value).__name__, repr(value))
+    except TypeError:
+        return ("lit", id(value))
+
+
+def _outside_reads(block: Block) -> list:
+    """The variables the block reads that it did not make, in statement order."""
+    local = {v for s in block.stmts for v in s.outs}
+    return [v for s in block.stmts for v in _refs_in_order(s) if v not in local]
+
+
+def _refs_in_order(stmt: Stmt):
+    yield from stmt.refs()
+
+
+def _integers(block: Block) -> list[int]:
+    found = []
+    for stmt in block.stmts:
+        _collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
+    return found
+
+
+def _collect_ints(value, found):
+    if isinstance(value, Ref):
+        return
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            _collect_ints(v, found)
+    elif isinstance(value, slice):
+        _collect_ints((value.start, value.stop, value.step), found)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        found.append(value)
+
+
+def find_loops(blocks: list[Block]) -> list:
+    """Group windows of matching consecutive blocks into Loops (see the module docstring)."""
+    defined: dict[Var, tuple] = {}  # var -> (block number, statement j, output k)
+    for b, block in enumerate(blocks):
+        for j, stmt in enumerate(block.stmts):
+            for k, var in enumerate(stmt.outs):
+                defined[var] = (b, j, k)
+    skeletons = [_skeleton(block, defined) if block.family else None for block in blocks]
+    reads = [_outside_reads(block) for block in blocks]
+    integers = [_integers(block) for block in blocks]
+
+    def relation(b: int, var: Var):
+        """How block b reads var: ('fixed', var) or ('rel', family, step offset, j, k)."""
+        where = defined.get(var)
+        if where is None:
+            return ("fixed", var)
+        owner = blocks[where[0]]
+        if owner.family is None:
+            return ("fixed", var)
+        return ("rel", owner.family, owner.step - blocks[b].step, where[1], where[2])
+
+    items: list = []
+    b = 0
+    while b < len(blocks):
+        block = blocks[b]
+        if block.family is None:
+            items.append(block)
+            b += 1
+            continue
+        # extend a window from b while blocks match
+        end = b + 1
+        modes = None
+        deltas = None
+        direction = None
+        while end < len(blocks):
+            nxt, prev = blocks[end], blocks[end - 1]
+            if nxt.family != block.family or skeletons[end] != skeletons[b]:
+                break
+            step_change = nxt.step - prev.step
+            if step_change not in (1, -1) or (direction is not None and step_change != direction):
+                break
+            if len(reads[end]) != len(reads[b]):
+                break
+            pair = [(relation(end - 1, u), relation(end, v)) for u, v in zip(reads[end - 1], reads[end])]
+            new_modes = []
+            ok = True
+            for (ra, rb) in pair:
+                if ra == rb:
+                    new_modes.append(ra)
+                else:
+                    ok = False
+                    break
+            if not ok:
+                break
+            if modes is not None and new_modes != modes:
+                break
+            new_deltas = [y - x for x, y in zip(integers[end - 1], integers[end])]
+            if deltas is not None and new_deltas != deltas:
+                break
+            # a 'fixed' read of a variable made inside the window would read a different
+            # iteration's value: only variables from outside the window may be fixed
+            if any(m[0] == "fixed" and defined.get(m[1], (-1,))[0] >= b for m in new_modes):
+                break
+            modes, deltas, direction = new_modes, new_deltas, step_change
+            end += 1
+        count = end - b
+        if count >= MIN_LOOP:
+            items.append(Loop(block.family, blocks[b:end], [blk.step for blk in blocks[b:end]],
+                              {m[1] for m in modes if m[0] == "fixed"}))
+            b = end
+        else:
+            items.append(block)
+            b += 1
+    return items
+
+
+# ---------------------------------------------------------------- writing it out
+
+class Renderer:
+    """Names every variable and writes the arrangement as lines of Python."""
+
+    def __init__(self, arrangement: Arrangement, var_names: dict, names):
+        self.items, self.var_names, self.names = arrangement.items, dict(var_names), names
+        self.buffers: dict = {}  # (family, (j, k)) -> list name
+        self.allocations: list[str] = []
+        self.loop_of: dict[Var, Loop] = {}
+        self.position: dict[Var, tuple] = {}  # var -> (j, k) inside its block
+        self.block_of: dict[Var, Block] = {}
+        self.family_steps: dict = {}
+        for item in self.items:
+            for blk in (item.blocks if isinstance(item, Loop) else [item]):
+                if blk.family is not None:
+                    self.family_steps.setdefault(blk.family, []).append(blk.step)
+                for j, stmt in enumerate(blk.stmts):
+                    for k, var in enumerate(stmt.outs):
+                        self.position[var] = (j, k)
+                        self.block_of[var] = blk
+                        if isinstance(item, Loop):
+                            self.loop_of[var] = item
+        self.readers: dict[Var, int] = {}
+        for item in self.items:
+            for blk in (item.blocks if isinstance(item, Loop) else [item]):
+                for stmt in blk.stmts:
+                    for var in stmt.refs():
+                        self.readers[var] = self.readers.get(var, 0) + 1
+        self.extra_buffered: set = set()
+        for item in self.items:
+            if isinstance(item, Loop):
+                self._plan_loop(item)
+        self.buffered_positions = self._plan_buffers()
+
+    # ------------------------------------------------------------ what a loop does once
+    def _plan_loop(self, loop: Loop) -> None:
+        """The integer expressions of t, the statements hoisted before the loop (views of
+        variables from outside it), and the sums fused after it: a weight's gradient summed
+        step by step, acc += g_t^T @ x_t (or acc += g_t.sum(axis=0)), becomes one product of
+        the steps' rows stacked, acc += G^T @ X, after the loop."""
+        first, second = loop.blocks[0], loop.blocks[1]
+        direction = loop.steps[1] - loop.steps[0]
+        loop.affine = []
+        for a, b in zip(_integers(first), _integers(second)):
+            slope = (b - a) * direction
+            loop.affine.append(None if slope == 0 else _affine(slope, a - slope * loop.steps[0]))
+        mine = {v for stmt in first.stmts for v in stmt.outs}
+        made_by = {v: j for j, stmt in enumerate(first.stmts) for v in stmt.outs}
+        base = 0
+        for j, stmt in enumerate(first.stmts):
+            count = len(_ints_of(stmt))
+            constant = all(loop.affine[base + i] is None for i in range(count))
+            base += count
+            reads = list(stmt.refs())
+            if _is_view(stmt) and constant and all(v in loop.fixed and v not in self.loop_of for v in reads):
+                loop.hoisted.append(j)
+        for j, stmt in enumerate(first.stmts):
+            fusion = self._fusion(loop, j, stmt, mine, made_by)
+            if fusion is not None:
+                loop.fused[j] = fusion
+
+    def _fusion(self, loop: Loop, j: int, stmt: Stmt, mine: set, made_by: dict):
+        """(kind, acc, a, b, removed statement numbers) when statement j is acc += p with p = a^T @ b
+        or p = a.sum(axis=0), each made in the iteration for this sum alone; else None."""
+        if stmt.kind != "inplace" or stmt.target != "+=":
+            return None
+        acc_ref, p_ref = stmt.args
+        if not (isinstance(acc_ref, Ref) and isinstance(p_ref, Ref)):
+            return None
+        acc, p = acc_ref.var, p_ref.var
+        if acc not in loop.fixed or acc in self.loop_of or p not in mine:
+            return None
+        if any(acc in s.refs() for i, s in enumerate(loop.blocks[0].stmts) if i != j):
+            return None
+        made = loop.blocks[0].stmts[made_by[p]]
+        removed = [made_by[p], j]
+        if made.kind == "method" and made.target == "sum" and len(made.args) == 1:
+            axis = made.kwargs.get("axis")
+            if axis not in (0, (0,)) or made.kwargs.get("keepdims", False) or set(made.kwargs) - {"axis", "keepdims"}:
+                return None
+            (a_ref,) = made.args
+            kind, b = "sum", None
+        elif (made.kind == "call" and made.target == "np.dot" and not made.kwargs) or (
+                made.kind == "binop" and made.target == "@"):
+            a_t, b_ref = made.args
+            if not (isinstance(a_t, Ref) and isinstance(b_ref, Ref) and a_t.var in mine):
+                return None
+            transposed = loop.blocks[0].stmts[made_by[a_t.var]]
+            if transposed.kind != "attr" or transposed.target != "T":
+                return None
+            (a_ref,) = transposed.args
+            kind, b = "dot", b_ref.var
+            removed.append(made_by[a_t.var])
+        else:
+            return None
+        a = a_ref.var
+        if len(a.shape) != 2 or (b is not None and len(b.shape) != 2):
+            return None
+        if any(self._slice_key(loop, v) is None for v in ([a] if b is None else [a, b])):
+            return None
+        # every iteration's intermediate values must serve this sum alone
+        for blk in loop.blocks:
+            for number in removed[:1] + removed[2:]:
+                for var in blk.stmts[number].outs:
+                    if self.readers.get(var, 0) != 1:
+                        return None
+        for v in ([a] if b is None else [a, b]):
+            self.extra_buffered.add(self._slice_key(loop, v)[0])
+        return kind, acc, a, b, removed
+
+    def _slice_key(self, loop: Loop, var: Var):
+        """((family, position), step offset) of the buffer holding `var` of every iteration."""
+        first = loop.blocks[0]
+        if var in {v for s in first.stmts for v in s.outs}:
+            return (first.family, self.position[var]), 0
+        if var in loop.fixed or var not in self.block_of or self.block_of[var].family is None:
+            return None
+        owner = self.block_of[var]
+        return (owner.family, self.position[var]), owner.step - first.step
+
+    def _removed(self, loop: Loop) -> set:
+        return {number for fusion in loop.fused.values() for number in fusion[4]}
+
+    def _plan_buffers(self) -> set:
+        """(family, position) of the values a buffer keeps per step: those a loop reads from
+        another iteration or from an unrolled block of a family, and those made in a loop and
+        read after it."""
+        needed = set()
+        for item in self.items:
+            if isinstance(item, Loop):
+                removed = self._removed(item)
+                for blk in item.blocks:
+                    mine = {v for s in blk.stmts for v in s.outs}
+                    for number, stmt in enumerate(blk.stmts):
+                        if number in removed:
+                            continue
+                        for var in stmt.refs():
+                            if var in mine:
+                                continue
+                            if var not in item.fixed or var in self.loop_of:
+                                needed.add(var)
+            else:
+                for stmt in item.stmts:
+                    needed.update(v for v in stmt.refs() if v in self.loop_of)
+        return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
+                and self.block_of[v].family is not None} | self.extra_buffered
+
+    def name(self, var: Var, loop: bool = False) -> str:
+        if var not in self.var_names:
+            blk = self.block_of.get(var)
+            suffix = _scope_suffix(blk.scope if blk else "", loop)
+            self.var_names[var] = self.names(var.hint + ("_" + suffix if suffix else ""))
+        return self.var_names[var]
+
+    def lines(self) -> list[str]:
+        body: list[str] = []
+        for item in self.items:
+            body += self.loop_lines(item) if isinstance(item, Loop) else self.block_lines(item)
+        return self.allocations + body
+
+    def buffer(self, key, var: Var) -> str:
+        """The list that keeps, per step, the value at `key` = (family, position)."""
+        name = self.buffers.get(key)
+        if name is None:
+            family = key[0]
+            prefix = _scope_suffix(family[1].rstrip("/"), True)
+            name = self.names(var.hint + ("_" + prefix if prefix else "") + "_steps")
+            self.buffers[key] = name
+            where = family[1].rstrip("/") or "the sequence"
+            self.allocations.append(f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
+                                    f"# {var.hint} of every step of {where} ({family[0]})")
+        return name
+
+    def stores(self, stmt: Stmt, blk: Block, index: str, read) -> list[str]:
+        """buf[step] = value, for the outputs of `stmt` a buffer keeps."""
+        text = []
+        if blk.family is None:
+            return text
+        for var in stmt.outs:
+            key = (blk.family, self.position[var])
+            if key in self.buffered_positions:
+                text.append(f"{self.buffer(key, var)}[{index}] = {read(var)}")
+        return text
+
+    def read_outside_loops(self, var: Var) -> str:
+        """A variable as read by a statement outside every loop."""
+        if var in self.loop_of:
+            blk = self.block_of[var]
+            return f"{self.buffer((blk.family, self.position[var]), var)}[{blk.step}]"
+        return self.name(var)
+
+    def block_lines(self, blk: Block) -> list[str]:
+        text = [f"# {blk.phase}" + (f": {blk.scope}" if blk.scope else "")]
+        for stmt in blk.stmts:
+            text.append(line(stmt, self.read_outside_loops))
+            text += self.stores(stmt, blk, str(blk.step), self.read_outside_loops)
+        return text
+
+    def loop_lines(self, loop: Loop) -> list[str]:
+        first = loop.blocks[0]
+        direction = loop.steps[1] - loop.steps[0]
+        start, last = loop.steps[0], loop.steps[-1]
+        stop = last + direction
+        header = f"for t in range({start}, {stop}):" if direction == 1 else f"for t in range({start}, {stop}, -1):"
+        mine = {v for s in first.stmts for v in s.outs}
+
+        def read(var):
+            if var in mine:
+                return self.loop_name(var)
+            if var in loop.fixed:
+                return self.read_outside_loops(var)
+            owner = self.block_of[var]
+            return f"{self.buffer((owner.family, self.position[var]), var)}[{_step_index(owner.step - first.step)}]"
+
+        removed = self._removed(loop)
+        before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
+        inside = [header]
+        base = 0
+        for j, stmt in enumerate(first.stmts):
+            count = len(_ints_of(stmt))
+
+            def integer(value, position, base=base, count=count):
+                return loop.affine[base + position] if position < count else None
+
+            base += count
+            if j in removed:
+                continue
+            if j in loop.hoisted:
+                before.append(line(stmt, read, integer))
+                continue
+            inside.append("    " + line(stmt, read, integer))
+            inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
+        after = []
+        low, high = min(start, last), max(start, last)
+        for kind, acc, a, b, _ in loop.fused.values():
+            stacked_a = self._stacked(loop, a, low, high)
+            if kind == "sum":
+                after.append(f"{read(acc)} += {stacked_a}.sum(axis=0)  # the per-step sums, added at once")
+            else:
+                after.append(f"{read(acc)} += np.dot({stacked_a}.T, {self._stacked(loop, b, low, high)})"
+                             "  # the per-step products, multiplied at once")
+        for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
+            for stmt, template in zip(blk.stmts, first.stmts):
+                for var, same in zip(stmt.outs, template.outs):
+                    self.var_names[var] = self.loop_name(same)
+        return before + inside + after
+
+    def _stacked(self, loop: Loop, var: Var, low: int, high: int) -> str:
+        """The rows of `var` of every iteration, stacked: np.concatenate(buffer[low:high + 1])."""
+        key, offset = self._slice_key(loop, var)
+        return f"np.concatenate({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
+
+    def loop_name(self, var: Var) -> str:
+        if var not in self.var_names:
+            blk = self.block_of[var]
+            self.var_names[var] = self.names(var.hint + "_" + _scope_suffix(blk.scope, True))
+        return self.var_names[var]
+
+
+def _step_index(offset: int) -> str:
+    return "t" if offset == 0 else (f"t + {offset}" if offset > 0 else f"t - {-offset}")
+
+
+def _ints_of(stmt: Stmt) -> list[int]:
+    found = []
+    _collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
+    return found
+
+
+def _affine(slope: int, intercept: int) -> str:
+    core = "t" if slope == 1 else ("-t" if slope == -1 else f"{slope} * t")
+    if intercept == 0:
+        return core if slope > 0 else f"({core})"
+    return f"({core} + {intercept})" if intercept > 0 else f"({core} - {-intercept})"
