@@ -96,6 +96,8 @@ def test_packing_errors_name_what_was_wrong():
         pack_padded_sequence(x, [5, 2, 1])
     with pytest.raises(ValueError, match=r"lengths must be one per sequence \(3\), got shape \(2,\)"):
         pack_padded_sequence(x, [4, 2])
+    with pytest.raises(ValueError, match="the batch holds no sequence"):
+        pack_padded_sequence(Tensor(np.zeros((4, 0, INPUT))), [])
     packed = pack_padded_sequence(x, [4, 2, 1])
     with pytest.raises(ValueError, match="total_length 3 is shorter than the longest sequence"):
         pad_packed_sequence(packed, total_length=3)

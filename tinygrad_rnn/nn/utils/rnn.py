@@ -70,7 +70,9 @@ def _checked_lengths(lengths, batch: int, steps: int, enforce_sorted: bool) -> n
     if array.dtype.kind not in "iu" and not (array.dtype.kind == "f" and np.all(array == np.round(array))):
         raise TypeError(f"pack_padded_sequence: lengths must be integers, got {array.tolist()}")
     array = array.astype(np.int64)
-    if array.size and (array.min() < 1 or array.max() > steps):
+    if array.size == 0:
+        raise ValueError("pack_padded_sequence: the batch holds no sequence")
+    if array.min() < 1 or array.max() > steps:
         raise ValueError(f"pack_padded_sequence: every length must be between 1 and the padded length {steps}, "
                          f"got {array.tolist()}")
     if enforce_sorted and np.any(np.diff(array) > 0):
