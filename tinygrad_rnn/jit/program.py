@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import keyword
+import math
 import linecache
 import re
 
@@ -19,7 +20,7 @@ from ..nn.module import Module
 from ..tensor import Tensor
 from . import rolling
 from .capture import Capture, watched_outside
-from .ir import Stmt, Var
+from .ir import Ref, Stmt, Var
 from .render import line, literal
 
 _STEP_SCOPE = re.compile(r"^(.*)/t=(\d+)$")
@@ -154,6 +155,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
         namespace[_dtype(dtype)] = dtype
 
     mark_handovers(stmts, _output_vars(result))
+    mark_zero_products(stmts)
     namespace["_hand_over"] = hand_over
     renderer = rolling.arrange(stmts, loop).renderer(var_names, names)
     body_lines = renderer.lines()
@@ -297,6 +299,54 @@ def mark_handovers(stmts: list[Stmt], outputs: list[Var]) -> None:
         if (last_reader.get(g) == i and g not in outputs and _fresh(g) and g.dtype == tensor_var.dtype
                 and g.shape == tensor_var.shape and g.contiguous):
             stmt.extra["hand_over"] = True
+
+
+_VIEWS = {"reshape", "transpose", "swapaxes", "squeeze", "ravel", "view"}
+
+
+def known_zeros(stmts: list[Stmt]) -> set:
+    """Variables that hold zeros on every call: made by np.zeros (or np.zeros_like), copied or
+    viewed from such a variable, and never written, through any view."""
+    zero, family = set(), {}
+    for stmt in stmts:
+        if len(stmt.outs) != 1 or stmt.writes is not None:
+            continue
+        (out,) = stmt.outs
+        reads = stmt.refs()
+        if stmt.kind == "call" and stmt.target in ("np.zeros", "np.zeros_like") and not (
+                stmt.target == "np.zeros" and reads):
+            zero.add(out)
+            family[out] = out
+        elif stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero \
+                and stmt.args and isinstance(stmt.args[0], Ref):
+            zero.add(out)
+            family[out] = out
+        elif len(reads) == 1 and reads[0] in zero and (
+                (stmt.kind == "attr" and stmt.target in ("T", "mT")) or (stmt.kind == "method" and stmt.target in _VIEWS)
+                or stmt.kind == "getitem"):
+            zero.add(out)
+            family[out] = family[reads[0]]
+    written = {family[s.writes] for s in stmts if s.writes is not None and s.writes in family}
+    return {v for v in zero if family[v] not in written}
+
+
+def mark_zero_products(stmts: list[Stmt]) -> None:
+    """A matrix product with a factor that is zero on every call (h_0 = 0 at the first step) is
+    zero unless the other factor holds an inf or a NaN: where that factor is smaller than the
+    product, the program checks it and makes zeros instead of multiplying."""
+    zeros = known_zeros(stmts)
+    for stmt in stmts:
+        if not (stmt.kind == "call" and stmt.target == "np.dot" and not stmt.kwargs and len(stmt.args) == 2) and not (
+                stmt.kind == "binop" and stmt.target == "@"):
+            continue
+        a, b = stmt.args
+        if not (isinstance(a, Ref) and isinstance(b, Ref)) or len(stmt.outs) != 1 or stmt.outs[0].scalar:
+            continue
+        other = b.var if a.var in zeros else a.var if b.var in zeros else None
+        out = stmt.outs[0]
+        if other is None or math.prod(other.shape) >= math.prod(out.shape):
+            continue
+        stmt.extra["zero_unless"] = other
 
 
 def live_statements(stmts: list[Stmt], outputs: list[Var]) -> list[Stmt]:
