@@ -14,7 +14,6 @@ from .program import Stale, build
 from .recorder import JitError
 from .traced import Traced, plain
 
-
 _EAGER = [False]  # set inside eager_steps()
 
 
@@ -164,4 +163,4 @@ def _untrace(result) -> None:
             item.data = plain(item.data)
 
 
-__all__ = ["jit", "CompiledStep", "JitError", "JitFallbackWarning", "eager_steps", "compiling"]
+__all__ = ["CompiledStep", "JitError", "JitFallbackWarning", "compiling", "eager_steps", "jit"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import keyword
-import math
 import linecache
+import math
 import re
 
 import numpy as np
@@ -21,9 +21,8 @@ from ..tensor import Tensor
 from . import rolling
 from .capture import Capture, watched_outside
 from .ir import Ref, Stmt, Var
-from .render import line, literal
+from .render import literal
 
-_STEP_SCOPE = re.compile(r"^(.*)/t=(\d+)$")
 _program_numbers = itertools.count()
 
 
@@ -175,7 +174,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     source = "\n".join(lines) + "\n"
     filename = f"<jit {capture.recorder.function_name} #{next(_program_numbers)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (the program this module wrote)
     return Program(source, namespace["step"], len(lines), list(capture.modules.values()))
 
 
@@ -314,10 +313,7 @@ def known_zeros(stmts: list[Stmt]) -> set:
         (out,) = stmt.outs
         reads = stmt.refs()
         if stmt.kind == "call" and stmt.target in ("np.zeros", "np.zeros_like") and not (
-                stmt.target == "np.zeros" and reads):
-            zero.add(out)
-            family[out] = out
-        elif stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero \
+                stmt.target == "np.zeros" and reads) or stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero \
                 and stmt.args and isinstance(stmt.args[0], Ref):
             zero.add(out)
             family[out] = out

@@ -96,7 +96,7 @@ class Arrangement:
     def __init__(self, items: list):
         self.items = items  # Blocks and Loops
 
-    def renderer(self, var_names: dict, names) -> "Renderer":
+    def renderer(self, var_names: dict, names) -> Renderer:
         return Renderer(self, var_names, names)
 
 
@@ -125,19 +125,25 @@ def _is_view(stmt: Stmt) -> bool:
         return _basic(stmt.args[1])
     if stmt.kind == "method" and stmt.target in _VIEW_METHODS:
         return True
-    if stmt.kind == "call" and stmt.target in ("np.moveaxis", "np.swapaxes", "np.transpose", "np.expand_dims"):
-        return True
-    return False
+    return stmt.kind == "call" and stmt.target in ("np.moveaxis", "np.swapaxes", "np.transpose", "np.expand_dims")
 
 
 def _basic(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
-        if isinstance(p, Ref) or isinstance(p, (list,)):
+        if isinstance(p, (Ref, list)):
             return False
         if isinstance(p, slice) and any(isinstance(x, Ref) for x in (p.start, p.stop, p.step)):
             return False
     return True
+
+
+def _is_step(scope: str, known: dict = {}) -> bool:  # noqa: B006 (a cache)
+    """True for a time step's scope ("layer0/t=3")."""
+    found = known.get(scope)
+    if found is None:
+        found = known[scope] = _STEP.match(scope) is not None
+    return found
 
 
 def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
@@ -151,9 +157,9 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
     moved: dict[int, list[Stmt]] = {}
     keep = []
     for i, stmt in enumerate(stmts):
-        if _is_view(stmt) and not _STEP.match(stmt.scope):
+        if stmt.outs and not _is_step(stmt.scope) and _is_view(stmt):
             first = readers.get(stmt.outs[0])
-            if first is not None and _STEP.match(stmts[first].scope):
+            if first is not None and _is_step(stmts[first].scope):
                 target = stmts[first]
                 stmt.phase, stmt.scope = target.phase, target.scope
                 moved.setdefault(first, []).append(stmt)
@@ -168,7 +174,7 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
 
 # ---------------------------------------------------------------- finding loops
 
-def _skeleton(block: Block, defined: dict) -> tuple | None:
+def _skeleton(block: Block) -> tuple:
     """What must be equal for two blocks to share a loop body: per statement its kind, target,
     output count and the non-integer literals; per variable read, 'local j' (made by statement j
     of the block) or 'outside'."""
@@ -211,11 +217,7 @@ def _literal_shape(value, local):
 def _outside_reads(block: Block) -> list:
     """The variables the block reads that it did not make, in statement order."""
     local = {v for s in block.stmts for v in s.outs}
-    return [v for s in block.stmts for v in _refs_in_order(s) if v not in local]
-
-
-def _refs_in_order(stmt: Stmt):
-    yield from stmt.refs()
+    return [v for s in block.stmts for v in s.refs() if v not in local]
 
 
 def _integers(block: Block) -> list[int]:
@@ -244,7 +246,7 @@ def find_loops(blocks: list[Block]) -> list:
         for j, stmt in enumerate(block.stmts):
             for k, var in enumerate(stmt.outs):
                 defined[var] = (b, j, k)
-    skeletons = [_skeleton(block, defined) if block.family else None for block in blocks]
+    skeletons = [_skeleton(block) if block.family else None for block in blocks]
     reads = [_outside_reads(block) for block in blocks]
     integers = [_integers(block) for block in blocks]
 
