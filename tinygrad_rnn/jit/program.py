@@ -301,6 +301,7 @@ def mark_handovers(stmts: list[Stmt], outputs: list[Var]) -> None:
 
 
 _VIEWS = {"reshape", "transpose", "swapaxes", "squeeze", "ravel", "view"}
+MIN_ZERO_PRODUCT = 4096  # below this many elements, multiplying costs less than checking
 
 
 def known_zeros(stmts: list[Stmt]) -> set:
@@ -329,7 +330,8 @@ def known_zeros(stmts: list[Stmt]) -> set:
 def mark_zero_products(stmts: list[Stmt]) -> None:
     """A matrix product with a factor that is zero on every call (h_0 = 0 at the first step) is
     zero unless the other factor holds an inf or a NaN: where that factor is smaller than the
-    product, the program checks it and makes zeros instead of multiplying."""
+    product and the product is large, the program checks it and makes zeros instead of
+    multiplying."""
     zeros = known_zeros(stmts)
     for stmt in stmts:
         if not (stmt.kind == "call" and stmt.target == "np.dot" and not stmt.kwargs and len(stmt.args) == 2) and not (
@@ -340,7 +342,8 @@ def mark_zero_products(stmts: list[Stmt]) -> None:
             continue
         other = b.var if a.var in zeros else a.var if b.var in zeros else None
         out = stmt.outs[0]
-        if other is None or math.prod(other.shape) >= math.prod(out.shape):
+        size = math.prod(out.shape)
+        if other is None or size < MIN_ZERO_PRODUCT or math.prod(other.shape) >= size:
             continue
         stmt.extra["zero_unless"] = other
 
