@@ -554,9 +554,9 @@ class Renderer:
                                 needed.add(var)
             else:
                 for stmt in item.stmts:
-                    needed.update(v for v in stmt.refs() if v in self.loop_of
-                                  or (v in self.block_of and self.block_of[v].family is not None
-                                      and self.block_of[v] is not item))
+                    needed.update(v for v in stmt.refs() if v in self.loop_of)
+                    for run in _sequences((stmt.args, tuple(stmt.kwargs.values()))):
+                        needed.update(v for v in run if v in self.block_of and self.block_of[v].family is not None)
         return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
                 and self.block_of[v].family is not None} | self.extra_buffered
 
@@ -756,6 +756,16 @@ def _constant_part(part) -> bool:
 
 def _step_index(offset: int) -> str:
     return "t" if offset == 0 else (f"t + {offset}" if offset > 0 else f"t - {-offset}")
+
+
+def _sequences(value):
+    """The tuples and lists of at least MIN_LOOP variables inside a statement's arguments."""
+    if isinstance(value, (tuple, list)):
+        if len(value) >= MIN_LOOP and all(isinstance(v, Ref) for v in value):
+            yield [v.var for v in value]
+        else:
+            for item in value:
+                yield from _sequences(item)
 
 
 def _ints_of(stmt: Stmt) -> list[int]:
