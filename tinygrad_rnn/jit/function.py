@@ -76,8 +76,9 @@ class CompiledStep:
                 result = program.function(*args)
             except Stale as stale:
                 if stale.eager or _keeps_hidden_states(program):
-                    return self.fn(*args)
-                continue
+                    return self.fn(*args)  # a checked value changed, or hidden states are kept: eagerly
+                self.programs[key].remove(program)  # a parameter or module changed: trace again
+                break
             self.last_program = program
             return result
         if any(getattr(m, "retain_hidden", False) for p in self.programs.get(key, ()) for m in p.modules):

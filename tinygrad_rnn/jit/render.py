@@ -121,7 +121,7 @@ def expression(stmt: Stmt, w: Writer) -> str:
     if kind == "guard":
         convert = "bool" if stmt.target == "bool" else "int"
         return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
-                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed')")
+                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed', True)")
     if kind == "grad":
         if stmt.extra.get("hand_over"):
             return f"_hand_over({w.value(args[0])}_tensor, {w.value(args[1])})"
