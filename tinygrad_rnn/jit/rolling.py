@@ -109,7 +109,7 @@ def arrange(stmts: list[Stmt], loop: bool = True) -> Arrangement:
 
 # ---------------------------------------------------------------- moving views to their use
 
-_VIEW_METHODS = {"reshape", "transpose", "swapaxes", "squeeze", "view"}
+_VIEW_METHODS = {"transpose", "swapaxes", "squeeze", "view"}  # always views; reshape only of a contiguous array
 
 
 def _is_view(stmt: Stmt) -> bool:
@@ -125,6 +125,8 @@ def _is_view(stmt: Stmt) -> bool:
         return _basic(stmt.args[1])
     if stmt.kind == "method" and stmt.target in _VIEW_METHODS:
         return True
+    if stmt.kind == "method" and stmt.target in ("reshape", "ravel"):
+        return refs[0].contiguous  # a copy otherwise
     return stmt.kind == "call" and stmt.target in ("np.moveaxis", "np.swapaxes", "np.transpose", "np.expand_dims")
 
 
@@ -346,6 +348,9 @@ class Renderer:
                 for stmt in blk.stmts:
                     for var in stmt.refs():
                         self.readers[var] = self.readers.get(var, 0) + 1
+        self.written = {stmt.writes for item in self.items
+                        for blk in (item.blocks if isinstance(item, Loop) else [item]) for stmt in blk.stmts
+                        if stmt.writes is not None}
         self.extra_buffered: set = set()
         for item in self.items:
             if isinstance(item, Loop):
@@ -409,7 +414,8 @@ class Renderer:
                 else:
                     key = self._slice_key(loop, var)
                     owner_items = {self.item_number[id(self.block_of[v])] for v in self._same_in_every_step(loop, j, var)}
-                    if key is None or var.shape != out.shape or max(owner_items) >= start_item:
+                    if (key is None or var.shape != out.shape or max(owner_items) >= start_item
+                            or any(v in self.written for v in self._same_in_every_step(loop, j, var))):
                         ok = False
                     per_step += 1
                 if not ok:
@@ -462,7 +468,8 @@ class Renderer:
             others = [s for i, s in enumerate(first.stmts) if i not in (v, j) and x in s.refs()]
             if others or any(self.readers.get(blk.stmts[v].outs[0], 0) != 1 for blk in loop.blocks):
                 continue
-            if self._slice_key(loop, g_ref.var) is None or g_ref.var.shape != view_ref.var.shape:
+            if (self._slice_key(loop, g_ref.var) is None or g_ref.var.shape != view_ref.var.shape
+                    or any(g in self.written for g in self._same_in_every_step(loop, j, g_ref.var))):
                 continue
             offset = parts[0] - loop.steps[0]
             loop.scatters[j] = (v, x, parts, offset, g_ref.var)
@@ -505,8 +512,8 @@ class Renderer:
         a = a_ref.var
         if len(a.shape) != 2 or (b is not None and len(b.shape) != 2):
             return None
-        if any(self._slice_key(loop, v) is None for v in ([a] if b is None else [a, b])):
-            return None
+        if any(self._slice_key(loop, v) is None or v in self.written for v in ([a] if b is None else [a, b])):
+            return None  # read after the loop: it must still hold what each step made
         # every iteration's intermediate values must serve this sum alone
         for blk in loop.blocks:
             for number in removed[:1] + removed[2:]:
