@@ -127,9 +127,10 @@ def _api_page(name: str) -> str:
     return f"# `tinygrad_rnn.{name}`\n\n::: tinygrad_rnn.{name}\n"
 
 
-# "[l][t]" in a docstring (an index into nested lists) reads as a Markdown reference link; when no
-# such reference exists it is the docstring's own text, so it is put back as written
-INDEX_LINK = re.compile(r'<autoref [^>]*?identifier="([a-z])"[^>]*>([a-z])</autoref>')
+# "h[l][t]" or "x[args[1]]" in a docstring reads as a Markdown reference link; a reference to the API
+# always names a dotted path (tinygrad_rnn.tensor.Tensor), so one without a dot is the docstring's
+# own text and is put back as written
+INDEX_LINK = re.compile(r'<autoref (?![^>]*\boptional\b)[^>]*?identifier="([^".]*)"[^>]*>(.*?)</autoref>', re.DOTALL)
 
 
 def on_page_content(html: str, page, config, files) -> str:
