@@ -141,7 +141,7 @@ def on_page_content(html: str, page, config, files) -> str:
 
 def on_config(config):
     """Put one API page per public module under the nav's "API reference"."""
-    pages = [{("tinygrad_rnn" if name == "tinygrad_rnn" else name): _api_path(name)} for name in _api_modules()]
+    pages = [{name: _api_path(name)} for name in _api_modules()]
     for entry in config["nav"]:
         if isinstance(entry, dict) and "API reference" in entry:
             entry["API reference"] = pages
