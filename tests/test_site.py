@@ -9,7 +9,8 @@ Needs the `docs` extra (MkDocs, Selenium) and Chromium with chromedriver from th
 packages (Debian: `apt-get install chromium chromium-driver`); nothing is downloaded at run time.
 Without them the test skips and says why, unless TINYGRAD_RNN_SITE_REQUIRED=1 (as in CI), where
 it fails. TINYGRAD_RNN_SITE=DIR tests a site already built there; otherwise the site is built
-into a temporary folder first. TINYGRAD_RNN_SCREENSHOTS=DIR keeps the screenshots taken.
+into a temporary folder first. TINYGRAD_RNN_SCREENSHOTS=DIR keeps the screenshots taken and
+requests.json, every request each page made.
 """
 from __future__ import annotations
 
@@ -193,12 +194,13 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
     shots = pathlib.Path(os.environ.get("TINYGRAD_RNN_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
-    problems, requested, links, anchor_cache = [], [], {}, {}
+    problems, requested, links, anchor_cache, log = [], [], {}, {}, {}
     for url in urls:
         browser.get(url)
         settle(browser)
         made = requests_made(browser)
         requested.extend(made)
+        log[url] = made
         problems += [f"{url}: request to another host: {other}" for other in made if not is_local(other, server)]
         problems += [f"{url}: console error: {error}" for error in console_errors(browser)]
         for href in browser.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)"):
@@ -244,6 +246,7 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
         elif parts.fragment and urllib.parse.unquote(parts.fragment) not in anchors:
             problems.append(f"{found_on}: link {href} names a fragment the page does not have")
 
+    (shots / "requests.json").write_text(json.dumps(log, indent=1))   # every request, page by page
     assert not problems, "\n".join(problems[:40])
     assert any("/assets/mathjax/tex-mml-chtml.js" in url for url in requested), "MathJax was not loaded from the site"
     served = set(QuietHandler.requested)
