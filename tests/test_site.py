@@ -36,6 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 TUTORIALS = ["01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "04_time_series",
              "05_vanishing_gradients"]
+GRAPH_TUTORIALS = {"01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "05_vanishing_gradients"}
 PAGE_TIMEOUT = 30   # seconds for a page and its scripts to settle
 
 
@@ -212,13 +213,17 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
                 "return Array.from(document.images, i => [i.currentSrc || i.src, i.complete, i.naturalWidth])")
             problems += [f"{url}: image not loaded: {src[:80]}" for src, complete, width in images
                          if not (complete and width > 0)]
-            graphs = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG svg, .jp-RenderedImage svg")
+            graphs = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG svg g.graph")
             if not images and not graphs:
                 problems.append(f"{url}: a tutorial page without a single picture")
+            if any(src.startswith("data:image/svg") for src, _, _ in images):
+                problems.append(f"{url}: an SVG picture shown as an image, where its tooltips cannot show")
             untipped = browser.execute_script(
                 "return Array.from(document.querySelectorAll('svg g.node'))"
                 ".filter(g => !g.querySelector('a[*|title]')).map(g => g.textContent.trim()).slice(0, 5)")
             problems += [f"{url}: graph node without a tooltip: {text}" for text in untipped]
+            if url.rstrip("/").rsplit("/", 1)[-1] in GRAPH_TUTORIALS and not graphs:
+                problems.append(f"{url}: the unrolled graph is not drawn as SVG")
             leftover = browser.execute_script(
                 "return Array.from(document.querySelectorAll('.jp-MarkdownOutput p, .jp-MarkdownOutput li'),"
                 " e => e.textContent).filter(t => /\\$[^$]+\\$/.test(t)).slice(0, 3)")

@@ -8,9 +8,11 @@
 - Write one API page per public module of the package, so a module added later gets a page.
 - Serve MathJax 3 from the site itself (every page loads it), in place of the notebook
   template's MathJax 2 and its mermaid.js loader: no page may fetch anything from another host.
+- Put the notebooks' SVG pictures into their pages as SVG, so every node's tooltip shows.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import importlib.util
@@ -174,6 +176,16 @@ MERMAID_LOADER = re.compile(r'<script type="module">\s*document\.addEventListene
                             r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.DOTALL)
 
 
+# nbconvert writes an SVG output as <img src="data:...">, where no tooltip can show; the graph
+# pictures are put into the page as SVG elements instead (they come from this build's own runs)
+SVG_IMAGE = re.compile(r'<img\b[^>]*?\bsrc="data:image/svg\+xml;base64,([A-Za-z0-9+/=\s]+)"[^>]*>')
+SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
+
+
+def _inline_svg(match: re.Match) -> str:
+    return SVG_PROLOGUE.sub("", base64.b64decode(match.group(1)).decode("utf-8"), count=1)
+
+
 def on_post_page(html: str, page, config) -> str:
     if getattr(page, "nb_url", None):
         html, found = NOTEBOOK_MATHJAX.subn("", html)
@@ -181,6 +193,7 @@ def on_post_page(html: str, page, config) -> str:
             raise PluginError(f"{page.file.src_uri}: the notebook template's MathJax block was not found")
         if 'class="jp-Mermaid' not in html:
             html = MERMAID_LOADER.sub("", html)
+        html = SVG_IMAGE.sub(_inline_svg, html)
     return html
 
 
