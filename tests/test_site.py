@@ -284,3 +284,23 @@ def test_search_finds_backward(server, browser):
     made = requests_made(browser)
     assert all(is_local(url, server) for url in made), [url for url in made if not is_local(url, server)]
     assert console_errors(browser) == []
+
+
+def test_the_api_pages_document_every_public_name(site):
+    import importlib
+
+    import tinygrad_rnn
+    from tinygrad_rnn import nn, optim
+
+    jit = importlib.import_module("tinygrad_rnn.jit")
+
+    anchors, cache = set(), {}
+    for page in sorted((site / "api").rglob("index.html")):
+        anchors |= anchors_of(site, "/" + page.relative_to(site).as_posix(), cache)
+    documented = {anchor.rsplit(".", 1)[-1] for anchor in anchors if anchor.startswith("tinygrad_rnn.")}
+    optimizers = [name for name in optim.__all__ if isinstance(getattr(optim, name), type)
+                  and issubclass(getattr(optim, name), optim.Optimizer)]
+    assert {"SGD", "Adam"} <= set(optimizers)
+    wanted = {"Tensor", "RNN", "LSTM", "GRU", "jit", *optimizers, *nn.__all__, *jit.__all__}
+    wanted |= {name for name in tinygrad_rnn.__all__ if not isinstance(getattr(tinygrad_rnn, name), type(nn))}
+    assert sorted(wanted - documented) == []
