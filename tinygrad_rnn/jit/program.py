@@ -153,6 +153,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     for dtype in {v.dtype for v in rec.inputs}:
         namespace[_dtype(dtype)] = dtype
 
+    mark_handovers(stmts, _output_vars(result))
+    namespace["_hand_over"] = hand_over
     renderer = rolling.arrange(stmts, loop).renderer(var_names, names)
     body_lines = renderer.lines()
     out_text = _output_expression(result, renderer.read_outside_loops)
@@ -250,6 +252,51 @@ def _output_expression(result, read) -> str:
         items = [one(t) for t in result]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     return one(result)
+
+
+def hand_over(tensor, g) -> None:
+    """backward()'s accumulation for a gradient array nothing else holds: the first gradient is
+    that array itself (eager copies it, to own it; here it is owned already), later ones add."""
+    if tensor.grad is None:
+        tensor.grad = g
+    else:
+        tensor.grad += g
+
+
+_FRESH_CALLS = {"np.dot", "np.matmul", "np.array", "np.concatenate", "np.stack", "np.zeros", "np.ones", "np.full",
+                "np.zeros_like", "np.ones_like", "np.full_like", "np.copy", "np.outer", "np.where"}
+_FRESH_METHODS = {"sum", "mean", "copy", "dot", "prod", "max", "min"}
+
+
+def _fresh(var: Var) -> bool:
+    """True when the statement that made `var` returns a new array (not a view, not its input)."""
+    stmt = var.stmt
+    if stmt is None or var.source is not None or var.scalar or len(stmt.outs) != 1 or stmt.writes is not None:
+        return False
+    if stmt.kind in ("binop", "unop"):
+        return True
+    if stmt.kind == "call":
+        name = stmt.target[3:] if stmt.target.startswith("np.") else ""
+        is_ufunc = isinstance(getattr(np, name, None), np.ufunc) and "out" not in stmt.kwargs
+        return is_ufunc or (stmt.target in _FRESH_CALLS and stmt.kwargs.get("copy", True) is not False)
+    return stmt.kind == "method" and stmt.target in _FRESH_METHODS and "out" not in stmt.kwargs
+
+
+def mark_handovers(stmts: list[Stmt], outputs: list[Var]) -> None:
+    """Mark the gradient statements whose array can become the tensor's .grad as it is: a fresh
+    C-contiguous array of the tensor's dtype and shape that no later statement reads (the last gradient statement of
+    an array shared by two tensors, such as bias_ih's and bias_hh's)."""
+    last_reader: dict[Var, int] = {}
+    for i, stmt in enumerate(stmts):
+        for var in stmt.refs():
+            last_reader[var] = i
+    for i, stmt in enumerate(stmts):
+        if stmt.kind != "grad":
+            continue
+        tensor_var, g = stmt.args[0].var, stmt.args[1].var
+        if (last_reader.get(g) == i and g not in outputs and _fresh(g) and g.dtype == tensor_var.dtype
+                and g.shape == tensor_var.shape and g.contiguous):
+            stmt.extra["hand_over"] = True
 
 
 def live_statements(stmts: list[Stmt], outputs: list[Var]) -> list[Stmt]:

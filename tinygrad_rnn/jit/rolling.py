@@ -277,16 +277,16 @@ def find_loops(blocks: list[Block]) -> list:
                 break
             if len(reads[end]) != len(reads[b]):
                 break
-            pair = [(relation(end - 1, u), relation(end, v)) for u, v in zip(reads[end - 1], reads[end])]
             new_modes = []
-            ok = True
-            for (ra, rb) in pair:
-                if ra == rb:
-                    new_modes.append(ra)
-                else:
-                    ok = False
+            for u, v in zip(reads[end - 1], reads[end]):
+                if u is v:  # the same variable in both: it must come from before the window
+                    new_modes.append(("fixed", u))
+                    continue
+                mode = relation(end, v)
+                if mode[0] != "rel" or relation(end - 1, u) != mode:
                     break
-            if not ok:
+                new_modes.append(mode)
+            if len(new_modes) != len(reads[end]):
                 break
             if modes is not None and new_modes != modes:
                 break
@@ -454,7 +454,9 @@ class Renderer:
                                 needed.add(var)
             else:
                 for stmt in item.stmts:
-                    needed.update(v for v in stmt.refs() if v in self.loop_of)
+                    needed.update(v for v in stmt.refs() if v in self.loop_of
+                                  or (v in self.block_of and self.block_of[v].family is not None
+                                      and self.block_of[v] is not item))
         return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
                 and self.block_of[v].family is not None} | self.extra_buffered
 
@@ -502,10 +504,24 @@ class Renderer:
             return f"{self.buffer((blk.family, self.position[var]), var)}[{blk.step}]"
         return self.name(var)
 
+    def sequence(self, variables: list) -> str | None:
+        """A run of the same value of consecutive steps, as a slice of its buffer."""
+        if len(variables) < MIN_LOOP or any(v not in self.block_of or self.block_of[v].family is None
+                                            for v in variables):
+            return None
+        keys = {(self.block_of[v].family, self.position[v]) for v in variables}
+        steps = [self.block_of[v].step for v in variables]
+        if len(keys) != 1 or steps != list(range(steps[0], steps[0] + len(steps))):
+            return None
+        (key,) = keys
+        if key not in self.buffered_positions:
+            return None
+        return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"
+
     def block_lines(self, blk: Block) -> list[str]:
         text = [f"# {blk.phase}" + (f": {blk.scope}" if blk.scope else "")]
         for stmt in blk.stmts:
-            text.append(line(stmt, self.read_outside_loops))
+            text.append(line(stmt, self.read_outside_loops, sequence=self.sequence))
             text += self.stores(stmt, blk, str(blk.step), self.read_outside_loops)
         return text
 
