@@ -524,7 +524,7 @@ class Transpose(Function):
         return z
 
     def backward(self, g):
-        return (np.transpose(g, np.argsort(self.axes)),)
+        return (np.transpose(g, tuple(self.axes.index(a) for a in range(len(self.axes)))),)
 
 
 class GetItem(Function):
@@ -548,7 +548,7 @@ class Concatenate(Function):
 
     def forward(self, *xs, axis):
         self.axis = axis
-        self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        self.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
         return np.concatenate(xs, axis=axis)
 
     def backward(self, g):
@@ -774,9 +774,9 @@ class MinAlong(Function):
         if self.axis is None:
             return (g,)
         (index,) = self.saved
-        dx = np.zeros(self.input_shape, dtype=g.dtype)
-        np.put_along_axis(dx, index, g if self.keepdims else np.expand_dims(g, self.axis), axis=self.axis)
-        return (dx,)
+        after = len(self.input_shape) - self.axis - 1
+        positions = np.arange(self.input_shape[self.axis]).reshape((-1,) + (1,) * after)
+        return (np.where(positions == index, g if self.keepdims else np.expand_dims(g, self.axis), 0),)
 
 
 class MaxAlong(MinAlong):

@@ -44,10 +44,11 @@ import warnings
 import numpy as np
 
 from ..autograd import STATE, collector_paused, scope
-from ..random import as_generator, default_generator
+from ..random import as_generator
 from ..tensor import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
+from .dropout import Dropout
 from .module import Module, Parameter
-from .utils.packing import PackedSequence
+from .utils.rnn import PackedSequence
 
 
 def as_input(x, dtype) -> Tensor:
@@ -300,7 +301,7 @@ class RecurrentLayers(Module):
                     self.step_states.append(run_states)
             sequence = outputs[0] if len(outputs) == 1 else concatenate(outputs, axis=-1)
             if self.dropout and self.training and not last:
-                sequence = dropped_out(sequence, self.dropout)
+                sequence = Dropout(self.dropout)(sequence)  # a mask from the library generator
         stacked = tuple(stack([final[k] for final in finals], axis=0) for k in range(len(self.state_names)))
         if packed is None:
             return sequence, stacked
@@ -381,9 +382,3 @@ class StepRows:
             return tuple(concatenate([value, extra], axis=0) for value, extra in zip(state, joining))
         return state
 
-
-def dropped_out(x: Tensor, p: float) -> Tensor:
-    """x times a mask drawn from the library generator: 0 with probability p, else 1 / (1 - p)."""
-    keep = default_generator().random(x.shape) >= p
-    scale = 1.0 / (1.0 - p) if p < 1 else 0.0
-    return x * (keep * scale).astype(x.dtype)
