@@ -380,7 +380,7 @@ class Tensor:
             return self.minimum(dim)
         dim, keepdim = _dim_and_keepdim("min", dim, axis, keepdim, keepdims)
         if dim is None:
-            return apply(ops.Amin, self, axis=None, keepdims=keepdim)
+            return apply(ops.MinOfAll, self, axis=None, keepdims=keepdim)
         return _values_and_indices(ops.MinAlong, self, dim, keepdim)
 
     def view(self, *shape):
@@ -640,10 +640,9 @@ def ones(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
 
 def where(condition, input, other) -> Tensor:
     """`input` where the bool `condition` is True, else `other`, all three broadcast together;
-    numbers take the dtype of the tensor beside them."""
+    input and other promoted as by an arithmetic op (see result_dtype)."""
     condition = Tensor._from_op(_as_bool_mask("where", condition), None)
-    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else Tensor(input)
-    return apply(ops.Where, condition, like._lift(input), like._lift(other))
+    return apply(ops.Where, condition, *promoted(input, other))
 
 
 def maximum(input, other) -> Tensor:
