@@ -49,7 +49,8 @@ KNOWN_ENGINE_BUGS: set[str] = {
     "softmax_size0",        # softmax, log_softmax, logsumexp over a size-0 axis raise
     "dtype_promotion",      # float32 with an int array, a 0-d float64 tensor or NumPy float64 becomes float64
     "reduce_0d_axis",       # sum, mean, max, logsumexp of a 0-d tensor with axis=0 or -1 raise
-    "nan_gradients",        # min() spreads a NaN gradient over every element, PyTorch only to the minimum
+    "nan_gradients",        # NaN gradients: min() spreads one over every element (PyTorch: to the minimum
+                            # only); var and std with n - correction <= 0 differ from PyTorch's too
 }
 
 DTYPES = (np.float64, np.float32)
