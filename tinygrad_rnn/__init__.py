@@ -14,6 +14,7 @@ from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, ret
 from .factories import arange, cat, concatenate, full, ones, ones_like, rand, randn, stack, zeros, zeros_like
 from .gradcheck import GradcheckError, GradcheckReport, directional_gradcheck, gradcheck
 from .interop import from_torch, to_torch
+from .jit import jit
 from .random import manual_seed
 from .tensor import Tensor
 
@@ -24,7 +25,7 @@ __all__ = [
     "randn", "rand", "manual_seed",
     "no_grad", "enable_grad", "is_grad_enabled", "scope", "detect_anomaly", "retain_grads",
     "gradcheck", "directional_gradcheck", "GradcheckError", "GradcheckReport",
-    "nn", "optim", "data", "checkpoint", "viz", "to_torch", "from_torch",
+    "nn", "optim", "data", "checkpoint", "viz", "to_torch", "from_torch", "jit",
 ]
 __version__ = "0.1.0"
 

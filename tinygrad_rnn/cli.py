@@ -9,6 +9,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import os
@@ -23,6 +24,7 @@ from .compare import compare_gradients, format_comparison
 from .data.datasets import FILL_MISSING
 from .data.text import words_of
 from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRNNError
+from .jit import eager_steps
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
@@ -254,7 +256,8 @@ def demo(args) -> int:
     sentiment = TASKS["sentiment"]
     config = sentiment.Config(epochs=30 if args.quick else 1000)
     result = sentiment.run(config)
-    print(f"sentiment RNN, {result.metrics['epochs']} epochs in {result.seconds:.1f} s: "
+    steps = "eager (--eager)" if args.eager else "compiled by jit"
+    print(f"sentiment RNN, {result.metrics['epochs']} epochs ({steps} training steps) in {result.seconds:.1f} s: "
           f"train accuracy {result.metrics['train_accuracy']:.0%}, "
           f"test accuracy {result.metrics['test_accuracy']:.0%}")
     text, label = "i am not happy", False
@@ -382,7 +385,7 @@ def graph(args) -> int:
     config = module.Config(**({"hidden": args.hidden} if args.hidden else {}))
     if args.task == "sentiment":
         vocab = module.vocabulary()
-        words = ("i am not very happy".split() * args.steps)[:args.steps]
+        words = (["i", "am", "not", "very", "happy"] * args.steps)[:args.steps]
         model = module.make_model(config, len(vocab))
         inputs, target, loss_fn = module.encode(vocab, " ".join(words)), np.array([0]), F.cross_entropy
     else:
@@ -396,6 +399,10 @@ def graph(args) -> int:
 
 
 # ------------------------------------------------------------------------------- the parser
+
+EAGER_HELP = ("run each training step eagerly, op by op, instead of as the program jit compiles "
+              "from it (the same numbers, slower)")
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line on stderr (exit code 2)."""
@@ -456,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder for loss.png and rnn_graph.svg, created (with missing parents) "
                                "if it does not exist")
     run_demo.add_argument("--quick", action="store_true", help="train 30 epochs instead of up to 1000")
+    run_demo.add_argument("--eager", action="store_true", help=EAGER_HELP)
 
     run_train = command("train", "train one task and print its metrics", train, _check_train)
     run_train.add_argument("task", choices=sorted(TASKS), help="which document's task to train")
@@ -478,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="write the loss curves to this image (.png, .svg, .pdf, ...), in an "
                                 "existing folder (default: no plot)")
     run_train.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_train.add_argument("--eager", action="store_true", help=EAGER_HELP)
 
     run_predict = command("predict", "print a saved model's predictions and its held-out metrics",
                           predict, _check_predict)
@@ -496,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_graph.add_argument("--steps", type=_positive_int, default=5, help="time steps to unroll")
     run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
     run_graph.add_argument("--collapse", type=_positive_int, metavar="K",
-                           help="draw only the first and last K steps, one node for the rest")
+                           help="draw only the first and last K steps, one node for the rest "
+                                "(default: every step drawn)")
     run_graph.add_argument("-o", "--output", default="rnn.svg", metavar="FILE",
                            help=f"the picture, in an existing folder; its suffix gives the format "
                                 f"({', '.join('.' + name for name in GRAPH_FORMATS)})")
@@ -516,7 +526,8 @@ def main(argv=None) -> int:
     where = f"{PROG} {args.command}"
     try:
         args.check(args)
-        return args.handler(args)
+        with eager_steps() if getattr(args, "eager", False) else contextlib.nullcontext():
+            return args.handler(args)
     except NonFiniteLossError as error:
         print(f"{where}: {_one_line(error)}; nothing written", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ import numpy as np
 
 from .autograd import no_grad
 from .errors import NonFiniteLossError
+from .jit import jit as compile_step
 from .optim import clip_grad_norm_, clip_grad_value_
 from .random import as_generator
 from .tensor import Tensor
@@ -111,11 +112,14 @@ class Trainer:
     backward the gradients are clipped per value (`clip_value`, the documents' clipping)
     and/or by total norm (`clip_norm`) before the optimizer steps. A NaN or infinite batch loss
     stops training at once with NonFiniteLossError, before the optimizer takes that step.
+    With `jit` (the default), each batch's forward and backward run as one compiled step
+    (tinygrad_rnn.jit, one program per batch shape); the checks, clipping and the optimizer
+    step stay outside it.
     """
 
     def __init__(self, model, loss_fn, optimizer, *, batch_size: int | None = None,
                  clip_value: float | None = None, clip_norm: float | None = None,
-                 shuffle: bool = True, rng=None, progress: bool | None = None):
+                 shuffle: bool = True, rng=None, progress: bool | None = None, jit: bool = True):
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be at least 1, got {batch_size}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
@@ -124,6 +128,13 @@ class Trainer:
         self.rng = as_generator(rng)
         self.progress = progress
         self.last_finite_loss: float | None = None
+        self.compiled_step = compile_step(self._forward_backward) if jit else None
+
+    def _forward_backward(self, inputs, targets):
+        """One batch's loss, after backward() has filled the gradients."""
+        loss = self.loss_fn(self.model(inputs), targets)
+        loss.backward()
+        return loss
 
     def _batches(self, count: int, shuffle: bool):
         order = self.rng.permutation(count) if shuffle else np.arange(count)
@@ -139,10 +150,14 @@ class Trainer:
         total, count = 0.0, 0
         for batch, index in enumerate(self._batches(len(inputs), self.shuffle), start=1):
             self.optimizer.zero_grad()
-            loss = self.loss_fn(self.model(inputs[index]), _as_target(targets[index]))
-            value = check_finite_loss(loss.item(), epoch, batch, self.last_finite_loss)
+            if self.compiled_step is not None:
+                loss = self.compiled_step(inputs[index], _as_target(targets[index]))
+                value = check_finite_loss(loss.item(), epoch, batch, self.last_finite_loss)
+            else:
+                loss = self.loss_fn(self.model(inputs[index]), _as_target(targets[index]))
+                value = check_finite_loss(loss.item(), epoch, batch, self.last_finite_loss)
+                loss.backward()
             self.last_finite_loss = value
-            loss.backward()
             if self.clip_value is not None:
                 clip_grad_value_(params, self.clip_value)
             if self.clip_norm is not None:

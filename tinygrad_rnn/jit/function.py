@@ -1,17 +1,36 @@
 """jit(fn): the compiled training step, its cache of programs and when it runs eagerly instead."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
 import numpy as np
 
-from ..autograd import STATE
+from ..autograd import STATE, collector_paused
 from ..tensor import Tensor
 from .capture import Capture
 from .program import Stale, build
 from .recorder import JitError
 from .traced import Traced, plain
+
+_EAGER = [False]  # set inside eager_steps()
+
+
+@contextlib.contextmanager
+def eager_steps():
+    """Inside, every jit function runs its step eagerly (the command line's --eager)."""
+    previous = _EAGER[0]
+    _EAGER[0] = True
+    try:
+        yield
+    finally:
+        _EAGER[0] = previous
+
+
+def compiling() -> bool:
+    """False inside eager_steps(): jit functions run eagerly."""
+    return not _EAGER[0]
 
 
 class JitFallbackWarning(UserWarning):
@@ -48,7 +67,7 @@ class CompiledStep:
         print(self.source)
 
     def __call__(self, *args):
-        if (self.fallback_reason is not None or not STATE.grad_enabled or STATE.anomaly
+        if (self.fallback_reason is not None or _EAGER[0] or not STATE.grad_enabled or STATE.anomaly
                 or STATE.retain_all_grads):
             return self.fn(*args)
         key = signature(args)
@@ -57,14 +76,16 @@ class CompiledStep:
                 result = program.function(*args)
             except Stale as stale:
                 if stale.eager or _keeps_hidden_states(program):
-                    return self.fn(*args)
-                continue
+                    return self.fn(*args)  # a checked value changed, or hidden states are kept: eagerly
+                self.programs[key].remove(program)  # a parameter or module changed: trace again
+                break
             self.last_program = program
             return result
         if any(getattr(m, "retain_hidden", False) for p in self.programs.get(key, ()) for m in p.modules):
             return self.fn(*args)
         return self._trace(key, args)
 
+    @collector_paused()  # the trace makes many objects and no reference cycles
     def _trace(self, key: tuple, args: tuple):
         capture = Capture(self.fn, self.strict)
         capture.arg_count = len(args)
@@ -143,4 +164,4 @@ def _untrace(result) -> None:
             item.data = plain(item.data)
 
 
-__all__ = ["jit", "CompiledStep", "JitError", "JitFallbackWarning"]
+__all__ = ["CompiledStep", "JitError", "JitFallbackWarning", "compiling", "eager_steps", "jit"]

@@ -24,13 +24,25 @@ class Var:
     np.asarray so it stays an array, as the trace kept it.
     """
 
-    __slots__ = ("number", "hint", "shape", "dtype", "source", "stmt", "scalar", "owner", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "contiguous",
+        "dtype",
+        "hint",
+        "number",
+        "owner",
+        "scalar",
+        "shape",
+        "source",
+        "stmt",
+    )
 
     def __init__(self, number: int, hint: str, shape: tuple, dtype, source=None):
         self.number, self.hint, self.shape, self.dtype, self.source = number, hint, shape, dtype, source
         self.stmt = None  # the statement that made it (None for an input)
         self.scalar = False
         self.owner = None  # the recorder that made it
+        self.contiguous = False  # whether the traced array was C-contiguous
 
     def __repr__(self) -> str:
         return f"Var({self.number}, {self.hint!r}, {self.shape})"
@@ -89,31 +101,23 @@ class Stmt:
     index: int = 0
     tuple_out: bool = False  # the call returned a tuple of arrays (outs unpacked)
     extra: dict = field(default_factory=dict)
+    reads: tuple | None = None  # what refs() found, once
 
-    def refs(self):
+    def refs(self) -> tuple:
         """Every variable the statement reads, in order (with repeats)."""
-        yield from _refs_in(self.args)
-        yield from _refs_in(tuple(self.kwargs.values()))
+        if self.reads is None:
+            found: list = []
+            _refs_in(self.args, found)
+            _refs_in(tuple(self.kwargs.values()), found)
+            self.reads = tuple(found)
+        return self.reads
 
 
-def _refs_in(value):
-    if isinstance(value, Ref):
-        yield value.var
+def _refs_in(value, found: list) -> None:
+    if type(value) is Ref:
+        found.append(value.var)
     elif isinstance(value, (tuple, list)):
         for item in value:
-            yield from _refs_in(item)
+            _refs_in(item, found)
     elif isinstance(value, slice):
-        yield from _refs_in((value.start, value.stop, value.step))
-
-
-def map_refs(value, function):
-    """`value` with every Ref r replaced by function(r) (tuples and lists rebuilt, slices too)."""
-    if isinstance(value, Ref):
-        return function(value)
-    if isinstance(value, tuple):
-        return tuple(map_refs(item, function) for item in value)
-    if isinstance(value, list):
-        return [map_refs(item, function) for item in value]
-    if isinstance(value, dict):
-        return {key: map_refs(item, function) for key, item in value.items()}
-    return value
+        _refs_in((value.start, value.stop, value.step), found)

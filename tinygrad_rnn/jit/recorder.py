@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from .ir import Literal, Ref, Stmt, Var
+from .traced import Traced, plain
 
 _ACTIVE = None  # the recorder of the trace in progress, if any
 
@@ -57,7 +58,7 @@ def user_frame(depth: int):
     frame = sys._getframe(depth)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not (filename.startswith(_JIT_DIR) or filename.startswith(_NUMPY_DIR)):
+        if not filename.startswith((_JIT_DIR, _NUMPY_DIR)):
             return frame
         frame = frame.f_back
     return None
@@ -102,12 +103,13 @@ class Recorder:
         self.numbers += 1
         var = Var(self.numbers, hint, array.shape, array.dtype, source)
         var.owner = self
+        var.contiguous = array.flags.c_contiguous
         if source is not None:
             self.inputs.append(var)
         return var
 
     def traced(self, array: np.ndarray, var: Var):
-        from .traced import Traced
+
 
         wrapper = np.ndarray.view(array, Traced)
         wrapper._var = var
@@ -138,15 +140,17 @@ class Recorder:
     # ------------------------------------------------------------ arguments
     def convert(self, value):
         """(the plain value to run the call with, its form in the statement)."""
-        from .traced import Traced, plain
-
-        if isinstance(value, Traced) and (value._var is None or value._var.owner is self):
+        kind = type(value)
+        if kind is int or kind is float or kind is bool or value is None or kind is str:
+            return value, value
+        if kind is Traced and (value._var is None or value._var.owner is self):
             if value._var is None:
                 self.fall_back("a NumPy call received a view of a traced array that NumPy made without "
                                "telling the tracer (an ndarray attribute or method jit does not follow)")
+                return plain(value), None
             if value._var in self.unverified:
                 self.verify(value._var, plain(value))
-            return plain(value), Ref(value._var) if value._var is not None else None
+            return plain(value), Ref(value._var)
         if isinstance(value, np.ndarray):
             known = self.external_arrays.get(id(value))
             if known is not None:
@@ -265,7 +269,7 @@ class Recorder:
 
     def _writes(self, value):
         """The variable behind an array a call is about to write into (refusing a parameter's)."""
-        from .traced import Traced
+
 
         if isinstance(value, Traced) and value._var is not None and value._var.owner is self:
             var = value._var
@@ -350,7 +354,7 @@ class Recorder:
         fill the array itself. So a new array is checked when a statement first uses it: it
         must still hold what the constructor made (np.empty's arrays are filled with a marker
         first: their content is NumPy's choice anyway); if not, the step falls back."""
-        from .traced import Traced, plain
+
 
         if func.__name__ in ("asarray", "asanyarray", "ascontiguousarray") and args and isinstance(args[0], Traced):
             self.depth += 1
@@ -386,7 +390,7 @@ class Recorder:
 
     def add_gradient(self, tensor_var: Var, g) -> None:
         """backward() accumulates g into the .grad of the tensor whose data is `tensor_var`."""
-        op, phase, scope = self.context()
+        op, _, scope = self.context()
         self.stmts.append(Stmt("grad", "", (Ref(tensor_var), Ref(g._var)), {}, op=op, phase="backward",
                                scope=scope, index=len(self.stmts)))
 

@@ -43,14 +43,20 @@ def literal(value) -> str:
 class Writer:
     """Renders the arguments of one statement."""
 
-    def __init__(self, name_of, integer=None):
+    def __init__(self, name_of, integer=None, sequence=None):
         self.name_of = name_of
         self.integer = integer
+        self.sequence = sequence
         self.position = 0
 
     def value(self, value) -> str:
         if isinstance(value, Ref):
             return self.name_of(value.var)
+        if self.sequence is not None and isinstance(value, (tuple, list)) and value and all(
+                isinstance(v, Ref) for v in value):
+            text = self.sequence([v.var for v in value])
+            if text is not None:
+                return f"tuple({text})" if isinstance(value, tuple) else text
         if isinstance(value, tuple):
             items = [self.value(v) for v in value]
             return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
@@ -115,20 +121,29 @@ def expression(stmt: Stmt, w: Writer) -> str:
     if kind == "guard":
         convert = "bool" if stmt.target == "bool" else "int"
         return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
-                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed')")
+                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed', True)")
     if kind == "grad":
+        if stmt.extra.get("hand_over"):
+            return f"_hand_over({w.value(args[0])}_tensor, {w.value(args[1])})"
         return f"{w.value(args[0])}_tensor._accumulate_grad({w.value(args[1])})"
     raise ValueError(f"unknown statement kind {kind}")
 
 
-def line(stmt: Stmt, name_of, integer=None) -> str:
-    """The statement as one line of Python."""
-    w = Writer(name_of, integer)
+def line(stmt: Stmt, name_of, integer=None, sequence=None) -> str:
+    """The statement as one line of Python; `sequence(vars)` may write a tuple or list of
+    variables shorter (a slice of a buffer)."""
+    w = Writer(name_of, integer, sequence)
     text = expression(stmt, w)
     if not stmt.outs:
         return text
     if stmt.outs[0].scalar and len(stmt.outs) == 1:
         text = f"np.asarray({text})"
+    other = stmt.extra.get("zero_unless")
+    if other is not None:
+        out = stmt.outs[0]
+        shape = "(" + ", ".join(map(str, out.shape)) + ("," if len(out.shape) == 1 else "") + ")"
+        text = (f"np.zeros({shape}, {literal(out.dtype)}) if np.isfinite({name_of(other)}).all() "
+                f"else {text}  # a factor is zero on every call")
     targets = ", ".join(name_of(v) for v in stmt.outs)
     if stmt.tuple_out and len(stmt.outs) == 1:
         targets += ","

@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..data import Vocabulary, sentiment_data
 from ..errors import DataError
+from ..jit import jit
 from ..nn import functional as F
 from ..nn import init
 from ..optim import SGD, clip_grad_value_
@@ -118,6 +119,13 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
     model = make_model(config, len(vocab), rng)
     optimizer = SGD(model.parameters(), lr=config.lr)
     examples = [(encode(vocab, text), np.array([int(label)])) for text, label in train.items()]
+
+    @jit  # one compiled program per phrase length
+    def train_step(inputs, target):
+        loss = F.cross_entropy(model(Tensor(inputs)), target)
+        loss.backward()
+        return loss
+
     history = History()
     first_perfect = None
     last_finite = None
@@ -128,9 +136,8 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
         for batch, index in enumerate(rng.permutation(len(examples)), start=1):
             inputs, target = examples[index]
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(Tensor(inputs)), target)
+            loss = train_step(inputs, target)
             last_finite = check_finite_loss(loss.item(), epoch, batch, last_finite)
-            loss.backward()
             clip_grad_value_(list(model.parameters()), config.clip)
             optimizer.step()
             total += last_finite
