@@ -74,7 +74,8 @@ def test_scalar_weight_used_at_five_steps():
             h = w * h + 1.0
         return h
 
-    assert np.isclose(gradient(unrolled, w_value), 1 + 2 * w_value + 3 * w_value**2 + 4 * w_value**3, rtol=1e-15, atol=0)
+    expected = 1 + 2 * w_value + 3 * w_value**2 + 4 * w_value**3
+    assert np.isclose(gradient(unrolled, w_value), expected, rtol=1e-15, atol=0)
 
 
 def test_one_element_tensor_used_three_times():
@@ -251,6 +252,25 @@ def test_relu_passes_the_gradient_at_nan_as_pytorch_does():
     assert np.array_equal(gradient(lambda x: x.relu().sum(), [np.nan, -1.0, 1.0]), [1.0, 0.0, 1.0])
 
 
+@NAN
+def test_min_sends_a_nan_gradient_only_to_the_minimum():
+    # min() without dim is documented as PyTorch's min: its backward puts the incoming gradient
+    # at the minimum and exact zeros elsewhere, so a NaN gradient (from a std of one element
+    # further on, say) stays there. PyTorch: x.min().backward(nan) gives [nan, 0.].
+    x = leaf([1.0, 2.0])
+    x.min().backward(np.array(np.nan))
+    assert np.isnan(x.grad[0]) and x.grad[1] == 0.0
+
+
+def test_variance_with_a_divisor_of_zero_or_less_is_infinite_as_in_pytorch():
+    # n - correction <= 0: PyTorch's var is inf (its divisor is clamped at 0), and so is its gradient.
+    x = leaf([1.0, 2.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = x.var(correction=2)
+        y.backward()
+    assert y.item() == np.inf and np.isinf(x.grad).all()
+
+
 def test_nan_flows_through_elementwise_ops_and_sums():
     x = leaf([np.nan, 1.0])
     y = (x.exp() * 2.0 + x.tanh()).sum()
@@ -287,7 +307,8 @@ def test_float32_stays_float32(op, partner):
 
 
 @DTYPES
-@pytest.mark.parametrize("partner", FLOAT32_PARTNERS_PROMOTED_TODAY.values(), ids=FLOAT32_PARTNERS_PROMOTED_TODAY.keys())
+@pytest.mark.parametrize("partner", FLOAT32_PARTNERS_PROMOTED_TODAY.values(),
+                         ids=FLOAT32_PARTNERS_PROMOTED_TODAY.keys())
 def test_float32_with_int_arrays_and_0d_float64_stays_float32(partner):
     x = leaf([1.0, 2.0, 3.0], dtype=np.float32)
     assert (x * partner).dtype == np.float32
@@ -323,6 +344,18 @@ def test_binary_cross_entropy_at_a_clamped_probability_passes_no_gradient():
     loss = F.binary_cross_entropy(p, 0.0)
     loss.backward()
     assert loss.item() == 100.0 and p.grad == 0.0
+
+
+# ---------------------------------------------------------------- shapes
+
+def test_view_of_a_transposed_tensor_is_a_reshape():
+    # Documented: view() is reshape() here. PyTorch's view refuses a non-contiguous input
+    # ("use .reshape(...) instead"), so the fuzz test compares view with PyTorch's reshape.
+    x = leaf(np.arange(6.0).reshape(2, 3))
+    y = x.T.view(6)
+    assert np.array_equal(y.data, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0])
+    (y * np.arange(6.0)).sum().backward()
+    assert np.array_equal(x.grad, [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]])
 
 
 # ---------------------------------------------------------------- indexing

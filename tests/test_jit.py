@@ -53,13 +53,13 @@ def gradients(model) -> dict:
 
 def assert_same(eager: dict, compiled: dict) -> None:
     assert eager.keys() == compiled.keys()
-    for name in eager:
-        if eager[name] is None:
+    for name, expected in eager.items():
+        if expected is None:
             assert compiled[name] is None, name
             continue
         assert compiled[name] is not None, name
-        assert compiled[name].shape == eager[name].shape, name
-        np.testing.assert_allclose(compiled[name], eager[name], rtol=0, atol=TOLERANCE, err_msg=name)
+        assert compiled[name].shape == expected.shape, name
+        np.testing.assert_allclose(compiled[name], expected, rtol=0, atol=TOLERANCE, err_msg=name)
 
 
 def compare(kind, layers, batch_first, loss, steps, calls=3):

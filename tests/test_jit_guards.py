@@ -311,3 +311,28 @@ def test_a_tensor_made_from_the_input_inside_the_step_is_compiled():
         assert got == pytest.approx(expected, abs=TOLERANCE)
         np.testing.assert_allclose(grad, layer.weight.grad, atol=TOLERANCE)
     assert compiled.traces == 1
+
+
+def test_a_value_the_library_checks_runs_eagerly_when_it_changes_and_never_goes_stale():
+    """One unbatched sequence: cross_entropy picks the label's log-probability by int(label),
+    a value the program checks on every call."""
+    rnn, head = nn.RNN(2, 3, rng=0), nn.Linear(3, 4, rng=1)
+
+    def step(x, label):
+        out, _ = rnn(x)
+        loss = F.cross_entropy(head(out[-1]), label)
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    x = np.linspace(-1, 1, 10).reshape(5, 2)
+    for label in (1, 1, 3, 1):
+        rnn.zero_grad()
+        head.zero_grad()
+        got = compiled(x, np.array(label)).item()
+        grad = head.weight.grad.copy()
+        head.zero_grad()
+        rnn.zero_grad()
+        assert got == pytest.approx(step(x, np.array(label)).item(), abs=TOLERANCE)
+        np.testing.assert_allclose(grad, head.weight.grad, atol=TOLERANCE)
+    assert compiled.traces == 1 and compiled.fallback_reason is None

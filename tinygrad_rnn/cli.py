@@ -385,7 +385,7 @@ def graph(args) -> int:
     config = module.Config(**({"hidden": args.hidden} if args.hidden else {}))
     if args.task == "sentiment":
         vocab = module.vocabulary()
-        words = ("i am not very happy".split() * args.steps)[:args.steps]
+        words = (["i", "am", "not", "very", "happy"] * args.steps)[:args.steps]
         model = module.make_model(config, len(vocab))
         inputs, target, loss_fn = module.encode(vocab, " ".join(words)), np.array([0]), F.cross_entropy
     else:

@@ -8,9 +8,11 @@
 - Write one API page per public module of the package, so a module added later gets a page.
 - Serve MathJax 3 from the site itself (every page loads it), in place of the notebook
   template's MathJax 2 and its mermaid.js loader: no page may fetch anything from another host.
+- Put the notebooks' SVG pictures into their pages as SVG, so every node's tooltip shows.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import importlib.util
@@ -127,9 +129,10 @@ def _api_page(name: str) -> str:
     return f"# `tinygrad_rnn.{name}`\n\n::: tinygrad_rnn.{name}\n"
 
 
-# "[l][t]" in a docstring (an index into nested lists) reads as a Markdown reference link; when no
-# such reference exists it is the docstring's own text, so it is put back as written
-INDEX_LINK = re.compile(r'<autoref [^>]*?identifier="([a-z])"[^>]*>([a-z])</autoref>')
+# "h[l][t]" or "x[args[1]]" in a docstring reads as a Markdown reference link; a reference to the API
+# always names a dotted path (tinygrad_rnn.tensor.Tensor), so one without a dot is the docstring's
+# own text and is put back as written
+INDEX_LINK = re.compile(r'<autoref (?![^>]*\boptional\b)[^>]*?identifier="([^".]*)"[^>]*>(.*?)</autoref>', re.DOTALL)
 
 
 def on_page_content(html: str, page, config, files) -> str:
@@ -140,7 +143,7 @@ def on_page_content(html: str, page, config, files) -> str:
 
 def on_config(config):
     """Put one API page per public module under the nav's "API reference"."""
-    pages = [{("tinygrad_rnn" if name == "tinygrad_rnn" else name): _api_path(name)} for name in _api_modules()]
+    pages = [{name: _api_path(name)} for name in _api_modules()]
     for entry in config["nav"]:
         if isinstance(entry, dict) and "API reference" in entry:
             entry["API reference"] = pages
@@ -173,6 +176,16 @@ MERMAID_LOADER = re.compile(r'<script type="module">\s*document\.addEventListene
                             r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.DOTALL)
 
 
+# nbconvert writes an SVG output as <img src="data:...">, where no tooltip can show; the graph
+# pictures are put into the page as SVG elements instead (they come from this build's own runs)
+SVG_IMAGE = re.compile(r'<img\b[^>]*?\bsrc="data:image/svg\+xml;base64,([A-Za-z0-9+/=\s]+)"[^>]*>')
+SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
+
+
+def _inline_svg(match: re.Match) -> str:
+    return SVG_PROLOGUE.sub("", base64.b64decode(match.group(1)).decode("utf-8"), count=1)
+
+
 def on_post_page(html: str, page, config) -> str:
     if getattr(page, "nb_url", None):
         html, found = NOTEBOOK_MATHJAX.subn("", html)
@@ -180,6 +193,7 @@ def on_post_page(html: str, page, config) -> str:
             raise PluginError(f"{page.file.src_uri}: the notebook template's MathJax block was not found")
         if 'class="jp-Mermaid' not in html:
             html = MERMAID_LOADER.sub("", html)
+        html = SVG_IMAGE.sub(_inline_svg, html)
     return html
 
 

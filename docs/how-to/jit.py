@@ -16,7 +16,7 @@
 #
 # The eager engine records every op and walks the graph back op by op: exact and easy to
 # follow, and on small shapes dominated by Python bookkeeping (see the benchmarks).
-# `tinygrad_rnn.jit.jit` keeps the same ops and removes the bookkeeping:
+# `tinygrad_rnn.jit(step)` keeps the same ops and removes the bookkeeping:
 #
 # - **the first call** of a signature runs the step eagerly, exactly as without `jit`, while
 #   recording the NumPy calls that every op makes, forward and backward (each op's backward is
@@ -35,8 +35,8 @@ import time
 
 import numpy as np
 
+import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.jit import jit
 
 rnn, head = nn.RNN(3, 8, rng=0), nn.Linear(8, 1, rng=1)
 
@@ -48,7 +48,7 @@ def step(x, y):
     return loss
 
 
-compiled = jit(step)
+compiled = tg.jit(step)
 rng = np.random.default_rng(0)
 x, y = rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 1))   # (T, B, I) and (B, 1)
 
@@ -81,7 +81,8 @@ print(f"loss {compiled_loss:.12f}; {len(parameters)} gradients agree with the ea
 # %% [markdown]
 # ## The printed program
 #
-# `compiled.source` is the Python text of the program the last call ran. Read it beside a
+# `compiled.source` is the Python text of the program the last call ran (`compiled.print_source()`
+# prints it). Read it beside a
 # document's hand-written BPTT: the forward loop over $t$, then the backward loop from the last
 # step to the first, carrying the gradient of the hidden state (`d_...`) and adding each step's
 # share into the weight gradients. Where a document multiplies by `Whh` where the chain rule

@@ -9,4 +9,4 @@ here: every derivative in a program is a call some op's backward made.
 from .function import CompiledStep, JitFallbackWarning, compiling, eager_steps, jit
 from .recorder import JitError
 
-__all__ = ["jit", "CompiledStep", "JitError", "JitFallbackWarning", "eager_steps", "compiling"]
+__all__ = ["CompiledStep", "JitError", "JitFallbackWarning", "compiling", "eager_steps", "jit"]

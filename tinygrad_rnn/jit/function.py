@@ -14,7 +14,6 @@ from .program import Stale, build
 from .recorder import JitError
 from .traced import Traced, plain
 
-
 _EAGER = [False]  # set inside eager_steps()
 
 
@@ -77,8 +76,9 @@ class CompiledStep:
                 result = program.function(*args)
             except Stale as stale:
                 if stale.eager or _keeps_hidden_states(program):
-                    return self.fn(*args)
-                continue
+                    return self.fn(*args)  # a checked value changed, or hidden states are kept: eagerly
+                self.programs[key].remove(program)  # a parameter or module changed: trace again
+                break
             self.last_program = program
             return result
         if any(getattr(m, "retain_hidden", False) for p in self.programs.get(key, ()) for m in p.modules):
@@ -164,4 +164,4 @@ def _untrace(result) -> None:
             item.data = plain(item.data)
 
 
-__all__ = ["jit", "CompiledStep", "JitError", "JitFallbackWarning", "eager_steps", "compiling"]
+__all__ = ["CompiledStep", "JitError", "JitFallbackWarning", "compiling", "eager_steps", "jit"]

@@ -24,8 +24,18 @@ class Var:
     np.asarray so it stays an array, as the trace kept it.
     """
 
-    __slots__ = ("number", "hint", "shape", "dtype", "source", "stmt", "scalar", "owner", "contiguous",
-                 "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "contiguous",
+        "dtype",
+        "hint",
+        "number",
+        "owner",
+        "scalar",
+        "shape",
+        "source",
+        "stmt",
+    )
 
     def __init__(self, number: int, hint: str, shape: tuple, dtype, source=None):
         self.number, self.hint, self.shape, self.dtype, self.source = number, hint, shape, dtype, source
@@ -91,16 +101,16 @@ class Stmt:
     index: int = 0
     tuple_out: bool = False  # the call returned a tuple of arrays (outs unpacked)
     extra: dict = field(default_factory=dict)
+    reads: tuple | None = None  # what refs() found, once
 
     def refs(self) -> tuple:
         """Every variable the statement reads, in order (with repeats)."""
-        reads = self.extra.get("reads")
-        if reads is None:
+        if self.reads is None:
             found: list = []
             _refs_in(self.args, found)
             _refs_in(tuple(self.kwargs.values()), found)
-            reads = self.extra["reads"] = tuple(found)
-        return reads
+            self.reads = tuple(found)
+        return self.reads
 
 
 def _refs_in(value, found: list) -> None:
@@ -111,16 +121,3 @@ def _refs_in(value, found: list) -> None:
             _refs_in(item, found)
     elif isinstance(value, slice):
         _refs_in((value.start, value.stop, value.step), found)
-
-
-def map_refs(value, function):
-    """`value` with every Ref r replaced by function(r) (tuples and lists rebuilt, slices too)."""
-    if isinstance(value, Ref):
-        return function(value)
-    if isinstance(value, tuple):
-        return tuple(map_refs(item, function) for item in value)
-    if isinstance(value, list):
-        return [map_refs(item, function) for item in value]
-    if isinstance(value, dict):
-        return {key: map_refs(item, function) for key, item in value.items()}
-    return value

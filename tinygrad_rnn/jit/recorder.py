@@ -58,7 +58,7 @@ def user_frame(depth: int):
     frame = sys._getframe(depth)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not (filename.startswith(_JIT_DIR) or filename.startswith(_NUMPY_DIR)):
+        if not filename.startswith((_JIT_DIR, _NUMPY_DIR)):
             return frame
         frame = frame.f_back
     return None
@@ -390,7 +390,7 @@ class Recorder:
 
     def add_gradient(self, tensor_var: Var, g) -> None:
         """backward() accumulates g into the .grad of the tensor whose data is `tensor_var`."""
-        op, phase, scope = self.context()
+        op, _, scope = self.context()
         self.stmts.append(Stmt("grad", "", (Ref(tensor_var), Ref(g._var)), {}, op=op, phase="backward",
                                scope=scope, index=len(self.stmts)))
 

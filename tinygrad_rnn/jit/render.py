@@ -121,7 +121,7 @@ def expression(stmt: Stmt, w: Writer) -> str:
     if kind == "guard":
         convert = "bool" if stmt.target == "bool" else "int"
         return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
-                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed')")
+                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed', True)")
     if kind == "grad":
         if stmt.extra.get("hand_over"):
             return f"_hand_over({w.value(args[0])}_tensor, {w.value(args[1])})"
@@ -138,6 +138,12 @@ def line(stmt: Stmt, name_of, integer=None, sequence=None) -> str:
         return text
     if stmt.outs[0].scalar and len(stmt.outs) == 1:
         text = f"np.asarray({text})"
+    other = stmt.extra.get("zero_unless")
+    if other is not None:
+        out = stmt.outs[0]
+        shape = "(" + ", ".join(map(str, out.shape)) + ("," if len(out.shape) == 1 else "") + ")"
+        text = (f"np.zeros({shape}, {literal(out.dtype)}) if np.isfinite({name_of(other)}).all() "
+                f"else {text}  # a factor is zero on every call")
     targets = ", ".join(name_of(v) for v in stmt.outs)
     if stmt.tuple_out and len(stmt.outs) == 1:
         targets += ","

@@ -22,10 +22,11 @@ import re
 from dataclasses import dataclass, field
 
 from .ir import Literal, Ref, Stmt, Var
-from .render import line
+from .render import Writer, line
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
+MIN_STACKED = 8  # stacking steps (vectorized statements, scatters) pays from this many iterations on
 
 
 def _scope_suffix(scope: str, loop: bool) -> str:
@@ -63,6 +64,8 @@ class Loop:
     affine: list = field(default_factory=list)  # per integer literal of a block: its expression of t, or None
     hoisted: list = field(default_factory=list)  # statement numbers written once, before the loop
     fused: dict = field(default_factory=dict)  # statement number -> (kind, acc, a, b): summed after the loop
+    vectorized: list = field(default_factory=list)  # elementwise statements run once on all steps, before
+    scatters: dict = field(default_factory=dict)  # statement number -> (view statement, g): added after
 
 
 def split_blocks(stmts: list[Stmt]) -> list[Block]:
@@ -93,7 +96,7 @@ class Arrangement:
     def __init__(self, items: list):
         self.items = items  # Blocks and Loops
 
-    def renderer(self, var_names: dict, names) -> "Renderer":
+    def renderer(self, var_names: dict, names) -> Renderer:
         return Renderer(self, var_names, names)
 
 
@@ -106,7 +109,7 @@ def arrange(stmts: list[Stmt], loop: bool = True) -> Arrangement:
 
 # ---------------------------------------------------------------- moving views to their use
 
-_VIEW_METHODS = {"reshape", "transpose", "swapaxes", "squeeze", "view"}
+_VIEW_METHODS = {"transpose", "swapaxes", "squeeze", "view"}  # always views; reshape only of a contiguous array
 
 
 def _is_view(stmt: Stmt) -> bool:
@@ -122,19 +125,27 @@ def _is_view(stmt: Stmt) -> bool:
         return _basic(stmt.args[1])
     if stmt.kind == "method" and stmt.target in _VIEW_METHODS:
         return True
-    if stmt.kind == "call" and stmt.target in ("np.moveaxis", "np.swapaxes", "np.transpose", "np.expand_dims"):
-        return True
-    return False
+    if stmt.kind == "method" and stmt.target in ("reshape", "ravel"):
+        return refs[0].contiguous  # a copy otherwise
+    return stmt.kind == "call" and stmt.target in ("np.moveaxis", "np.swapaxes", "np.transpose", "np.expand_dims")
 
 
 def _basic(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
-        if isinstance(p, Ref) or isinstance(p, (list,)):
+        if isinstance(p, (Ref, list)):
             return False
         if isinstance(p, slice) and any(isinstance(x, Ref) for x in (p.start, p.stop, p.step)):
             return False
     return True
+
+
+def _is_step(scope: str, known: dict = {}) -> bool:  # noqa: B006 (a cache)
+    """True for a time step's scope ("layer0/t=3")."""
+    found = known.get(scope)
+    if found is None:
+        found = known[scope] = _STEP.match(scope) is not None
+    return found
 
 
 def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
@@ -148,9 +159,9 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
     moved: dict[int, list[Stmt]] = {}
     keep = []
     for i, stmt in enumerate(stmts):
-        if _is_view(stmt) and not _STEP.match(stmt.scope):
+        if stmt.outs and not _is_step(stmt.scope) and _is_view(stmt):
             first = readers.get(stmt.outs[0])
-            if first is not None and _STEP.match(stmts[first].scope):
+            if first is not None and _is_step(stmts[first].scope):
                 target = stmts[first]
                 stmt.phase, stmt.scope = target.phase, target.scope
                 moved.setdefault(first, []).append(stmt)
@@ -165,7 +176,7 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
 
 # ---------------------------------------------------------------- finding loops
 
-def _skeleton(block: Block, defined: dict) -> tuple | None:
+def _skeleton(block: Block) -> tuple:
     """What must be equal for two blocks to share a loop body: per statement its kind, target,
     output count and the non-integer literals; per variable read, 'local j' (made by statement j
     of the block) or 'outside'."""
@@ -208,11 +219,7 @@ def _literal_shape(value, local):
 def _outside_reads(block: Block) -> list:
     """The variables the block reads that it did not make, in statement order."""
     local = {v for s in block.stmts for v in s.outs}
-    return [v for s in block.stmts for v in _refs_in_order(s) if v not in local]
-
-
-def _refs_in_order(stmt: Stmt):
-    yield from stmt.refs()
+    return [v for s in block.stmts for v in s.refs() if v not in local]
 
 
 def _integers(block: Block) -> list[int]:
@@ -241,7 +248,7 @@ def find_loops(blocks: list[Block]) -> list:
         for j, stmt in enumerate(block.stmts):
             for k, var in enumerate(stmt.outs):
                 defined[var] = (b, j, k)
-    skeletons = [_skeleton(block, defined) if block.family else None for block in blocks]
+    skeletons = [_skeleton(block) if block.family else None for block in blocks]
     reads = [_outside_reads(block) for block in blocks]
     integers = [_integers(block) for block in blocks]
 
@@ -333,12 +340,17 @@ class Renderer:
                         self.block_of[var] = blk
                         if isinstance(item, Loop):
                             self.loop_of[var] = item
+        self.item_number = {id(blk): n for n, item in enumerate(self.items)
+                            for blk in (item.blocks if isinstance(item, Loop) else [item])}
         self.readers: dict[Var, int] = {}
         for item in self.items:
             for blk in (item.blocks if isinstance(item, Loop) else [item]):
                 for stmt in blk.stmts:
                     for var in stmt.refs():
                         self.readers[var] = self.readers.get(var, 0) + 1
+        self.written = {stmt.writes for item in self.items
+                        for blk in (item.blocks if isinstance(item, Loop) else [item]) for stmt in blk.stmts
+                        if stmt.writes is not None}
         self.extra_buffered: set = set()
         for item in self.items:
             if isinstance(item, Loop):
@@ -371,6 +383,97 @@ class Renderer:
             fusion = self._fusion(loop, j, stmt, mine, made_by)
             if fusion is not None:
                 loop.fused[j] = fusion
+        if len(loop.blocks) >= MIN_STACKED:
+            self._plan_vectorized(loop, mine)
+            self._plan_scatters(loop, made_by)
+
+    def _plan_vectorized(self, loop: Loop, mine: set) -> None:
+        """Elementwise statements that read only values made before the loop (the forward
+        pass's, seen from the backward loop), literals and each other: run once on the steps'
+        values stacked, before the loop, which then reads its step's row. Elementwise NumPy
+        gives every element the same result either way."""
+        first = loop.blocks[0]
+        start_item = self.item_number[id(first)]
+        vectorized: set = set()
+        removed = self._removed(loop)
+        for j, stmt in enumerate(first.stmts):
+            if j in removed or j in loop.hoisted or not _elementwise(stmt):
+                continue
+            (out,) = stmt.outs
+            if out.scalar or not out.shape:
+                continue
+            ok, per_step = True, 0
+            for var in stmt.refs():
+                if var in vectorized:
+                    per_step += 1
+                elif var in mine or var in self.loop_of and self.loop_of[var] is loop:
+                    ok = False
+                elif var in loop.fixed:
+                    if len(var.shape) > len(out.shape) or var in self.loop_of:
+                        ok = False
+                else:
+                    key = self._slice_key(loop, var)
+                    owner_items = {self.item_number[id(self.block_of[v])] for v in self._same_in_every_step(loop, j, var)}
+                    if (key is None or var.shape != out.shape or max(owner_items) >= start_item
+                            or any(v in self.written for v in self._same_in_every_step(loop, j, var))):
+                        ok = False
+                    per_step += 1
+                if not ok:
+                    break
+            if ok and per_step:
+                vectorized.add(out)
+                loop.vectorized.append(j)
+                for var in stmt.refs():
+                    if var not in vectorized and var not in loop.fixed:
+                        self.extra_buffered.add(self._slice_key(loop, var)[0])
+
+    def _same_in_every_step(self, loop: Loop, j: int, var: Var) -> list:
+        """The variables that the reads at var's place in statement j are, over all the loop's blocks."""
+        position = list(loop.blocks[0].stmts[j].refs()).index(var)
+        return [list(blk.stmts[j].refs())[position] for blk in loop.blocks]
+
+    def _plan_scatters(self, loop: Loop, made_by: dict) -> None:
+        """view = X[t + c]; view += g_t, with X from before the loop and read nowhere else in it:
+        X[lo + c:hi + c + 1] += the g_t stacked, once after the loop. Each element of X still
+        receives its additions in the same order."""
+        first = loop.blocks[0]
+        removed = self._removed(loop)
+        base = {}
+        position = 0
+        for j, stmt in enumerate(first.stmts):
+            base[j] = position
+            position += len(_ints_of(stmt))
+        for j, stmt in enumerate(first.stmts):
+            if j in removed or stmt.kind != "inplace" or stmt.target != "+=":
+                continue
+            view_ref, g_ref = stmt.args
+            if not (isinstance(view_ref, Ref) and isinstance(g_ref, Ref)) or view_ref.var not in made_by:
+                continue
+            v = made_by[view_ref.var]
+            view = first.stmts[v]
+            if view.kind != "getitem" or v in loop.hoisted or view.extra.get("ellipsis"):
+                continue
+            target, index = view.args
+            if not isinstance(target, Ref) or target.var not in loop.fixed or target.var in self.loop_of:
+                continue
+            parts = index if isinstance(index, tuple) else (index,)
+            if not parts or not isinstance(parts[0], int) or isinstance(parts[0], bool):
+                continue
+            if loop.affine[base[v]] is None or not _unit_slope(loop.affine[base[v]]):
+                continue
+            if any(not _constant_part(p) for p in parts[1:]) or any(
+                    loop.affine[base[v] + i] is not None for i in range(1, len(_ints_of(view)))):
+                continue
+            x = target.var
+            others = [s for i, s in enumerate(first.stmts) if i not in (v, j) and x in s.refs()]
+            if others or any(self.readers.get(blk.stmts[v].outs[0], 0) != 1 for blk in loop.blocks):
+                continue
+            if (self._slice_key(loop, g_ref.var) is None or g_ref.var.shape != view_ref.var.shape
+                    or any(g in self.written for g in self._same_in_every_step(loop, j, g_ref.var))):
+                continue
+            offset = parts[0] - loop.steps[0]
+            loop.scatters[j] = (v, x, parts, offset, g_ref.var)
+            self.extra_buffered.add(self._slice_key(loop, g_ref.var)[0])
 
     def _fusion(self, loop: Loop, j: int, stmt: Stmt, mine: set, made_by: dict):
         """(kind, acc, a, b, removed statement numbers) when statement j is acc += p with p = a^T @ b
@@ -409,8 +512,8 @@ class Renderer:
         a = a_ref.var
         if len(a.shape) != 2 or (b is not None and len(b.shape) != 2):
             return None
-        if any(self._slice_key(loop, v) is None for v in ([a] if b is None else [a, b])):
-            return None
+        if any(self._slice_key(loop, v) is None or v in self.written for v in ([a] if b is None else [a, b])):
+            return None  # read after the loop: it must still hold what each step made
         # every iteration's intermediate values must serve this sum alone
         for blk in loop.blocks:
             for number in removed[:1] + removed[2:]:
@@ -432,7 +535,11 @@ class Renderer:
         return (owner.family, self.position[var]), owner.step - first.step
 
     def _removed(self, loop: Loop) -> set:
-        return {number for fusion in loop.fused.values() for number in fusion[4]}
+        """The statement numbers the loop body leaves out: fused sums and scatters."""
+        removed = {number for fusion in loop.fused.values() for number in fusion[4]}
+        for j, scatter in loop.scatters.items():
+            removed.update((j, scatter[0]))
+        return removed
 
     def _plan_buffers(self) -> set:
         """(family, position) of the values a buffer keeps per step: those a loop reads from
@@ -454,9 +561,9 @@ class Renderer:
                                 needed.add(var)
             else:
                 for stmt in item.stmts:
-                    needed.update(v for v in stmt.refs() if v in self.loop_of
-                                  or (v in self.block_of and self.block_of[v].family is not None
-                                      and self.block_of[v] is not item))
+                    needed.update(v for v in stmt.refs() if v in self.loop_of)
+                    for run in _sequences((stmt.args, tuple(stmt.kwargs.values()))):
+                        needed.update(v for v in run if v in self.block_of and self.block_of[v].family is not None)
         return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
                 and self.block_of[v].family is not None} | self.extra_buffered
 
@@ -533,7 +640,12 @@ class Renderer:
         header = f"for t in range({start}, {stop}):" if direction == 1 else f"for t in range({start}, {stop}, -1):"
         mine = {v for s in first.stmts for v in s.outs}
 
+        low, high = min(start, last), max(start, last)
+        vector_names = {}
+
         def read(var):
+            if var in vector_names:
+                return f"{vector_names[var]}[t - {low}]" if low else f"{vector_names[var]}[t]"
             if var in mine:
                 return self.loop_name(var)
             if var in loop.fixed:
@@ -543,6 +655,35 @@ class Renderer:
 
         removed = self._removed(loop)
         before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
+        stacked_names: dict = {}
+
+        def read_stacked(var):
+            """A read by a vectorized statement: every step's value at once."""
+            if var in vector_names:
+                return vector_names[var]
+            if var in loop.fixed:
+                return self.read_outside_loops(var)
+            key, offset = self._slice_key(loop, var)
+            if (key, offset) not in stacked_names:
+                name = self.names(var.hint + "_stacked")
+                before.append(f"{name} = np.array({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])")
+                stacked_names[(key, offset)] = name
+            return stacked_names[(key, offset)]
+
+        base_of = {}
+        position = 0
+        for j, stmt in enumerate(first.stmts):
+            base_of[j] = position
+            position += len(_ints_of(stmt))
+        for j in loop.vectorized:
+            stmt = first.stmts[j]
+            (out,) = stmt.outs
+            vector_names[out] = self.names(out.hint + "_" + _scope_suffix(first.scope, True) + "_all")
+
+            def write(var, out=out):
+                return vector_names[var] if var is out else read_stacked(var)
+
+            before.append(line(stmt, write, lambda value, position, base=base_of[j]: loop.affine[base + position]))
         inside = [header]
         base = 0
         for j, stmt in enumerate(first.stmts):
@@ -554,13 +695,19 @@ class Renderer:
             base += count
             if j in removed:
                 continue
+            if j in loop.vectorized:
+                inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
+                continue
             if j in loop.hoisted:
                 before.append(line(stmt, read, integer))
                 continue
             inside.append("    " + line(stmt, read, integer))
             inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
         after = []
-        low, high = min(start, last), max(start, last)
+        for j, (v, x, parts, offset, g) in loop.scatters.items():
+            rest = "".join(", " + Writer(self.read_outside_loops).index_part(p) for p in parts[1:])
+            after.append(f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}] += "
+                         f"{self._stacked_rows(loop, g, low, high)}  # every step's addition, at once")
         for kind, acc, a, b, _ in loop.fused.values():
             stacked_a = self._stacked(loop, a, low, high)
             if kind == "sum":
@@ -574,6 +721,11 @@ class Renderer:
                     self.var_names[var] = self.loop_name(same)
         return before + inside + after
 
+    def _stacked_rows(self, loop: Loop, var: Var, low: int, high: int) -> str:
+        """The values of `var` of every iteration stacked on a new first axis."""
+        key, offset = self._slice_key(loop, var)
+        return f"np.array({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
+
     def _stacked(self, loop: Loop, var: Var, low: int, high: int) -> str:
         """The rows of `var` of every iteration, stacked: np.concatenate(buffer[low:high + 1])."""
         key, offset = self._slice_key(loop, var)
@@ -586,8 +738,41 @@ class Renderer:
         return self.var_names[var]
 
 
+_ELEMENTWISE_CALLS = {"np.tanh", "np.exp", "np.log", "np.square", "np.sqrt", "np.negative", "np.abs",
+                      "np.maximum", "np.minimum", "np.multiply", "np.add", "np.subtract", "np.divide"}
+
+
+def _elementwise(stmt: Stmt) -> bool:
+    """An elementwise NumPy call making one new array (no out=, no options)."""
+    if stmt.writes is not None or len(stmt.outs) != 1:
+        return False
+    if stmt.kind in ("binop", "unop"):
+        return stmt.target not in ("@",)
+    return stmt.kind == "call" and stmt.target in _ELEMENTWISE_CALLS and not stmt.kwargs
+
+
+def _unit_slope(expression: str) -> bool:
+    return expression == "t" or expression.startswith("(t ")
+
+
+def _constant_part(part) -> bool:
+    if isinstance(part, slice):
+        return all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in (part.start, part.stop, part.step))
+    return part is Ellipsis or part is None or (isinstance(part, int) and not isinstance(part, bool))
+
+
 def _step_index(offset: int) -> str:
     return "t" if offset == 0 else (f"t + {offset}" if offset > 0 else f"t - {-offset}")
+
+
+def _sequences(value):
+    """The tuples and lists of at least MIN_LOOP variables inside a statement's arguments."""
+    if isinstance(value, (tuple, list)):
+        if len(value) >= MIN_LOOP and all(isinstance(v, Ref) for v in value):
+            yield [v.var for v in value]
+        else:
+            for item in value:
+                yield from _sequences(item)
 
 
 def _ints_of(stmt: Stmt) -> list[int]:
