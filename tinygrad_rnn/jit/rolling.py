@@ -706,15 +706,19 @@ class Renderer:
         after = []
         for j, (v, x, parts, offset, g) in loop.scatters.items():
             rest = "".join(", " + Writer(self.read_outside_loops).index_part(p) for p in parts[1:])
-            after.append(f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}] += "
-                         f"{self._stacked_rows(loop, g, low, high)}  # every step's addition, at once")
+            rows = self.names(g.hint + "_rows")
+            after.append(f"{rows} = {self._stacked_rows(loop, g, low, high)}  # every step's addition, at once:")
+            after.append(f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}] += {rows}")
         for kind, acc, a, b, _ in loop.fused.values():
-            stacked_a = self._stacked(loop, a, low, high)
+            rows_a = self.names(a.hint + "_rows")
             if kind == "sum":
-                after.append(f"{read(acc)} += {stacked_a}.sum(axis=0)  # the per-step sums, added at once")
+                after.append(f"{rows_a} = {self._stacked(loop, a, low, high)}  # the per-step sums, added at once:")
+                after.append(f"{read(acc)} += {rows_a}.sum(axis=0)")
             else:
-                after.append(f"{read(acc)} += np.dot({stacked_a}.T, {self._stacked(loop, b, low, high)})"
-                             "  # the per-step products, multiplied at once")
+                rows_b = self.names(b.hint + "_rows")
+                after.append(f"{rows_a} = {self._stacked(loop, a, low, high)}  # the per-step products, at once:")
+                after.append(f"{rows_b} = {self._stacked(loop, b, low, high)}")
+                after.append(f"{read(acc)} += np.dot({rows_a}.T, {rows_b})")
         for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
             for stmt, template in zip(blk.stmts, first.stmts):
                 for var, same in zip(stmt.outs, template.outs):
