@@ -755,16 +755,17 @@ def profile_tinygrad(name: str, seconds: float, top: int) -> None:
 def timed_functions() -> list[tuple[object, str]]:
     """(owner, name) of the functions that do the step's NumPy work: every op's forward and
     backward, and the arithmetic that adds gradients up (the lazy gradients' methods, the walk's
-    `_add_gradient`, a leaf's `_accumulate_grad`)."""
+    `add` from grads.py, a leaf's `_accumulate_grad`)."""
+    from tinygrad_rnn import grads
+
     classes, pending = [], [ops.Function]
     while pending:
         cls = pending.pop()
         classes.append(cls)
         pending.extend(cls.__subclasses__())
     functions = [(cls, name) for cls in classes for name in ("forward", "backward") if name in vars(cls)]
-    functions += [(ops.IndexedGrad, "dense"), (ops.IndexedGrad, "add_into"), (ops.ZeroGrad, "dense"),
-                  (ops.ProductSum, "dense"), (ops.ProductSum, "merge"), (ops.ProductSum, "_multiply_pending"),
-                  (ops.ProductSum, "_add"), (autograd, "_add_gradient"), (Tensor, "_accumulate_grad")]
+    functions += [(grads.IndexedGrad, "dense"), (grads.IndexedGrad, "add_to"), (grads.ZeroGrad, "dense"),
+                  (autograd, "add"), (Tensor, "_accumulate_grad")]
     for owner, name in functions:
         assert isinstance(vars(owner)[name], types.FunctionType), f"{owner.__name__}.{name} is not a plain function"
     return functions

@@ -82,7 +82,7 @@ assert f"{np.tanh(2.0):.3g}" in graph.source and ">6<" in graph.source   # x * y
 graph
 
 # %% [markdown]
-# ## 3. `gradcheck`: backward against finite differences
+# ## 3. gradcheck: backward against finite differences
 #
 # `gradcheck(fn, inputs)` compares `backward()` with central differences
 # $(f(x+\varepsilon) - f(x-\varepsilon)) / 2\varepsilon$ for every element of every input that
@@ -141,7 +141,7 @@ assert all(p.grad is None for p in layer.parameters())
 print("after zero_grad:", {name: p.grad for name, p in layer.named_parameters()})
 
 # %% [markdown]
-# ## 5. `no_grad`: compute without recording
+# ## 5. no_grad: compute without recording
 #
 # Inside `with no_grad():` ops record no graph and their results do not require a gradient.
 # Use it for evaluation and for parameter updates, which must not become part of the graph.

@@ -33,6 +33,7 @@
 # `sgd_step`) and as published (`sentiment_bptt_as_published`, `sgd_step_as_published`).
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 
 from tinygrad_rnn import Tensor
@@ -110,6 +111,14 @@ print(f"{result.seconds:.1f} s; training loss {result.history.train_loss[0]:.3f}
 assert result.metrics["train_accuracy"] == 1.0 and result.metrics["test_accuracy"] == 1.0
 assert result.metrics["epoch_100"] is not None and result.metrics["epoch_100"] > 200
 assert result.history.train_loss[-1] < result.history.train_loss[0]
+
+# %% [markdown]
+# The mean training loss per epoch, on a log scale: a long plateau while the hidden state learns
+# to carry the *not* forward, then a fall.
+
+# %%
+ax = result.history.plot(title="sentiment: mean training loss per epoch")
+plt.show()
 
 # %% [markdown]
 # The document prints 100% train and test accuracy by epoch 200. With the corrected formulas and
@@ -260,3 +269,24 @@ assert ratios["Whh"].max() > 5.0 and np.isclose(ratios["Whh"].min(), 5.0, rtol=1
 # nothing, so every other parameter moves 5 times as well; where $|g| > 1$ (ratios above 5 in
 # $W_{hh}$) the unclipped passes move it further still. The document's lr 2e-2 is in effect about
 # 0.1, and its clipping does not bound the step.
+
+# %% [markdown]
+# ## 6. The graph autograd walked
+#
+# The unrolled graph of the test phrase's loss: one box per word, the hidden state carried along
+# the red edges, `weight_hh_l0` drawn once with an edge into every step after the first. After a
+# backward run under `retain_grads()` each node is coloured by the norm of its gradient; point at
+# a node to read its op, shape, values and gradient norm.
+
+# %%
+from tinygrad_rnn import retain_grads
+from tinygrad_rnn.viz import draw_graph
+
+model.zero_grad()
+phrase_loss = F.cross_entropy(model(Tensor(one_hot[None])), np.array([target]))
+with retain_grads():
+    phrase_loss.backward()
+phrase_graph = draw_graph(phrase_loss, names=model, grad_norms=True)
+assert phrase_graph.source.count('label="t=') == len(one_hot)
+assert np.allclose(model.rnn.weight_hh_l0.grad, sentiment_bptt(one_hot, target, params).grads["Whh"], atol=1e-12)
+phrase_graph

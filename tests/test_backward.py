@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor, retain_grads, stack
+from tinygrad_rnn import Tensor, retain_grads, scope, stack
 from tinygrad_rnn.autograd import graph_nodes
 from tinygrad_rnn import ops
 from tinygrad_rnn.ops import Function
@@ -307,49 +307,6 @@ def test_a_boolean_index_is_a_mask_not_position_one(index):
     np.testing.assert_array_equal(x.grad, expected + both[0] + both[1])
 
 
-@pytest.mark.parametrize("op_class, arity", [(ops.Tanh, 1), (ops.Relu, 1), (ops.Mul, 2), (ops.Add, 2)])
-def test_an_op_writes_into_a_given_array_only_when_its_dtype_is_the_results(op_class, arity):
-    values = [np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.linspace(2.0, -0.5, 6).reshape(2, 3)][:arity]
-    expected = apply(op_class, *[Tensor(v) for v in values]).data
-    out = np.full((2, 3), np.nan)
-    result = apply(op_class, *[Tensor(v, requires_grad=True) for v in values], out=out)
-    assert result.data is out and np.array_equal(out, expected)
-    narrow = np.zeros((2, 3), dtype=np.float32)
-    result = apply(op_class, *[Tensor(v) for v in values], out=narrow)
-    assert result.dtype == np.float64 and np.array_equal(result.data, expected) and not narrow.any()
-    wide = np.zeros((4, 2, 3))   # the result would broadcast into it: not used
-    result = apply(op_class, *[Tensor(v) for v in values], out=wide)
-    assert result.shape == (2, 3) and not wide.any()
-
-
-def test_a_stack_given_its_filled_result_returns_it_and_sends_each_input_its_row():
-    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
-    filled = np.array([[1.0, 2.0], [3.0, 4.0]])
-    stacked = apply(ops.Stack, a, b, axis=0, filled=filled)
-    assert stacked.data is filled
-    (stacked * Tensor([[1.0, 2.0], [3.0, 5.0]])).sum().backward()
-    assert np.array_equal(a.grad, [1.0, 2.0]) and np.array_equal(b.grad, [3.0, 5.0])
-
-
-def test_a_product_sum_merges_pieces_and_multiplies_them_in_batches_of_rows():
-    rng = np.random.default_rng(0)
-    pieces = [(rng.normal(size=(3, 2)), rng.normal(size=(3, 4))) for _ in range(5)]
-    total = ops.ProductSum(*pieces[0])
-    assert total.rows_per_product == 8
-    waiting = []
-    for piece in pieces[1:]:
-        total.merge(ops.ProductSum(*piece))
-        waiting.append(total.rows)
-    assert waiting == [6, 0, 3, 6]   # 9 rows reach 2 * 4: multiplied, none wait
-    expected = sum(g.T @ x for g, x in pieces)
-    assert total.dense().shape == (2, 4)
-    np.testing.assert_allclose(total.dense(), expected, rtol=1e-14)
-    done = ops.ProductSum(*pieces[0])
-    done.dense()
-    total.merge(done)   # a piece already multiplied adds its product
-    np.testing.assert_allclose(total.dense(), expected + pieces[0][0].T @ pieces[0][1], rtol=1e-14)
-
-
 def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
     rng = np.random.default_rng(1)
     w = Tensor(rng.normal(size=(3, 2)), requires_grad=True)
@@ -369,3 +326,98 @@ def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
         expected += pre_grad.T @ x
         grad_h = pre_grad
     np.testing.assert_allclose(w.grad, expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ 0-d gradients, any depth
+
+def test_a_0d_tensor_used_three_times_gets_all_three_contributions():
+    a = Tensor(2.0, requires_grad=True)
+    (a + a + a).backward()
+    assert a.grad == 3.0 and isinstance(a.grad, np.ndarray) and a.grad.shape == ()
+    b = Tensor(2.0, requires_grad=True)
+    (b * b * b).backward()
+    assert b.grad == 12.0   # 3 b**2
+    c = Tensor(2.0, requires_grad=True)
+    stack([c, c, c]).sum().backward()
+    assert c.grad == 3.0
+    d = Tensor(2.0, requires_grad=True)
+    (d[True].sum() + d * 1.0 + d * 1.0).backward()   # a mask index on a 0-d tensor, then two more uses
+    assert d.grad == 3.0
+
+
+def test_a_0d_intermediate_used_five_times_and_accumulated_over_two_backwards():
+    w = Tensor(0.5, requires_grad=True)
+    scaled = w * 2.0                     # an op's 0-d output, used at five "time steps"
+    total = scaled
+    for _ in range(4):
+        total = total * 1.0 + scaled
+    total.backward(retain_graph=True)
+    assert w.grad == 10.0
+    total.backward()
+    assert w.grad == 20.0 and isinstance(w.grad, np.ndarray)
+
+
+def test_add_copies_a_gradient_it_does_not_own_before_adding_into_it():
+    from tinygrad_rnn.grads import IndexedGrad, ZeroGrad, add
+
+    shared = np.ones(3)
+    total, owned = add(shared, np.full(3, 2.0), False)
+    assert owned and total is not shared and np.array_equal(shared, np.ones(3)) and np.array_equal(total, [3.0] * 3)
+    same, owned = add(total, IndexedGrad(1, np.array(5.0), (3,)), True)
+    assert same is total and np.array_equal(total, [3.0, 8.0, 3.0])
+    kept, owned = add(total, ZeroGrad((3,), np.float64), True)
+    assert kept is total and owned
+    scalar, owned = add(np.float64(1.0), np.float64(2.0), False)
+    assert isinstance(scalar, np.ndarray) and scalar == 3.0
+
+
+# ------------------------------------------------------------------ values changed after they were saved
+
+def test_assigning_data_between_two_backwards_is_an_error_naming_the_op_and_the_tensor():
+    w = Tensor([1.0, -2.0], requires_grad=True, name="w")
+    x = Tensor([3.0, 4.0])
+    with scope("t=2"):
+        loss = (x * w).sum()   # Mul saves w's values for x's gradient and x's for w's
+    loss.backward(retain_graph=True)
+    assert w._version == 0
+    w.data = w.data * 2.0
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match=r"^backward: tensor 'w' of shape \(2,\) \(input 1 of Mul in scope 't=2'\) "
+                                           r"was changed after the op saved it for backward \(version 0, now 1\)"):
+        loss.backward()
+
+
+def test_an_in_place_write_counted_by_hand_is_detected_and_a_new_forward_is_fine():
+    w = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    loss = linear(Tensor([[1.0, 1.0]]), w).tanh().sum()
+    loss.backward(retain_graph=True)
+    w.data -= 0.1 * w.grad           # NumPy writes into the array: not seen by itself ...
+    assert w._version == 0
+    loss.backward(retain_graph=True)
+    w._version += 1                  # ... so the writer counts it, as the optimizers do
+    with pytest.raises(RuntimeError, match=r"backward: the tensor of shape \(2, 2\) \(input 1 of Linear\)"):
+        loss.backward()
+    w.grad = None
+    linear(Tensor([[1.0, 1.0]]), w).tanh().sum().backward()   # recorded after the change: fine
+    assert w.grad is not None
+
+
+def test_an_optimizer_step_between_two_backwards_is_detected():
+    from tinygrad_rnn import nn, optim
+
+    rnn = nn.RNN(2, 3, rng=0)
+    output, _ = rnn(np.ones((4, 1, 2)))
+    loss = output.sum()
+    loss.backward(retain_graph=True)
+    optim.SGD(rnn.parameters(), lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"was changed after the op saved it for backward"):
+        loss.backward()
+
+
+def test_a_change_to_a_value_backward_does_not_read_is_no_error():
+    b = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (Tensor([3.0, 4.0]) + b).sum()   # Add saves nothing: its gradient does not depend on b
+    loss.backward(retain_graph=True)
+    b.data = b.data + 1.0
+    loss.backward()
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0])

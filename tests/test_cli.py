@@ -9,6 +9,7 @@ import pytest
 from tinygrad_rnn import checkpoint
 from tinygrad_rnn.cli import build_parser, main
 from tinygrad_rnn.errors import DataError, NonFiniteLossError
+from tinygrad_rnn.jit import eager_steps
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.optim import SGD
 from tinygrad_rnn.tasks import TASKS
@@ -98,6 +99,7 @@ BAD_ARGUMENTS = [
     (["predict", "--checkpoint", "model.npz"], "the following arguments are required: --task"),
     (["graph", "--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
     (["graph", "--hidden", "0"], "argument --hidden: must be an integer >= 1, got 0"),
+    (["graph", "--collapse", "0"], "argument --collapse: must be an integer >= 1, got 0"),
     (["graph", "-o", "rnn.gif"], "-o/--output rnn.gif: unknown format .gif; use one of .svg, .png, .pdf"),
     (["graph", "-o", "typo/rnn.svg"], "-o/--output typo/rnn.svg: the folder"),
     (["demo", "--quick", "--out", "plain.txt"], "--out plain.txt: is a file, not a folder"),
@@ -149,13 +151,32 @@ def test_trainer_raises_before_the_optimizer_steps_on_a_nan_batch():
             return loss * float("nan")
         return loss
 
-    trainer = Trainer(model, loss_fn, SGD(model.parameters(), lr=0.1), batch_size=2, rng=rng)
+    trainer = Trainer(model, loss_fn, SGD(model.parameters(), lr=0.1), batch_size=2, rng=rng, jit=False)
     with pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 3, before the "
                                                  r"optimizer step; the last finite loss was \d"):
         trainer.fit(inputs, targets, epochs=3)
     assert isinstance(NonFiniteLossError("x"), FloatingPointError)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, seen["state"][name])
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_a_nan_target_stops_training_after_exactly_the_finite_batches(jit):
+    def twin():
+        return build_model(1, 3, 1, rng=np.random.default_rng(1))
+
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.standard_normal((8, 4, 1)), rng.standard_normal((8, 1))
+    targets[5] = np.nan  # in batch 3 of batches of 2, unshuffled
+    model, reference = twin(), twin()
+    trainer = Trainer(model, F.mse_loss, SGD(model.parameters(), lr=0.1), batch_size=2, shuffle=False, jit=jit)
+    with pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 1, batch 3, .*last finite loss"):
+        trainer.fit(inputs, targets, epochs=2)
+    Trainer(reference, F.mse_loss, SGD(reference.parameters(), lr=0.1), batch_size=2, shuffle=False,
+            jit=False).fit(inputs[:4], targets[:4], epochs=1)
+    for (name, value), expected in zip(model.state_dict().items(), reference.state_dict().values()):
+        assert np.all(np.isfinite(value)), name
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15, err_msg=name)
 
 
 def test_a_gap_in_a_csv_is_an_error_naming_line_and_column_until_filled_forward(tmp_path, capsys):
@@ -364,5 +385,6 @@ def test_the_sentiment_loop_also_stops_at_a_nan_loss(monkeypatch):
         return loss * float("nan") if len(calls) == 70 else loss  # the 4th phrase of epoch 2
 
     monkeypatch.setattr(F, "cross_entropy", cross_entropy)
-    with pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 4, .*last finite loss was"):
+    with eager_steps(), pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 4, "
+                                                               r".*last finite loss was"):
         sentiment.run(sentiment.Config(epochs=3, hidden=4))

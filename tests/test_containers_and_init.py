@@ -109,6 +109,9 @@ def test_float_double_and_to_convert_every_parameter_in_place():
     assert all(p.dtype == np.float32 for p in model.parameters())
     with pytest.raises(TypeError, match="parameters must stay floating point, got dtype int64"):
         model.to(np.int64)
+    assert model.to("cpu") is model and model[0].weight_ih_l0.dtype == np.float32
+    with pytest.raises(ValueError, match="only the device 'cpu' exists here \\(NumPy\\), got 'cuda:0'"):
+        model.to("cuda:0")
 
 
 def test_module_zero_grad_sets_to_none_or_zeros_in_place():

@@ -641,3 +641,24 @@ def test_tasks_use_a_given_scaler_instead_of_fitting_one():
     task = temperature_task(seq_len=3, series=series, scaler=given)
     assert task.scaler is given
     np.testing.assert_allclose(task.train.inputs, given.transform(fitted.scaler.inverse_transform(fitted.train.inputs)))
+
+
+def test_forward_fill_matches_pandas_ffill_on_a_weather_file_with_gaps(tmp_path):
+    pandas = pytest.importorskip("pandas", reason="pandas is the oracle for the walk-through's ffill")
+    rng = np.random.default_rng(3)
+    rows = ["date,tmax,tmin,rain,tmax_tomorrow"]
+    for day in range(200):
+        values = [f"{value:.1f}" for value in (rng.normal(60, 10), rng.normal(45, 8), rng.exponential(0.1),
+                                               rng.normal(60, 10))]
+        if day > 0:
+            for column in range(4):
+                if rng.random() < 0.05:
+                    values[column] = str(rng.choice(["", "NA", "NaN"]))
+        rows.append(f"{np.datetime64('1970-01-01') + day}," + ",".join(values))
+    path = _write(tmp_path, "\n".join(rows) + "\n")
+    columns = ["tmax", "tmin", "rain", "tmax_tomorrow"]
+    ours = load_csv(path, "date", columns, "tmax_tomorrow", fill_missing="previous")
+    frame = pandas.read_csv(path, index_col=0).ffill()
+    assert frame.isna().sum().sum() == 0 and (pandas.read_csv(path).isna().sum().sum() > 10)
+    np.testing.assert_array_equal(ours.features, frame[columns].to_numpy())
+    np.testing.assert_array_equal(ours.target, frame["tmax_tomorrow"].to_numpy())

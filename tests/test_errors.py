@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor, detect_anomaly, scope, stack, concatenate
+from tinygrad_rnn import Tensor, concatenate, detect_anomaly, nn, scope, stack
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn.functional import linear
 
@@ -189,3 +189,42 @@ def test_requires_grad_can_only_be_set_on_leaves():
     y = Tensor([1.0], requires_grad=True) * 2
     with pytest.raises(RuntimeError, match=r"only leaf tensors"):
         y.requires_grad_()
+
+
+@pytest.mark.parametrize("layer_class", [nn.RNN, nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_detect_anomaly_says_a_nan_was_already_in_a_recurrent_layers_input_and_where(layer_class, batch_first):
+    layer = layer_class(3, 4, num_layers=2, batch_first=batch_first, rng=0)
+    x = np.ones((5, 2, 3))
+    x[3, 1, 2] = np.nan   # step 3, batch row 1, feature 2
+    if batch_first:
+        x = x.transpose(1, 0, 2).copy()
+    with detect_anomaly():
+        with pytest.raises(FloatingPointError, match=rf"^{layer_class.__name__}: the input already holds NaN at t=3, "
+                                                     r"element \(1, 2\) of x_t \(shape \(2, 3\)\), before layer0 ran$"):
+            layer(x)
+    steps = list(np.moveaxis(x, 1, 0)) if batch_first else list(x)
+    with detect_anomaly():   # given as a list of steps, the same
+        with pytest.raises(FloatingPointError, match=r"the input already holds NaN at t=3, element \(1, 2\)"):
+            layer_class(3, 4, rng=0)(steps)
+    with np.errstate(invalid="ignore"):
+        output, _ = layer(x)   # without detect_anomaly the NaN just flows
+    assert np.isnan(output.numpy()).any()
+
+
+def test_detect_anomaly_names_the_step_whose_op_made_the_first_inf():
+    rnn = nn.RNN(1, 1, nonlinearity="relu", bias=False, rng=0)
+    rnn.weight_ih_l0.data = np.array([[1.0]])
+    rnn.weight_hh_l0.data = np.array([[1e200]])
+    with detect_anomaly(), np.errstate(over="ignore"):   # h_1 = 1e200, h_2 = 1e400 = inf
+        with pytest.raises(FloatingPointError, match=r"^forward of Linear produced inf in scope 'layer0/t=2'"):
+            rnn(np.ones((4, 1, 1)))
+
+
+def test_detect_anomaly_blames_the_input_that_already_held_the_nan_not_the_op():
+    x = Tensor([1.0, np.nan, 2.0])
+    w = Tensor([1.0, 1.0, 1.0], requires_grad=True)
+    with detect_anomaly(), scope("t=4"):
+        with pytest.raises(FloatingPointError, match=r"^forward of Mul in scope 't=4': its input 0 \(shape \(3,\)\) "
+                                                     r"already holds NaN, first at element \(1,\)$"):
+            x * w

@@ -18,7 +18,7 @@ def test_the_package_reaches_every_part():
     assert tg.data.DataLoader and tg.data.TensorDataset and tg.checkpoint.save
     assert tg.nn.utils.rnn.pad_sequence and tg.nn.init.xavier_uniform_
     assert tg.to_torch and tg.from_torch and tg.manual_seed
-    assert tg.viz.draw_graph
+    assert tg.viz.draw_graph and callable(tg.jit)
     with pytest.raises(AttributeError, match="module 'tinygrad_rnn' has no attribute 'nope'"):
         _ = tg.nope
 

@@ -79,6 +79,11 @@ def kinds():
         "LSTM batch_first without bias": (lambda: nn.LSTM(4, 6, bias=False, batch_first=True, rng=5),
                                           [BATCH_FIRST]),
         "GRU 3 layers": (lambda: nn.GRU(4, 6, num_layers=3, rng=6), [SEQUENCE]),
+        "bidirectional LSTM 2 layers, batch_first": (
+            lambda: nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True, rng=18), [BATCH_FIRST]),
+        "bidirectional GRU with dropout (eval)": (
+            lambda: nn.GRU(4, 6, num_layers=2, bidirectional=True, dropout=0.3, rng=19).eval(), [SEQUENCE]),
+        "bidirectional RNN relu": (lambda: nn.RNN(4, 6, nonlinearity="relu", bidirectional=True, rng=20), [SEQUENCE]),
         "RNNCell": (lambda: nn.RNNCell(4, 6, rng=7), [ROWS, H0]),
         "LSTMCell": (lambda: nn.LSTMCell(4, 6, rng=8), [ROWS, (H0, C0)]),
         "GRUCell": (lambda: nn.GRUCell(4, 6, rng=9), [ROWS, H0]),
@@ -125,11 +130,13 @@ def test_from_torch_of_to_torch_gives_back_the_same_module(kind):
     (lambda: torch.nn.LSTM(4, 6, num_layers=2, dtype=torch.float64), [SEQUENCE]),
     (lambda: torch.nn.GRU(4, 6, batch_first=True, dtype=torch.float64), [BATCH_FIRST]),
     (lambda: torch.nn.RNN(4, 6, nonlinearity="relu", dtype=torch.float64), [SEQUENCE]),
+    (lambda: torch.nn.LSTM(4, 6, num_layers=3, bidirectional=True, dropout=0.2, dtype=torch.float64).eval(),
+     [SEQUENCE]),
     (lambda: torch.nn.Sequential(torch.nn.Linear(4, 8, dtype=torch.float64), torch.nn.Dropout(0.1),
                                  torch.nn.Linear(8, 2, dtype=torch.float64)).eval(), [ROWS]),
     (lambda: torch.nn.Embedding(4, 5, padding_idx=2, dtype=torch.float64), [IDS]),
     (lambda: torch.nn.LayerNorm(4, elementwise_affine=True, bias=False, dtype=torch.float64), [ROWS]),
-], ids=["LSTM", "GRU", "RNN relu", "Sequential", "Embedding", "LayerNorm"])
+], ids=["LSTM", "GRU", "RNN relu", "bidirectional LSTM", "Sequential", "Embedding", "LayerNorm"])
 def test_from_torch_computes_the_same_function(make, inputs):
     torch.manual_seed(0)
     theirs = make()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.nn.utils.packing import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from tinygrad_rnn.nn.utils.rnn import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
 from torch.nn.utils import rnn as torch_rnn  # noqa: E402
@@ -77,6 +77,15 @@ def test_packed_data_in_pytorchs_row_order():
     np.testing.assert_array_equal(ours.sorted_indices, theirs.sorted_indices.numpy())
 
 
+def test_pack_sequence_is_pad_then_pack():
+    sequences = [np.random.default_rng(n).standard_normal((n, INPUT)) for n in (4, 2, 3)]
+    ours = pack_sequence([Tensor(s) for s in sequences], enforce_sorted=False)
+    theirs = torch_rnn.pack_sequence([torch.tensor(s) for s in sequences], enforce_sorted=False)
+    assert_close(ours.data.data, theirs.data, "data")
+    np.testing.assert_array_equal(ours.batch_sizes, theirs.batch_sizes.numpy())
+    np.testing.assert_array_equal(ours.lengths(), [4, 2, 3])
+
+
 def test_packing_errors_name_what_was_wrong():
     x = Tensor(np.zeros((4, 3, INPUT)))
     with pytest.raises(ValueError, match=r"lengths \[2, 4, 1\] are not in decreasing order"):
@@ -87,6 +96,8 @@ def test_packing_errors_name_what_was_wrong():
         pack_padded_sequence(x, [5, 2, 1])
     with pytest.raises(ValueError, match=r"lengths must be one per sequence \(3\), got shape \(2,\)"):
         pack_padded_sequence(x, [4, 2])
+    with pytest.raises(ValueError, match="the batch holds no sequence"):
+        pack_padded_sequence(Tensor(np.zeros((4, 0, INPUT))), [])
     packed = pack_padded_sequence(x, [4, 2, 1])
     with pytest.raises(ValueError, match="total_length 3 is shorter than the longest sequence"):
         pad_packed_sequence(packed, total_length=3)

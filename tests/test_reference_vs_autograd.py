@@ -55,15 +55,13 @@ def model_from_state(state, input_size, hidden_size, output_size, bias=True):
 def autograd_grads(model, length):
     """name -> gradient array of every parameter, for compare_gradients.
 
-    With h_0 = 0 the first step skips h_0 @ weight_hh.T, so for T = 1 weight_hh_l0 is never
-    used and keeps grad None; its gradient is zero (PyTorch reports zeros), which the
-    reference must then give too. Every other parameter must have received a gradient.
+    Every parameter must have received a gradient; for T = 1, weight_hh_l0 only meets
+    h_0 = 0, so its gradient is a zero array (as PyTorch's), which the reference must give too.
     """
     grads = {name: param.grad for name, param in model.named_parameters()}
-    if length == 1:
-        assert grads["rnn.weight_hh_l0"] is None
-        grads["rnn.weight_hh_l0"] = np.zeros_like(model.rnn.weight_hh_l0.data)
     assert all(grad is not None for grad in grads.values())
+    if length == 1:
+        np.testing.assert_array_equal(grads["rnn.weight_hh_l0"], 0.0)
     return grads
 
 

@@ -9,7 +9,8 @@ Needs the `docs` extra (MkDocs, Selenium) and Chromium with chromedriver from th
 packages (Debian: `apt-get install chromium chromium-driver`); nothing is downloaded at run time.
 Without them the test skips and says why, unless TINYGRAD_RNN_SITE_REQUIRED=1 (as in CI), where
 it fails. TINYGRAD_RNN_SITE=DIR tests a site already built there; otherwise the site is built
-into a temporary folder first. TINYGRAD_RNN_SCREENSHOTS=DIR keeps the screenshots taken.
+into a temporary folder first. TINYGRAD_RNN_SCREENSHOTS=DIR keeps the screenshots taken and
+requests.json, every request each page made.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 TUTORIALS = ["01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "04_time_series",
              "05_vanishing_gradients"]
+GRAPH_TUTORIALS = {"01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "05_vanishing_gradients"}
 PAGE_TIMEOUT = 30   # seconds for a page and its scripts to settle
 
 
@@ -140,11 +142,13 @@ def console_errors(driver) -> list[str]:
 
 
 def settle(driver) -> None:
-    """Wait until the document has loaded and MathJax, where a page loads it, has typeset it."""
+    """Wait until the document has loaded and MathJax has typeset it."""
     WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: d.execute_script("return document.readyState") == "complete")
     WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: d.execute_script(
-        "return !(window.MathJax && MathJax.Hub) || (MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running"
-        " && (MathJax.isReady === true))"))
+        "return !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"))
+    driver.set_script_timeout(PAGE_TIMEOUT)
+    driver.execute_async_script("const done = arguments[arguments.length - 1];"
+                                "MathJax.startup.promise.then(() => done(true), () => done(false));")
 
 
 def is_local(url: str, base: str) -> bool:
@@ -191,12 +195,13 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
     shots = pathlib.Path(os.environ.get("TINYGRAD_RNN_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
-    problems, requested, links, anchor_cache = [], [], {}, {}
+    problems, requested, links, anchor_cache, log = [], [], {}, {}, {}
     for url in urls:
         browser.get(url)
         settle(browser)
         made = requests_made(browser)
         requested.extend(made)
+        log[url] = made
         problems += [f"{url}: request to another host: {other}" for other in made if not is_local(other, server)]
         problems += [f"{url}: console error: {error}" for error in console_errors(browser)]
         for href in browser.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)"):
@@ -208,15 +213,22 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
                 "return Array.from(document.images, i => [i.currentSrc || i.src, i.complete, i.naturalWidth])")
             problems += [f"{url}: image not loaded: {src[:80]}" for src, complete, width in images
                          if not (complete and width > 0)]
-            graphs = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG svg, .jp-RenderedImage svg")
+            graphs = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG svg g.graph")
             if not images and not graphs:
                 problems.append(f"{url}: a tutorial page without a single picture")
+            if any(src.startswith("data:image/svg") for src, _, _ in images):
+                problems.append(f"{url}: an SVG picture shown as an image, where its tooltips cannot show")
             untipped = browser.execute_script(
                 "return Array.from(document.querySelectorAll('svg g.node'))"
                 ".filter(g => !g.querySelector('a[*|title]')).map(g => g.textContent.trim()).slice(0, 5)")
             problems += [f"{url}: graph node without a tooltip: {text}" for text in untipped]
-            if not browser.find_elements(By.CSS_SELECTOR, ".MathJax, .MathJax_Display, .MathJax_SVG"):
-                problems.append(f"{url}: no math was typeset")
+            if url.rstrip("/").rsplit("/", 1)[-1] in GRAPH_TUTORIALS and not graphs:
+                problems.append(f"{url}: the unrolled graph is not drawn as SVG")
+            leftover = browser.execute_script(
+                "return Array.from(document.querySelectorAll('.jp-MarkdownOutput p, .jp-MarkdownOutput li'),"
+                " e => e.textContent).filter(t => /\\$[^$]+\\$/.test(t)).slice(0, 3)")
+            if not browser.find_elements(By.CSS_SELECTOR, "mjx-container") or leftover:
+                problems.append(f"{url}: math not typeset: {leftover}")
             download = browser.find_elements(By.CSS_SELECTOR, "a[href$='.ipynb']")
             if not download:
                 problems.append(f"{url}: no download link for the .ipynb")
@@ -224,10 +236,11 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
         if url == server:
             browser.save_screenshot(str(shots / "home.png"))
         if url == f"{server}tutorials/05_vanishing_gradients/":
-            graph = browser.find_elements(By.CSS_SELECTOR, "svg g.node")
-            if graph:
-                browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", graph[0])
-                time.sleep(0.3)
+            pictures = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG")
+            if pictures:   # the first graph picture, a little below the top of the window
+                browser.execute_script("window.scrollTo(0, arguments[0].getBoundingClientRect().top"
+                                       " + window.scrollY - 160)", pictures[0])
+                time.sleep(0.5)
             browser.save_screenshot(str(shots / "tutorial.png"))
 
     for href, found_on in sorted(links.items()):
@@ -238,8 +251,9 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
         elif parts.fragment and urllib.parse.unquote(parts.fragment) not in anchors:
             problems.append(f"{found_on}: link {href} names a fragment the page does not have")
 
+    (shots / "requests.json").write_text(json.dumps(log, indent=1))   # every request, page by page
     assert not problems, "\n".join(problems[:40])
-    assert any("/assets/mathjax/MathJax.js" in url for url in requested), "MathJax was not loaded from the site"
+    assert any("/assets/mathjax/tex-mml-chtml.js" in url for url in requested), "MathJax was not loaded from the site"
     served = set(QuietHandler.requested)
     assert any(path.startswith("/assets/mathjax/") for path in served)
     assert (shots / "home.png").stat().st_size > 0 and (shots / "tutorial.png").stat().st_size > 0
@@ -257,8 +271,10 @@ def test_each_tutorial_downloads_as_an_executed_notebook(site, server):
 def test_search_finds_backward(server, browser):
     browser.get(server)
     settle(browser)
-    browser.find_element(By.CSS_SELECTOR, "label.md-search__icon, .md-header__button[for='__search']").click()
     box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
+    if not box.is_displayed():       # a narrow window shows a search button instead of the box
+        browser.find_element(By.CSS_SELECTOR, "label.md-header__button[for='__search']").click()
+    box.click()
     box.send_keys("backward")
     results = WebDriverWait(browser, PAGE_TIMEOUT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "li.md-search-result__item") or False)
@@ -268,3 +284,23 @@ def test_search_finds_backward(server, browser):
     made = requests_made(browser)
     assert all(is_local(url, server) for url in made), [url for url in made if not is_local(url, server)]
     assert console_errors(browser) == []
+
+
+def test_the_api_pages_document_every_public_name(site):
+    import importlib
+
+    import tinygrad_rnn
+    from tinygrad_rnn import nn, optim
+
+    jit = importlib.import_module("tinygrad_rnn.jit")
+
+    anchors, cache = set(), {}
+    for page in sorted((site / "api").rglob("index.html")):
+        anchors |= anchors_of(site, "/" + page.relative_to(site).as_posix(), cache)
+    documented = {anchor.rsplit(".", 1)[-1] for anchor in anchors if anchor.startswith("tinygrad_rnn.")}
+    optimizers = [name for name in optim.__all__ if isinstance(getattr(optim, name), type)
+                  and issubclass(getattr(optim, name), optim.Optimizer)]
+    assert {"SGD", "Adam"} <= set(optimizers)
+    wanted = {"Tensor", "RNN", "LSTM", "GRU", "jit", *optimizers, *nn.__all__, *jit.__all__}
+    wanted |= {name for name in tinygrad_rnn.__all__ if not isinstance(getattr(tinygrad_rnn, name), type(nn))}
+    assert sorted(wanted - documented) == []

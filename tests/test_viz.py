@@ -70,9 +70,10 @@ def test_one_box_per_time_step_inside_one_box_per_layer(steps, num_layers):
         assert sorted(step_index(c) for c in step_clusters(clusters, layer)) == list(range(steps))
     assert len(clusters) == num_layers * (steps + 1)
     for layer in range(num_layers):
-        for t in range(steps):   # h_0 = 0: the first step has no h_0 @ W_hh.T to compute
+        for t in range(steps):   # every step, the first included, computes h_{t-1} @ W_hh.T
             inside = [title for box, title in nodes.values() if box == f"layer{layer}/t={t}"]
-            assert "GetItem" in inside and "Tanh" in inside and ("Linear" in inside) == (t > 0)
+            assert "GetItem" in inside and "Tanh" in inside and "Linear" in inside
+            assert ("h_0" in inside) == (t == 0)   # the zero initial state, drawn where it is used
 
 
 @pytest.mark.parametrize("with_h0", [True, False])
@@ -82,8 +83,7 @@ def test_each_weight_is_drawn_once_outside_the_boxes_with_an_edge_into_each_step
     nodes, edges, _ = parse_dot(draw_graph(loss).source)
     (recurrent_weight,) = nodes_titled(nodes, "weight_hh_l0")
     targets = [nodes[target][0] for source, target, _ in edges if source == recurrent_weight]
-    first = 0 if with_h0 else 1   # a zero h_0 needs no h_0 @ W_hh.T
-    assert sorted(step_index(box) for box in targets) == list(range(first, steps))
+    assert sorted(step_index(box) for box in targets) == list(range(steps))
     # the input weight and the bias enter once, in the layer's projection of all steps, and
     # that projection sends its row t into step t
     for title in ("weight_ih_l0", "bias_ih_l0 + bias_hh_l0"):

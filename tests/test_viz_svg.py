@@ -148,3 +148,12 @@ def test_graph_command_keeps_time_order_and_collapses(tmp_path):
     assert all(extents[a][1] < extents[b][0] for a, b in zip(ordered, ordered[1:]))
     assert main(["graph", "--task", "sine", "--collapse", "0", "-o", str(tmp_path / "x.svg")]) == 2
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_a_backslash_in_a_name_is_shown_not_read_as_an_escape():
+    from tinygrad_rnn import Tensor
+
+    weight = Tensor(np.ones(2), requires_grad=True, name=r"w\N")
+    svg = draw_graph((weight * 2.0).sum()).pipe(format="svg").decode()
+    tips = [tip for _, tip in groups(svg, "node")]
+    assert any(tip.startswith("w\u29f5N (parameter") for tip in tips), tips   # not "w" + the node's id

@@ -1,6 +1,6 @@
 """Document 001's hand computations, rebuilt as a graph of Tensor ops, with autograd doing its BPTT.
 
-The published numbers (seeds/README.md) are the only hard-coded values; the parameters are drawn
+The numbers the walk-through prints are the only hard-coded values; the parameters are drawn
 with np.random.RandomState(0).rand in the document's order, as `np.random.seed(0)` then `rand` did.
 """
 import numpy as np

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import ops
+from .grads import LAZY, IndexedGrad, ZeroGrad, add, dense
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -138,12 +139,31 @@ def collector_paused():
 def check_finite(array: np.ndarray, what: str, op, inputs_shapes, scope_path: str) -> None:
     """Raise FloatingPointError naming `op` when `array` holds a NaN or an inf."""
     if not np.all(np.isfinite(array)):
-        kind = "NaN" if np.isnan(array).any() else "inf"
         shapes = ", ".join(str(s) for s in inputs_shapes)
-        where = f" in scope '{scope_path}'" if scope_path else ""
         raise FloatingPointError(
-            f"{what} of {type(op).__name__} produced {kind}{where}; input shapes: {shapes}"
+            f"{what} of {type(op).__name__} produced {_non_finite_kind(array)}{_scope_suffix(scope_path)}; "
+            f"input shapes: {shapes}"
         )
+
+
+def check_forward(out: np.ndarray, op, inputs: tuple, scope_path: str) -> None:
+    """check_finite for an op's output; when one of its inputs already held the NaN or inf,
+    the error says so, with that input's first bad element, instead of blaming the op."""
+    if np.all(np.isfinite(out)):
+        return
+    for i, x in enumerate(inputs):
+        values = x.data
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            element = tuple(int(k) for k in np.argwhere(~np.isfinite(values))[0])
+            raise FloatingPointError(
+                f"forward of {type(op).__name__}{_scope_suffix(scope_path)}: its input {i} (shape {x.shape}) "
+                f"already holds {_non_finite_kind(values)}, first at element {element}"
+            )
+    check_finite(out, "forward", op, [x.shape for x in inputs], scope_path)
+
+
+def _non_finite_kind(array: np.ndarray) -> str:
+    return "NaN" if np.isnan(array).any() else "inf"
 
 
 def depth_first_order(root, inputs_of) -> list:
@@ -184,66 +204,28 @@ def _scope_suffix(scope_path: str) -> str:
     return f" in scope '{scope_path}'" if scope_path else ""
 
 
-LAZY_GRADIENTS = (ops.IndexedGrad, ops.ZeroGrad, ops.ProductSum)  # kept unevaluated by the walk
-
-
-def _dense(g) -> np.ndarray:
-    return g.dense() if type(g) in LAZY_GRADIENTS else g
-
-
-def _add_gradient(grads: dict, owned: set, node, g) -> None:
-    """grads[node] += g, for a second or later contribution. Arrays this walk allocated itself
-    (`owned`) are added to in place; any other may be shared with another node, so the first
-    sum makes a fresh one. A ZeroGrad adds nothing; ProductSums merge."""
-    total = grads[node]
-    if type(g) is ops.ZeroGrad:
-        return
-    if type(total) is ops.ZeroGrad:
-        grads[node] = g
-        return
-    if type(g) is ops.ProductSum:
-        if type(total) is ops.ProductSum:
-            total.merge(g)
-            return
-        g = g.dense()
-    if type(total) is ops.ProductSum or type(total) is ops.IndexedGrad:
-        grads[node] = total = total.dense()
-        owned.add(node)
-    if type(g) is ops.IndexedGrad:
-        if node not in owned:
-            grads[node] = total = np.array(total, dtype=np.result_type(total, g.values))
-            owned.add(node)
-        g.add_into(total)
-    elif node in owned and total.shape == g.shape:
-        total += g
-    else:
-        grads[node] = total + g
-        owned.add(node)
-
-
 def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     """Propagate `seed` = dL/droot through the recorded ops back to the leaves.
 
     Ops are numbered as they are recorded, so an op's number is larger than those of the ops
     that made its inputs. Visiting pending ops largest number first (a heap) therefore reaches
     each op after every op that uses its output: its gradient is complete when it is popped.
-    Leaves receive their sums only once the whole walk has succeeded.
+    Every contribution is added (grads.add) to what the node has received so far. Leaves receive
+    their sums only once the whole walk has succeeded.
     """
     if root._ctx is None:
         root._accumulate_grad(seed)
         return
-    # Keyed by the nodes themselves: ops and tensors define no __eq__, so they hash by identity.
+    # Keyed by the nodes themselves: ops and tensors hash by identity.
     grads: dict = {root._ctx: seed}
-    owned: set = set()
+    owned: dict = {}  # node -> True once its gradient is an array this walk made (safe to add into)
     leaves: list[Tensor] = []
     pending = [(-root._ctx.number, root._ctx)]
-    push, pop = heapq.heappush, heapq.heappop
-    Function, IndexedGrad, ZeroGrad, ProductSum = ops.Function, ops.IndexedGrad, ops.ZeroGrad, ops.ProductSum
     anomaly = STATE.anomaly
     keep_all = STATE.retain_all_grads
     with collector_paused():
         while pending:
-            op = pop(pending)[1]
+            op = heapq.heappop(pending)[1]
             grad = grads.pop(op)
             if op.released:
                 shapes = ", ".join(str(p.shape) for p in op.parents)
@@ -252,8 +234,9 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                     f"{_scope_suffix(op.scope)}, input shapes: {shapes}); pass retain_graph=True "
                     "to the first backward to run it twice"
                 )
-            kind = type(grad)
-            if kind is ZeroGrad or kind is ProductSum or (kind is IndexedGrad and not op.takes_indexed_grad):
+            if op.versions is not None:
+                _check_versions(op)
+            if type(grad) in LAZY and not (op.takes_indexed_grad and type(grad) is IndexedGrad):
                 grad = grad.dense()
             if keep_all or op.retains_grad:
                 _keep_output_gradient(op, grad, keep_all)
@@ -264,32 +247,45 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                 if g is None:
                     continue
                 if parent in grads:
-                    _add_gradient(grads, owned, parent, g)
-                elif isinstance(parent, Function):
-                    grads[parent] = g
-                    push(pending, (-parent.number, parent))
+                    grads[parent], owned[parent] = add(grads[parent], g, owned.get(parent, False))
+                    continue
+                grads[parent] = g
+                if isinstance(parent, ops.Function):
+                    heapq.heappush(pending, (-parent.number, parent))
                 elif parent.requires_grad:
-                    grads[parent] = g
                     leaves.append(parent)
             if not retain_graph:
                 op.release()
     for leaf in leaves:
-        leaf._accumulate_grad(_dense(grads[leaf]))
+        leaf._accumulate_grad(dense(grads[leaf]))
+
+
+def _check_versions(op) -> None:
+    """A RuntimeError when a leaf whose values `op` saved has changed since (its `_version` moved)."""
+    for i, (parent, version) in enumerate(zip(op.parents, op.versions)):
+        if version is not None and parent._version != version:
+            what = f"tensor '{parent.name}'" if parent.name else "the tensor"
+            raise RuntimeError(
+                f"backward: {what} of shape {parent.shape} (input {i} of {type(op).__name__}"
+                f"{_scope_suffix(op.scope)}) was changed after the op saved it for backward (version "
+                f"{version}, now {parent._version}): its gradient would come from values it no longer "
+                "has. Run the forward pass again after changing it (after optimizer.step(), say)"
+            )
 
 
 def _keep_output_gradient(op, grad, keep_all: bool) -> None:
     """Give the op's output tensor its gradient when it asked (retain_grad) or everything
     should (retain_grads); under retain_grads the op keeps it too, for the pictures."""
-    dense = _dense(grad)
+    grad = dense(grad)
     if keep_all:
-        op.grad = np.array(dense) if op.grad is None else op.grad + dense
+        op.grad = np.array(grad) if op.grad is None else op.grad + grad
     output = op.output()
     if output is not None:
-        output._accumulate_grad(dense)
+        output._accumulate_grad(grad)
 
 
 def _check_gradients(op, parent_grads) -> None:
     for g in parent_grads:
-        if g is not None and type(g) is not ops.ZeroGrad:
-            values = g.values if type(g) is ops.IndexedGrad else _dense(g)
+        if g is not None and type(g) is not ZeroGrad:
+            values = g.values if type(g) is IndexedGrad else g
             check_finite(values, "backward", op, [p.shape for p in op.parents], op.scope)

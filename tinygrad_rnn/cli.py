@@ -505,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_graph.add_argument("--steps", type=_positive_int, default=5, help="time steps to unroll")
     run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
     run_graph.add_argument("--collapse", type=_positive_int, metavar="K",
-                           help="draw only the first and last K steps, one node for the rest")
+                           help="draw only the first and last K steps, one node for the rest "
+                                "(default: every step drawn)")
     run_graph.add_argument("-o", "--output", default="rnn.svg", metavar="FILE",
                            help=f"the picture, in an existing folder; its suffix gives the format "
                                 f"({', '.join('.' + name for name in GRAPH_FORMATS)})")

@@ -63,17 +63,15 @@ CELLS = ("RNNCell", "LSTMCell", "GRUCell")
 
 
 def _numpy_dtype_of(torch_module):
+    """The NumPy dtype of the torch module's parameters (float64 when it has none)."""
     first = next(iter(torch_module.parameters()), None)
     return np.float64 if first is None else first.detach().cpu().numpy().dtype
 
 
 def _recurrent_options(module) -> dict:
     """The constructor options a recurrent layer shares with its counterpart."""
-    options = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first)
-    for name, default in (("bidirectional", False), ("dropout", 0.0)):
-        value = getattr(module, name, default)
-        if value != default:
-            options[name] = value
+    options = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                   dropout=module.dropout, bidirectional=module.bidirectional)
     if type(module).__name__ == "RNN":
         options["nonlinearity"] = module.nonlinearity
     return options
@@ -87,10 +85,15 @@ def to_torch(module):
     return converted
 
 
+def _torch_dtype_of(module, torch):
+    """The torch dtype of the module's parameters (float64 when it has none)."""
+    first = next(module.parameters(), None)
+    return torch.float32 if first is not None and first.dtype == np.float32 else torch.float64
+
+
 def _to_torch(module, torch):
     kind = type(module).__name__
-    dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}.get(
-        next((p.dtype for p in module.parameters()), np.dtype(np.float64)), torch.float64)
+    dtype = _torch_dtype_of(module, torch)
     if isinstance(module, SequenceModel):
         rnn, head = _to_torch(module.rnn, torch), _to_torch(module.head, torch)
         return torch_sequence_model_class()(rnn, head, module.cell, module.many_to_many)
@@ -167,11 +170,8 @@ def _from_torch(theirs, torch):
     elif kind in RECURRENT and isinstance(theirs, getattr(torch.nn, kind)):
         if getattr(theirs, "proj_size", 0):
             raise ValueError(f"from_torch: {kind} with proj_size={theirs.proj_size} has no counterpart here")
-        options = _recurrent_options(theirs)
-        try:
-            ours = getattr(nn, kind)(theirs.input_size, theirs.hidden_size, **options, dtype=dtype, rng=unused)
-        except TypeError as error:
-            raise ValueError(f"from_torch: {kind} with options {options} is not supported here: {error}") from error
+        ours = getattr(nn, kind)(theirs.input_size, theirs.hidden_size, **_recurrent_options(theirs), dtype=dtype,
+                                 rng=unused)
     elif kind in CELLS and isinstance(theirs, getattr(torch.nn, kind)):
         options = dict(bias=theirs.bias)
         if kind == "RNNCell":

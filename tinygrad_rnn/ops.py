@@ -1,15 +1,17 @@
 """Differentiable ops: each a small class with its forward and its vector-Jacobian product.
 
-`forward(*arrays, **options)` computes the output from NumPy arrays and keeps in
-`self.saved` what backward needs; `backward(g)` receives g = dL/d(output) as an array
-(or, for an op that says it takes one, an IndexedGrad) and returns dL/d(input) for each
-input (None where an input needs no gradient). Every array an op keeps for backward lives
-in `self.saved`, so `release()` frees them all (a weight gradient the walk has not multiplied
-yet, a ProductSum, holds its factors until it is).
+The contract of an op, which `Tensor` (recording) and `autograd` (the backward walk) rely on:
 
-Tanh, Relu, Add and Mul take an optional `out`: fresh memory, never an input's, that the
-result is written into when it has the inputs' shape and dtype (a recurrent layer's output
-row); otherwise the result is a new array as usual.
+- `forward(*arrays, **options)` receives the inputs' NumPy arrays (never Tensors) and the op's
+  options (an axis, an exponent, an index), and returns the output as a new array; it never
+  writes into an input. What backward needs is kept in `self.saved`, a tuple of arrays, so that
+  `release()` frees them all at once; small non-array facts (shapes, axes) are attributes.
+- `backward(g)` receives g = dL/d(output), an array of the output's shape (an op with
+  `takes_indexed_grad` may receive a `grads.IndexedGrad` as it is), and returns a tuple with
+  dL/d(input) for each input, in order: an array of that input's shape, a lazy gradient of
+  grads.py, or None where `needs_grad` says the input needs none. It may return `g` itself or
+  a view of it: the walk copies a gradient before adding into it.
+- An op's docstring states its equation and its derivative.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import itertools
 import math
 
 import numpy as np
+
+from .grads import IndexedGrad, ZeroGrad
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -64,10 +68,12 @@ class Function:
     keeps it. What is known of the output is kept here: its `shape`, the `scope` it was made
     in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
     asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
+    For an op that saved values, `versions` holds each leaf parent's `_version` when it was
+    recorded (None for a parent that is an op), for backward to check.
     """
 
     __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output",
-                 "retains_grad", "grad")
+                 "retains_grad", "grad", "versions")
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
 
     def __init__(self, parents: tuple, needs_grad: tuple):
@@ -78,6 +84,7 @@ class Function:
         self.number = next(_op_numbers)
         self.retains_grad = False
         self.grad = None
+        self.versions = None
 
     def forward(self, *arrays, **options) -> np.ndarray:
         raise NotImplementedError
@@ -94,15 +101,13 @@ class Function:
 # ---------------------------------------------------------------- elementwise binary
 
 class Add(Function):
-    """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape).
-
-    `out`: see the module docstring."""
+    """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape)."""
 
     __slots__ = ("shapes",)
 
-    def forward(self, x, y, out=None):
+    def forward(self, x, y):
         self.shapes = (x.shape, y.shape)
-        return np.add(x, y, out=out) if _fits(out, x, y) else x + y
+        return x + y
 
     def backward(self, g):
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
@@ -123,13 +128,11 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """z = x * y;  dz/dx = y, dz/dy = x.
+    """z = x * y;  dz/dx = y, dz/dy = x."""
 
-    `out`: see the module docstring."""
-
-    def forward(self, x, y, out=None):
+    def forward(self, x, y):
         self.saved = (x, y)
-        return np.multiply(x, y, out=out) if _fits(out, x, y) else x * y
+        return x * y
 
     def backward(self, g):
         x, y = self.saved
@@ -155,14 +158,6 @@ class Div(Function):
         dx = unbroadcast(g_over_y, self.x_shape) if self.needs_grad[0] else None
         dy = unbroadcast(-g_over_y * z, y.shape) if self.needs_grad[1] else None
         return dx, dy
-
-
-def _fits(out, x: np.ndarray, y: np.ndarray | None = None) -> bool:
-    """True when `out` is given and has the shape and dtype of x (and of y): an elementwise
-    result can be written into it."""
-    if out is None or out.shape != x.shape or out.dtype != x.dtype:
-        return False
-    return y is None or (y.shape == x.shape and y.dtype == x.dtype)
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -213,7 +208,7 @@ class MatMul(Function):
 
 class Linear(Function):
     """z = x @ w^T + b, w of shape (out, in), b (optional) broadcast to z's shape;
-    dx = g @ w,  dw = g^T @ x summed over every row (a ProductSum),  db = g summed back to b's shape.
+    dx = g @ w,  dw = g^T @ x over every row of x (all leading axes),  db = g summed back to b's shape.
 
     One op for what would be a transpose, a product and a sum: a layer's affine map, and a
     recurrent step's h_{t-1} @ W_hh^T + p_t with the step's input term p_t as b.
@@ -242,7 +237,7 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.saved
         dx = _rows_times(g, w) if self.needs_grad[0] else None
-        dw = ProductSum(_rows(g), _rows(x)) if self.needs_grad[1] else None
+        dw = np.dot(_rows(g).T, _rows(x)) if self.needs_grad[1] else None
         if len(self.parents) == 2:
             return dx, dw
         return dx, dw, unbroadcast(g, self.bias_shape) if self.needs_grad[2] else None
@@ -261,7 +256,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)."""
+    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1), and 0 for p = 0 (z = 1 everywhere,
+    even at x = 0, where the formula would give 0 * inf)."""
 
     __slots__ = ("exponent",)
 
@@ -273,6 +269,8 @@ class Pow(Function):
     def backward(self, g):
         (x,) = self.saved
         p = self.exponent
+        if p == 0:
+            return (np.zeros_like(g),)
         return (g * (p * x ** (p - 1)),)
 
 
@@ -300,12 +298,10 @@ class Log(Function):
 
 
 class Tanh(Function):
-    """z = tanh(x);  dz/dx = 1 - z**2 (from the output, so it never overflows).
+    """z = tanh(x);  dz/dx = 1 - z**2 (from the output, so it never overflows)."""
 
-    `out`: see the module docstring."""
-
-    def forward(self, x, out=None):
-        z = np.tanh(x, out=out) if _fits(out, x) else np.tanh(x)
+    def forward(self, x):
+        z = np.tanh(x)
         self.saved = (z,)
         return z
 
@@ -315,10 +311,16 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """z = 1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2;  dz/dx = z (1 - z)."""
+    """z = 1 / (1 + exp(-x));  dz/dx = z (1 - z).
+
+    Computed from e = exp(-|x|), which never overflows: z = 1 / (1 + e) for x >= 0 and
+    e / (1 + e) for x < 0, so z keeps its relative accuracy in the far left tail
+    (sigmoid(-40) = 4.25e-18, not 0)."""
 
     def forward(self, x):
-        z = 0.5 * (1.0 + np.tanh(0.5 * x))
+        with np.errstate(under="ignore"):  # exp(-1000) is 0: underflow is the right answer here
+            e = np.exp(-np.abs(x))
+            z = np.where(x >= 0, 1, e) / (1 + e)
         self.saved = (z,)
         return z
 
@@ -328,14 +330,11 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0.
+    """z = max(x, 0);  dz/dx = 0 where x <= 0, else 1 (at NaN too, as PyTorch: z is NaN there)."""
 
-    `out`: see the module docstring."""
-
-    def forward(self, x, out=None):
-        positive = x > 0
-        self.saved = (positive,)
-        return np.maximum(x, 0, out=out) if _fits(out, x) else np.maximum(x, 0)
+    def forward(self, x):
+        self.saved = (~(x <= 0),)
+        return np.maximum(x, 0)
 
     def backward(self, g):
         return (g * self.saved[0],)
@@ -359,15 +358,28 @@ class Clip(Function):
 
 # ---------------------------------------------------------------- along an axis
 
+def _max_along(x: np.ndarray, axis) -> np.ndarray:
+    """max(x) along `axis`, kept as an axis of length 1: -inf over a size-0 axis, NaN where a
+    NaN is among the values."""
+    if x.dtype.kind != "f":
+        return x.max(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True, initial=-np.inf)
+
+
+# The softmax family subtracts the maximum first, so exp never overflows. x - max can still
+# overflow to -inf (1e308 - -1e308); exp(-inf) = 0 is then the right answer, and so is an
+# underflow to 0: both are silenced.
+
 class Softmax(Function):
-    """z = exp(x - max) / sum(exp(x - max));  dx = z * (g - sum(g * z))."""
+    """z = exp(x - max) / sum(exp(x - max));  dx = z * (g - sum(g * z)). Over a size-0 axis,
+    an empty result."""
 
     __slots__ = ("axis",)
 
     def forward(self, x, axis):
         self.axis = axis
-        with np.errstate(under="ignore"):  # exp(-1000) is 0: underflow is the right answer here
-            e = np.exp(x - x.max(axis=axis, keepdims=True))
+        with np.errstate(under="ignore", over="ignore"):
+            e = np.exp(x - _max_along(x, axis))
             z = e / e.sum(axis=axis, keepdims=True)
         self.saved = (z,)
         return z
@@ -379,14 +391,14 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """z = x - logsumexp(x);  dx = g - softmax(x) * sum(g)."""
+    """z = x - logsumexp(x);  dx = g - softmax(x) * sum(g). Over a size-0 axis, an empty result."""
 
     __slots__ = ("axis",)
 
     def forward(self, x, axis):
         self.axis = axis
-        shifted = x - x.max(axis=axis, keepdims=True)
-        with np.errstate(under="ignore"):
+        with np.errstate(under="ignore", over="ignore", divide="ignore"):
+            shifted = x - _max_along(x, axis)
             z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.saved = (z,)
         return z
@@ -398,20 +410,21 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    """z = m + log(sum(exp(x - m))) with m = max(x);  dx = g * softmax(x)."""
+    """z = m + log(sum(exp(x - m))) with m = max(x) (0 where that is infinite);  dx = g * softmax(x).
+    Over a size-0 axis, log(0) = -inf, as PyTorch."""
 
     __slots__ = ("axes", "keepdims")
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
-        m = x.max(axis=self.axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)
-        with np.errstate(under="ignore"):
+        m = _max_along(x, self.axes)
+        m = np.where(np.isinf(m), 0.0, m).astype(m.dtype)
+        with np.errstate(under="ignore", over="ignore", divide="ignore", invalid="ignore"):
             e = np.exp(x - m)
             total = e.sum(axis=self.axes, keepdims=True)
             self.saved = (e / total,)
-        z = m + np.log(total)
+            z = m + np.log(total)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
     def backward(self, g):
@@ -456,7 +469,8 @@ class Mean(Function):
 
 
 class Max(Function):
-    """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere."""
+    """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere.
+    Where a NaN is among the values, z is NaN and the NaNs share g, as PyTorch's max()."""
 
     __slots__ = ("axes", "keepdims")
 
@@ -464,7 +478,7 @@ class Max(Function):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         z = x.max(axis=self.axes, keepdims=True)
-        is_max = x == z
+        is_max = (x == z) | (np.isnan(x) & np.isnan(z))
         self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
@@ -499,109 +513,7 @@ class Transpose(Function):
         return z
 
     def backward(self, g):
-        return (np.transpose(g, np.argsort(self.axes)),)
-
-
-class IndexedGrad:
-    """A gradient that is zero except at `index`: what x[index] sends back to x.
-
-    Kept sparse so that slicing a sequence step by step costs O(T) in backward: the walk
-    adds every slice's values into one buffer instead of adding T full-size arrays.
-    """
-
-    __slots__ = ("index", "values", "shape", "basic")
-
-    def __init__(self, index, values: np.ndarray, shape: tuple):
-        self.index, self.values, self.shape = index, values, shape
-        self.basic = _is_basic_index(index)
-
-    def add_into(self, buffer: np.ndarray) -> None:
-        """buffer[index] += values (repeated positions add up)."""
-        if self.basic:
-            view = buffer[self.index]
-            if isinstance(view, np.ndarray):
-                view += self.values  # into the buffer itself, no read-modify-write copy
-            else:
-                buffer[self.index] += self.values
-        else:
-            np.add.at(buffer, self.index, self.values)
-
-    def dense(self) -> np.ndarray:
-        buffer = np.zeros(self.shape, dtype=self.values.dtype)
-        self.add_into(buffer)
-        return buffer
-
-    def position_along(self, axis: int) -> int | None:
-        """i when the index picks exactly position i along `axis` and everything on the other
-        axes (z[i] for axis 0, z[:, i] for axis 1); None for any other index."""
-        parts = self.index if isinstance(self.index, tuple) else (self.index,)
-        axis %= len(self.shape)
-        whole = slice(None)
-        if len(parts) <= axis or not _is_integer(parts[axis]):
-            return None
-        if any(not (type(p) is slice and p == whole) for i, p in enumerate(parts) if i != axis):
-            return None
-        return int(parts[axis]) % self.shape[axis]
-
-
-class ProductSum:
-    """A weight's gradient kept as its factors: the sum over pieces i of g_i^T @ x_i.
-
-    A weight used at every step of an unrolled loop receives one g_t^T @ h_{t-1} per step.
-    Multiplied one by one, these are many thin matrix products and as many additions; kept
-    as factors, the backward walk merges them and multiplies them together, rows stacked,
-    once twice as many rows as the weight's longer side wait (more rows per product stopped
-    paying, in measurements with OpenBLAS).
-    """
-
-    __slots__ = ("gs", "xs", "rows", "rows_per_product", "total")
-
-    def __init__(self, g: np.ndarray, x: np.ndarray):
-        self.gs, self.xs, self.rows, self.total = [g], [x], len(g), None
-        self.rows_per_product = 2 * max(g.shape[1], x.shape[1])
-
-    def merge(self, other: "ProductSum") -> None:
-        """Add `other`'s pieces to these (multiplying what is pending once enough rows wait)."""
-        if other.total is not None:
-            self._add(other.total)
-        self.gs += other.gs
-        self.xs += other.xs
-        self.rows += other.rows
-        if self.rows >= self.rows_per_product:
-            self._multiply_pending()
-
-    def dense(self) -> np.ndarray:
-        """The sum as an array, owned by this object."""
-        if self.gs:
-            self._multiply_pending()
-        return self.total
-
-    def _multiply_pending(self) -> None:
-        g = self.gs[0] if len(self.gs) == 1 else np.concatenate(self.gs)
-        x = self.xs[0] if len(self.xs) == 1 else np.concatenate(self.xs)
-        self.gs, self.xs, self.rows = [], [], 0
-        self._add(np.dot(g.T, x))
-
-    def _add(self, product: np.ndarray) -> None:
-        if self.total is None:
-            self.total = product
-        elif self.total.dtype == product.dtype:
-            self.total += product
-        else:
-            self.total = self.total + product
-
-
-class ZeroGrad:
-    """A gradient known to be zero everywhere. The backward walk adds it to nothing and makes
-    an array of it only for a tensor that receives no other gradient."""
-
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape: tuple, dtype):
-        self.shape, self.dtype = shape, dtype
-
-    def dense(self) -> np.ndarray:
-        return np.zeros(self.shape, dtype=self.dtype)
+        return (np.transpose(g, tuple(self.axes.index(a) for a in range(len(self.axes)))),)
 
 
 class GetItem(Function):
@@ -618,19 +530,6 @@ class GetItem(Function):
         return (IndexedGrad(self.index, g, self.input_shape),)
 
 
-def _is_integer(part) -> bool:
-    """An int position (True and False are masks to NumPy, not positions)."""
-    return isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_))
-
-
-def _is_basic_index(index) -> bool:
-    """True for ints, slices, None and Ellipsis (a view: no position is selected twice)."""
-    if type(index) is int:
-        return True
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(_is_integer(p) or isinstance(p, slice) or p is None or p is Ellipsis for p in parts)
-
-
 class Concatenate(Function):
     """z = concatenate(xs, axis);  dx_i = the slice of g that x_i filled."""
 
@@ -638,7 +537,7 @@ class Concatenate(Function):
 
     def forward(self, *xs, axis):
         self.axis = axis
-        self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        self.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
         return np.concatenate(xs, axis=axis)
 
     def backward(self, g):
@@ -648,19 +547,15 @@ class Concatenate(Function):
 class Stack(Function):
     """z = stack(xs, axis);  dx_i = g taken at position i along `axis`.
 
-    When only z[i] was used (the last step of a stacked sequence), the sparse gradient goes
-    to x_i as it is and every other input receives a ZeroGrad: zero, without an array.
-    `filled`, when given, is z already: an array the ops that made the xs wrote them into
-    (a recurrent layer's output, row t written by step t). It is returned as it is, uncopied.
+    When only z[i] was used (the last hidden state of a stacked sequence), the sparse gradient
+    goes to x_i as it is and every other input receives a ZeroGrad: zero, without an array.
     """
 
     __slots__ = ("axis",)
     takes_indexed_grad = True
 
-    def forward(self, *xs, axis, filled=None):
+    def forward(self, *xs, axis):
         self.axis = axis
-        if filled is not None:
-            return filled
         if axis == 0 and len({x.shape for x in xs}) == 1:
             return np.array(xs)  # the same as np.stack along axis 0, with less overhead
         return np.stack(xs, axis=axis)
@@ -868,9 +763,9 @@ class MinAlong(Function):
         if self.axis is None:
             return (g,)
         (index,) = self.saved
-        dx = np.zeros(self.input_shape, dtype=g.dtype)
-        np.put_along_axis(dx, index, g if self.keepdims else np.expand_dims(g, self.axis), axis=self.axis)
-        return (dx,)
+        after = len(self.input_shape) - self.axis - 1
+        positions = np.arange(self.input_shape[self.axis]).reshape((-1,) + (1,) * after)
+        return (np.where(positions == index, g if self.keepdims else np.expand_dims(g, self.axis), 0),)
 
 
 class MaxAlong(MinAlong):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import ops
-from .autograd import STATE, check_finite, run_backward
+from .autograd import STATE, check_forward, run_backward
 
 DEFAULT_DTYPE = np.float64
 
@@ -41,7 +41,7 @@ class Tensor:
     every op on such a tensor records itself (`_ctx`) so the graph can be walked back.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
+    __slots__ = ("_data", "_version", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -51,7 +51,8 @@ class Tensor:
                 f"Tensor: only floating-point data can require a gradient, got dtype {array.dtype} "
                 f"with shape {array.shape}; pass dtype=np.float64 (or float32)"
             )
-        self.data = array
+        self._data = array
+        self._version = 0
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
@@ -62,7 +63,8 @@ class Tensor:
     def _from_op(data: np.ndarray, ctx) -> "Tensor":
         """The output of an op (no copy, no checks): the fast path every op takes."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
+        t._version = 0
         t.grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
@@ -71,6 +73,26 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------ properties
+    @property
+    def data(self) -> np.ndarray:
+        """The values, a NumPy array (shared, not copied)."""
+        return self._data
+
+    @data.setter
+    def data(self, array: np.ndarray) -> None:
+        """Replace the values by another array; counts as a change (`_version` + 1).
+
+        `_version` counts the changes to this tensor's values: an op that saved them for
+        backward notes the count, and backward refuses to run through it once the count has
+        moved (the gradient would come from values the tensor no longer has). Assigning a new
+        array to `.data` counts by itself. A write into the array (`t.data -= lr * g`, which
+        NumPy does in place, or `t.data[...] = v`) is not seen: the writer follows it with
+        `t._version += 1`, as the optimizers and init functions do.
+        """
+        if array is not self._data:
+            self._version += 1
+        self._data = array
+
     shape = property(lambda self: self.data.shape, doc="The array's shape.")
     dtype = property(lambda self: self.data.dtype, doc="The array's dtype.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
@@ -182,17 +204,17 @@ class Tensor:
             return Tensor._from_op(np.asarray(other), None)
         raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
 
-    def __add__(self, other): return _apply_binary(ops.Add, self, self._lift(other))
-    def __radd__(self, other): return _apply_binary(ops.Add, self._lift(other), self)
-    def __sub__(self, other): return _apply_binary(ops.Sub, self, self._lift(other))
-    def __rsub__(self, other): return _apply_binary(ops.Sub, self._lift(other), self)
-    def __mul__(self, other): return _apply_binary(ops.Mul, self, self._lift(other))
-    def __rmul__(self, other): return _apply_binary(ops.Mul, self._lift(other), self)
-    def __truediv__(self, other): return _apply_binary(ops.Div, self, self._lift(other))
-    def __rtruediv__(self, other): return _apply_binary(ops.Div, self._lift(other), self)
-    def __matmul__(self, other): return _apply_binary(ops.MatMul, self, self._lift(other))
-    def __rmatmul__(self, other): return _apply_binary(ops.MatMul, self._lift(other), self)
-    def __neg__(self): return _apply_unary(ops.Neg, self)
+    def __add__(self, other): return apply(ops.Add, self, self._lift(other))
+    def __radd__(self, other): return apply(ops.Add, self._lift(other), self)
+    def __sub__(self, other): return apply(ops.Sub, self, self._lift(other))
+    def __rsub__(self, other): return apply(ops.Sub, self._lift(other), self)
+    def __mul__(self, other): return apply(ops.Mul, self, self._lift(other))
+    def __rmul__(self, other): return apply(ops.Mul, self._lift(other), self)
+    def __truediv__(self, other): return apply(ops.Div, self, self._lift(other))
+    def __rtruediv__(self, other): return apply(ops.Div, self._lift(other), self)
+    def __matmul__(self, other): return apply(ops.MatMul, self, self._lift(other))
+    def __rmatmul__(self, other): return apply(ops.MatMul, self._lift(other), self)
+    def __neg__(self): return apply(ops.Neg, self)
 
     def __pow__(self, exponent):
         if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
@@ -210,11 +232,11 @@ class Tensor:
     def matmul(self, other): return self @ other
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return _apply_unary(ops.Exp, self)
-    def log(self): return _apply_unary(ops.Log, self)
-    def tanh(self): return _apply_unary(ops.Tanh, self)
-    def sigmoid(self): return _apply_unary(ops.Sigmoid, self)
-    def relu(self): return _apply_unary(ops.Relu, self)
+    def exp(self): return apply(ops.Exp, self)
+    def log(self): return apply(ops.Log, self)
+    def tanh(self): return apply(ops.Tanh, self)
+    def sigmoid(self): return apply(ops.Sigmoid, self)
+    def relu(self): return apply(ops.Relu, self)
 
     def sqrt(self):
         """x ** 0.5."""
@@ -251,10 +273,10 @@ class Tensor:
     @property
     def T(self):
         """Axes reversed (the matrix transpose for 2-D)."""
-        return _apply_unary(ops.Transpose, self, None)
+        return apply(ops.Transpose, self, axes=None)
 
     def __getitem__(self, index):
-        return _apply_unary(ops.GetItem, self, _plain_index(index))
+        return apply(ops.GetItem, self, index=_plain_index(index))
 
     # ------------------------------------------------------------ PyTorch's idioms
     def numel(self) -> int:
@@ -424,72 +446,36 @@ def _plain_index(index):
     return index
 
 
-def apply(op_class, *parents: Tensor, **options) -> Tensor:
-    """Run `op_class` forward on the parents' arrays; record it when a gradient is needed.
+def apply(op_class, *inputs: Tensor, **options) -> Tensor:
+    """Run `op_class` forward on the inputs' arrays; record it when recording is on and some
+    input needs a gradient.
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    if len(parents) == 1:  # the common case, without building lists
-        x = parents[0]
-        nodes, needs_grad, arrays = (x if x._ctx is None else x._ctx,), (x.requires_grad,), (x.data,)
-    else:
-        nodes, needs_grad, arrays = [], [], []
-        for p in parents:  # one pass, cheaper than three comprehensions
-            nodes.append(p if p._ctx is None else p._ctx)
-            needs_grad.append(p.requires_grad)
-            arrays.append(p.data)
-        nodes, needs_grad = tuple(nodes), tuple(needs_grad)
-    op = op_class(nodes, needs_grad)
+    parents, needs_grad, arrays = [], [], []
+    for x in inputs:
+        parents.append(x if x._ctx is None else x._ctx)
+        needs_grad.append(x.requires_grad)
+        arrays.append(x._data)
+    needs_grad = tuple(needs_grad)
+    op = op_class(tuple(parents), needs_grad)
     try:
         out = op.forward(*arrays, **options)
     except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, parents, error) from error
-    return _output(out, op, needs_grad, parents)
-
-
-def _apply_binary(op_class, x: Tensor, y: Tensor) -> Tensor:
-    """apply() for an op of two tensors and no options: the arithmetic operators' fast path."""
-    needs_grad = (x.requires_grad, y.requires_grad)
-    op = op_class((x if x._ctx is None else x._ctx, y if y._ctx is None else y._ctx), needs_grad)
-    try:
-        out = op.forward(x.data, y.data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, (x, y), error) from error
-    return _output(out, op, needs_grad, (x, y))
-
-
-def _apply_unary(op_class, x: Tensor, *options) -> Tensor:
-    """apply() for an op of one tensor, its options given in order: the elementwise methods'
-    and indexing's fast path."""
-    needs_grad = (x.requires_grad,)
-    op = op_class((x if x._ctx is None else x._ctx,), needs_grad)
-    try:  # most unary ops take no options, and a call without * is cheaper
-        out = op.forward(x.data, *options) if options else op.forward(x.data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, (x,), error) from error
-    return _output(out, op, needs_grad, (x,))
-
-
-def _apply_ternary(op_class, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
-    """apply() for an op of three tensors and no options: linear()'s fast path with a bias."""
-    needs_grad = (x.requires_grad, y.requires_grad, z.requires_grad)
-    op = op_class((x if x._ctx is None else x._ctx, y if y._ctx is None else y._ctx,
-                   z if z._ctx is None else z._ctx), needs_grad)
-    try:
-        out = op.forward(x.data, y.data, z.data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise _op_error(op_class, (x, y, z), error) from error
-    return _output(out, op, needs_grad, (x, y, z))
+        raise _op_error(op_class, inputs, error) from error
+    return _output(out, op, needs_grad, inputs)
 
 
 def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
     """The op's output tensor, linked to the op only when recording and some input needs a gradient."""
     if STATE.anomaly:
-        check_finite(out, "forward", op, [p.shape for p in parents], STATE.scope_path)
+        check_forward(out, op, parents, STATE.scope_path)
     if not (STATE.grad_enabled and True in needs_grad):
         return Tensor._from_op(out, None)
     tensor = Tensor._from_op(out, op)
     op.shape, op.scope, op.output = out.shape, tensor.scope, weakref.ref(tensor)
+    if op.saved is not None:  # backward will read saved values: note the versions of the leaves
+        op.versions = tuple([None if x._ctx is not None else x._version for x in parents])
     return tensor
 
 
@@ -513,8 +499,8 @@ def _check_sequence(name: str, tensors) -> list:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result."""
     if bias is None:
-        return _apply_binary(ops.Linear, x, weight)
-    return _apply_ternary(ops.Linear, x, weight, bias)
+        return apply(ops.Linear, x, weight)
+    return apply(ops.Linear, x, weight, bias)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

@@ -6,13 +6,16 @@
   whose source and whose library are unchanged since its last run is not run again, so
   `mkdocs serve` does not rebuild in a loop. A failing cell fails the build.
 - Write one API page per public module of the package, so a module added later gets a page.
-- Serve MathJax from the site itself (every page loads it), and drop the notebook template's
-  mermaid.js loader: no page may fetch anything from another host.
+- Serve MathJax 3 from the site itself (every page loads it), in place of the notebook
+  template's MathJax 2 and its mermaid.js loader: no page may fetch anything from another host.
+- Put the notebooks' SVG pictures into their pages as SVG, so every node's tooltip shows.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import logging
 import os
@@ -31,10 +34,13 @@ NOTEBOOK_SOURCES = {ROOT / "notebooks": "tutorials", ROOT / "docs" / "how-to": "
 CELL_TIMEOUT = 300          # seconds for one cell
 HASH_KEY = "tinygrad_rnn_site_source_hash"
 # modules with an API page, in reading order; any other public module is added after them
-API_ORDER = ["tinygrad_rnn", "tensor", "autograd", "ops", "gradcheck", "nn", "optim", "jit", "tbptt",
-             "checkpoint", "train", "models", "data", "tasks", "viz", "reference", "compare", "random", "cli"]
+API_ORDER = ["tinygrad_rnn", "tensor", "factories", "autograd", "ops", "grads", "gradcheck", "nn", "optim", "jit",
+             "tbptt", "interop", "checkpoint", "train", "models", "data", "tasks", "viz", "reference", "compare",
+             "random", "errors", "cli"]
 API_HIDDEN = {"__main__"}
 MATHJAX_DIR = "assets/mathjax"
+MATHJAX_ENTRY = "tex-mml-chtml.js"
+MATHJAX_PARTS = [MATHJAX_ENTRY, "input", "output/chtml", "ui", "a11y", "adaptors"]
 
 log = logging.getLogger("mkdocs.hooks.site_build")
 
@@ -107,11 +113,13 @@ def _top_level_page() -> str:
     rows = []
     for name in package.__all__:
         value = getattr(package, name)
-        summary = (inspect.getdoc(value) or "").split("\n", 1)[0]
-        rows.append(f"| [`{name}`][{value.__module__}.{name}] | {summary.replace('|', '&#124;')} |")
+        summary = (inspect.getdoc(value) or "").split("\n", 1)[0].replace("|", "&#124;")
+        target = f"({name}.md)" if inspect.ismodule(value) else f"[{value.__module__}.{value.__name__}]"
+        rows.append(f"| [`{name}`]{target} | {summary} |")
     table = "\n".join(["| name | what it is |", "|---|---|", *rows])
     modules = ", ".join(f"[`{name}`]({name}.md)" for name in _api_modules() if name != "tinygrad_rnn")
-    return ("# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n      show_root_heading: false\n\n"
+    return ("# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n"
+            "      show_root_heading: false\n\n"
             f"## Imported from `tinygrad_rnn`\n\n{table}\n\n## Modules\n\nOne page each: {modules}.\n")
 
 
@@ -121,9 +129,10 @@ def _api_page(name: str) -> str:
     return f"# `tinygrad_rnn.{name}`\n\n::: tinygrad_rnn.{name}\n"
 
 
-# "[l][t]" in a docstring (an index into nested lists) reads as a Markdown reference link; when no
-# such reference exists it is the docstring's own text, so it is put back as written
-INDEX_LINK = re.compile(r'<autoref [^>]*?identifier="([a-z])"[^>]*>([a-z])</autoref>')
+# "h[l][t]" or "x[args[1]]" in a docstring reads as a Markdown reference link; a reference to the API
+# always names a dotted path (tinygrad_rnn.tensor.Tensor), so one without a dot is the docstring's
+# own text and is put back as written
+INDEX_LINK = re.compile(r'<autoref (?![^>]*\boptional\b)[^>]*?identifier="([^".]*)"[^>]*>(.*?)</autoref>', re.DOTALL)
 
 
 def on_page_content(html: str, page, config, files) -> str:
@@ -134,7 +143,7 @@ def on_page_content(html: str, page, config, files) -> str:
 
 def on_config(config):
     """Put one API page per public module under the nav's "API reference"."""
-    pages = [{("tinygrad_rnn" if name == "tinygrad_rnn" else name): _api_path(name)} for name in _api_modules()]
+    pages = [{name: _api_path(name)} for name in _api_modules()]
     for entry in config["nav"]:
         if isinstance(entry, dict) and "API reference" in entry:
             entry["API reference"] = pages
@@ -149,31 +158,53 @@ def on_files(files, config):
 
 
 def _mathjax_source() -> pathlib.Path:
-    try:
-        import jupyter_server_mathjax
-    except ImportError as error:
-        raise PluginError("the docs extra installs jupyter-server-mathjax, which ships the MathJax the "
-                          "notebook pages load: pip install -e \".[docs]\"") from error
-    return pathlib.Path(jupyter_server_mathjax.__file__).parent / "static"
+    """MathJax 3 as django-static-mathjax ships it (a top-level package named `mathjax`)."""
+    spec = importlib.util.find_spec("mathjax")
+    folder = pathlib.Path(next(iter(spec.submodule_search_locations or []), "")) if spec else None
+    source = folder / "static" / "mathjax" / "es5" if folder else None
+    if source is None or not (source / MATHJAX_ENTRY).is_file():
+        raise PluginError("the docs extra installs django-static-mathjax, which ships the MathJax every page "
+                          "loads from the site: pip install -e \".[docs]\"")
+    return source
 
 
-# nbconvert's page template imports mermaid.js from a CDN when a notebook shows a diagram; these
-# notebooks show none, so the loader (the one reference to another host) is left out
+# nbconvert's page template loads MathJax 2 (with its own settings) and, when a notebook shows a
+# diagram, mermaid.js; both blocks are dropped, since every page loads the site's MathJax 3 and
+# these notebooks show no diagram
+NOTEBOOK_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
 MERMAID_LOADER = re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{'
                             r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.DOTALL)
 
 
+# nbconvert writes an SVG output as <img src="data:...">, where no tooltip can show; the graph
+# pictures are put into the page as SVG elements instead (they come from this build's own runs)
+SVG_IMAGE = re.compile(r'<img\b[^>]*?\bsrc="data:image/svg\+xml;base64,([A-Za-z0-9+/=\s]+)"[^>]*>')
+SVG_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
+
+
+def _inline_svg(match: re.Match) -> str:
+    return SVG_PROLOGUE.sub("", base64.b64decode(match.group(1)).decode("utf-8"), count=1)
+
+
 def on_post_page(html: str, page, config) -> str:
-    if 'class="jp-Mermaid' not in html:
-        html = MERMAID_LOADER.sub("", html)
+    if getattr(page, "nb_url", None):
+        html, found = NOTEBOOK_MATHJAX.subn("", html)
+        if found != 1:
+            raise PluginError(f"{page.file.src_uri}: the notebook template's MathJax block was not found")
+        if 'class="jp-Mermaid' not in html:
+            html = MERMAID_LOADER.sub("", html)
+        html = SVG_IMAGE.sub(_inline_svg, html)
     return html
 
 
 def on_post_build(config) -> None:
-    """Copy MathJax into the site, where the notebook pages load it from."""
-    target = pathlib.Path(config["site_dir"]) / MATHJAX_DIR
+    """Copy the parts of MathJax the pages use (TeX input, HTML output and its fonts) into the site."""
+    source, target = _mathjax_source(), pathlib.Path(config["site_dir"]) / MATHJAX_DIR
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(_mathjax_source(), target)
-    (target / "config" / "local").mkdir(parents=True, exist_ok=True)
-    shutil.copy(pathlib.Path(config["docs_dir"]) / "javascripts" / "mathjax-site.js", target / "config" / "local" / "site.js")
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part)
+        else:
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / part, target / part)

@@ -64,7 +64,7 @@ for t, hidden in enumerate(rnn.hidden_states[0]):   # the tooltips read the same
 picture
 
 # %% [markdown]
-# ## Long sequences: `collapse`
+# ## Long sequences: collapse
 #
 # At $T = 200$ the full picture has 200 boxes. `collapse=k` keeps the first and last $k$ steps of
 # each layer, and one node stands for the ones between and takes over their edges; the picture

@@ -1,17 +1,14 @@
-// MathJax 2, served from this site (assets/mathjax), typesets the \( \) and \[ \] spans that
-// pymdownx.arithmatex writes on the Markdown pages. A notebook page loads MathJax itself,
-// with its own settings, before this file runs: then there is nothing to configure here.
-if (!window.MathJax) {
-  window.MathJax = {
-    config: ["TeX-AMS-MML_HTMLorMML-full.js", "local/site.js"],
-    messageStyle: "none",
-    showMathMenu: false,
-    tex2jax: {
-      inlineMath: [["\\(", "\\)"]],
-      displayMath: [["\\[", "\\]"]],
-      processEscapes: true,
-      processClass: "arithmatex",
-      ignoreClass: ".*",
-    },
-  };
-}
+// MathJax 3, served from this site (assets/mathjax), typesets the math of every page: the
+// \( \) and \[ \] spans that pymdownx.arithmatex writes on the Markdown pages, and the $ $ and
+// $$ $$ of the notebooks' Markdown cells (and of their headings in the table of contents). Code,
+// and the site's header, search and footer, are never read as math.
+window.MathJax = {
+  tex: {
+    inlineMath: [["$", "$"], ["\\(", "\\)"]],
+    displayMath: [["$$", "$$"], ["\\[", "\\]"]],
+    processEscapes: true,
+  },
+  options: {
+    ignoreHtmlClass: "tex2jax_ignore|md-header|md-search|md-footer",
+  },
+};

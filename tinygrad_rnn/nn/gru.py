@@ -13,33 +13,21 @@ No backward is written here: the step is ordinary Tensor code and backward() wal
 """
 from __future__ import annotations
 
-from .. import ops
-from ..tensor import Tensor, apply, linear
+from ..tensor import Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 
 RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)
 
 
-def gru_step(projected_x: Tensor, h: Tensor | None, w_hh: Tensor, bias_hh: Tensor | None,
-             out=None) -> Tensor:
-    """h' from p = x @ W_ih^T + b_ih (..., 3H) and h (..., H), None for zeros; w_hh (3H, H) is
-    the recurrent weight and bias_hh (3H,) or None; h' is written into the array `out` when one
-    is given. Equations in the module docstring."""
+def gru_step(projected_x: Tensor, h: Tensor, w_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    """h' from p = x @ W_ih^T + b_ih (..., 3H) and h (..., H); w_hh (3H, H) is the recurrent
+    weight and bias_hh (3H,) or None. Equations in the module docstring."""
     size = w_hh.shape[1]
-    from_hidden = bias_hh if h is None else linear(h, w_hh, bias_hh)
-    reset_gate = gate_block(projected_x, RESET_GATE, size)
-    update_gate = gate_block(projected_x, UPDATE_GATE, size)
-    candidate = gate_block(projected_x, CANDIDATE, size)
-    if from_hidden is not None:
-        reset_gate = reset_gate + gate_block(from_hidden, RESET_GATE, size)
-        update_gate = update_gate + gate_block(from_hidden, UPDATE_GATE, size)
-    reset_gate, update_gate = reset_gate.sigmoid(), update_gate.sigmoid()
-    if from_hidden is not None:
-        candidate = candidate + reset_gate * gate_block(from_hidden, CANDIDATE, size)
-    candidate = candidate.tanh()
-    if h is None:
-        return apply(ops.Mul, 1 - update_gate, candidate, out=out)  # (1 - z) * n
-    return apply(ops.Add, (1 - update_gate) * candidate, update_gate * h, out=out)  # (1 - z) * n + z * h
+    from_hidden = linear(h, w_hh, bias_hh)  # h @ W_h*^T + b_h*, all three gates
+    r = (gate_block(projected_x, RESET_GATE, size) + gate_block(from_hidden, RESET_GATE, size)).sigmoid()
+    z = (gate_block(projected_x, UPDATE_GATE, size) + gate_block(from_hidden, UPDATE_GATE, size)).sigmoid()
+    n = (gate_block(projected_x, CANDIDATE, size) + r * gate_block(from_hidden, CANDIDATE, size)).tanh()
+    return (1 - z) * n + z * h
 
 
 class GRUCell(RecurrentCell):
@@ -86,9 +74,8 @@ class GRU(RecurrentLayers):
             return None, (w_hh, None)
         return getattr(self, f"bias_ih_{names}"), (w_hh, getattr(self, f"bias_hh_{names}"))
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out) -> tuple[Tensor]:
-        h = None if state is None else state[0]
-        return (gru_step(projected_x, h, *weights, out),)
+    def step(self, projected_x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor]:
+        return (gru_step(projected_x, state[0], *weights),)
 
     def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._unroll(input, None if hx is None else (hx,))

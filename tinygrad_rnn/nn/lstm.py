@@ -15,26 +15,23 @@ than an Elman RNN's h does.
 """
 from __future__ import annotations
 
-from .. import ops
-from ..tensor import Tensor, apply, linear
+from ..tensor import Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 
 INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)
 
 
-def lstm_step(projected_x: Tensor, h: Tensor | None, c: Tensor | None,
-              w_hh: Tensor, out=None) -> tuple[Tensor, Tensor]:
-    """(h', c') from p = x @ W_ih^T + b_ih + b_hh (..., 4H) and the state h, c (..., H), None
-    for zeros; w_hh (4H, H) is the recurrent weight; h' is written into the array `out` when
-    one is given. Equations in the module docstring."""
-    pre_activation = projected_x if h is None else linear(h, w_hh, projected_x)
+def lstm_step(projected_x: Tensor, h: Tensor, c: Tensor, w_hh: Tensor) -> tuple[Tensor, Tensor]:
+    """(h', c') from p = x @ W_ih^T + b_ih + b_hh (..., 4H) and the state h, c (..., H);
+    w_hh (4H, H) is the recurrent weight. Equations in the module docstring."""
+    pre_activation = linear(h, w_hh, projected_x)  # x @ W_i*^T + b_i* + h @ W_h*^T + b_h*, all four gates
     size = w_hh.shape[1]
-    input_gate = gate_block(pre_activation, INPUT_GATE, size).sigmoid()
-    forget_gate = gate_block(pre_activation, FORGET_GATE, size).sigmoid()
-    candidate = gate_block(pre_activation, CANDIDATE, size).tanh()
-    output_gate = gate_block(pre_activation, OUTPUT_GATE, size).sigmoid()
-    c_next = input_gate * candidate if c is None else forget_gate * c + input_gate * candidate
-    h_next = apply(ops.Mul, output_gate, c_next.tanh(), out=out)  # output_gate * tanh(c')
+    i = gate_block(pre_activation, INPUT_GATE, size).sigmoid()
+    f = gate_block(pre_activation, FORGET_GATE, size).sigmoid()
+    g = gate_block(pre_activation, CANDIDATE, size).tanh()
+    o = gate_block(pre_activation, OUTPUT_GATE, size).sigmoid()
+    c_next = f * c + i * g
+    h_next = o * c_next.tanh()
     return h_next, c_next
 
 
@@ -92,9 +89,9 @@ class LSTM(RecurrentLayers):
         """cell_states[l][t]: layer l's c_t from the last forward (empty unless retain_hidden)."""
         return [[state[1] for state in layer] for layer in self.step_states]
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out) -> tuple[Tensor, Tensor]:
-        h, c = (None, None) if state is None else state
-        return lstm_step(projected_x, h, c, weights[0], out)
+    def step(self, projected_x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor, Tensor]:
+        h, c = state
+        return lstm_step(projected_x, h, c, weights[0])
 
     def forward(self, input, hx=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         initial = None if hx is None else _state_pair(hx, "LSTM", "(h0, c0)")

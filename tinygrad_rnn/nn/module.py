@@ -120,7 +120,11 @@ class Module:
     def to(self, dtype) -> "Module":
         """Convert every parameter (and any gradient it holds) to the floating dtype `dtype`, in
         place: the Parameter objects stay the same, so an optimizer built on them still holds
-        them. Returns self."""
+        them. Returns self. The device "cpu", the only one there is, is accepted and changes nothing."""
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps"):
+            if dtype != "cpu":
+                raise ValueError(f"{type(self).__name__}.to: only the device 'cpu' exists here (NumPy), got {dtype!r}")
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, got dtype {dtype}")
@@ -183,6 +187,7 @@ class Module:
 
 
 def _checked_module(owner: str, what, module) -> Module:
+    """`module`, or a TypeError naming the container and the item that is not a Module."""
     if not isinstance(module, Module):
         raise TypeError(f"{owner}: item {what} is a {type(module).__name__}, not a Module")
     return module

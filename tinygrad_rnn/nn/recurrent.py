@@ -20,12 +20,13 @@ computed for all steps at once, before the loop:
     projected = inputs @ weight_ih.T + bias      (T, ..., G*H), one Linear op
 
 and each time step, inside scope("t=<i>"), takes projected[t] and computes
-h_{t-1} @ weight_hh.T + projected[t], again one Linear op. Every tensor a step makes is tagged
-"layer<l>/t=<i>" ("layer<l>_reverse/t=<i>"), i the step's time index in both directions.
-With no initial state given, h_0 = 0 and the first step skips its (zero) hidden-to-hidden
-product. So with a single step and no initial state, weight_hh is never used and keeps grad
-None (a cell called with hx=None likewise), where PyTorch's layers report zeros: its optimizers
-skip a None gradient but still apply weight decay and momentum to zeros.
+h_{t-1} @ weight_hh.T + projected[t], again one Linear op, then the cell's equations. Every
+tensor a step makes is tagged "layer<l>/t=<i>" ("layer<l>_reverse/t=<i>" in the reverse
+direction, which runs i = T-1 down to 0), i the step's time index in both directions, so
+that step i of either direction reads x_i. With no initial state given, h_0 = 0 (and c_0 = 0
+for an LSTM), multiplied by W_hh like any other state, as PyTorch does: every step from t = 0
+records the same ops, and weight_hh receives a gradient whatever the length (zeros after a
+one-step sequence, or from a cell called with hx=None).
 
 The hidden states of layer l, stacked over time (both directions side by side, forward
 first), are the inputs of layer l + 1; in training mode with dropout=p they are first
@@ -42,11 +43,12 @@ import warnings
 
 import numpy as np
 
-from ..autograd import collector_paused, scope
-from ..random import as_generator, default_generator
+from ..autograd import STATE, collector_paused, scope
+from ..random import as_generator
 from ..tensor import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
+from .dropout import Dropout
 from .module import Module, Parameter
-from .utils.packing import PackedSequence
+from .utils.rnn import PackedSequence
 
 
 def as_input(x, dtype) -> Tensor:
@@ -59,6 +61,12 @@ def as_input(x, dtype) -> Tensor:
 def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -> Parameter:
     """A Parameter drawn U(-k, k) elementwise."""
     return Parameter(rng.uniform(-k, k, shape), dtype=dtype)
+
+
+def zero_state(name: str, batch_shape: tuple, hidden_size: int, dtype) -> Tensor:
+    """The constant all-zero state `name` ("h_0", "c_0") of shape batch_shape + (hidden_size,),
+    used when no initial state is given."""
+    return Tensor(np.zeros(batch_shape + (hidden_size,), dtype=dtype), name=name)
 
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
@@ -99,10 +107,10 @@ class RecurrentCell(Module):
         """b_ih + b_hh, or None without biases."""
         return None if self.bias_ih is None else self.bias_ih + self.bias_hh
 
-    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor | None:
-        """`state` as a Tensor of shape batch_shape + (hidden_size,); None (zeros) stays None."""
+    def _checked_state(self, state, name: str, batch_shape: tuple) -> Tensor:
+        """`state` as a Tensor of shape batch_shape + (hidden_size,); zeros for None."""
         if state is None:
-            return None
+            return zero_state(f"{name}_0", batch_shape, self.hidden_size, self.weight_ih.dtype)
         state = as_input(state, self.weight_ih.dtype)
         expected = batch_shape + (self.hidden_size,)
         if state.shape != expected:
@@ -122,11 +130,10 @@ class RecurrentLayers(Module):
                                            projection of layer `layer` in the direction named by
                                            `suffix` ("" or "_reverse"), or None, and what its every
                                            step uses; by default b_ih + b_hh and (W_hh,)
-      step(projected_x, state, weights, out)
-                                        -> the next state, a tuple ordered as `state_names`, h first;
-                                           `state` is None at the first step when no initial
-                                           state was given (all zeros); `out` is an array to
-                                           write h into, or None.
+      step(projected_x, state, weights)
+                                        -> the next state, a tuple ordered as `state_names`, h first,
+                                           from the projected input p_t = x_t @ W_ih^T + bias and
+                                           the previous state.
     Its forward() then calls `_unroll(input, initial_states)`.
 
     With `retain_hidden = True`, every state tensor keeps its gradient after backward and
@@ -183,7 +190,7 @@ class RecurrentLayers(Module):
         bias = getattr(self, f"bias_ih_{names}") + getattr(self, f"bias_hh_{names}") if self.bias else None
         return bias, (getattr(self, f"weight_hh_{names}"),)
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out: np.ndarray | None) -> tuple:
+    def step(self, projected_x: Tensor, state: tuple, weights: tuple) -> tuple:
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
 
     def _time_major(self, input) -> tuple[Tensor, bool]:
@@ -201,6 +208,8 @@ class RecurrentLayers(Module):
                         f"{name}: input at t={t} has shape {x.shape}; expected (batch, {size}) "
                         f"or ({size},), the same at every step (t=0 had {first})"
                     )
+            if STATE.anomaly:
+                self._check_input_finite(np.stack([x.data for x in steps]), 0)
             return stack(steps, axis=0), len(first) == 2
         sequence = as_input(input, dtype)
         if sequence.ndim not in (2, 3) or sequence.shape[-1] != size:
@@ -209,11 +218,27 @@ class RecurrentLayers(Module):
                 f"(B, T, {size}) with batch_first, (T, {size}), a list of steps or a PackedSequence"
             )
         batched = sequence.ndim == 3
+        if STATE.anomaly:
+            self._check_input_finite(sequence.data, 1 if batched and self.batch_first else 0)
         if batched and self.batch_first:
             sequence = sequence.transpose(1, 0, 2)
         if sequence.shape[0] == 0:
             raise ValueError(f"{name}: the input sequence is empty")
         return sequence, batched
+
+    def _check_input_finite(self, values: np.ndarray, time_axis: int) -> None:
+        """Under detect_anomaly(): a FloatingPointError naming the first time step (and the
+        element of x_t) where the input holds a NaN or an inf, before any op runs on it (the
+        input projection of all steps at once could only name the layer)."""
+        by_time = np.moveaxis(values, time_axis, 0)
+        bad = ~np.isfinite(by_time)
+        if bad.any():
+            t, *element = (int(k) for k in np.argwhere(bad)[0])
+            kind = "NaN" if np.isnan(by_time[(t, *element)]) else "inf"
+            raise FloatingPointError(
+                f"{type(self).__name__}: the input already holds {kind} at t={t}, element {tuple(element)} "
+                f"of x_t (shape {by_time.shape[1:]}), before layer0 ran"
+            )
 
     def _packed_data(self, packed: PackedSequence) -> Tensor:
         data = as_input(packed.data, self.weight_ih_l0.dtype)
@@ -222,14 +247,15 @@ class RecurrentLayers(Module):
                              f"expected (sum of lengths, {self.input_size})")
         return data
 
-    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...] | None]:
+    def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...]]:
         """For each layer and direction (layer * D + direction), its initial state tuple: slices
-        of the given (num_layers * D, ..., H) tensors, one per name in `state_names`, or None
-        (all zeros) when `given` is None."""
+        of the given (num_layers * D, ..., H) tensors, one per name in `state_names`, or zeros
+        when `given` is None."""
         runs = self.num_layers * len(self.directions)
-        if given is None:
-            return [None] * runs
         dtype = self.weight_ih_l0.dtype
+        if given is None:
+            return [tuple(zero_state(f"{name}_0", batch_shape, self.hidden_size, dtype) for name in self.state_names)
+                    for _ in range(runs)]
         expected = (runs,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
@@ -254,7 +280,7 @@ class RecurrentLayers(Module):
             batch = StepRows(len(packed.batch_sizes), np.asarray(packed.batch_sizes))
             states = self._initial_states(initial_states, (int(batch.sizes[0]),))
             if packed.sorted_indices is not None:  # the packed rows come longest sequence first
-                states = [None if s is None else tuple(v[packed.sorted_indices] for v in s) for s in states]
+                states = [tuple(v[packed.sorted_indices] for v in s) for s in states]
         output_axis = 1 if (self.batch_first and batched and packed is None) else 0
         self.step_states = []
         finals = []
@@ -273,7 +299,7 @@ class RecurrentLayers(Module):
                     self.step_states.append(run_states)
             sequence = outputs[0] if len(outputs) == 1 else concatenate(outputs, axis=-1)
             if self.dropout and self.training and not last:
-                sequence = dropped_out(sequence, self.dropout)
+                sequence = Dropout(self.dropout)(sequence)  # a mask from the library generator
         stacked = tuple(stack([final[k] for final in finals], axis=0) for k in range(len(self.state_names)))
         if packed is None:
             return sequence, stacked
@@ -291,8 +317,8 @@ class RecurrentLayers(Module):
         for t in times:
             with scope(f"t={t}"):
                 if batch.sizes is not None:
-                    state = batch.resize(state, t, initial, finished, self.hidden_size, projected.dtype)
-                state = self.step(batch.rows(projected, t), state, weights, None)
+                    state = batch.resize(state, t, initial, finished)
+                state = self.step(batch.rows(projected, t), state, weights)
             if self.retain_hidden:
                 for tensor in state:
                     if tensor.requires_grad:
@@ -338,29 +364,19 @@ class StepRows:
         """The steps' hidden states as one sequence: stacked along `axis`, or, packed, concatenated."""
         return stack(per_step, axis=axis) if self.sizes is None else concatenate(per_step, axis=0)
 
-    def resize(self, state, t: int, initial, finished: list, hidden_size: int, dtype) -> tuple | None:
-        """The state cut or extended to step t's sequences. Forward in time, the sequences that
-        ended leave (their states go to `finished`); in reverse, those that start at step t
-        join with their initial state (zeros when none was given)."""
+    def resize(self, state, t: int, initial: tuple, finished: list) -> tuple:
+        """The state cut or extended to step t's sequences (`state` None before the first step).
+        Forward in time, the sequences that ended leave (their states go to `finished`); in
+        reverse, those that start at step t join with their initial state."""
         size = int(self.sizes[t])
-        current = size if state is None else len(state[0])
         if state is None:
-            return None if initial is None else tuple(value[:size] for value in initial)
+            return tuple(value[:size] for value in initial)
+        current = len(state[0])
         if current > size:
             finished.append(tuple(value[size:] for value in state))
             return tuple(value[:size] for value in state)
         if current < size:
-            if initial is None:
-                zeros = Tensor._from_op(np.zeros((size - current, hidden_size), dtype=dtype), None)
-                joining = (zeros,) * len(state)
-            else:
-                joining = tuple(value[current:size] for value in initial)
+            joining = tuple(value[current:size] for value in initial)
             return tuple(concatenate([value, extra], axis=0) for value, extra in zip(state, joining))
         return state
 
-
-def dropped_out(x: Tensor, p: float) -> Tensor:
-    """x times a mask drawn from the library generator: 0 with probability p, else 1 / (1 - p)."""
-    keep = default_generator().random(x.shape) >= p
-    scale = 1.0 / (1.0 - p) if p < 1 else 0.0
-    return x * (keep * scale).astype(x.dtype)

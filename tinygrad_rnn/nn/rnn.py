@@ -22,11 +22,10 @@ def _activation(nonlinearity: str):
     return ACTIVATIONS[nonlinearity]
 
 
-def elman_step(projected_x: Tensor, h: Tensor | None, w_hh: Tensor, activation, out=None) -> Tensor:
-    """h_t = act(h_{t-1} @ W_hh^T + p_t) with p_t = x_t @ W_ih^T + b_ih + b_hh; h_{t-1} = None is zeros.
-    `activation` is the op (Tanh or Relu); h_t is written into the array `out` when one is given."""
-    pre = projected_x if h is None else linear(h, w_hh, projected_x)
-    return apply(activation, pre, out=out)
+def elman_step(projected_x: Tensor, h: Tensor, w_hh: Tensor, activation) -> Tensor:
+    """h_t = act(h_{t-1} @ W_hh^T + p_t) with p_t = x_t @ W_ih^T + b_ih + b_hh; `activation` is
+    the op (Tanh or Relu)."""
+    return apply(activation, linear(h, w_hh, projected_x))
 
 
 class RNNCell(RecurrentCell):
@@ -44,7 +43,7 @@ class RNNCell(RecurrentCell):
 
     def forward(self, input, hx=None) -> Tensor:
         x = self._checked_input(input)
-        h = self._checked_state(hx, "hidden state", x.shape[:-1])
+        h = self._checked_state(hx, "h", x.shape[:-1])
         projected = linear(x, self.weight_ih, self._summed_bias())
         return elman_step(projected, h, self.weight_hh, self._activation)
 
@@ -78,9 +77,8 @@ class RNN(RecurrentLayers):
         self.nonlinearity = nonlinearity
         self._activation = activation
 
-    def step(self, projected_x: Tensor, state: tuple | None, weights: tuple, out) -> tuple[Tensor]:
-        h = None if state is None else state[0]
-        return (elman_step(projected_x, h, weights[0], self._activation, out),)
+    def step(self, projected_x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor]:
+        return (elman_step(projected_x, state[0], weights[0], self._activation),)
 
     def forward(self, input, h0=None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._unroll(input, None if h0 is None else (h0,))

@@ -3,7 +3,8 @@
 A node's tooltip names what it is (an op with the rule from its docstring, a parameter, a
 constant), its scope and shape, a summary of its values, and the norm of its gradient after a
 backward run under `retain_grads()`. Graphviz writes them as `xlink:title`, which browsers show
-on hover. Backslashes are doubled: in a tooltip Graphviz reads `\\N`, `\\G` and the like as escapes.
+on hover. A backslash is shown as the look-alike U+29F5: Graphviz reads `\\N`, `\\G` and the like
+in a tooltip as escapes, and renderers do not agree on how to escape the backslash itself.
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def _where(scope: str) -> str:
 
 
 def _plain(text: str) -> str:
-    return text.replace("\\", "\\\\")
+    return text.replace("\\", "\u29f5")
 
 
 def node_tooltip(node: Node) -> str:
@@ -74,7 +75,7 @@ def node_tooltip(node: Node) -> str:
     if node.kind == "op":
         lines.append(f"{node.title} (op): {_rule(item)}")
     elif node.kind == "parameter":
-        lines.append(f"{node.title} (parameter, shared by every step that uses it)")
+        lines.append(f"{node.title} (parameter: one tensor, with an edge into every op that reads it)")
     else:
         lines.append(f"{node.title} (constant: an input, no gradient)")
     lines.append(f"scope: {_where(node.scope)}")

@@ -1,4 +1,4 @@
-"""Helpers around the layers, as torch.nn.utils: rnn.pad_sequence for batches of sequences."""
+"""Helpers around the layers, as torch.nn.utils: rnn.pad_sequence and packing for batches of sequences."""
 from . import rnn
 
 __all__ = ["rnn"]
