@@ -21,7 +21,7 @@ import numpy as np
 from ..nn.module import Module
 from ..tensor import Tensor
 from . import rolling
-from .capture import Capture, watched_outside
+from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import literal
 
@@ -29,12 +29,13 @@ _program_numbers = itertools.count()
 
 
 class Stale(Exception):
-    """Raised by a program whose assumptions no longer hold; `eager` when the call should run
-    eagerly (a checked value changed, a module keeps hidden states) rather than be traced again."""
+    """Raised by a program whose assumptions no longer hold: `value_changed` when a value the
+    library checks (a label, a sequence length) differs from the traced one, which another
+    program may serve; else an input, parameter or module changed and the program is done."""
 
-    def __init__(self, reason: str, eager: bool = False):
+    def __init__(self, reason: str, value_changed: bool = False):
         super().__init__(reason)
-        self.eager = eager
+        self.value_changed = value_changed
 
 
 class Program:
@@ -280,7 +281,7 @@ def _output_vars(result) -> list[Var]:
     out = []
     for t in tensors:
         if isinstance(t, Tensor):
-            var = getattr(Tensor.__dict__["data"].__get__(t), "_var", None)
+            var = getattr(raw_data(t), "_var", None)
             if var is not None:
                 out.append(var)
     return out
@@ -290,7 +291,7 @@ def _output_expression(result, read) -> str:
     def one(t):
         if t is None:
             return "None"
-        return f"_from_op({read(Tensor.__dict__['data'].__get__(t)._var)}, None)"
+        return f"_from_op({read(raw_data(t)._var)}, None)"
     if isinstance(result, (tuple, list)):
         items = [one(t) for t in result]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
