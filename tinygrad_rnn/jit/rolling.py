@@ -352,6 +352,7 @@ class Renderer:
                         for blk in (item.blocks if isinstance(item, Loop) else [item]) for stmt in blk.stmts
                         if stmt.writes is not None}
         self.extra_buffered: set = set()
+        self.stacks: dict = {}  # (family, position) -> (stacked variable, first step, last step)
         for item in self.items:
             if isinstance(item, Loop):
                 self._plan_loop(item)
@@ -611,6 +612,38 @@ class Renderer:
             return f"{self.buffer((blk.family, self.position[var]), var)}[{blk.step}]"
         return self.name(var)
 
+    def _note_stack(self, stmt: Stmt) -> None:
+        """Remember an np.array of a run of steps' values (a layer's outputs stacked): a loop
+        that needs those values stacked later takes rows of it instead of stacking again."""
+        if not (stmt.kind == "call" and stmt.target == "np.array" and len(stmt.args) == 1 and not stmt.kwargs
+                and isinstance(stmt.args[0], (tuple, list)) and len(stmt.outs) == 1):
+            return
+        out = stmt.outs[0]
+        variables = [v.var for v in stmt.args[0] if isinstance(v, Ref)]
+        if len(variables) != len(stmt.args[0]) or out in self.written or not variables:
+            return
+        if any(v not in self.block_of or self.block_of[v].family is None or v in self.written for v in variables):
+            return
+        keys = {(self.block_of[v].family, self.position[v]) for v in variables}
+        steps = [self.block_of[v].step for v in variables]
+        if len(keys) == 1 and steps == list(range(steps[0], steps[0] + len(steps))):
+            self.stacks[keys.pop()] = (out, steps[0], steps[-1])
+
+    def stacked(self, loop: Loop, var: Var, low: int, high: int, lines: list, cache: dict) -> str:
+        """`var` of the steps low..high (+ its offset) stacked on a new first axis: rows of an
+        array stacked before (no copy) or, once per loop, a new stack appended to `lines`."""
+        key, offset = self._slice_key(loop, var)
+        first, last = low + offset, high + offset
+        known = self.stacks.get(key)
+        if known is not None and known[1] <= first and last <= known[2]:
+            name = self.read_outside_loops(known[0])
+            return name if (first, last) == known[1:] else f"{name}[{first - known[1]}:{last - known[1] + 1}]"
+        if (key, offset) not in cache:
+            name = self.names(var.hint + "_stacked")
+            lines.append(f"{name} = np.array({self.buffer(key, var)}[{first}:{last + 1}])")
+            cache[(key, offset)] = name
+        return cache[(key, offset)]
+
     def sequence(self, variables: list) -> str | None:
         """A run of the same value of consecutive steps, as a slice of its buffer."""
         if len(variables) < MIN_LOOP or any(v not in self.block_of or self.block_of[v].family is None
@@ -628,6 +661,7 @@ class Renderer:
     def block_lines(self, blk: Block) -> list[str]:
         text = [f"# {blk.phase}" + (f": {blk.scope}" if blk.scope else "")]
         for stmt in blk.stmts:
+            self._note_stack(stmt)
             text.append(line(stmt, self.read_outside_loops, sequence=self.sequence))
             text += self.stores(stmt, blk, str(blk.step), self.read_outside_loops)
         return text
@@ -663,12 +697,7 @@ class Renderer:
                 return vector_names[var]
             if var in loop.fixed:
                 return self.read_outside_loops(var)
-            key, offset = self._slice_key(loop, var)
-            if (key, offset) not in stacked_names:
-                name = self.names(var.hint + "_stacked")
-                before.append(f"{name} = np.array({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])")
-                stacked_names[(key, offset)] = name
-            return stacked_names[(key, offset)]
+            return self.stacked(loop, var, low, high, before, stacked_names)
 
         base_of = {}
         position = 0
@@ -704,36 +733,29 @@ class Renderer:
             inside.append("    " + line(stmt, read, integer))
             inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
         after = []
+        stacks_after: dict = {}
+        if loop.scatters or loop.fused:
+            after.append("# what every step added, added at once")
         for j, (v, x, parts, offset, g) in loop.scatters.items():
             rest = "".join(", " + Writer(self.read_outside_loops).index_part(p) for p in parts[1:])
-            rows = self.names(g.hint + "_rows")
-            after.append(f"{rows} = {self._stacked_rows(loop, g, low, high)}  # every step's addition, at once:")
+            rows = self.stacked(loop, g, low, high, after, stacks_after)
             after.append(f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}] += {rows}")
         for kind, acc, a, b, _ in loop.fused.values():
-            rows_a = self.names(a.hint + "_rows")
+            rows_a = self.stacked(loop, a, low, high, after, stacks_after)
             if kind == "sum":
-                after.append(f"{rows_a} = {self._stacked(loop, a, low, high)}  # the per-step sums, added at once:")
-                after.append(f"{read(acc)} += {rows_a}.sum(axis=0)")
+                after.append(f"{read(acc)} += {rows_a}.sum(axis=(0, 1))")
             else:
-                rows_b = self.names(b.hint + "_rows")
-                after.append(f"{rows_a} = {self._stacked(loop, a, low, high)}  # the per-step products, at once:")
-                after.append(f"{rows_b} = {self._stacked(loop, b, low, high)}")
-                after.append(f"{read(acc)} += np.dot({rows_a}.T, {rows_b})")
+                rows_b = self.stacked(loop, b, low, high, after, stacks_after)
+                a_rows = self.names(a.hint + "_rows")
+                b_rows = self.names(b.hint + "_rows")
+                after.append(f"{a_rows} = {rows_a}.reshape(-1, {a.shape[-1]})")
+                after.append(f"{b_rows} = {rows_b}.reshape(-1, {b.shape[-1]})")
+                after.append(f"{read(acc)} += np.dot({a_rows}.T, {b_rows})")
         for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
             for stmt, template in zip(blk.stmts, first.stmts):
                 for var, same in zip(stmt.outs, template.outs):
                     self.var_names[var] = self.loop_name(same)
         return before + inside + after
-
-    def _stacked_rows(self, loop: Loop, var: Var, low: int, high: int) -> str:
-        """The values of `var` of every iteration stacked on a new first axis."""
-        key, offset = self._slice_key(loop, var)
-        return f"np.array({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
-
-    def _stacked(self, loop: Loop, var: Var, low: int, high: int) -> str:
-        """The rows of `var` of every iteration, stacked: np.concatenate(buffer[low:high + 1])."""
-        key, offset = self._slice_key(loop, var)
-        return f"np.concatenate({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
 
     def loop_name(self, var: Var) -> str:
         if var not in self.var_names:
