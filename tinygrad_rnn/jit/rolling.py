@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .ir import Literal, Ref, Stmt, Var
-from .render import Writer, line
+from .ir import Literal, Ref, Source, Stmt, Var
+from .render import Writer, line, literal
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
@@ -629,6 +629,13 @@ class Renderer:
         if len(keys) == 1 and steps == list(range(steps[0], steps[0] + len(steps))):
             self.stacks[keys.pop()] = (out, steps[0], steps[-1])
 
+    def _stacked_after(self, loop: Loop) -> list:
+        """The loop's own values that the sums after it stack (scatters and fused products)."""
+        mine = {v for s in loop.blocks[0].stmts for v in s.outs}
+        wanted = [scatter[4] for scatter in loop.scatters.values()]
+        wanted += [v for fusion in loop.fused.values() for v in fusion[2:4] if v is not None]
+        return [v for v in dict.fromkeys(wanted) if v in mine]
+
     def stacked(self, loop: Loop, var: Var, low: int, high: int, lines: list, cache: dict) -> str:
         """`var` of the steps low..high (+ its offset) stacked on a new first axis: rows of an
         array stacked before (no copy) or, once per loop, a new stack appended to `lines`."""
@@ -636,7 +643,7 @@ class Renderer:
         first, last = low + offset, high + offset
         known = self.stacks.get(key)
         if known is not None and known[1] <= first and last <= known[2]:
-            name = self.read_outside_loops(known[0])
+            name = known[0] if isinstance(known[0], str) else self.read_outside_loops(known[0])
             return name if (first, last) == known[1:] else f"{name}[{first - known[1]}:{last - known[1] + 1}]"
         if (key, offset) not in cache:
             name = self.names(var.hint + "_stacked")
@@ -713,6 +720,22 @@ class Renderer:
                 return vector_names[var] if var is out else read_stacked(var)
 
             before.append(line(stmt, write, lambda value, position, base=base_of[j]: loop.affine[base + position]))
+        # values the sums after the loop stack: written into their rows of one array as they are made
+        filled = {}
+        for var in self._stacked_after(loop):
+            j = next(j for j, s in enumerate(first.stmts) if var in s.outs)
+            stmt = first.stmts[j]
+            if (var in self.written or j in loop.vectorized or j in removed or j in loop.hoisted
+                    or not _into_out(stmt)):
+                continue
+            key = (first.family, self.position[var])
+            if key in self.stacks:
+                continue
+            name = self.names(var.hint + "_" + _scope_suffix(first.scope, True) + "_rows")
+            shape = ", ".join(str(n) for n in (high - low + 1,) + tuple(var.shape))
+            before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
+            filled[j] = name
+            self.stacks[key] = (name, low, high)
         inside = [header]
         base = 0
         for j, stmt in enumerate(first.stmts):
@@ -730,7 +753,11 @@ class Renderer:
             if j in loop.hoisted:
                 before.append(line(stmt, read, integer))
                 continue
-            inside.append("    " + line(stmt, read, integer))
+            if j in filled:
+                row = f"{filled[j]}[t - {low}]" if low else f"{filled[j]}[t]"
+                inside.append("    " + line(_with_out(stmt, row), read, integer))
+            else:
+                inside.append("    " + line(stmt, read, integer))
             inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
         after = []
         stacks_after: dict = {}
@@ -785,6 +812,32 @@ def _constant_part(part) -> bool:
     if isinstance(part, slice):
         return all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in (part.start, part.stop, part.step))
     return part is Ellipsis or part is None or (isinstance(part, int) and not isinstance(part, bool))
+
+
+_UFUNC_OF = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide", "**": "np.power"}
+
+
+def _into_out(stmt: Stmt) -> bool:
+    """Whether the statement can write its result into a given array (out=) instead."""
+    if stmt.writes is not None or len(stmt.outs) != 1 or stmt.outs[0].scalar:
+        return False
+    if stmt.kind == "binop":
+        return stmt.target in _UFUNC_OF
+    if stmt.kind == "unop":
+        return stmt.target == "-"
+    return stmt.kind == "call" and stmt.target in _ELEMENTWISE_CALLS and not stmt.kwargs
+
+
+def _with_out(stmt: Stmt, row: str) -> Stmt:
+    """The same call, written as a ufunc call into out=row."""
+    if stmt.kind == "binop":
+        target, args = _UFUNC_OF[stmt.target], stmt.args
+    elif stmt.kind == "unop":
+        target, args = "np.negative", stmt.args
+    else:
+        target, args = stmt.target, stmt.args
+    return Stmt("call", target, args, {"out": Source(row)}, outs=stmt.outs, reads=stmt.reads,
+                extra=dict(stmt.extra))
 
 
 def _step_index(offset: int) -> str:
