@@ -356,14 +356,16 @@ def known_zeros(stmts: list[Stmt]) -> set:
             continue
         (out,) = stmt.outs
         reads = stmt.refs()
-        if stmt.kind == "call" and stmt.target in ("np.zeros", "np.zeros_like") and not (
-                stmt.target == "np.zeros" and reads) or stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero \
-                and stmt.args and isinstance(stmt.args[0], Ref):
+        made = stmt.kind == "call" and (
+            (stmt.target == "np.zeros" and not reads) or stmt.target == "np.zeros_like"
+            or (stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero))
+        viewed = len(reads) == 1 and reads[0] in zero and (
+            (stmt.kind == "attr" and stmt.target in ("T", "mT")) or stmt.kind == "getitem"
+            or (stmt.kind == "method" and stmt.target in _VIEWS))
+        if made:
             zero.add(out)
             family[out] = out
-        elif len(reads) == 1 and reads[0] in zero and (
-                (stmt.kind == "attr" and stmt.target in ("T", "mT")) or (stmt.kind == "method" and stmt.target in _VIEWS)
-                or stmt.kind == "getitem"):
+        elif viewed:
             zero.add(out)
             family[out] = family[reads[0]]
     written = {family[s.writes] for s in stmts if s.writes is not None and s.writes in family}

@@ -414,7 +414,8 @@ class Renderer:
                         ok = False
                 else:
                     key = self._slice_key(loop, var)
-                    owner_items = {self.item_number[id(self.block_of[v])] for v in self._same_in_every_step(loop, j, var)}
+                    every_step = self._same_in_every_step(loop, j, var)
+                    owner_items = {self.item_number[id(self.block_of[v])] for v in every_step}
                     if (key is None or var.shape != out.shape or max(owner_items) >= start_item
                             or any(v in self.written for v in self._same_in_every_step(loop, j, var))):
                         ok = False
@@ -810,7 +811,8 @@ def _unit_slope(expression: str) -> bool:
 
 def _constant_part(part) -> bool:
     if isinstance(part, slice):
-        return all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in (part.start, part.stop, part.step))
+        ends = (part.start, part.stop, part.step)
+        return all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in ends)
     return part is Ellipsis or part is None or (isinstance(part, int) and not isinstance(part, bool))
 
 
