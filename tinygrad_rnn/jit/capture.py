@@ -1,7 +1,7 @@
 """Running a step once under the recorder: what is patched while it runs, and why.
 
 The eager core does not know about tracing, so for the length of one traced call:
-  * Tensor.data hands out traced arrays: a tensor that existed before the call (a parameter,
+  * Tensor._data (what the data property reads) hands out traced arrays: a tensor that existed before the call (a parameter,
     a Tensor argument, a tensor in a closure) becomes an input of the program, read again on
     every call; a tensor made during the call keeps the traced array it was made with.
     Assigning the data of a tensor that existed before (an optimizer step) is refused.
