@@ -1,9 +1,10 @@
 """Running a step once under the recorder: what is patched while it runs, and why.
 
 The eager core does not know about tracing, so for the length of one traced call:
-  * Tensor._data (what the data property reads) hands out traced arrays: a tensor that existed before the call (a parameter,
-    a Tensor argument, a tensor in a closure) becomes an input of the program, read again on
-    every call; a tensor made during the call keeps the traced array it was made with.
+  * The slot behind Tensor.data hands out traced arrays: a tensor that existed before the call
+    (a parameter, a Tensor argument, a tensor in a closure) becomes an input of the program,
+    read again on every call; a tensor made during the call keeps the traced array it was made
+    with.
     Assigning the data of a tensor that existed before (an optimizer step) is refused.
   * Tensor.grad of a tensor that existed before may not be read or assigned inside the step
     (an optimizer step, zero_grad or clipping): refused, with the advice to call it outside.
