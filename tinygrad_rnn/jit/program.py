@@ -21,6 +21,7 @@ import numpy as np
 from ..nn.module import Module
 from ..tensor import Tensor
 from . import rolling
+from .body import Renderer
 from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import literal
@@ -159,7 +160,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     mark_handovers(stmts, _output_vars(result))
     mark_zero_products(stmts)
     namespace["_hand_over"] = hand_over
-    renderer = rolling.arrange(stmts, loop).renderer(var_names, names)
+    renderer = Renderer(rolling.arrange(stmts, loop), var_names, names)
     out_text = _output_expression(result, renderer.read_outside_loops)
     body_lines = release_dead(renderer.lines(), out_text)
     head = f"def step({', '.join(arg_parameters)}):"
