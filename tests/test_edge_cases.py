@@ -14,12 +14,6 @@ import pytest
 from tinygrad_rnn import Tensor, stack
 from tinygrad_rnn.nn import functional as F
 
-ZERO_D_SUM = pytest.mark.xfail(
-    strict=True, reason="engine: a 0-d tensor receiving 3+ gradient contributions keeps only two")
-POW_ZERO = pytest.mark.xfail(strict=True, reason="engine: d(x ** 0)/dx at x = 0 is NaN, PyTorch gives 0")
-SIGMOID_TAILS = pytest.mark.xfail(strict=True, reason="engine: sigmoid is inaccurate in relative terms for x << 0")
-SOFTMAX_FAMILY = pytest.mark.xfail(
-    strict=True, reason="engine: softmax, log_softmax, logsumexp over a size-0 axis or extreme values")
 NAN = pytest.mark.xfail(strict=True, reason="engine: NaN propagation as in PyTorch")
 DTYPES = pytest.mark.xfail(strict=True, reason="engine: float32 combined with int arrays, 0-d float64 "
                                                 "tensors or NumPy float64 bounds becomes float64")
@@ -44,7 +38,6 @@ def test_zero_d_tensor_used_twice_gets_both_gradients():
     assert gradient(lambda a: a * a, 2.0) == 4.0
 
 
-@ZERO_D_SUM
 @pytest.mark.parametrize("fn, expected", [
     (lambda a: a + a + a, 3.0),                     # PyTorch: 3
     (lambda a: a * a * a, 12.0),                    # 3 a**2 at a = 2
@@ -56,13 +49,11 @@ def test_zero_d_tensor_used_three_or_more_times(fn, expected):
     assert gradient(fn, 2.0) == expected
 
 
-@ZERO_D_SUM
 def test_zero_d_tensor_indexed_and_reused():
     # x[True] has shape (1,); its sparse gradient meets two dense 0-d ones. PyTorch: 3, no error.
     assert gradient(lambda x: x[True].sum() + x * 1.0 + x * 1.0, 2.0) == 3.0
 
 
-@ZERO_D_SUM
 def test_scalar_weight_used_at_five_steps():
     # h_t = w * h_{t-1} + 1 from h_0 = 0, as a recurrent layer with a scalar weight unrolls:
     # h_5 = 1 + w + w^2 + w^3 + w^4, so dh_5/dw = 1 + 2w + 3w^2 + 4w^3 (PyTorch: 3.25 at w = 0.5).
@@ -85,7 +76,6 @@ def test_one_element_tensor_used_three_times():
 
 # ---------------------------------------------------------------- pow
 
-@POW_ZERO
 def test_power_zero_has_zero_gradient_at_zero():
     x = leaf([0.0, 2.0])
     y = x ** 0
@@ -101,7 +91,6 @@ def test_power_at_zero_for_positive_exponents():
 
 # ---------------------------------------------------------------- sigmoid tails
 
-@SIGMOID_TAILS
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_is_accurate_in_relative_terms_far_left(dtype):
     exact = 4.248354255291589e-18  # 1 / (1 + e^40); PyTorch: 4.2484e-18 in both dtypes
@@ -110,13 +99,11 @@ def test_sigmoid_is_accurate_in_relative_terms_far_left(dtype):
     assert np.isclose(float(value.data), exact, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
 
 
-@SIGMOID_TAILS
 def test_sigmoid_gradient_far_left_is_relative_accurate():
     # d sigmoid/dx = s (1 - s) = 4.2484e-18 at x = -40 (PyTorch), not 0.
     assert np.isclose(gradient(lambda x: x.sigmoid(), -40.0), 4.248354255291589e-18, rtol=1e-14, atol=0)
 
 
-@SIGMOID_TAILS
 def test_binary_cross_entropy_on_a_far_left_sigmoid():
     # -log(sigmoid(-40)) = log(1 + e^40) = 40 + log(1 + e^-40); PyTorch: 40.0, not the clamp's 100.
     loss = F.binary_cross_entropy(Tensor(-40.0).sigmoid(), 1.0)
@@ -134,7 +121,6 @@ def test_sigmoid_far_right_is_one_and_both_tails_are_warning_free():
 
 # ---------------------------------------------------------------- the softmax family
 
-@SOFTMAX_FAMILY
 @pytest.mark.parametrize("method", ["softmax", "log_softmax"])
 def test_softmax_over_a_size_0_axis_is_empty(method):
     x = leaf(np.zeros((2, 0)))
@@ -152,7 +138,6 @@ def test_softmax_along_a_non_empty_axis_of_an_empty_tensor():
     assert x.grad.shape == (0, 3)
 
 
-@SOFTMAX_FAMILY
 def test_logsumexp_of_nothing_is_minus_infinity():
     x = leaf(np.zeros((2, 0)))
     y = x.logsumexp(axis=1)  # PyTorch: tensor([-inf, -inf])
@@ -161,14 +146,12 @@ def test_logsumexp_of_nothing_is_minus_infinity():
     assert x.grad.shape == (2, 0)
 
 
-@SOFTMAX_FAMILY
 def test_logsumexp_of_minus_infinities_is_minus_infinity_without_errors():
     with np.errstate(all="raise"):
         y = Tensor([-np.inf, -np.inf]).logsumexp()  # PyTorch: -inf
     assert y.item() == -np.inf
 
 
-@SOFTMAX_FAMILY
 @pytest.mark.parametrize("method, expected", [("softmax", [1.0, 0.0]), ("log_softmax", [0.0, -np.inf])])
 def test_softmax_of_the_largest_floats(method, expected):
     with np.errstate(all="raise"):  # PyTorch: [1., 0.] and [0., -inf], no overflow
@@ -236,7 +219,6 @@ def test_mean_over_a_size_0_axis_is_nan_without_errors():
 
 # ---------------------------------------------------------------- NaN
 
-@NAN
 def test_max_of_an_array_holding_nan_is_nan_without_errors():
     with np.errstate(all="raise"):
         x = leaf([1.0, np.nan, 3.0])
@@ -245,7 +227,6 @@ def test_max_of_an_array_holding_nan_is_nan_without_errors():
     assert np.isnan(y.item())
 
 
-@NAN
 def test_relu_passes_the_gradient_at_nan_as_pytorch_does():
     # PyTorch's relu backward masks by the output (result <= 0 gets 0): NaN > 0 is false and
     # NaN <= 0 is false too, so the gradient at NaN passes: grad [1., 0., 1.].
@@ -346,6 +327,14 @@ def test_binary_cross_entropy_at_a_clamped_probability_passes_no_gradient():
     assert loss.item() == 100.0 and p.grad == 0.0
 
 
+def test_binary_cross_entropy_in_float32_clamps_at_the_smallest_normal_number():
+    # Documented: in float32 the clamp is log(float32 tiny), about -87.3, where PyTorch's is
+    # -100; the fuzz test does not compare a float32 BCE with PyTorch where the clamp is active.
+    loss = F.binary_cross_entropy(Tensor(np.array([1.0], dtype=np.float32)), np.array([0.0], dtype=np.float32))
+    assert loss.dtype == np.float32
+    assert np.isclose(loss.item(), -np.log(np.finfo(np.float32).tiny), rtol=1e-6, atol=0)
+
+
 @pytest.mark.xfail(strict=True, reason="nn.functional: binary_cross_entropy takes a NaN probability; "
                                        "PyTorch refuses it (not among the fixes in progress)")
 def test_binary_cross_entropy_refuses_a_nan_probability():
@@ -353,6 +342,27 @@ def test_binary_cross_entropy_refuses_a_nan_probability():
     # check compares p < 0 and p > 1, both false for NaN, so NaN passes as a probability.
     with pytest.raises(ValueError, match="binary_cross_entropy"):
         F.binary_cross_entropy(Tensor([np.nan, 0.5]), np.array([1.0, 0.0]))
+
+
+def test_binary_cross_entropy_with_logits_at_minus_infinity_is_the_limit():
+    # log(1 + e^x) - x y tends to +inf as x -> -inf with y > 0; PyTorch gives NaN there (inf - inf
+    # inside), so the fuzz test does not compare infinite logits with PyTorch.
+    loss = F.binary_cross_entropy_with_logits(Tensor([-np.inf]), np.array([0.5]), reduction="none")
+    assert np.array_equal(loss.data, [np.inf])
+
+
+# ---------------------------------------------------------------- 0-d results
+
+@pytest.mark.xfail(strict=True, reason="engine: a 0-d result's .data is a NumPy scalar, not a 0-d array "
+                                       "(not among the fixes in progress)")
+@pytest.mark.parametrize("op", ["sub", "mul", "exp", "tanh", "max", "index"])
+def test_a_0d_result_holds_a_0d_array(op):
+    # .data stays a NumPy array for every shape (as DESIGN.md says), so writes like
+    # t.data[...] = v and the in-place updates of optimizers work on 0-d tensors too.
+    a = leaf(1.5)
+    y = {"sub": lambda: a - 1.0, "mul": lambda: a * a, "exp": lambda: a.exp(), "tanh": lambda: a.tanh(),
+         "max": lambda: a.max(), "index": lambda: leaf([1.0, 2.0])[0]}[op]()
+    assert isinstance(y.data, np.ndarray) and y.data.shape == ()
 
 
 # ---------------------------------------------------------------- shapes
