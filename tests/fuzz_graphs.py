@@ -42,15 +42,14 @@ except ImportError:  # the finite-difference check still runs
 
 # Constructs that a known, not yet fixed engine bug gets wrong. The generator leaves them out
 # while they are listed; each has a precise case in tests/test_edge_cases.py marked xfail.
-# Once fixed (and so no longer listed here): "zero_d_accumulation" (a 0-d value receiving 3+
-# gradient terms kept two), "pow0_at_zero" (d(x ** 0)/dx at 0 was NaN), "sigmoid_tails"
-# (sigmoid(-40) was 0) and "softmax_size0" (softmax and logsumexp over a size-0 axis raised).
+# Fixed since the fuzz test found them (so no longer listed): 0-d values receiving 3+ gradient
+# terms kept two; d(x ** 0)/dx at 0 was NaN; sigmoid(-40) was 0; softmax and logsumexp over a
+# size-0 axis raised; float32 beside int arrays, 0-d float64 tensors or NumPy float64 bounds
+# became float64; reductions of a 0-d tensor over axis 0 or -1 raised; min() spread a NaN
+# gradient over every element.
 KNOWN_ENGINE_BUGS: set[str] = {
-    "dtype_promotion",      # float32 with an int array, a 0-d float64 tensor or NumPy float64 becomes float64
-    "reduce_0d_axis",       # sum, mean, max, logsumexp of a 0-d tensor with axis=0 or -1 raise
     "zero_d_scalars",       # a 0-d result's .data is a NumPy scalar (np.float64), not a 0-d array
-    "nan_gradients",        # NaN gradients: min() spreads one over every element (PyTorch: to the minimum
-                            # only); var and std with n - correction <= 0 differ from PyTorch's too
+    "nan_gradients",        # var and std with n - correction <= 0: NaN and inf gradients differ from PyTorch's
 }
 
 DTYPES = (np.float64, np.float32)

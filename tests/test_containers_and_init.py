@@ -87,6 +87,21 @@ def test_sequential_indexes_slices_and_has_a_length():
     x = np.ones((4, 2))
     np.testing.assert_array_equal(model[1:](head[0](x)).data, model(x).data)
     assert list(model) == [a, b, c]
+    assert [name for name, _ in model[1:].named_children()] == ["1", "2"]  # a slice keeps the names
+
+
+def test_sequential_from_an_ordered_dict_names_its_children():
+    from collections import OrderedDict
+
+    a, b = linears(2, 3, 1)
+    model = nn.Sequential(OrderedDict(hidden=a, out=b))
+    assert [name for name, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias", "out.weight",
+                                                              "out.bias"]
+    assert model[0] is a and model.out is b and len(model) == 2
+    replacement = nn.Linear(3, 1, rng=4)
+    model[-1] = replacement
+    assert model.out is replacement and len(model) == 2
+    np.testing.assert_array_equal(model(np.ones((1, 2))).data, replacement(a(np.ones((1, 2)))).data)
 
 
 # ---------------------------------------------------------------- dtype and zero_grad

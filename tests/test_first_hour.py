@@ -168,3 +168,38 @@ def test_module_idioms():
     restored = tg.optim.RMSprop(model.parameters(), lr=0.5)
     restored.load_state_dict(optimizer.state_dict())
     assert restored.param_groups[0]["lr"] == 0.01
+
+
+def build_containers(nn, **linear_options):
+    """The same nest of containers from tg.nn or torch.nn."""
+    def linear(a, b):
+        return nn.Linear(a, b, **linear_options)
+
+    model = nn.ModuleDict({"encoder": nn.Sequential(linear(3, 4), linear(4, 4), linear(4, 2)),
+                           "heads": nn.ModuleList([linear(2, 1), linear(2, 5)])})
+    model["heads"].append(linear(2, 2))
+    model["heads"].insert(0, linear(2, 3))
+    del model["heads"][1]
+    return model
+
+
+def test_containers_name_parameters_as_torch_does():
+    ours, theirs = build_containers(tg.nn, rng=0), build_containers(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [tuple(p.shape) for p in theirs.parameters()] == [p.shape for p in ours.parameters()]
+    assert len(ours["encoder"]) == len(theirs["encoder"]) == 3
+    assert list(ours["encoder"][1:].state_dict()) == list(theirs["encoder"][1:].state_dict())
+    assert [m.out_features for m in ours["heads"]] == [m.out_features for m in theirs["heads"]]
+    theirs = theirs.double()
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    np.testing.assert_allclose(ours["encoder"][:2](x).data,
+                               theirs["encoder"][:2](torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+
+
+def test_float_and_double_as_torch():
+    ours, theirs = tg.nn.LSTM(2, 3), torch.nn.LSTM(2, 3)
+    assert {p.dtype for p in ours.float().parameters()} == {np.dtype(np.float32)}
+    assert {p.dtype for p in theirs.float().parameters()} == {torch.float32}
+    assert {p.dtype for p in ours.double().parameters()} == {np.dtype(np.float64)}
+    assert {p.dtype for p in theirs.double().parameters()} == {torch.float64}

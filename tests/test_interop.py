@@ -1,6 +1,7 @@
 """to_torch and from_torch: for every module kind, the converted module gives the same outputs and
 the same gradients (1e-12), and a round trip gives back the same parameters exactly."""
 import sys
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -88,6 +89,8 @@ def kinds():
         "LSTMCell": (lambda: nn.LSTMCell(4, 6, rng=8), [ROWS, (H0, C0)]),
         "GRUCell": (lambda: nn.GRUCell(4, 6, rng=9), [ROWS, H0]),
         "Sequential of Linears": (lambda: nn.Sequential(nn.Linear(4, 5, rng=10), nn.Linear(5, 2, rng=11)), [ROWS]),
+        "Sequential with named children": (
+            lambda: nn.Sequential(OrderedDict(hidden=nn.Linear(4, 5, rng=21), out=nn.Linear(5, 2, rng=22))), [ROWS]),
         "Sequential with LayerNorm and Dropout (eval)": (
             lambda: nn.Sequential(nn.Linear(4, 5, rng=12), nn.LayerNorm(5), nn.Dropout(0.5)).eval(), [ROWS]),
         "Embedding with padding": (lambda: nn.Embedding(4, 3, padding_idx=0, rng=13), [IDS]),

@@ -10,6 +10,8 @@ carries over. torch is imported only when one of these functions is called.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from . import nn
@@ -98,7 +100,7 @@ def _to_torch(module, torch):
         rnn, head = _to_torch(module.rnn, torch), _to_torch(module.head, torch)
         return torch_sequence_model_class()(rnn, head, module.cell, module.many_to_many)
     if isinstance(module, nn.Sequential):
-        return torch.nn.Sequential(*[_to_torch(m, torch) for m in module])
+        return torch.nn.Sequential(OrderedDict((name, _to_torch(m, torch)) for name, m in module.named_children()))
     if isinstance(module, nn.ModuleList):
         return torch.nn.ModuleList([_to_torch(m, torch) for m in module])
     if isinstance(module, nn.ModuleDict):
@@ -157,7 +159,7 @@ def _from_torch(theirs, torch):
             options["nonlinearity"] = rnn.nonlinearity
         ours = SequenceModel(rnn.input_size, rnn.hidden_size, head.out_features, **options)
     elif isinstance(theirs, torch.nn.Sequential):
-        return nn.Sequential(*[_from_torch(m, torch) for m in theirs])
+        return nn.Sequential(OrderedDict((name, _from_torch(m, torch)) for name, m in theirs.named_children()))
     elif isinstance(theirs, torch.nn.ModuleList):
         return nn.ModuleList([_from_torch(m, torch) for m in theirs])
     elif isinstance(theirs, torch.nn.ModuleDict):

@@ -225,7 +225,8 @@ class ModuleList(Module):
         return modules[self._position(index)]
 
     def __setitem__(self, index, module: Module) -> None:
-        setattr(self, str(self._position(index)), _checked_module(type(self).__name__, index, module))
+        name = list(self._modules)[self._position(index)]
+        setattr(self, name, _checked_module(type(self).__name__, index, module))
 
     def __delitem__(self, index) -> None:
         modules = list(self._modules.values())
@@ -254,15 +255,24 @@ class ModuleList(Module):
 
 
 class Sequential(ModuleList):
-    """Modules applied one after another: Sequential(a, b)(x) == b(a(x)). Indexes as a ModuleList
-    does (a slice is a Sequential)."""
+    """Modules applied one after another: Sequential(a, b)(x) == b(a(x)).
 
-    def __init__(self, *modules: Module):
-        super().__init__(modules)
+    Children are named "0", "1", ..., or by the keys of one OrderedDict given instead
+    (Sequential(OrderedDict(fc=..., out=...))). Indexes as a ModuleList does, except that a
+    slice is a Sequential keeping the children's names, as in torch.
+    """
+
+    def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            super().__init__()
+            for name, module in modules[0].items():
+                setattr(self, name, _checked_module("Sequential", repr(name), module))
+        else:
+            super().__init__(modules)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return Sequential(*list(self._modules.values())[index])
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
         return super().__getitem__(index)
 
     def forward(self, x):
