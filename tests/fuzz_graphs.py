@@ -49,6 +49,7 @@ except ImportError:  # the finite-difference check still runs
 # gradient over every element.
 KNOWN_ENGINE_BUGS: set[str] = {
     "zero_d_scalars",       # a 0-d result's .data is a NumPy scalar (np.float64), not a 0-d array
+    "masked_fill_dtype",    # a 0-d float32 tensor filled with a 0-d float64 tensor becomes float64
     "nan_gradients",        # var and std with n - correction <= 0: NaN and inf gradients differ from PyTorch's
 }
 
@@ -645,7 +646,8 @@ class _Builder:
     # ------------------------------------------------ ops
     def avoiding(self, bug: str) -> bool:
         """True while `bug` (a KNOWN_ENGINE_BUGS entry) matters for this graph's dtype."""
-        return bug in KNOWN_ENGINE_BUGS and (bug != "dtype_promotion" or self.dtype == np.float32)
+        return bug in KNOWN_ENGINE_BUGS and (bug not in ("dtype_promotion", "masked_fill_dtype")
+                                             or self.dtype == np.float32)
 
     def constant(self, shape, nonzero: bool):
         """A non-graph operand: a Python number, a NumPy scalar, a float or int array, or a
@@ -778,7 +780,7 @@ class _Builder:
             mask = mask if np.broadcast_shapes(mask.shape, shape) == shape else self.rng.random(shape) < 0.5
             value = Const(float(self.rng.normal()))
             if self.rng.random() < 0.3:  # a 0-d tensor as the value
-                dtype = self.dtype if self.avoiding("dtype_promotion") else np.float64
+                dtype = self.dtype if self.avoiding("masked_fill_dtype") else np.float64
                 value = Const(np.array(value.value, dtype=dtype), as_tensor=True)
             self.step("masked_fill", (x, Const(np.asarray(mask)), value), {}, shape)
             return
