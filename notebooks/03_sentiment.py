@@ -36,13 +36,14 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, retain_grads
 from tinygrad_rnn.compare import compare_gradients, format_comparison
 from tinygrad_rnn.data import Vocabulary, sentiment_data
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.reference import (sentiment_bptt, sentiment_bptt_as_published, sgd_step,
                                     sgd_step_as_published)
 from tinygrad_rnn.tasks import sentiment
+from tinygrad_rnn.viz import draw_graph
 
 # %% [markdown]
 # ## 1. The data and one-hot words
@@ -279,9 +280,6 @@ assert ratios["Whh"].max() > 5.0 and np.isclose(ratios["Whh"].min(), 5.0, rtol=1
 # a node to read its op, shape, values and gradient norm.
 
 # %%
-from tinygrad_rnn import retain_grads
-from tinygrad_rnn.viz import draw_graph
-
 model.zero_grad()
 phrase_loss = F.cross_entropy(model(Tensor(one_hot[None])), np.array([target]))
 with retain_grads():

@@ -42,15 +42,7 @@ except ImportError:  # the finite-difference check still runs
 
 # Constructs that a known, not yet fixed engine bug gets wrong. The generator leaves them out
 # while they are listed; each has a precise case in tests/test_edge_cases.py marked xfail.
-KNOWN_ENGINE_BUGS: set[str] = {
-    "zero_d_accumulation",  # a 0-d value receiving 3+ gradient terms keeps only two
-    "pow0_at_zero",         # d(x ** 0)/dx at x = 0 is NaN
-    "sigmoid_tails",        # sigmoid(-40) is 0, not 4.25e-18
-    "softmax_size0",        # softmax, log_softmax, logsumexp over a size-0 axis raise
-    "dtype_promotion",      # float32 with an int array, a 0-d float64 tensor or NumPy float64 becomes float64
-    "reduce_0d_axis",       # sum, mean, max, logsumexp of a 0-d tensor with axis=0 or -1 raise
-    "nan_gradients",        # min() spreads a NaN gradient over every element, PyTorch only to the minimum
-}
+KNOWN_ENGINE_BUGS: set[str] = set()
 
 DTYPES = (np.float64, np.float32)
 LOSS_REDUCTIONS = ("mean", "sum", "none")

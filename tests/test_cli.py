@@ -388,3 +388,14 @@ def test_the_sentiment_loop_also_stops_at_a_nan_loss(monkeypatch):
     with eager_steps(), pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 4, "
                                                                r".*last finite loss was"):
         sentiment.run(sentiment.Config(epochs=3, hidden=4))
+
+
+def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, capsys):
+    path = _saved(tmp_path, capsys, "sine", "--eager")
+    whole = path.read_bytes()
+    for damaged in (b"not a zip file at all", whole[: len(whole) // 2], b""):
+        path.write_bytes(damaged)
+        code, out, err = _run(["predict", "--task", "sine", "--checkpoint", str(path)], capsys)
+        assert code == 2 and out == ""
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert err.startswith(f"tinygrad-rnn predict: error: checkpoint {path} ")

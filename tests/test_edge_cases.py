@@ -14,19 +14,6 @@ import pytest
 from tinygrad_rnn import Tensor, stack
 from tinygrad_rnn.nn import functional as F
 
-ZERO_D_SUM = pytest.mark.xfail(
-    strict=True, reason="engine: a 0-d tensor receiving 3+ gradient contributions keeps only two")
-POW_ZERO = pytest.mark.xfail(strict=True, reason="engine: d(x ** 0)/dx at x = 0 is NaN, PyTorch gives 0")
-SIGMOID_TAILS = pytest.mark.xfail(strict=True, reason="engine: sigmoid is inaccurate in relative terms for x << 0")
-SOFTMAX_FAMILY = pytest.mark.xfail(
-    strict=True, reason="engine: softmax, log_softmax, logsumexp over a size-0 axis or extreme values")
-NAN = pytest.mark.xfail(strict=True, reason="engine: NaN propagation as in PyTorch")
-DTYPES = pytest.mark.xfail(strict=True, reason="engine: float32 combined with int arrays, 0-d float64 "
-                                                "tensors or NumPy float64 bounds becomes float64")
-REDUCE_0D = pytest.mark.xfail(
-    strict=True, reason="engine: a reduction of a 0-d tensor over axis 0 or -1 raises; PyTorch accepts dim 0 and -1")
-
-
 def leaf(value, dtype=np.float64) -> Tensor:
     return Tensor(np.array(value, dtype=dtype), requires_grad=True)
 
@@ -44,7 +31,6 @@ def test_zero_d_tensor_used_twice_gets_both_gradients():
     assert gradient(lambda a: a * a, 2.0) == 4.0
 
 
-@ZERO_D_SUM
 @pytest.mark.parametrize("fn, expected", [
     (lambda a: a + a + a, 3.0),                     # PyTorch: 3
     (lambda a: a * a * a, 12.0),                    # 3 a**2 at a = 2
@@ -56,13 +42,11 @@ def test_zero_d_tensor_used_three_or_more_times(fn, expected):
     assert gradient(fn, 2.0) == expected
 
 
-@ZERO_D_SUM
 def test_zero_d_tensor_indexed_and_reused():
     # x[True] has shape (1,); its sparse gradient meets two dense 0-d ones. PyTorch: 3, no error.
     assert gradient(lambda x: x[True].sum() + x * 1.0 + x * 1.0, 2.0) == 3.0
 
 
-@ZERO_D_SUM
 def test_scalar_weight_used_at_five_steps():
     # h_t = w * h_{t-1} + 1 from h_0 = 0, as a recurrent layer with a scalar weight unrolls:
     # h_5 = 1 + w + w^2 + w^3 + w^4, so dh_5/dw = 1 + 2w + 3w^2 + 4w^3 (PyTorch: 3.25 at w = 0.5).
@@ -85,7 +69,6 @@ def test_one_element_tensor_used_three_times():
 
 # ---------------------------------------------------------------- pow
 
-@POW_ZERO
 def test_power_zero_has_zero_gradient_at_zero():
     x = leaf([0.0, 2.0])
     y = x ** 0
@@ -101,7 +84,6 @@ def test_power_at_zero_for_positive_exponents():
 
 # ---------------------------------------------------------------- sigmoid tails
 
-@SIGMOID_TAILS
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_is_accurate_in_relative_terms_far_left(dtype):
     exact = 4.248354255291589e-18  # 1 / (1 + e^40); PyTorch: 4.2484e-18 in both dtypes
@@ -110,13 +92,11 @@ def test_sigmoid_is_accurate_in_relative_terms_far_left(dtype):
     assert np.isclose(float(value.data), exact, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
 
 
-@SIGMOID_TAILS
 def test_sigmoid_gradient_far_left_is_relative_accurate():
     # d sigmoid/dx = s (1 - s) = 4.2484e-18 at x = -40 (PyTorch), not 0.
     assert np.isclose(gradient(lambda x: x.sigmoid(), -40.0), 4.248354255291589e-18, rtol=1e-14, atol=0)
 
 
-@SIGMOID_TAILS
 def test_binary_cross_entropy_on_a_far_left_sigmoid():
     # -log(sigmoid(-40)) = log(1 + e^40) = 40 + log(1 + e^-40); PyTorch: 40.0, not the clamp's 100.
     loss = F.binary_cross_entropy(Tensor(-40.0).sigmoid(), 1.0)
@@ -134,7 +114,6 @@ def test_sigmoid_far_right_is_one_and_both_tails_are_warning_free():
 
 # ---------------------------------------------------------------- the softmax family
 
-@SOFTMAX_FAMILY
 @pytest.mark.parametrize("method", ["softmax", "log_softmax"])
 def test_softmax_over_a_size_0_axis_is_empty(method):
     x = leaf(np.zeros((2, 0)))
@@ -152,7 +131,6 @@ def test_softmax_along_a_non_empty_axis_of_an_empty_tensor():
     assert x.grad.shape == (0, 3)
 
 
-@SOFTMAX_FAMILY
 def test_logsumexp_of_nothing_is_minus_infinity():
     x = leaf(np.zeros((2, 0)))
     y = x.logsumexp(axis=1)  # PyTorch: tensor([-inf, -inf])
@@ -161,14 +139,12 @@ def test_logsumexp_of_nothing_is_minus_infinity():
     assert x.grad.shape == (2, 0)
 
 
-@SOFTMAX_FAMILY
 def test_logsumexp_of_minus_infinities_is_minus_infinity_without_errors():
     with np.errstate(all="raise"):
         y = Tensor([-np.inf, -np.inf]).logsumexp()  # PyTorch: -inf
     assert y.item() == -np.inf
 
 
-@SOFTMAX_FAMILY
 @pytest.mark.parametrize("method, expected", [("softmax", [1.0, 0.0]), ("log_softmax", [0.0, -np.inf])])
 def test_softmax_of_the_largest_floats(method, expected):
     with np.errstate(all="raise"):  # PyTorch: [1., 0.] and [0., -inf], no overflow
@@ -188,7 +164,6 @@ def test_softmax_of_a_0d_tensor(method, expected, axis):
 
 # ---------------------------------------------------------------- reductions
 
-@REDUCE_0D
 @pytest.mark.parametrize("method", ["sum", "mean", "max", "logsumexp"])
 @pytest.mark.parametrize("axis", [0, -1, (0,)])
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -224,7 +199,6 @@ def test_max_shares_the_gradient_between_ties():
                           [[0.5, 0.0], [0.5, 1.0]])
 
 
-@NAN
 def test_mean_over_a_size_0_axis_is_nan_without_errors():
     with np.errstate(all="raise"):
         x = leaf(np.zeros((0, 3)))
@@ -236,7 +210,6 @@ def test_mean_over_a_size_0_axis_is_nan_without_errors():
 
 # ---------------------------------------------------------------- NaN
 
-@NAN
 def test_max_of_an_array_holding_nan_is_nan_without_errors():
     with np.errstate(all="raise"):
         x = leaf([1.0, np.nan, 3.0])
@@ -245,14 +218,12 @@ def test_max_of_an_array_holding_nan_is_nan_without_errors():
     assert np.isnan(y.item())
 
 
-@NAN
 def test_relu_passes_the_gradient_at_nan_as_pytorch_does():
     # PyTorch's relu backward masks by the output (result <= 0 gets 0): NaN > 0 is false and
     # NaN <= 0 is false too, so the gradient at NaN passes: grad [1., 0., 1.].
     assert np.array_equal(gradient(lambda x: x.relu().sum(), [np.nan, -1.0, 1.0]), [1.0, 0.0, 1.0])
 
 
-@NAN
 def test_min_sends_a_nan_gradient_only_to_the_minimum():
     # min() without dim is documented as PyTorch's min: its backward puts the incoming gradient
     # at the minimum and exact zeros elsewhere, so a NaN gradient (from a std of one element
@@ -306,7 +277,6 @@ def test_float32_stays_float32(op, partner):
     assert x.grad.dtype == np.float32
 
 
-@DTYPES
 @pytest.mark.parametrize("partner", FLOAT32_PARTNERS_PROMOTED_TODAY.values(),
                          ids=FLOAT32_PARTNERS_PROMOTED_TODAY.keys())
 def test_float32_with_int_arrays_and_0d_float64_stays_float32(partner):
@@ -315,7 +285,6 @@ def test_float32_with_int_arrays_and_0d_float64_stays_float32(partner):
     assert (partner + x).dtype == np.float32
 
 
-@DTYPES
 def test_clip_with_numpy_float64_bounds_stays_float32():
     y = leaf([-1.0, 0.5, 2.0], dtype=np.float32).clip(np.float64(0.0), np.float64(1.0))
     assert y.dtype == np.float32  # PyTorch: torch.clamp(x32, np.float64(0), np.float64(1)) is float32
@@ -344,6 +313,15 @@ def test_binary_cross_entropy_at_a_clamped_probability_passes_no_gradient():
     loss = F.binary_cross_entropy(p, 0.0)
     loss.backward()
     assert loss.item() == 100.0 and p.grad == 0.0
+
+
+@pytest.mark.xfail(strict=True, reason="nn.functional: binary_cross_entropy takes a NaN probability; "
+                                       "PyTorch refuses it (not among the fixes in progress)")
+def test_binary_cross_entropy_refuses_a_nan_probability():
+    # PyTorch: RuntimeError "all elements of input should be between 0 and 1". Here the range
+    # check compares p < 0 and p > 1, both false for NaN, so NaN passes as a probability.
+    with pytest.raises(ValueError, match="binary_cross_entropy"):
+        F.binary_cross_entropy(Tensor([np.nan, 0.5]), np.array([1.0, 0.0]))
 
 
 # ---------------------------------------------------------------- shapes
@@ -408,6 +386,8 @@ def test_the_documented_values_are_pytorch_s():
     assert r.grad.tolist() == [1.0, 0.0, 1.0]
     assert torch.tensor(2.0).sum(0, keepdim=True).shape == ()
     assert torch.zeros(0, 3).mean(0).isnan().all()
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        torch.nn.functional.binary_cross_entropy(torch.tensor([float("nan")]), torch.tensor([1.0]))
     t = torch.tensor([1.0, 1.0, 0.0], requires_grad=True)
     torch.amax(t, dim=0).backward()
     assert t.grad.tolist() == [0.5, 0.5, 0.0]

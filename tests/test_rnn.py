@@ -168,13 +168,24 @@ def test_the_output_holds_the_last_layers_hidden_states_stacked(layer_class, bat
     assert np.array_equal(last_layer[-1].grad, np.ones_like(last_layer[-1].data))   # nothing comes after T
 
 
-def test_a_float64_initial_state_in_a_float32_layer_keeps_numpys_dtype_rules():
-    layer = nn.RNN(3, 4, dtype=np.float32, rng=0)
-    x = np.ones((2, 1, 3), dtype=np.float32)
-    output, h_n = layer(x, Tensor(np.zeros((1, 1, 4))))
-    assert output.dtype == h_n.dtype == np.float64
-    output, _ = layer(x)
+@pytest.mark.parametrize("layer_class", [nn.RNN, nn.LSTM, nn.GRU])
+def test_a_float32_layer_casts_float64_input_and_state_and_sends_their_gradients_back_as_float64(layer_class):
+    layer = layer_class(3, 4, dtype=np.float32, rng=0)
+    x = Tensor(np.random.default_rng(0).normal(size=(5, 2, 3)), requires_grad=True)
+    h0 = Tensor(np.full((1, 2, 4), 0.1), requires_grad=True)
+    state = (h0, Tensor(np.zeros((1, 2, 4)))) if layer_class is nn.LSTM else h0
+    output, _ = layer(x, state)
     assert output.dtype == np.float32
+    output.sum().backward()
+    assert x.grad.dtype == h0.grad.dtype == np.float64
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+    wide = layer_class(3, 4, dtype=np.float64, rng=0)
+    wide_x = Tensor(x.numpy(), requires_grad=True)
+    wide_h0 = Tensor(h0.numpy(), requires_grad=True)
+    wide_output, _ = wide(wide_x, (wide_h0, Tensor(np.zeros((1, 2, 4)))) if layer_class is nn.LSTM else wide_h0)
+    wide_output.sum().backward()
+    np.testing.assert_allclose(output.numpy(), wide_output.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad, wide_x.grad, rtol=1e-4, atol=1e-5)
 
 
 

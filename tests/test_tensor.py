@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor, ones, scope, zeros
+from tinygrad_rnn import Tensor, ones, scope, stack, zeros
 
 
 @pytest.mark.parametrize("data", [3, 2.5, True, [1, 2, 3], [[1.0, 2], [3, 4]], (1, 2)])
@@ -129,3 +129,121 @@ def test_numpy_asarray_gives_the_values_not_an_object_array():
 
 def test_a_float16_mean_of_many_elements_accumulates_without_overflow():
     assert Tensor(np.full(70000, 0.5, dtype=np.float16)).mean().item() == 0.5
+
+
+# ---------------------------------------------------------------- dtypes promote as in PyTorch
+
+F32 = np.float32
+
+
+@pytest.mark.parametrize("other", [2.0, 3, np.float64(0.5), Tensor(np.float64(1.5)), np.array(2.0),
+                                   np.array([1, 2], dtype=np.int64), [1.0, 2.0], True],
+                         ids=["float", "int", "np.float64", "0-d float64 tensor", "0-d float64 array",
+                              "int64 array", "list", "bool"])
+def test_a_float32_tensor_stays_float32_beside_numbers_0d_tensors_and_integer_arrays(other):
+    x = Tensor(np.array([1.0, 2.0], dtype=F32), requires_grad=True)
+    for result in (x + other, other + x, x * other, other * x, x - other, other - x, x / other):
+        assert result.dtype == F32, type(other)
+    (x * other).sum().backward()
+    assert x.grad.dtype == F32
+
+
+def test_a_0d_float64_leaf_beside_float32_gets_its_gradient_in_float64():
+    x = Tensor(np.array([1.0, 2.0], dtype=F32), requires_grad=True)
+    scale = Tensor(np.float64(3.0), requires_grad=True)
+    out = x * scale
+    assert out.dtype == F32
+    out.sum().backward()
+    assert scale.grad.dtype == np.float64 and scale.grad == 3.0 and x.grad.dtype == F32
+
+
+def test_clip_bounds_and_exponents_given_as_numpy_scalars_keep_float32():
+    x = Tensor(np.array([-1.0, 0.25, 2.0], dtype=F32))
+    assert x.clip(np.float64(0.0), np.float64(1.0)).dtype == F32
+    assert (x ** np.float64(2.0)).dtype == F32 and x.clamp(min=np.float64(0.0)).dtype == F32
+
+
+def test_integers_promote_to_the_default_float_and_mixed_stacks_promote():
+    i = Tensor(np.array([1, 2]))
+    assert (i + 0.5).dtype == np.float64 and (i + Tensor(np.float64(1.5))).dtype == np.float64
+    assert (i + 1).dtype == np.int64
+    wide = Tensor(np.ones(2))
+    narrow = Tensor(np.ones(2, dtype=F32), requires_grad=True)
+    stacked = stack([narrow, wide])
+    assert stacked.dtype == np.float64
+    stacked.sum().backward()
+    assert narrow.grad.dtype == F32
+
+
+def test_result_dtypes_match_pytorchs():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
+    from tinygrad_rnn.tensor import result_dtype
+
+    as_torch = {np.float32: torch.float32, np.float64: torch.float64, np.int64: torch.int64,
+                np.int32: torch.int32, np.bool_: torch.bool}
+    tensors = {f"{d.__name__}{'' if shape else ' 0-d'}": (np.ones(shape, dtype=d), torch.ones(shape, dtype=as_torch[d]))
+               for d in as_torch for shape in ((2,), ())}
+    numbers = {"1.5": 1.5, "2": 2, "True": True}
+    for name_a, (a, ta) in tensors.items():
+        for name_b, (b, tb) in {**tensors, **{k: (v, v) for k, v in numbers.items()}}.items():
+            ours = result_dtype(Tensor(a), b if name_b in numbers else Tensor(b))
+            theirs = torch.result_type(ta, tb)
+            if theirs == torch.float32 and ours == np.float64 and name_b == "1.5" and a.dtype.kind != "f":
+                continue   # an integer tensor times a Python float: PyTorch's default float is float32, ours float64
+            assert as_torch[ours.type] == theirs, (name_a, name_b, ours, theirs)
+
+
+def test_a_float32_linear_layer_casts_a_float64_input():
+    from tinygrad_rnn import nn
+
+    layer = nn.Linear(3, 2, dtype=F32, rng=0)
+    x = Tensor(np.ones((4, 3)), requires_grad=True)
+    y = layer(x)
+    assert y.dtype == F32
+    y.sum().backward()
+    assert x.grad.dtype == np.float64 and layer.weight.grad.dtype == F32
+    np.testing.assert_allclose(x.grad, np.tile(layer.weight.data.sum(axis=0), (4, 1)), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- comparisons and Python numbers
+
+def test_comparisons_give_bool_tensors_without_gradient():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = Tensor([3.0, 2.0, 1.0])
+    for result, expected in ((x < y, [True, False, False]), (x <= y, [True, True, False]),
+                             (x > 2, [False, False, True]), (x >= 2, [False, True, True]),
+                             (x == y, [False, True, False]), (x != y, [True, False, True]),
+                             (2.0 < x, [False, False, True]), (np.array([1.0, 5.0, 3.0]) == x, [True, False, True])):
+        assert isinstance(result, Tensor) and result.dtype == np.bool_ and not result.requires_grad
+        np.testing.assert_array_equal(result.numpy(), expected)
+    assert (x == "a") is False and (x != None) is True   # noqa: E711 -- not comparable: Python's identity rule
+
+
+def test_float32_and_float64_compare_after_promotion_as_in_pytorch():
+    tenth = Tensor(np.array([0.1], dtype=F32))
+    assert (tenth == Tensor(np.float64(0.1))).numpy().all()   # the 0-d float64 operand is rounded to float32 first
+
+
+def test_bool_float_and_int_of_one_element():
+    assert bool(Tensor(1.0)) is True and bool(Tensor([0.0])) is False
+    assert float(Tensor([[2.5]])) == 2.5 and int(Tensor(-3.7)) == -3 and int(Tensor(np.array(7))) == 7
+    x = Tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"bool\(\): the truth value of a tensor of shape \(2,\) is ambiguous"):
+        bool(x)
+    with pytest.raises(ValueError, match=r"float\(\): only a one-element tensor converts to a Python number, got shape \(2,\)"):
+        float(x)
+    with pytest.raises(ValueError, match=r"int\(\): only a one-element tensor converts to a Python number, got shape \(0,\)"):
+        int(Tensor(np.zeros(0)))
+    if Tensor(3.0) > 2:   # a comparison used as a condition
+        pass
+    else:
+        pytest.fail("Tensor(3.0) > 2 is true")
+
+
+def test_tensors_hash_by_identity_so_dicts_sets_and_the_backward_walk_still_work():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+    table = {a: "a", b: "b"}
+    assert table[a] == "a" and table[b] == "b" and len({a, b, a}) == 2
+    assert a in [a, b] and a in {a}
+    (a * b + a).sum().backward()
+    np.testing.assert_array_equal(a.grad, [2.0, 3.0])

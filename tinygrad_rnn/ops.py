@@ -37,14 +37,15 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def normalize_axes(axis, ndim: int) -> tuple:
-    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
+    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes.
+    A 0-d array accepts axis 0 and -1, as PyTorch does, meaning its one value: no axis."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     bad = [a for a in axes if not -max(ndim, 1) <= a < max(ndim, 1)]
     if bad:
         raise ValueError(f"axis {bad[0]} is out of bounds for an array of dimension {ndim}")
-    return tuple(sorted(int(a) % ndim if ndim else 0 for a in axes))
+    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
 
 
 def expand_reduced(grad: np.ndarray, axes: tuple, keepdims: bool, shape: tuple) -> np.ndarray:
@@ -451,7 +452,8 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged (`count`)."""
+    """z = sum(x, axes) / n;  dx = g / n broadcast back, n = number of elements averaged (`count`).
+    Over no elements (n = 0), z is 0 / 0 = NaN, quietly, as in PyTorch."""
 
     __slots__ = ("axes", "keepdims", "input_shape", "count")
 
@@ -460,31 +462,47 @@ class Mean(Function):
         self.keepdims = keepdims
         self.input_shape = x.shape
         self.count = math.prod(x.shape[a] for a in self.axes)
-        if x.dtype == np.float16:  # NumPy's mean adds float16 in float32 and cannot overflow
-            return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
-        return np.asarray(x.sum(axis=self.axes, keepdims=keepdims) / self.count)  # the same, cheaper
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if x.dtype == np.float16:  # NumPy's mean adds float16 in float32 and cannot overflow
+                return np.asarray(x.mean(axis=self.axes, keepdims=keepdims))
+            return np.asarray(x.sum(axis=self.axes, keepdims=keepdims) / self.count)  # the same, cheaper
 
     def backward(self, g):
-        return (expand_reduced(g / self.count, self.axes, self.keepdims, self.input_shape),)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (expand_reduced(g / self.count, self.axes, self.keepdims, self.input_shape),)
 
 
 class Max(Function):
     """z = max(x, axes);  dx = g at the maxima (shared equally between ties), 0 elsewhere.
-    Where a NaN is among the values, z is NaN and the NaNs share g, as PyTorch's max()."""
+    Where a NaN is among the values, z is NaN and so is dx, as PyTorch's amax."""
 
     __slots__ = ("axes", "keepdims")
+    nans_share_gradient = False
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         z = x.max(axis=self.axes, keepdims=True)
-        is_max = (x == z) | (np.isnan(x) & np.isnan(z))
-        self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
+        is_max = x == z
+        if self.nans_share_gradient:
+            is_max |= np.isnan(x) & np.isnan(z)
+        with np.errstate(invalid="ignore"):  # no maximum equals a NaN: 0 / 0 is NaN, the answer
+            self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
     def backward(self, g):
         share = self.saved[0]
-        return (expand_reduced(g, self.axes, self.keepdims, share.shape) * share,)
+        g = expand_reduced(g, self.axes, self.keepdims, share.shape)
+        if self.nans_share_gradient:  # exact zeros away from the maxima, even for a NaN g
+            return (np.where(share != 0, g * share, 0),)
+        return (g * share,)
+
+
+class MaxOfAll(Max):
+    """z = max(x) over every axis, as PyTorch's max(): as Max, except that where a NaN is among
+    the values (z is NaN), the NaNs share g, and every other element gets an exact 0."""
+
+    nans_share_gradient = True
 
 
 # ---------------------------------------------------------------- shape
@@ -720,19 +738,32 @@ class Amin(Function):
     NaN wherever the minimum is NaN, as in PyTorch's amin."""
 
     __slots__ = ("axes", "keepdims")
+    nans_share_gradient = False
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         z = x.min(axis=self.axes, keepdims=True)
         is_min = x == z
+        if self.nans_share_gradient:
+            is_min |= np.isnan(x) & np.isnan(z)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.saved = (is_min / is_min.sum(axis=self.axes, keepdims=True),)
         return z if keepdims else np.squeeze(z, axis=self.axes)
 
     def backward(self, g):
         share = self.saved[0]
-        return (expand_reduced(g, self.axes, self.keepdims, share.shape) * share,)
+        g = expand_reduced(g, self.axes, self.keepdims, share.shape)
+        if self.nans_share_gradient:  # exact zeros away from the minima, even for a NaN g
+            return (np.where(share != 0, g * share, 0),)
+        return (g * share,)
+
+
+class MinOfAll(Amin):
+    """z = min(x) over every axis, as PyTorch's min(): as Amin, except that where a NaN is among
+    the values (z is NaN), the NaNs share g, and every other element gets an exact 0."""
+
+    nans_share_gradient = True
 
 
 class MinAlong(Function):

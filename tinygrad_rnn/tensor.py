@@ -204,16 +204,16 @@ class Tensor:
             return Tensor._from_op(np.asarray(other), None)
         raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
 
-    def __add__(self, other): return apply(ops.Add, self, self._lift(other))
-    def __radd__(self, other): return apply(ops.Add, self._lift(other), self)
-    def __sub__(self, other): return apply(ops.Sub, self, self._lift(other))
-    def __rsub__(self, other): return apply(ops.Sub, self._lift(other), self)
-    def __mul__(self, other): return apply(ops.Mul, self, self._lift(other))
-    def __rmul__(self, other): return apply(ops.Mul, self._lift(other), self)
-    def __truediv__(self, other): return apply(ops.Div, self, self._lift(other))
-    def __rtruediv__(self, other): return apply(ops.Div, self._lift(other), self)
-    def __matmul__(self, other): return apply(ops.MatMul, self, self._lift(other))
-    def __rmatmul__(self, other): return apply(ops.MatMul, self._lift(other), self)
+    def __add__(self, other): return apply(ops.Add, *promoted(self, other))
+    def __radd__(self, other): return apply(ops.Add, *promoted(other, self))
+    def __sub__(self, other): return apply(ops.Sub, *promoted(self, other))
+    def __rsub__(self, other): return apply(ops.Sub, *promoted(other, self))
+    def __mul__(self, other): return apply(ops.Mul, *promoted(self, other))
+    def __rmul__(self, other): return apply(ops.Mul, *promoted(other, self))
+    def __truediv__(self, other): return apply(ops.Div, *promoted(self, other))
+    def __rtruediv__(self, other): return apply(ops.Div, *promoted(other, self))
+    def __matmul__(self, other): return apply(ops.MatMul, *promoted(self, other))
+    def __rmatmul__(self, other): return apply(ops.MatMul, *promoted(other, self))
     def __neg__(self): return apply(ops.Neg, self)
 
     def __pow__(self, exponent):
@@ -222,7 +222,7 @@ class Tensor:
                 f"pow: the exponent must be a number, got {type(exponent).__name__}; "
                 "for a tensor exponent y write (y * x.log()).exp()"
             )
-        return apply(ops.Pow, self, exponent=exponent)
+        return apply(ops.Pow, self, exponent=_python_number(exponent))
 
     def __rpow__(self, base):
         if not isinstance(base, numbers.Real) or base <= 0:
@@ -230,6 +230,37 @@ class Tensor:
         return (self * float(np.log(base))).exp()
 
     def matmul(self, other): return self @ other
+
+    # ------------------------------------------------------------ comparisons and Python numbers
+    # Comparisons give bool tensors without a gradient; == and != compare values, so a tensor
+    # hashes by identity (object's hash), as the backward walk's dicts need.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other): return _compare(np.equal, self, other)
+    def __ne__(self, other): return _compare(np.not_equal, self, other)
+    def __lt__(self, other): return _compare(np.less, self, other)
+    def __le__(self, other): return _compare(np.less_equal, self, other)
+    def __gt__(self, other): return _compare(np.greater, self, other)
+    def __ge__(self, other): return _compare(np.greater_equal, self, other)
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor; of more elements it is ambiguous, as in PyTorch."""
+        if self._data.size != 1:
+            raise RuntimeError(f"bool(): the truth value of a tensor of shape {self.shape} is ambiguous; "
+                               "reduce it first, e.g. (t > 0).all()")
+        return bool(self._data.item())
+
+    def __float__(self) -> float:
+        """float(t) of a one-element tensor."""
+        if self._data.size != 1:
+            raise ValueError(f"float(): only a one-element tensor converts to a Python number, got shape {self.shape}")
+        return float(self._data.item())
+
+    def __int__(self) -> int:
+        """int(t) of a one-element tensor (truncated toward zero, as int() of a float)."""
+        if self._data.size != 1:
+            raise ValueError(f"int(): only a one-element tensor converts to a Python number, got shape {self.shape}")
+        return int(self._data.item())
 
     # ------------------------------------------------------------ elementwise
     def exp(self): return apply(ops.Exp, self)
@@ -246,7 +277,7 @@ class Tensor:
         """Values limited to [min, max]; the gradient is zero where a bound was hit."""
         if min is None and max is None:
             raise ValueError("clip: give min, max or both")
-        return apply(ops.Clip, self, low=min, high=max)
+        return apply(ops.Clip, self, low=_python_number(min), high=_python_number(max))
 
     # ------------------------------------------------------------ along an axis
     def softmax(self, axis: int = -1): return apply(ops.Softmax, self, axis=axis)
@@ -257,7 +288,9 @@ class Tensor:
 
     def sum(self, axis=None, keepdims: bool = False): return apply(ops.Sum, self, axis=axis, keepdims=keepdims)
     def mean(self, axis=None, keepdims: bool = False): return apply(ops.Mean, self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims: bool = False): return apply(ops.Max, self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims: bool = False):
+        """The maximum over `axis`; over every axis (None) as PyTorch's max(), a NaN taking the gradient."""
+        return apply(ops.Max if axis is not None else ops.MaxOfAll, self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None) -> "Tensor":
         """Indices of the maxima (integer tensor, no gradient)."""
@@ -289,11 +322,11 @@ class Tensor:
 
     def maximum(self, other):
         """Elementwise max(self, other), broadcast; a tie gives each side half the gradient."""
-        return apply(ops.Maximum, self, self._lift(other))
+        return apply(ops.Maximum, *promoted(self, other))
 
     def minimum(self, other):
         """Elementwise min(self, other), broadcast; a tie gives each side half the gradient."""
-        return apply(ops.Minimum, self, self._lift(other))
+        return apply(ops.Minimum, *promoted(self, other))
 
     def where(self, condition, other):
         """self where `condition` is True, else `other` (PyTorch's x.where(condition, y))."""
@@ -347,7 +380,7 @@ class Tensor:
             return self.minimum(dim)
         dim, keepdim = _dim_and_keepdim("min", dim, axis, keepdim, keepdims)
         if dim is None:
-            return apply(ops.Amin, self, axis=None, keepdims=keepdim)
+            return apply(ops.MinOfAll, self, axis=None, keepdims=keepdim)
         return _values_and_indices(ops.MinAlong, self, dim, keepdim)
 
     def view(self, *shape):
@@ -428,6 +461,85 @@ class Tensor:
         return apply(ops.Cast, self, dtype=target)
 
 
+# ---------------------------------------------------------------- type promotion, as PyTorch's
+# An operand with axes outranks a 0-d one, which outranks a Python number (NumPy scalars and
+# lists count as numbers): a lower-ranked operand changes the result's dtype only when its
+# category (bool < integer < floating) is higher. So float32 * 2.0, float32 * a 0-d float64
+# tensor and float32 * an int64 array are float32; an integer tensor * 0.5 is float64
+# (DEFAULT_DTYPE, the dtype of a Python float here).
+
+def _category(dtype: np.dtype) -> int:
+    return {"b": 0, "i": 1, "u": 1, "f": 2}[dtype.kind]
+
+
+def _promote_types(a, b):
+    """The smallest dtype holding both (None: no operand yet); across categories, the higher one's."""
+    if a is None or b is None:
+        return b if a is None else a
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    return np.promote_types(a, b)
+
+
+def _operand_dtype(value) -> tuple:
+    """(dtype, rank) of one operand: rank 2 with axes, 1 for 0-d, 0 for a Python number."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return value.dtype, 2 if value.ndim else 1
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(np.bool_), 0
+    if isinstance(value, numbers.Integral):
+        return np.dtype(np.int64), 0
+    if isinstance(value, numbers.Real):
+        return np.dtype(DEFAULT_DTYPE), 0
+    if isinstance(value, (list, tuple)):
+        return np.array(value).dtype if np.array(value).dtype.kind in "biu" else np.dtype(DEFAULT_DTYPE), 0
+    raise TypeError(f"cannot combine a Tensor with {type(value).__name__}")
+
+
+def result_dtype(*values) -> np.dtype:
+    """The dtype of an op's result on `values` (Tensors, arrays, lists, numbers), as PyTorch's."""
+    by_rank = [None, None, None]
+    for value in values:
+        dtype, rank = _operand_dtype(value)
+        by_rank[rank] = _promote_types(by_rank[rank], dtype)
+    result = None
+    for dtype in by_rank:  # numbers, then 0-d, then with axes: each outranks what came before
+        if result is None or (dtype is not None and _category(dtype) >= _category(result)):
+            result = dtype if dtype is not None else result
+        elif dtype is not None and dtype.kind == "b":
+            result = _promote_types(dtype, result)
+    return result
+
+
+def promoted(*values) -> tuple:
+    """`values` as Tensors of their result_dtype (a Tensor of another dtype is converted by a
+    recorded Cast, so its gradient comes back in its own dtype)."""
+    x = values[0]
+    if len(values) == 2 and isinstance(x, Tensor):  # the usual cases, decided without result_dtype
+        y = values[1]
+        if isinstance(y, Tensor) and y._data.dtype == x._data.dtype:
+            return values
+        if type(y) is float and x._data.dtype.kind == "f":
+            return x, Tensor._from_op(np.asarray(y, dtype=x._data.dtype), None)
+    dtype = result_dtype(*values)
+    return tuple(v.to(dtype) if isinstance(v, Tensor) else Tensor._from_op(_as_array(v, dtype), None) for v in values)
+
+
+def _compare(ufunc, x: Tensor, other) -> Tensor:
+    """ufunc(x, other) on the promoted values: a bool tensor, recorded nowhere."""
+    try:
+        dtype = result_dtype(x, other)
+    except TypeError:
+        return NotImplemented
+    right = other.data if isinstance(other, Tensor) else _as_array(other, dtype)
+    return Tensor._from_op(ufunc(x.data.astype(dtype, copy=False), right.astype(dtype, copy=False)), None)
+
+
+def _python_number(value):
+    """A NumPy scalar as the Python number it holds (so that it promotes as a number); anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _sizes(args: tuple) -> tuple:
     """Sizes given either spread out, f(2, 3), or as one sequence, f((2, 3))."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
@@ -497,20 +609,21 @@ def _check_sequence(name: str, tensors) -> list:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result."""
+    """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result;
+    operands of different dtypes are promoted first (see result_dtype)."""
     if bias is None:
-        return apply(ops.Linear, x, weight)
-    return apply(ops.Linear, x, weight, bias)
+        return apply(ops.Linear, *promoted(x, weight))
+    return apply(ops.Linear, *promoted(x, weight, bias))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis."""
-    return apply(ops.Stack, *_check_sequence("stack", tensors), axis=axis)
+    return apply(ops.Stack, *promoted(*_check_sequence("stack", tensors)), axis=axis)
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    return apply(ops.Concatenate, *_check_sequence("concatenate", tensors), axis=axis)
+    return apply(ops.Concatenate, *promoted(*_check_sequence("concatenate", tensors)), axis=axis)
 
 
 def zeros(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
@@ -527,10 +640,9 @@ def ones(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
 
 def where(condition, input, other) -> Tensor:
     """`input` where the bool `condition` is True, else `other`, all three broadcast together;
-    numbers take the dtype of the tensor beside them."""
+    input and other promoted as by an arithmetic op (see result_dtype)."""
     condition = Tensor._from_op(_as_bool_mask("where", condition), None)
-    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else Tensor(input)
-    return apply(ops.Where, condition, like._lift(input), like._lift(other))
+    return apply(ops.Where, condition, *promoted(input, other))
 
 
 def maximum(input, other) -> Tensor:

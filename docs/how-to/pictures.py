@@ -21,6 +21,9 @@
 # `retain_grads()`, the norm of the gradient it received).
 
 # %%
+import pathlib
+import tempfile
+
 import numpy as np
 
 from tinygrad_rnn import nn, retain_grads
@@ -105,9 +108,6 @@ ax.figure
 # ```
 
 # %%
-import pathlib
-import tempfile
-
 with tempfile.TemporaryDirectory() as folder:
     path = render(picture, pathlib.Path(folder) / "graph.svg")
     svg = path.read_text()

@@ -1,7 +1,7 @@
 """Running a step once under the recorder: what is patched while it runs, and why.
 
 The eager core does not know about tracing, so for the length of one traced call:
-  * Tensor.data hands out traced arrays: a tensor that existed before the call (a parameter,
+  * Tensor._data (what the data property reads) hands out traced arrays: a tensor that existed before the call (a parameter,
     a Tensor argument, a tensor in a closure) becomes an input of the program, read again on
     every call; a tensor made during the call keeps the traced array it was made with.
     Assigning the data of a tensor that existed before (an optimizer step) is refused.
@@ -69,7 +69,7 @@ class Capture:
     @contextlib.contextmanager
     def patched(self):
         rec = self.recorder
-        data_slot, grad_slot = Tensor.__dict__["data"], Tensor.__dict__["grad"]
+        data_slot, grad_slot = Tensor.__dict__["_data"], Tensor.__dict__["grad"]
         accumulate, module_call = Tensor._accumulate_grad, Module.__call__
         originals = {name: getattr(np, name) for name in CONSTRUCTORS}
         capture = self
@@ -146,7 +146,7 @@ class Capture:
 
         set_active(rec)
         try:
-            Tensor.data = property(get_data, set_data)
+            Tensor._data = property(get_data, set_data)
             Tensor.grad = property(get_grad, set_grad)
             Tensor._accumulate_grad = accumulate_grad
             Module.__call__ = call_module
@@ -160,7 +160,7 @@ class Capture:
             Module.__call__ = module_call
             Tensor._accumulate_grad = accumulate
             Tensor.grad = grad_slot
-            Tensor.data = data_slot
+            Tensor._data = data_slot
 
     def outside_name(self, obj) -> str | None:
         for name, (_, value) in self.outside.items():

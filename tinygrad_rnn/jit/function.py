@@ -150,7 +150,7 @@ def _result_problem(result, rec) -> str | None:
             continue
         if not isinstance(item, Tensor):
             return f"the step returns a {type(item).__name__}; return the loss Tensor (or a tuple of Tensors)"
-        data = Tensor.__dict__["data"].__get__(item)
+        data = Tensor.__dict__["_data"].__get__(item)
         if not (isinstance(data, Traced) and data._var is not None and data._var.owner is rec):
             return "the step returns a Tensor that its NumPy calls did not make"
     return None

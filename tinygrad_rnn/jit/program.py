@@ -280,7 +280,7 @@ def _output_vars(result) -> list[Var]:
     out = []
     for t in tensors:
         if isinstance(t, Tensor):
-            var = getattr(Tensor.__dict__["data"].__get__(t), "_var", None)
+            var = getattr(Tensor.__dict__["_data"].__get__(t), "_var", None)
             if var is not None:
                 out.append(var)
     return out

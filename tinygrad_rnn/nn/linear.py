@@ -11,7 +11,9 @@ from .module import Module, Parameter
 class Linear(Module):
     """y = x @ weight.T + bias;  weight (out_features, in_features), bias (out_features,).
 
-    Initialised U(-k, k) with k = 1/sqrt(in_features), as PyTorch does.
+    Initialised U(-k, k) with k = 1/sqrt(in_features), as PyTorch does. The layer computes in
+    its weight's dtype: an input of another dtype is converted first (a Tensor by a recorded
+    Cast, so its gradient comes back in its own dtype).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -25,7 +27,7 @@ class Linear(Module):
         self.bias = Parameter(rng.uniform(-k, k, out_features), dtype=dtype) if bias else None
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype)
+        x = x.to(self.weight.dtype) if isinstance(x, Tensor) else Tensor(x, dtype=self.weight.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): input has shape {x.shape}, "

@@ -52,9 +52,11 @@ from .utils.rnn import PackedSequence
 
 
 def as_input(x, dtype) -> Tensor:
-    """`x` as a Tensor; arrays and lists become constants of the layer's dtype (no copy if possible)."""
+    """`x` as a Tensor of the layer's dtype: arrays and lists become constants (no copy if
+    possible), a Tensor of another dtype is converted by a recorded Cast (its gradient comes
+    back in its own dtype). A float32 layer so computes in float32 whatever it is given."""
     if isinstance(x, Tensor):
-        return x
+        return x.to(dtype)
     return Tensor._from_op(np.asarray(x, dtype=dtype), None)
 
 
