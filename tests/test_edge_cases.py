@@ -14,6 +14,7 @@ import pytest
 from tinygrad_rnn import Tensor, stack
 from tinygrad_rnn.nn import functional as F
 
+
 def leaf(value, dtype=np.float64) -> Tensor:
     return Tensor(np.array(value, dtype=dtype), requires_grad=True)
 
