@@ -520,14 +520,11 @@ def result_dtype(*values) -> np.dtype:
 def promoted(*values) -> list:
     """`values` as Tensors of their result_dtype (a Tensor of another dtype is converted by a
     recorded Cast, so its gradient comes back in its own dtype)."""
-    if len(values) == 2:  # an operator's two tensors of one dtype: nothing to do
-        x, y = values
-        if isinstance(x, Tensor) and isinstance(y, Tensor) and x._data.dtype == y._data.dtype:
-            return values
-    dtype = None
-    for v in values:  # the usual case, decided without result_dtype: one floating dtype, numbers beside it
+    dtype, only_tensors = None, True
+    for v in values:  # the usual cases, decided without result_dtype: one dtype, numbers beside it
         if isinstance(v, Tensor) or isinstance(v, np.ndarray):
             own = v._data.dtype if isinstance(v, Tensor) else v.dtype
+            only_tensors = only_tensors and isinstance(v, Tensor)
             if dtype is None:
                 dtype = own
             elif own != dtype:
@@ -536,6 +533,10 @@ def promoted(*values) -> list:
         elif type(v) is not float and type(v) is not int:
             dtype = None
             break
+        else:
+            only_tensors = False
+    if dtype is not None and only_tensors:  # tensors of one dtype: nothing to convert
+        return list(values)
     if dtype is None or dtype.kind != "f":
         dtype = result_dtype(*values)
     converted = []
