@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
-from .rolling import MIN_LOOP, MIN_STACKED, Block, Loop, collect_ints, integers, is_view, scope_suffix
+from .rolling import MIN_LOOP, MIN_STACKED, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
 
 
 class Renderer:
@@ -64,7 +64,7 @@ class Renderer:
         first, second = loop.blocks[0], loop.blocks[1]
         direction = loop.steps[1] - loop.steps[0]
         loop.affine = []
-        for a, b in zip(integers(first), integers(second)):
+        for a, b in zip(block_integers(first), block_integers(second)):
             slope = (b - a) * direction
             loop.affine.append(None if slope == 0 else _affine(slope, a - slope * loop.steps[0]))
         mine = {v for stmt in first.stmts for v in stmt.outs}

@@ -209,7 +209,7 @@ def _outside_reads(block: Block) -> list:
     return [v for s in block.stmts for v in s.refs() if v not in local]
 
 
-def integers(block: Block) -> list[int]:
+def block_integers(block: Block) -> list[int]:
     found = []
     for stmt in block.stmts:
         collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
@@ -237,7 +237,7 @@ def find_loops(blocks: list[Block]) -> list:
                 defined[var] = (b, j, k)
     skeletons = [_skeleton(block) if block.family else None for block in blocks]
     reads = [_outside_reads(block) for block in blocks]
-    integers = [integers(block) for block in blocks]
+    integers = [block_integers(block) for block in blocks]
 
     def relation(b: int, var: Var):
         """How block b reads var: ('fixed', var) or ('rel', family, step offset, j, k)."""
