@@ -11,7 +11,6 @@ import fuzz_graphs
 import numpy as np
 import pytest
 from fuzz_graphs import (
-    KNOWN_ENGINE_BUGS,
     OPS,
     check_graph,
     gradient_contributions,
@@ -86,12 +85,9 @@ def test_the_generator_reaches_every_op_shape_and_dtype():
         "no op takes the same tensor twice"
 
 
-def test_zero_d_values_receive_three_or_more_gradients_unless_that_bug_is_open():
+def test_zero_d_values_receive_three_or_more_gradients():
     counts = [n for g in sample_graphs() for n, shape in zip(gradient_contributions(g), g.shapes) if shape == ()]
-    if "zero_d_accumulation" in KNOWN_ENGINE_BUGS:
-        assert max(counts) <= 2  # left out until the engine sums them (tests/test_edge_cases.py)
-    else:
-        assert sum(n >= 3 for n in counts) >= 20
+    assert sum(n >= 3 for n in counts) >= 20
 
 
 def test_a_wrong_backward_is_caught_with_its_seed_and_a_snippet(monkeypatch):

@@ -82,12 +82,13 @@ def compare(kind, layers, batch_first, loss, steps, calls=3):
     return compiled
 
 
+OPTIONS = [(1, False, "mse"), (2, True, "ce"), (1, True, "ce"), (2, False, "mse")]
 CASES = [
     # (kind, layers, batch_first, loss, T): every kind at every length, the options spread over them
     (kind, layers, batch_first, loss, steps)
     for n, kind in enumerate(["tanh", "relu", "lstm", "gru"])
     for m, steps in enumerate([1, 2, 7, 50])
-    for layers, batch_first, loss in [[(1, False, "mse"), (2, True, "ce"), (1, True, "ce"), (2, False, "mse")][(n + m) % 4]]
+    for layers, batch_first, loss in [OPTIONS[(n + m) % 4]]
 ]
 
 

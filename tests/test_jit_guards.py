@@ -313,9 +313,9 @@ def test_a_tensor_made_from_the_input_inside_the_step_is_compiled():
     assert compiled.traces == 1
 
 
-def test_a_value_the_library_checks_runs_eagerly_when_it_changes_and_never_goes_stale():
+def test_a_value_the_library_checks_gets_a_program_of_its_own_and_never_goes_stale():
     """One unbatched sequence: cross_entropy picks the label's log-probability by int(label),
-    a value the program checks on every call."""
+    a value each program checks on every call; past MAX_PROGRAMS values the step runs eagerly."""
     rnn, head = nn.RNN(2, 3, rng=0), nn.Linear(3, 4, rng=1)
 
     def step(x, label):
@@ -326,7 +326,7 @@ def test_a_value_the_library_checks_runs_eagerly_when_it_changes_and_never_goes_
 
     compiled = jit(step)
     x = np.linspace(-1, 1, 10).reshape(5, 2)
-    for label in (1, 1, 3, 1):
+    for label in (1, 1, 3, 1, 0, 2, 3):
         rnn.zero_grad()
         head.zero_grad()
         got = compiled(x, np.array(label)).item()
@@ -335,4 +335,4 @@ def test_a_value_the_library_checks_runs_eagerly_when_it_changes_and_never_goes_
         rnn.zero_grad()
         assert got == pytest.approx(step(x, np.array(label)).item(), abs=TOLERANCE)
         np.testing.assert_allclose(grad, head.weight.grad, atol=TOLERANCE)
-    assert compiled.traces == 1 and compiled.fallback_reason is None
+    assert compiled.traces == 4 and compiled.fallback_reason is None

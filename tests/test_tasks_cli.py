@@ -13,7 +13,8 @@ def test_demo_quick_writes_files_and_gradients_agree(tmp_path, capsys):
     assert (out / "loss.png").stat().st_size > 0
     assert (out / "rnn_graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     table = capsys.readouterr().out.split("autograd vs hand-derived")[1]
-    rows = [line.split() for line in table.splitlines()[2:] if line.split()[:1] in (["Wxh"], ["Whh"], ["Why"], ["bh"], ["by"])]
+    names = (["Wxh"], ["Whh"], ["Why"], ["bh"], ["by"])
+    rows = [line.split() for line in table.splitlines()[2:] if line.split()[:1] in names]
     assert len(rows) == 5
     assert all(float(row[-2]) < 1e-10 for row in rows)
 

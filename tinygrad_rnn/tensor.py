@@ -95,9 +95,9 @@ class Tensor:
             self._version += 1
         self._data = array
 
-    shape = property(lambda self: self.data.shape, doc="The array's shape.")
-    dtype = property(lambda self: self.data.dtype, doc="The array's dtype.")
-    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    shape = property(lambda self: self._data.shape, doc="The array's shape.")
+    dtype = property(lambda self: self._data.dtype, doc="The array's dtype.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
     is_leaf = property(lambda self: self._ctx is None, doc="True when no recorded op made this tensor.")
     op = property(lambda self: self._ctx, doc="The recorded op that made this tensor (None for a leaf).")
 
@@ -525,8 +525,13 @@ class Tensor:
 # tensor and float32 * an int64 array are float32; an integer tensor * 0.5 is float64
 # (DEFAULT_DTYPE, the dtype of a Python float here).
 
+CATEGORIES = {"b": 0, "i": 1, "u": 1, "f": 2}  # bool < integer < floating, by dtype.kind
+
+
 def _category(dtype: np.dtype) -> int:
-    return {"b": 0, "i": 1, "u": 1, "f": 2}[dtype.kind]
+    if dtype.kind not in CATEGORIES:
+        raise TypeError(f"cannot combine a Tensor with an array of dtype {dtype}")
+    return CATEGORIES[dtype.kind]
 
 
 def _promote_types(a, b):
@@ -549,7 +554,8 @@ def _operand_dtype(value) -> tuple:
     if isinstance(value, numbers.Real):
         return np.dtype(DEFAULT_DTYPE), 0
     if isinstance(value, (list, tuple)):
-        return np.array(value).dtype if np.array(value).dtype.kind in "biu" else np.dtype(DEFAULT_DTYPE), 0
+        dtype = np.array(value).dtype
+        return (dtype if dtype.kind in "biu" else np.dtype(DEFAULT_DTYPE)), 0
     raise TypeError(f"cannot combine a Tensor with {type(value).__name__}")
 
 
@@ -568,18 +574,34 @@ def result_dtype(*values) -> np.dtype:
     return result
 
 
-def promoted(*values) -> tuple:
+def promoted(*values) -> list:
     """`values` as Tensors of their result_dtype (a Tensor of another dtype is converted by a
     recorded Cast, so its gradient comes back in its own dtype)."""
-    x = values[0]
-    if len(values) == 2 and isinstance(x, Tensor):  # the usual cases, decided without result_dtype
-        y = values[1]
-        if isinstance(y, Tensor) and y._data.dtype == x._data.dtype:
+    if len(values) == 2:  # an operator's two tensors of one dtype: nothing to do
+        x, y = values
+        if isinstance(x, Tensor) and isinstance(y, Tensor) and x._data.dtype == y._data.dtype:
             return values
-        if type(y) is float and x._data.dtype.kind == "f":
-            return x, Tensor._from_op(np.asarray(y, dtype=x._data.dtype), None)
-    dtype = result_dtype(*values)
-    return tuple(v.to(dtype) if isinstance(v, Tensor) else Tensor._from_op(_as_array(v, dtype), None) for v in values)
+    dtype = None
+    for v in values:  # the usual case, decided without result_dtype: one floating dtype, numbers beside it
+        if isinstance(v, Tensor) or isinstance(v, np.ndarray):
+            own = v._data.dtype if isinstance(v, Tensor) else v.dtype
+            if dtype is None:
+                dtype = own
+            elif own != dtype:
+                dtype = None
+                break
+        elif type(v) is not float and type(v) is not int:
+            dtype = None
+            break
+    if dtype is None or dtype.kind != "f":
+        dtype = result_dtype(*values)
+    converted = []
+    for v in values:
+        if isinstance(v, Tensor):
+            converted.append(v if v._data.dtype == dtype else v.to(dtype))
+        else:
+            converted.append(Tensor._from_op(np.asarray(v, dtype=dtype), None))
+    return converted
 
 
 def _compare(ufunc, x: Tensor, other) -> Tensor:

@@ -1,9 +1,10 @@
 """Running a step once under the recorder: what is patched while it runs, and why.
 
 The eager core does not know about tracing, so for the length of one traced call:
-  * Tensor._data (what the data property reads) hands out traced arrays: a tensor that existed before the call (a parameter,
-    a Tensor argument, a tensor in a closure) becomes an input of the program, read again on
-    every call; a tensor made during the call keeps the traced array it was made with.
+  * The slot behind Tensor.data hands out traced arrays: a tensor that existed before the call
+    (a parameter, a Tensor argument, a tensor in a closure) becomes an input of the program,
+    read again on every call; a tensor made during the call keeps the traced array it was made
+    with.
     Assigning the data of a tensor that existed before (an optimizer step) is refused.
   * Tensor.grad of a tensor that existed before may not be read or assigned inside the step
     (an optimizer step, zero_grad or clipping): refused, with the advice to call it outside.
@@ -28,6 +29,19 @@ from ..nn.module import Module
 from ..tensor import Tensor
 from .recorder import Recorder, set_active
 from .traced import Traced, plain
+
+# The slot a Tensor keeps its array in (behind the `data` property, when there is one).
+DATA_SLOT = "_data" if isinstance(Tensor.__dict__.get("_data"), types.MemberDescriptorType) else "data"
+
+
+def raw_data(tensor: Tensor):
+    """The array a tensor holds, read from its slot (past any patch)."""
+    return Tensor.__dict__[DATA_SLOT].__get__(tensor)
+
+
+def set_raw_data(tensor: Tensor, array) -> None:
+    Tensor.__dict__[DATA_SLOT].__set__(tensor, array)
+
 
 CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "ones", "empty", "full",
                 "arange", "eye", "identity", "linspace", "tri")
@@ -69,7 +83,7 @@ class Capture:
     @contextlib.contextmanager
     def patched(self):
         rec = self.recorder
-        data_slot, grad_slot = Tensor.__dict__["_data"], Tensor.__dict__["grad"]
+        data_slot, grad_slot = Tensor.__dict__[DATA_SLOT], Tensor.__dict__["grad"]
         accumulate, module_call = Tensor._accumulate_grad, Module.__call__
         originals = {name: getattr(np, name) for name in CONSTRUCTORS}
         capture = self
@@ -146,7 +160,7 @@ class Capture:
 
         set_active(rec)
         try:
-            Tensor._data = property(get_data, set_data)
+            setattr(Tensor, DATA_SLOT, property(get_data, set_data))
             Tensor.grad = property(get_grad, set_grad)
             Tensor._accumulate_grad = accumulate_grad
             Module.__call__ = call_module
@@ -160,7 +174,7 @@ class Capture:
             Module.__call__ = module_call
             Tensor._accumulate_grad = accumulate
             Tensor.grad = grad_slot
-            Tensor._data = data_slot
+            setattr(Tensor, DATA_SLOT, data_slot)
 
     def outside_name(self, obj) -> str | None:
         for name, (_, value) in self.outside.items():

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd import STATE, collector_paused
 from ..tensor import Tensor
-from .capture import Capture
+from .capture import Capture, raw_data, set_raw_data
 from .program import Stale, build
 from .recorder import JitError
 from .traced import Traced, plain
@@ -38,6 +38,9 @@ class JitFallbackWarning(UserWarning):
     numbers or does something else a fixed program cannot repeat."""
 
 
+MAX_PROGRAMS = 8  # programs kept per signature, one per set of checked values (labels, lengths)
+
+
 class CompiledStep:
     """A training step traced on its first call and run as one generated NumPy program after.
 
@@ -45,7 +48,9 @@ class CompiledStep:
     are arrays, Tensors or Python numbers. Every call leaves each parameter's `.grad` as the
     eager step would (accumulated onto an existing gradient, created where None) and returns
     the loss as a Tensor. A new signature (the shapes and dtypes of the inputs, the numbers
-    passed) traces again; `traces` counts the traces, `source` is the last program's text.
+    passed) traces again, and so does a new value of what the library's code branches on (the
+    lengths of packed sequences, the label of one unbatched sequence), up to MAX_PROGRAMS per
+    signature; `traces` counts the traces, `source` is the last program's text.
     """
 
     def __init__(self, fn, strict: bool = False, loop: bool = True):
@@ -71,18 +76,20 @@ class CompiledStep:
                 or STATE.retain_all_grads):
             return self.fn(*args)
         key = signature(args)
-        for program in self.programs.get(key, ()):
+        programs = self.programs.setdefault(key, [])
+        for program in list(programs):
             try:
                 result = program.function(*args)
             except Stale as stale:
-                if stale.eager or _keeps_hidden_states(program):
-                    return self.fn(*args)  # a checked value changed, or hidden states are kept: eagerly
-                self.programs[key].remove(program)  # a parameter or module changed: trace again
-                break
+                if _keeps_hidden_states(program):
+                    return self.fn(*args)
+                if not stale.value_changed:
+                    programs.remove(program)  # a parameter or module changed: this program is done
+                continue  # a checked value differs: another program may have been traced for it
             self.last_program = program
             return result
-        if any(getattr(m, "retain_hidden", False) for p in self.programs.get(key, ()) for m in p.modules):
-            return self.fn(*args)
+        if len(programs) >= MAX_PROGRAMS:
+            return self.fn(*args)  # too many values of what the library checks: run eagerly
         return self._trace(key, args)
 
     @collector_paused()  # the trace makes many objects and no reference cycles
@@ -150,7 +157,7 @@ def _result_problem(result, rec) -> str | None:
             continue
         if not isinstance(item, Tensor):
             return f"the step returns a {type(item).__name__}; return the loss Tensor (or a tuple of Tensors)"
-        data = Tensor.__dict__["_data"].__get__(item)
+        data = raw_data(item)
         if not (isinstance(data, Traced) and data._var is not None and data._var.owner is rec):
             return "the step returns a Tensor that its NumPy calls did not make"
     return None
@@ -160,8 +167,8 @@ def _untrace(result) -> None:
     """Give the returned tensors plain arrays (the trace is over)."""
     items = result if isinstance(result, (tuple, list)) else (result,)
     for item in items:
-        if isinstance(item, Tensor) and isinstance(item.data, Traced):
-            item.data = plain(item.data)
+        if isinstance(item, Tensor) and isinstance(raw_data(item), Traced):
+            set_raw_data(item, plain(raw_data(item)))
 
 
 __all__ = ["CompiledStep", "JitError", "JitFallbackWarning", "compiling", "eager_steps", "jit"]

@@ -69,6 +69,15 @@ class Literal:
         self.value = value
 
 
+class Source:
+    """An argument written as the Python text it holds (a row of a buffer the program made)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
 @dataclass(eq=False)
 class Stmt:
     """One NumPy call.

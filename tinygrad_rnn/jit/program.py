@@ -21,7 +21,8 @@ import numpy as np
 from ..nn.module import Module
 from ..tensor import Tensor
 from . import rolling
-from .capture import Capture, watched_outside
+from .body import Renderer
+from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import literal
 
@@ -29,12 +30,13 @@ _program_numbers = itertools.count()
 
 
 class Stale(Exception):
-    """Raised by a program whose assumptions no longer hold; `eager` when the call should run
-    eagerly (a checked value changed, a module keeps hidden states) rather than be traced again."""
+    """Raised by a program whose assumptions no longer hold: `value_changed` when a value the
+    library checks (a label, a sequence length) differs from the traced one, which another
+    program may serve; else an input, parameter or module changed and the program is done."""
 
-    def __init__(self, reason: str, eager: bool = False):
+    def __init__(self, reason: str, value_changed: bool = False):
         super().__init__(reason)
-        self.eager = eager
+        self.value_changed = value_changed
 
 
 class Program:
@@ -158,7 +160,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     mark_handovers(stmts, _output_vars(result))
     mark_zero_products(stmts)
     namespace["_hand_over"] = hand_over
-    renderer = rolling.arrange(stmts, loop).renderer(var_names, names)
+    renderer = Renderer(rolling.arrange(stmts, loop), var_names, names)
     out_text = _output_expression(result, renderer.read_outside_loops)
     body_lines = release_dead(renderer.lines(), out_text)
     head = f"def step({', '.join(arg_parameters)}):"
@@ -280,7 +282,7 @@ def _output_vars(result) -> list[Var]:
     out = []
     for t in tensors:
         if isinstance(t, Tensor):
-            var = getattr(Tensor.__dict__["_data"].__get__(t), "_var", None)
+            var = getattr(raw_data(t), "_var", None)
             if var is not None:
                 out.append(var)
     return out
@@ -290,7 +292,7 @@ def _output_expression(result, read) -> str:
     def one(t):
         if t is None:
             return "None"
-        return f"_from_op({read(Tensor.__dict__['data'].__get__(t)._var)}, None)"
+        return f"_from_op({read(raw_data(t)._var)}, None)"
     if isinstance(result, (tuple, list)):
         items = [one(t) for t in result]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
@@ -355,14 +357,16 @@ def known_zeros(stmts: list[Stmt]) -> set:
             continue
         (out,) = stmt.outs
         reads = stmt.refs()
-        if stmt.kind == "call" and stmt.target in ("np.zeros", "np.zeros_like") and not (
-                stmt.target == "np.zeros" and reads) or stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero \
-                and stmt.args and isinstance(stmt.args[0], Ref):
+        made = stmt.kind == "call" and (
+            (stmt.target == "np.zeros" and not reads) or stmt.target == "np.zeros_like"
+            or (stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero))
+        viewed = len(reads) == 1 and reads[0] in zero and (
+            (stmt.kind == "attr" and stmt.target in ("T", "mT")) or stmt.kind == "getitem"
+            or (stmt.kind == "method" and stmt.target in _VIEWS))
+        if made:
             zero.add(out)
             family[out] = out
-        elif len(reads) == 1 and reads[0] in zero and (
-                (stmt.kind == "attr" and stmt.target in ("T", "mT")) or (stmt.kind == "method" and stmt.target in _VIEWS)
-                or stmt.kind == "getitem"):
+        elif viewed:
             zero.add(out)
             family[out] = family[reads[0]]
     written = {family[s.writes] for s in stmts if s.writes is not None and s.writes in family}

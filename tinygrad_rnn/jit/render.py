@@ -10,11 +10,13 @@ import math
 
 import numpy as np
 
-from .ir import Literal, Ref, Stmt
+from .ir import Literal, Ref, Source, Stmt
 
 
 def literal(value) -> str:
     """Python source for a constant argument."""
+    if isinstance(value, Source):
+        return value.text
     if isinstance(value, Literal):
         value = value.value
     if value is Ellipsis:

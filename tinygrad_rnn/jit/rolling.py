@@ -13,8 +13,7 @@ phase form a family whose steps follow each other (forward t = 0, 1, ...; backwa
     filled as the loop goes: buf[t + d]), or the very same variable in every block (a name from
     outside the loop, such as a weight or a gradient being summed).
 
-Blocks outside every window stay written out. The values the loops buffer are kept in Python
-lists indexed by t, so each holds the very array object the step made, as the eager step did.
+Blocks outside every window stay written out. body.py writes the result as Python.
 """
 from __future__ import annotations
 
@@ -22,14 +21,13 @@ import re
 from dataclasses import dataclass, field
 
 from .ir import Literal, Ref, Stmt, Var
-from .render import Writer, line
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
 MIN_STACKED = 8  # stacking steps (vectorized statements, scatters) pays from this many iterations on
 
 
-def _scope_suffix(scope: str, loop: bool) -> str:
+def scope_suffix(scope: str, loop: bool) -> str:
     parts = []
     for part in scope.split("/") if scope else []:
         m = re.fullmatch(r"layer(\d+)(.*)", part)
@@ -90,21 +88,10 @@ def split_blocks(stmts: list[Stmt]) -> list[Block]:
     return blocks
 
 
-class Arrangement:
-    """The statements in program order, some blocks grouped into loops; renders the body."""
-
-    def __init__(self, items: list):
-        self.items = items  # Blocks and Loops
-
-    def renderer(self, var_names: dict, names) -> Renderer:
-        return Renderer(self, var_names, names)
-
-
-def arrange(stmts: list[Stmt], loop: bool = True) -> Arrangement:
+def arrange(stmts: list[Stmt], loop: bool = True) -> list:
+    """The statements in program order as Blocks, with windows of matching steps as Loops."""
     blocks = split_blocks(_sink_views(stmts) if loop else stmts)
-    if not loop:
-        return Arrangement(blocks)
-    return Arrangement(find_loops(blocks))
+    return find_loops(blocks) if loop else blocks
 
 
 # ---------------------------------------------------------------- moving views to their use
@@ -112,7 +99,7 @@ def arrange(stmts: list[Stmt], loop: bool = True) -> Arrangement:
 _VIEW_METHODS = {"transpose", "swapaxes", "squeeze", "view"}  # always views; reshape only of a contiguous array
 
 
-def _is_view(stmt: Stmt) -> bool:
+def is_view(stmt: Stmt) -> bool:
     """A statement that only makes a view of one variable with constant arguments."""
     if stmt.writes is not None or len(stmt.outs) != 1:
         return False
@@ -159,7 +146,7 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
     moved: dict[int, list[Stmt]] = {}
     keep = []
     for i, stmt in enumerate(stmts):
-        if stmt.outs and not _is_step(stmt.scope) and _is_view(stmt):
+        if stmt.outs and not _is_step(stmt.scope) and is_view(stmt):
             first = readers.get(stmt.outs[0])
             if first is not None and _is_step(stmts[first].scope):
                 target = stmts[first]
@@ -222,21 +209,21 @@ def _outside_reads(block: Block) -> list:
     return [v for s in block.stmts for v in s.refs() if v not in local]
 
 
-def _integers(block: Block) -> list[int]:
+def integers(block: Block) -> list[int]:
     found = []
     for stmt in block.stmts:
-        _collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
+        collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
     return found
 
 
-def _collect_ints(value, found):
+def collect_ints(value, found):
     if isinstance(value, Ref):
         return
     if isinstance(value, (tuple, list)):
         for v in value:
-            _collect_ints(v, found)
+            collect_ints(v, found)
     elif isinstance(value, slice):
-        _collect_ints((value.start, value.stop, value.step), found)
+        collect_ints((value.start, value.stop, value.step), found)
     elif isinstance(value, int) and not isinstance(value, bool):
         found.append(value)
 
@@ -250,7 +237,7 @@ def find_loops(blocks: list[Block]) -> list:
                 defined[var] = (b, j, k)
     skeletons = [_skeleton(block) if block.family else None for block in blocks]
     reads = [_outside_reads(block) for block in blocks]
-    integers = [_integers(block) for block in blocks]
+    integers = [integers(block) for block in blocks]
 
     def relation(b: int, var: Var):
         """How block b reads var: ('fixed', var) or ('rel', family, step offset, j, k)."""
@@ -315,474 +302,3 @@ def find_loops(blocks: list[Block]) -> list:
             items.append(block)
             b += 1
     return items
-
-
-# ---------------------------------------------------------------- writing it out
-
-class Renderer:
-    """Names every variable and writes the arrangement as lines of Python."""
-
-    def __init__(self, arrangement: Arrangement, var_names: dict, names):
-        self.items, self.var_names, self.names = arrangement.items, dict(var_names), names
-        self.buffers: dict = {}  # (family, (j, k)) -> list name
-        self.allocations: list[str] = []
-        self.loop_of: dict[Var, Loop] = {}
-        self.position: dict[Var, tuple] = {}  # var -> (j, k) inside its block
-        self.block_of: dict[Var, Block] = {}
-        self.family_steps: dict = {}
-        for item in self.items:
-            for blk in (item.blocks if isinstance(item, Loop) else [item]):
-                if blk.family is not None:
-                    self.family_steps.setdefault(blk.family, []).append(blk.step)
-                for j, stmt in enumerate(blk.stmts):
-                    for k, var in enumerate(stmt.outs):
-                        self.position[var] = (j, k)
-                        self.block_of[var] = blk
-                        if isinstance(item, Loop):
-                            self.loop_of[var] = item
-        self.item_number = {id(blk): n for n, item in enumerate(self.items)
-                            for blk in (item.blocks if isinstance(item, Loop) else [item])}
-        self.readers: dict[Var, int] = {}
-        for item in self.items:
-            for blk in (item.blocks if isinstance(item, Loop) else [item]):
-                for stmt in blk.stmts:
-                    for var in stmt.refs():
-                        self.readers[var] = self.readers.get(var, 0) + 1
-        self.written = {stmt.writes for item in self.items
-                        for blk in (item.blocks if isinstance(item, Loop) else [item]) for stmt in blk.stmts
-                        if stmt.writes is not None}
-        self.extra_buffered: set = set()
-        for item in self.items:
-            if isinstance(item, Loop):
-                self._plan_loop(item)
-        self.buffered_positions = self._plan_buffers()
-
-    # ------------------------------------------------------------ what a loop does once
-    def _plan_loop(self, loop: Loop) -> None:
-        """The integer expressions of t, the statements hoisted before the loop (views of
-        variables from outside it), and the sums fused after it: a weight's gradient summed
-        step by step, acc += g_t^T @ x_t (or acc += g_t.sum(axis=0)), becomes one product of
-        the steps' rows stacked, acc += G^T @ X, after the loop."""
-        first, second = loop.blocks[0], loop.blocks[1]
-        direction = loop.steps[1] - loop.steps[0]
-        loop.affine = []
-        for a, b in zip(_integers(first), _integers(second)):
-            slope = (b - a) * direction
-            loop.affine.append(None if slope == 0 else _affine(slope, a - slope * loop.steps[0]))
-        mine = {v for stmt in first.stmts for v in stmt.outs}
-        made_by = {v: j for j, stmt in enumerate(first.stmts) for v in stmt.outs}
-        base = 0
-        for j, stmt in enumerate(first.stmts):
-            count = len(_ints_of(stmt))
-            constant = all(loop.affine[base + i] is None for i in range(count))
-            base += count
-            reads = list(stmt.refs())
-            if _is_view(stmt) and constant and all(v in loop.fixed and v not in self.loop_of for v in reads):
-                loop.hoisted.append(j)
-        for j, stmt in enumerate(first.stmts):
-            fusion = self._fusion(loop, j, stmt, mine, made_by)
-            if fusion is not None:
-                loop.fused[j] = fusion
-        if len(loop.blocks) >= MIN_STACKED:
-            self._plan_vectorized(loop, mine)
-            self._plan_scatters(loop, made_by)
-
-    def _plan_vectorized(self, loop: Loop, mine: set) -> None:
-        """Elementwise statements that read only values made before the loop (the forward
-        pass's, seen from the backward loop), literals and each other: run once on the steps'
-        values stacked, before the loop, which then reads its step's row. Elementwise NumPy
-        gives every element the same result either way."""
-        first = loop.blocks[0]
-        start_item = self.item_number[id(first)]
-        vectorized: set = set()
-        removed = self._removed(loop)
-        for j, stmt in enumerate(first.stmts):
-            if j in removed or j in loop.hoisted or not _elementwise(stmt):
-                continue
-            (out,) = stmt.outs
-            if out.scalar or not out.shape:
-                continue
-            ok, per_step = True, 0
-            for var in stmt.refs():
-                if var in vectorized:
-                    per_step += 1
-                elif var in mine or var in self.loop_of and self.loop_of[var] is loop:
-                    ok = False
-                elif var in loop.fixed:
-                    if len(var.shape) > len(out.shape) or var in self.loop_of:
-                        ok = False
-                else:
-                    key = self._slice_key(loop, var)
-                    owner_items = {self.item_number[id(self.block_of[v])] for v in self._same_in_every_step(loop, j, var)}
-                    if (key is None or var.shape != out.shape or max(owner_items) >= start_item
-                            or any(v in self.written for v in self._same_in_every_step(loop, j, var))):
-                        ok = False
-                    per_step += 1
-                if not ok:
-                    break
-            if ok and per_step:
-                vectorized.add(out)
-                loop.vectorized.append(j)
-                for var in stmt.refs():
-                    if var not in vectorized and var not in loop.fixed:
-                        self.extra_buffered.add(self._slice_key(loop, var)[0])
-
-    def _same_in_every_step(self, loop: Loop, j: int, var: Var) -> list:
-        """The variables that the reads at var's place in statement j are, over all the loop's blocks."""
-        position = list(loop.blocks[0].stmts[j].refs()).index(var)
-        return [list(blk.stmts[j].refs())[position] for blk in loop.blocks]
-
-    def _plan_scatters(self, loop: Loop, made_by: dict) -> None:
-        """view = X[t + c]; view += g_t, with X from before the loop and read nowhere else in it:
-        X[lo + c:hi + c + 1] += the g_t stacked, once after the loop. Each element of X still
-        receives its additions in the same order."""
-        first = loop.blocks[0]
-        removed = self._removed(loop)
-        base = {}
-        position = 0
-        for j, stmt in enumerate(first.stmts):
-            base[j] = position
-            position += len(_ints_of(stmt))
-        for j, stmt in enumerate(first.stmts):
-            if j in removed or stmt.kind != "inplace" or stmt.target != "+=":
-                continue
-            view_ref, g_ref = stmt.args
-            if not (isinstance(view_ref, Ref) and isinstance(g_ref, Ref)) or view_ref.var not in made_by:
-                continue
-            v = made_by[view_ref.var]
-            view = first.stmts[v]
-            if view.kind != "getitem" or v in loop.hoisted or view.extra.get("ellipsis"):
-                continue
-            target, index = view.args
-            if not isinstance(target, Ref) or target.var not in loop.fixed or target.var in self.loop_of:
-                continue
-            parts = index if isinstance(index, tuple) else (index,)
-            if not parts or not isinstance(parts[0], int) or isinstance(parts[0], bool):
-                continue
-            if loop.affine[base[v]] is None or not _unit_slope(loop.affine[base[v]]):
-                continue
-            if any(not _constant_part(p) for p in parts[1:]) or any(
-                    loop.affine[base[v] + i] is not None for i in range(1, len(_ints_of(view)))):
-                continue
-            x = target.var
-            others = [s for i, s in enumerate(first.stmts) if i not in (v, j) and x in s.refs()]
-            if others or any(self.readers.get(blk.stmts[v].outs[0], 0) != 1 for blk in loop.blocks):
-                continue
-            if (self._slice_key(loop, g_ref.var) is None or g_ref.var.shape != view_ref.var.shape
-                    or any(g in self.written for g in self._same_in_every_step(loop, j, g_ref.var))):
-                continue
-            offset = parts[0] - loop.steps[0]
-            loop.scatters[j] = (v, x, parts, offset, g_ref.var)
-            self.extra_buffered.add(self._slice_key(loop, g_ref.var)[0])
-
-    def _fusion(self, loop: Loop, j: int, stmt: Stmt, mine: set, made_by: dict):
-        """(kind, acc, a, b, removed statement numbers) when statement j is acc += p with p = a^T @ b
-        or p = a.sum(axis=0), each made in the iteration for this sum alone; else None."""
-        if stmt.kind != "inplace" or stmt.target != "+=":
-            return None
-        acc_ref, p_ref = stmt.args
-        if not (isinstance(acc_ref, Ref) and isinstance(p_ref, Ref)):
-            return None
-        acc, p = acc_ref.var, p_ref.var
-        if acc not in loop.fixed or acc in self.loop_of or p not in mine:
-            return None
-        if any(acc in s.refs() for i, s in enumerate(loop.blocks[0].stmts) if i != j):
-            return None
-        made = loop.blocks[0].stmts[made_by[p]]
-        removed = [made_by[p], j]
-        if made.kind == "method" and made.target == "sum" and len(made.args) == 1:
-            axis = made.kwargs.get("axis")
-            if axis not in (0, (0,)) or made.kwargs.get("keepdims", False) or set(made.kwargs) - {"axis", "keepdims"}:
-                return None
-            (a_ref,) = made.args
-            kind, b = "sum", None
-        elif (made.kind == "call" and made.target == "np.dot" and not made.kwargs) or (
-                made.kind == "binop" and made.target == "@"):
-            a_t, b_ref = made.args
-            if not (isinstance(a_t, Ref) and isinstance(b_ref, Ref) and a_t.var in mine):
-                return None
-            transposed = loop.blocks[0].stmts[made_by[a_t.var]]
-            if transposed.kind != "attr" or transposed.target != "T":
-                return None
-            (a_ref,) = transposed.args
-            kind, b = "dot", b_ref.var
-            removed.append(made_by[a_t.var])
-        else:
-            return None
-        a = a_ref.var
-        if len(a.shape) != 2 or (b is not None and len(b.shape) != 2):
-            return None
-        if any(self._slice_key(loop, v) is None or v in self.written for v in ([a] if b is None else [a, b])):
-            return None  # read after the loop: it must still hold what each step made
-        # every iteration's intermediate values must serve this sum alone
-        for blk in loop.blocks:
-            for number in removed[:1] + removed[2:]:
-                for var in blk.stmts[number].outs:
-                    if self.readers.get(var, 0) != 1:
-                        return None
-        for v in ([a] if b is None else [a, b]):
-            self.extra_buffered.add(self._slice_key(loop, v)[0])
-        return kind, acc, a, b, removed
-
-    def _slice_key(self, loop: Loop, var: Var):
-        """((family, position), step offset) of the buffer holding `var` of every iteration."""
-        first = loop.blocks[0]
-        if var in {v for s in first.stmts for v in s.outs}:
-            return (first.family, self.position[var]), 0
-        if var in loop.fixed or var not in self.block_of or self.block_of[var].family is None:
-            return None
-        owner = self.block_of[var]
-        return (owner.family, self.position[var]), owner.step - first.step
-
-    def _removed(self, loop: Loop) -> set:
-        """The statement numbers the loop body leaves out: fused sums and scatters."""
-        removed = {number for fusion in loop.fused.values() for number in fusion[4]}
-        for j, scatter in loop.scatters.items():
-            removed.update((j, scatter[0]))
-        return removed
-
-    def _plan_buffers(self) -> set:
-        """(family, position) of the values a buffer keeps per step: those a loop reads from
-        another iteration or from an unrolled block of a family, and those made in a loop and
-        read after it."""
-        needed = set()
-        for item in self.items:
-            if isinstance(item, Loop):
-                removed = self._removed(item)
-                for blk in item.blocks:
-                    mine = {v for s in blk.stmts for v in s.outs}
-                    for number, stmt in enumerate(blk.stmts):
-                        if number in removed:
-                            continue
-                        for var in stmt.refs():
-                            if var in mine:
-                                continue
-                            if var not in item.fixed or var in self.loop_of:
-                                needed.add(var)
-            else:
-                for stmt in item.stmts:
-                    needed.update(v for v in stmt.refs() if v in self.loop_of)
-                    for run in _sequences((stmt.args, tuple(stmt.kwargs.values()))):
-                        needed.update(v for v in run if v in self.block_of and self.block_of[v].family is not None)
-        return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
-                and self.block_of[v].family is not None} | self.extra_buffered
-
-    def name(self, var: Var, loop: bool = False) -> str:
-        if var not in self.var_names:
-            blk = self.block_of.get(var)
-            suffix = _scope_suffix(blk.scope if blk else "", loop)
-            self.var_names[var] = self.names(var.hint + ("_" + suffix if suffix else ""))
-        return self.var_names[var]
-
-    def lines(self) -> list[str]:
-        body: list[str] = []
-        for item in self.items:
-            body += self.loop_lines(item) if isinstance(item, Loop) else self.block_lines(item)
-        return self.allocations + body
-
-    def buffer(self, key, var: Var) -> str:
-        """The list that keeps, per step, the value at `key` = (family, position)."""
-        name = self.buffers.get(key)
-        if name is None:
-            family = key[0]
-            prefix = _scope_suffix(family[1].rstrip("/"), True)
-            name = self.names(var.hint + ("_" + prefix if prefix else "") + "_steps")
-            self.buffers[key] = name
-            where = family[1].rstrip("/") or "the sequence"
-            self.allocations.append(f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
-                                    f"# {var.hint} of every step of {where} ({family[0]})")
-        return name
-
-    def stores(self, stmt: Stmt, blk: Block, index: str, read) -> list[str]:
-        """buf[step] = value, for the outputs of `stmt` a buffer keeps."""
-        text = []
-        if blk.family is None:
-            return text
-        for var in stmt.outs:
-            key = (blk.family, self.position[var])
-            if key in self.buffered_positions:
-                text.append(f"{self.buffer(key, var)}[{index}] = {read(var)}")
-        return text
-
-    def read_outside_loops(self, var: Var) -> str:
-        """A variable as read by a statement outside every loop."""
-        if var in self.loop_of:
-            blk = self.block_of[var]
-            return f"{self.buffer((blk.family, self.position[var]), var)}[{blk.step}]"
-        return self.name(var)
-
-    def sequence(self, variables: list) -> str | None:
-        """A run of the same value of consecutive steps, as a slice of its buffer."""
-        if len(variables) < MIN_LOOP or any(v not in self.block_of or self.block_of[v].family is None
-                                            for v in variables):
-            return None
-        keys = {(self.block_of[v].family, self.position[v]) for v in variables}
-        steps = [self.block_of[v].step for v in variables]
-        if len(keys) != 1 or steps != list(range(steps[0], steps[0] + len(steps))):
-            return None
-        (key,) = keys
-        if key not in self.buffered_positions:
-            return None
-        return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"
-
-    def block_lines(self, blk: Block) -> list[str]:
-        text = [f"# {blk.phase}" + (f": {blk.scope}" if blk.scope else "")]
-        for stmt in blk.stmts:
-            text.append(line(stmt, self.read_outside_loops, sequence=self.sequence))
-            text += self.stores(stmt, blk, str(blk.step), self.read_outside_loops)
-        return text
-
-    def loop_lines(self, loop: Loop) -> list[str]:
-        first = loop.blocks[0]
-        direction = loop.steps[1] - loop.steps[0]
-        start, last = loop.steps[0], loop.steps[-1]
-        stop = last + direction
-        header = f"for t in range({start}, {stop}):" if direction == 1 else f"for t in range({start}, {stop}, -1):"
-        mine = {v for s in first.stmts for v in s.outs}
-
-        low, high = min(start, last), max(start, last)
-        vector_names = {}
-
-        def read(var):
-            if var in vector_names:
-                return f"{vector_names[var]}[t - {low}]" if low else f"{vector_names[var]}[t]"
-            if var in mine:
-                return self.loop_name(var)
-            if var in loop.fixed:
-                return self.read_outside_loops(var)
-            owner = self.block_of[var]
-            return f"{self.buffer((owner.family, self.position[var]), var)}[{_step_index(owner.step - first.step)}]"
-
-        removed = self._removed(loop)
-        before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
-        stacked_names: dict = {}
-
-        def read_stacked(var):
-            """A read by a vectorized statement: every step's value at once."""
-            if var in vector_names:
-                return vector_names[var]
-            if var in loop.fixed:
-                return self.read_outside_loops(var)
-            key, offset = self._slice_key(loop, var)
-            if (key, offset) not in stacked_names:
-                name = self.names(var.hint + "_stacked")
-                before.append(f"{name} = np.array({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])")
-                stacked_names[(key, offset)] = name
-            return stacked_names[(key, offset)]
-
-        base_of = {}
-        position = 0
-        for j, stmt in enumerate(first.stmts):
-            base_of[j] = position
-            position += len(_ints_of(stmt))
-        for j in loop.vectorized:
-            stmt = first.stmts[j]
-            (out,) = stmt.outs
-            vector_names[out] = self.names(out.hint + "_" + _scope_suffix(first.scope, True) + "_all")
-
-            def write(var, out=out):
-                return vector_names[var] if var is out else read_stacked(var)
-
-            before.append(line(stmt, write, lambda value, position, base=base_of[j]: loop.affine[base + position]))
-        inside = [header]
-        base = 0
-        for j, stmt in enumerate(first.stmts):
-            count = len(_ints_of(stmt))
-
-            def integer(value, position, base=base, count=count):
-                return loop.affine[base + position] if position < count else None
-
-            base += count
-            if j in removed:
-                continue
-            if j in loop.vectorized:
-                inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
-                continue
-            if j in loop.hoisted:
-                before.append(line(stmt, read, integer))
-                continue
-            inside.append("    " + line(stmt, read, integer))
-            inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
-        after = []
-        for j, (v, x, parts, offset, g) in loop.scatters.items():
-            rest = "".join(", " + Writer(self.read_outside_loops).index_part(p) for p in parts[1:])
-            after.append(f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}] += "
-                         f"{self._stacked_rows(loop, g, low, high)}  # every step's addition, at once")
-        for kind, acc, a, b, _ in loop.fused.values():
-            stacked_a = self._stacked(loop, a, low, high)
-            if kind == "sum":
-                after.append(f"{read(acc)} += {stacked_a}.sum(axis=0)  # the per-step sums, added at once")
-            else:
-                after.append(f"{read(acc)} += np.dot({stacked_a}.T, {self._stacked(loop, b, low, high)})"
-                             "  # the per-step products, multiplied at once")
-        for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
-            for stmt, template in zip(blk.stmts, first.stmts):
-                for var, same in zip(stmt.outs, template.outs):
-                    self.var_names[var] = self.loop_name(same)
-        return before + inside + after
-
-    def _stacked_rows(self, loop: Loop, var: Var, low: int, high: int) -> str:
-        """The values of `var` of every iteration stacked on a new first axis."""
-        key, offset = self._slice_key(loop, var)
-        return f"np.array({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
-
-    def _stacked(self, loop: Loop, var: Var, low: int, high: int) -> str:
-        """The rows of `var` of every iteration, stacked: np.concatenate(buffer[low:high + 1])."""
-        key, offset = self._slice_key(loop, var)
-        return f"np.concatenate({self.buffer(key, var)}[{low + offset}:{high + offset + 1}])"
-
-    def loop_name(self, var: Var) -> str:
-        if var not in self.var_names:
-            blk = self.block_of[var]
-            self.var_names[var] = self.names(var.hint + "_" + _scope_suffix(blk.scope, True))
-        return self.var_names[var]
-
-
-_ELEMENTWISE_CALLS = {"np.tanh", "np.exp", "np.log", "np.square", "np.sqrt", "np.negative", "np.abs",
-                      "np.maximum", "np.minimum", "np.multiply", "np.add", "np.subtract", "np.divide"}
-
-
-def _elementwise(stmt: Stmt) -> bool:
-    """An elementwise NumPy call making one new array (no out=, no options)."""
-    if stmt.writes is not None or len(stmt.outs) != 1:
-        return False
-    if stmt.kind in ("binop", "unop"):
-        return stmt.target not in ("@",)
-    return stmt.kind == "call" and stmt.target in _ELEMENTWISE_CALLS and not stmt.kwargs
-
-
-def _unit_slope(expression: str) -> bool:
-    return expression == "t" or expression.startswith("(t ")
-
-
-def _constant_part(part) -> bool:
-    if isinstance(part, slice):
-        return all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in (part.start, part.stop, part.step))
-    return part is Ellipsis or part is None or (isinstance(part, int) and not isinstance(part, bool))
-
-
-def _step_index(offset: int) -> str:
-    return "t" if offset == 0 else (f"t + {offset}" if offset > 0 else f"t - {-offset}")
-
-
-def _sequences(value):
-    """The tuples and lists of at least MIN_LOOP variables inside a statement's arguments."""
-    if isinstance(value, (tuple, list)):
-        if len(value) >= MIN_LOOP and all(isinstance(v, Ref) for v in value):
-            yield [v.var for v in value]
-        else:
-            for item in value:
-                yield from _sequences(item)
-
-
-def _ints_of(stmt: Stmt) -> list[int]:
-    found = []
-    _collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
-    return found
-
-
-def _affine(slope: int, intercept: int) -> str:
-    core = "t" if slope == 1 else ("-t" if slope == -1 else f"{slope} * t")
-    if intercept == 0:
-        return core if slope > 0 else f"({core})"
-    return f"({core} + {intercept})" if intercept > 0 else f"({core} - {-intercept})"

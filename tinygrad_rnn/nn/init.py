@@ -32,7 +32,6 @@ import math
 
 import numpy as np
 
-from ..inplace import mark_written
 from ..random import as_generator
 from ..tensor import Tensor
 
@@ -46,7 +45,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expects a Tensor (a Parameter), got {type(tensor).__name__}")
     tensor.data[...] = np.asarray(values).astype(tensor.dtype, copy=False)
-    mark_written(tensor)
+    tensor._version += 1
     return tensor
 
 

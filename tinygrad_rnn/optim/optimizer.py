@@ -4,8 +4,9 @@ As in torch.optim: `param_groups` is a list of dicts, each holding "params" (a l
 Tensors) and that group's options (lr, weight_decay, ...), missing ones taken from the
 optimizer's defaults. `state[p]` is parameter p's own dict (its step count, moment buffers).
 `step()` updates every parameter with a gradient, in place, through the subclass's
-`update(param, grad, state, group)`; a parameter whose grad is None is skipped and its state
-left alone.
+`update(param, grad, state, group)`, and counts the write (`param._version += 1`), so a
+backward through a graph that saved the old values raises; a parameter whose grad is None is
+skipped and its state left alone.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from ..autograd import enable_grad
-from ..inplace import mark_written
 from ..nn.module import Module
 from ..tensor import Tensor
 
@@ -124,7 +124,7 @@ class Optimizer:
                 if param.grad is None:
                     continue
                 self.update(param, param.grad, self.state.setdefault(param, {}), group)
-                mark_written(param)
+                param._version += 1  # the write into param.data, so a graph that saved it can tell
         return loss
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
