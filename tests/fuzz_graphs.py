@@ -234,10 +234,11 @@ def _reduction_theirs(name):
 
 
 def _reduction(name):
+    method = "amax" if name == "max" else name  # max(axis=d) gives (values, indices), as PyTorch's
     return OpSpec(
-        ours=lambda a, p: getattr(a[0], name)(axis=p["axis"], keepdims=p["keepdims"]),
+        ours=lambda a, p: getattr(a[0], method)(axis=p["axis"], keepdims=p["keepdims"]),
         theirs=_reduction_theirs(name),
-        code=lambda a, p: f"{a[0]}.{name}(axis={p['axis']!r}, keepdims={p['keepdims']!r})",
+        code=lambda a, p: f"{a[0]}.{method}(axis={p['axis']!r}, keepdims={p['keepdims']!r})",
         side=_max_side if name == "max" else None,
     )
 
@@ -274,7 +275,8 @@ def _transpose_code(a, p):
         return f"{a[0]}.T"
     if p["axes"] is None:
         return f"{a[0]}.transpose()"
-    return f"{a[0]}.transpose{tuple(p['axes'])!r}" if p["style"] == "spread" else \
+    # two axes spread out mean PyTorch's swap, not a permutation: those go as one tuple
+    return f"{a[0]}.transpose{tuple(p['axes'])!r}" if _spread(p) else \
         f"{a[0]}.transpose({tuple(p['axes'])!r})"
 
 
@@ -284,7 +286,11 @@ def _transpose_ours(a, p):
         return x.T
     if p["axes"] is None:
         return x.transpose()
-    return x.transpose(*p["axes"]) if p["style"] == "spread" else x.transpose(tuple(p["axes"]))
+    return x.transpose(*p["axes"]) if _spread(p) else x.transpose(tuple(p["axes"]))
+
+
+def _spread(p) -> bool:
+    return p["style"] == "spread" and len(p["axes"]) != 2
 
 
 OPS: dict[str, OpSpec] = {

@@ -272,7 +272,7 @@ def test_a_stack_read_at_one_position_gives_the_gradients_of_a_dense_read(axis, 
     a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([[5.0, 6.0], [7.0, 8.0]])
     stacked = stack([a * 2.0, b, a], axis=axis)
     picked = stacked[index]
-    weights = np.arange(1.0, picked.size + 1).reshape(picked.shape)
+    weights = np.arange(1.0, picked.numel() + 1).reshape(picked.shape)
     (picked * weights).sum().backward()
     upstream = np.zeros(stacked.shape)
     upstream[index] = weights
@@ -299,7 +299,7 @@ def test_a_boolean_index_is_a_mask_not_position_one(index):
     made = x * 1.0
     expected = np.zeros((2, 2))
     picked = made[index]
-    weights = np.arange(1.0, picked.size + 1).reshape(picked.shape)
+    weights = np.arange(1.0, picked.numel() + 1).reshape(picked.shape)
     ((picked * weights).sum() + (stack([x, made])[index] * 2.0).sum()).backward()
     np.add.at(expected, index, weights.reshape(np.zeros((2, 2))[index].shape))
     both = np.zeros((2, 2, 2))

@@ -332,7 +332,7 @@ def test_values_and_gradients_match_pytorch(rng, name, reduction):
     their_target = torch.tensor(target)
     their_loss = getattr(torch.nn.functional, function_name)(theirs, their_target, reduction=reduction)
     np.testing.assert_allclose(loss.numpy(), their_loss.detach().numpy(), rtol=1e-12)
-    seed = np.arange(1.0, loss.size + 1.0).reshape(loss.shape)  # weights every element differently
+    seed = np.arange(1.0, loss.numel() + 1.0).reshape(loss.shape)  # weights every element differently
     loss.backward(seed)
     their_loss.backward(torch.tensor(seed))
     if name == "binary_cross_entropy":

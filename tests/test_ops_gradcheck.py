@@ -213,7 +213,7 @@ def test_softmax_and_log_softmax_along_any_axis(name, data):
     check(lambda t: getattr(t, name)(axis=axis), x)
 
 
-REDUCTIONS = ["sum", "mean", "logsumexp", "max"]
+REDUCTIONS = ["sum", "mean", "logsumexp", "amax"]
 
 
 @pytest.mark.parametrize("name", REDUCTIONS)
@@ -221,14 +221,14 @@ REDUCTIONS = ["sum", "mean", "logsumexp", "max"]
 @given(data=st.data(), keepdims=st.booleans())
 def test_reductions_with_any_axis_and_keepdims(name, data, keepdims):
     shape = data.draw(SHAPES)
-    if name == "max":
+    if name == "amax":
         # distinct values a step of 1/8 apart: no ties, and eps never crosses from one maximum to another
         x = data.draw(arrays(shape, st.integers(-40, 40).map(lambda i: i / 8), unique=True))
     else:
         x = data.draw(arrays(shape))
     axis = data.draw(axis_argument(x.ndim))
     out = getattr(Tensor(x), name)(axis=axis, keepdims=keepdims)
-    reference = {"sum": np.sum, "mean": np.mean, "max": np.max,
+    reference = {"sum": np.sum, "mean": np.mean, "amax": np.max,
                  "logsumexp": lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims))}
     np.testing.assert_allclose(out.numpy(), reference[name](x, axis=axis, keepdims=keepdims), rtol=1e-13, atol=1e-13)
     check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), x)
@@ -251,8 +251,8 @@ def test_transpose_with_any_permutation_and_T(data):
     x = data.draw(arrays(data.draw(SHAPES)))
     axes = data.draw(st.permutations(range(x.ndim)))
     axes = tuple(data.draw(st.sampled_from([a, a - x.ndim])) for a in axes)
-    assert Tensor(x).transpose(*axes).shape == np.transpose(x, axes).shape
-    check(lambda t: t.transpose(*axes), x)
+    assert Tensor(x).transpose(axes).shape == np.transpose(x, axes).shape
+    check(lambda t: t.transpose(axes), x)  # spread out, two axes would mean PyTorch's swap
     check(lambda t: t.T, x)
     check(lambda t: t.transpose(), x)
 

@@ -37,7 +37,7 @@ def test_values_and_gradients_are_finite_with_every_fp_error_raised(name, sign):
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
         out = OPS[name](x)
-        weights = np.arange(1.0, out.size + 1.0).reshape(out.shape)  # every output element matters
+        weights = np.arange(1.0, out.numel() + 1.0).reshape(out.shape)  # every output element matters
         (out * weights).sum().backward()
     assert np.all(np.isfinite(out.numpy()))
     assert np.all(np.isfinite(x.grad))

@@ -47,7 +47,7 @@ def test_integer_tensor_with_a_fraction_is_not_rounded():
 
 def test_properties():
     t = Tensor(np.zeros((2, 3, 4)))
-    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.size == 24 and len(t) == 2
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and t.size() == (2, 3, 4) and len(t) == 2
     assert t.is_leaf and t.op is None and t.grad is None and not t.requires_grad
     s = Tensor(5.0)
     assert s.shape == () and s.ndim == 0

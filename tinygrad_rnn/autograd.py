@@ -214,7 +214,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
     their sums only once the whole walk has succeeded.
     """
     if root._ctx is None:
-        root._accumulate_grad(seed)
+        root._accumulate_grad(run_hooks(root._hooks, seed, root.shape) if root._hooks else seed)
         return
     # Keyed by the nodes themselves: ops and tensors hash by identity.
     grads: dict = {root._ctx: seed}
@@ -238,6 +238,8 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
                 _check_versions(op)
             if type(grad) in LAZY and not (op.takes_indexed_grad and type(grad) is IndexedGrad):
                 grad = grad.dense()
+            if op.hooks:
+                grad = run_hooks(op.hooks, grad, op.shape)
             if keep_all or op.retains_grad:
                 _keep_output_gradient(op, grad, keep_all)
             parent_grads = op.backward(grad)
@@ -257,7 +259,38 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
             if not retain_graph:
                 op.release()
     for leaf in leaves:
-        leaf._accumulate_grad(dense(grads[leaf]))
+        grad = dense(grads[leaf])
+        leaf._accumulate_grad(run_hooks(leaf._hooks, grad, leaf.shape) if leaf._hooks else grad)
+
+
+def run_hooks(hooks: list, grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """The gradient after every hook registered on a tensor (Tensor.register_hook) has seen it,
+    in order; a hook returning a Tensor or an array replaces it for the hooks after and beyond."""
+    from .tensor import Tensor  # tensor.py imports this module
+
+    for hook in list(hooks):
+        result = hook(Tensor._from_op(grad, None))
+        if result is None:
+            continue
+        array = np.asarray(result.data if isinstance(result, Tensor) else result)
+        if array.shape != shape:
+            raise ValueError(f"register_hook: the hook returned a gradient of shape {array.shape} "
+                             f"for a tensor of shape {shape}")
+        grad = array.astype(grad.dtype, copy=False)
+    return grad
+
+
+class RemovableHandle:
+    """What register_hook returns: remove() takes the hook away again."""
+
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks: list, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 def _check_versions(op) -> None:

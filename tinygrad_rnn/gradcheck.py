@@ -45,7 +45,7 @@ def _scalar_objective(fn, inputs, rng):
         probe = fn(*inputs)
     if not isinstance(probe, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(probe).__name__}")
-    weights = None if probe.size == 1 else rng.standard_normal(probe.shape)
+    weights = None if probe.numel() == 1 else rng.standard_normal(probe.shape)
 
     def objective():
         out = fn(*inputs)

@@ -74,7 +74,7 @@ class Function:
     """
 
     __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output",
-                 "retains_grad", "grad", "versions")
+                 "retains_grad", "grad", "versions", "hooks")
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
 
     def __init__(self, parents: tuple, needs_grad: tuple):
@@ -86,6 +86,7 @@ class Function:
         self.retains_grad = False
         self.grad = None
         self.versions = None
+        self.hooks = None
 
     def forward(self, *arrays, **options) -> np.ndarray:
         raise NotImplementedError
@@ -784,7 +785,7 @@ class MinAlong(Function):
             return x.copy()
         (self.axis,) = normalize_axes(axis, x.ndim)
         if x.shape[self.axis] == 0:
-            raise ValueError(f"cannot reduce over dim {axis}, which has size 0 (shape {x.shape})")
+            raise ValueError(f"cannot reduce over dim {axis}, a zero-size axis (shape {x.shape})")
         index = self.pick(x, axis=self.axis, keepdims=True)
         self.saved = (index,)
         z = np.take_along_axis(x, index, axis=self.axis)

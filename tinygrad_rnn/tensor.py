@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import ops
-from .autograd import STATE, check_forward, run_backward
+from .autograd import STATE, RemovableHandle, check_forward, run_backward
 
 DEFAULT_DTYPE = np.float64
 
@@ -41,7 +41,7 @@ class Tensor:
     every op on such a tensor records itself (`_ctx`) so the graph can be walked back.
     """
 
-    __slots__ = ("_data", "_version", "grad", "requires_grad", "_ctx", "name", "scope", "__weakref__")
+    __slots__ = ("_data", "_version", "grad", "requires_grad", "_ctx", "name", "scope", "_hooks", "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -58,6 +58,7 @@ class Tensor:
         self._ctx = None
         self.name = name
         self.scope = STATE.scope_path
+        self._hooks = None
 
     @staticmethod
     def _from_op(data: np.ndarray, ctx) -> "Tensor":
@@ -70,6 +71,7 @@ class Tensor:
         t._ctx = ctx
         t.name = None
         t.scope = STATE.scope_path
+        t._hooks = None
         return t
 
     # ------------------------------------------------------------ properties
@@ -96,7 +98,6 @@ class Tensor:
     shape = property(lambda self: self._data.shape, doc="The array's shape.")
     dtype = property(lambda self: self._data.dtype, doc="The array's dtype.")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self._data.size, doc="Number of elements.")
     is_leaf = property(lambda self: self._ctx is None, doc="True when no recorded op made this tensor.")
     op = property(lambda self: self._ctx, doc="The recorded op that made this tensor (None for a leaf).")
 
@@ -126,6 +127,24 @@ class Tensor:
         t = Tensor._from_op(self.data, None)
         t.name = self.name
         return t
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call hook(grad) during backward with the gradient flowing into this tensor (a Tensor
+        of its shape, complete: every use summed); a returned Tensor or array replaces it, as in
+        PyTorch. Hooks run in the order registered; the handle's remove() takes one away. On an
+        op's output the hook lives on the op, so it runs even once the tensor itself is gone."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: the tensor does not require grad; hooks see gradients only")
+        if self._ctx is not None:
+            if self._ctx.hooks is None:
+                self._ctx.hooks = []
+            hooks = self._ctx.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Mark a leaf as needing a gradient (in place); returns self."""
@@ -280,28 +299,66 @@ class Tensor:
         return apply(ops.Clip, self, low=_python_number(min), high=_python_number(max))
 
     # ------------------------------------------------------------ along an axis
-    def softmax(self, axis: int = -1): return apply(ops.Softmax, self, axis=axis)
-    def log_softmax(self, axis: int = -1): return apply(ops.LogSoftmax, self, axis=axis)
+    def softmax(self, dim: int = -1, *, axis=None):
+        """exp(x) / sum(exp(x)) along `dim` (NumPy's `axis=` is the same)."""
+        dim = dim if axis is None else axis
+        return apply(ops.Softmax, self, axis=dim)
 
-    def logsumexp(self, axis=None, keepdims: bool = False):
-        return apply(ops.LogSumExp, self, axis=axis, keepdims=keepdims)
+    def log_softmax(self, dim: int = -1, *, axis=None):
+        """x - logsumexp(x) along `dim` (NumPy's `axis=` is the same)."""
+        dim = dim if axis is None else axis
+        return apply(ops.LogSoftmax, self, axis=dim)
 
-    def sum(self, axis=None, keepdims: bool = False): return apply(ops.Sum, self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims: bool = False): return apply(ops.Mean, self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims: bool = False):
-        """The maximum over `axis`; over every axis (None) as PyTorch's max(), a NaN taking the gradient."""
-        return apply(ops.Max if axis is not None else ops.MaxOfAll, self, axis=axis, keepdims=keepdims)
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """log(sum(exp(x))) over `dim` (all axes when None), without overflow."""
+        dim, keepdim = _dim_and_keepdim("logsumexp", dim, axis, keepdim, keepdims)
+        return apply(ops.LogSumExp, self, axis=dim, keepdims=keepdim)
 
-    def argmax(self, axis=None) -> "Tensor":
-        """Indices of the maxima (integer tensor, no gradient)."""
-        return Tensor._from_op(np.argmax(self.data, axis=axis), None)
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The sum over `dim` (an int, a tuple, or None for all axes)."""
+        dim, keepdim = _dim_and_keepdim("sum", dim, axis, keepdim, keepdims)
+        return apply(ops.Sum, self, axis=dim, keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The mean over `dim` (an int, a tuple, or None for all axes)."""
+        dim, keepdim = _dim_and_keepdim("mean", dim, axis, keepdim, keepdims)
+        return apply(ops.Mean, self, axis=dim, keepdims=keepdim)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """As PyTorch's max: with no dim, the largest element (ties share the gradient, a NaN
+        takes it); with dim=d (or axis=d), (values, indices) along d, the gradient going to the
+        returned index (amax shares it between ties instead); with a tensor, the elementwise maximum."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        dim, keepdim = _dim_and_keepdim("max", dim, axis, keepdim, keepdims)
+        if dim is None:
+            return apply(ops.MaxOfAll, self, axis=None, keepdims=keepdim)
+        return _values_and_indices(ops.MaxAlong, self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None) -> "Tensor":
+        """Indices of the maxima along `dim`, or into the flattened tensor (int64, no gradient)."""
+        dim, keepdim = _dim_and_keepdim("argmax", dim, axis, keepdim, None)
+        return Tensor._from_op(np.argmax(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+
+    def size(self, dim=None):
+        """The shape (a tuple), or with `dim` the length of that axis, as PyTorch's size()."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_checked_dim("size", dim, self.ndim)]
 
     # ------------------------------------------------------------ shape
     def reshape(self, *shape):
         return apply(ops.Reshape, self, shape=_sizes(shape))
 
-    def transpose(self, *axes):
-        return apply(ops.Transpose, self, axes=_sizes(axes) or None)
+    def transpose(self, *dims):
+        """transpose(d0, d1) swaps two axes, as PyTorch's; NumPy's spellings stay: transpose()
+        reverses the axes, and a full permutation (spread out or as one tuple) reorders them."""
+        if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+            first, second = (_checked_dim("transpose", d, self.ndim) for d in dims)
+            order = list(range(self.ndim))
+            order[first], order[second] = second, first
+            return apply(ops.Transpose, self, axes=tuple(order))
+        return apply(ops.Transpose, self, axes=_sizes(dims) or None)
 
     @property
     def T(self):

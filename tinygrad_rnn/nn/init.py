@@ -143,8 +143,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: needs a tensor of 2 or more dimensions, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows if rows else 0
-    if tensor.size == 0:
+    cols = tensor.numel() // rows if rows else 0
+    if tensor.numel() == 0:
         return tensor
     flat = as_generator(generator).standard_normal((rows, cols))
     tall = flat.T if rows < cols else flat
