@@ -67,6 +67,8 @@ def test_softmax_family_takes_dim(name, dim):
 def test_dim_and_axis_together_is_an_error():
     with pytest.raises(TypeError, match="sum: give dim or axis, not both"):
         Tensor(X).sum(dim=0, axis=0)
+    with pytest.raises(TypeError, match=r"max: dim must be one int, got \(0, 1\); amax reduces over several"):
+        Tensor(X).max(dim=(0, 1))
 
 
 def test_size_is_the_shape_and_numel_the_count():

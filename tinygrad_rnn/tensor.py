@@ -752,7 +752,8 @@ class ValuesAndIndices(NamedTuple):
 def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesAndIndices:
     """The values op_class picks along `dim` (recorded) and their positions (an int64 tensor)."""
     if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op_class.__name__}: dim must be one int, got {dim!r}")
+        name = "max" if op_class is ops.MaxAlong else "min"
+        raise TypeError(f"{name}: dim must be one int, got {dim!r}; a{name} reduces over several")
     values = apply(op_class, x, axis=dim, keepdims=keepdim)
     if x.ndim == 0:
         positions = np.zeros((), dtype=np.int64)
