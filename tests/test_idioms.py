@@ -322,3 +322,12 @@ def test_to_rejects_what_is_not_a_numeric_dtype():
         Tensor([1.0]).to(np.complex128)
     with pytest.raises(TypeError, match="is not a dtype"):
         Tensor([1.0]).to(3.5)
+
+
+def test_where_maximum_and_minimum_are_reached_from_the_package():
+    import tinygrad_rnn as tg
+
+    x, y = np.array([1.0, -2.0, 3.0]), np.array([0.5, 0.5, 4.0])
+    np.testing.assert_array_equal(tg.where(Tensor(x > 0), Tensor(x), 0.0).data, torch.where(torch.tensor(x > 0), torch.tensor(x), 0.0).numpy())
+    np.testing.assert_array_equal(tg.maximum(Tensor(x), Tensor(y)).data, torch.maximum(torch.tensor(x), torch.tensor(y)).numpy())
+    np.testing.assert_array_equal(tg.minimum(Tensor(x), Tensor(y)).data, torch.minimum(torch.tensor(x), torch.tensor(y)).numpy())
