@@ -21,7 +21,8 @@ from .tensor import Tensor, maximum, minimum, where
 LAZY_SUBMODULES = ("viz",)
 
 __all__ = [
-    "Tensor", "where", "maximum", "minimum", "stack", "cat", "concatenate", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
+    "Tensor", "stack", "cat", "concatenate", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
+    "where", "maximum", "minimum",
     "randn", "rand", "manual_seed",
     "no_grad", "enable_grad", "is_grad_enabled", "scope", "detect_anomaly", "retain_grads",
     "gradcheck", "directional_gradcheck", "GradcheckError", "GradcheckReport",
