@@ -464,7 +464,8 @@ class Tensor:
         """The axes reordered: output axis i is input axis dims[i]."""
         dims = _sizes(dims)
         if sorted(_checked_dim("permute", d, self.ndim) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes of shape {self.shape}")
+            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes "
+                             f"of shape {self.shape}")
         return apply(ops.Transpose, self, axes=tuple(dims))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
