@@ -464,7 +464,8 @@ class Tensor:
         """The axes reordered: output axis i is input axis dims[i]."""
         dims = _sizes(dims)
         if sorted(_checked_dim("permute", d, self.ndim) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes of shape {self.shape}")
+            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes "
+                             f"of shape {self.shape}")
         return apply(ops.Transpose, self, axes=tuple(dims))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
@@ -752,7 +753,8 @@ class ValuesAndIndices(NamedTuple):
 def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesAndIndices:
     """The values op_class picks along `dim` (recorded) and their positions (an int64 tensor)."""
     if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op_class.__name__}: dim must be one int, got {dim!r}")
+        name = "max" if op_class is ops.MaxAlong else "min"
+        raise TypeError(f"{name}: dim must be one int, got {dim!r}; a{name} reduces over several")
     values = apply(op_class, x, axis=dim, keepdims=keepdim)
     if x.ndim == 0:
         positions = np.zeros((), dtype=np.int64)
