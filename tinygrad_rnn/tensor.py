@@ -62,9 +62,11 @@ class Tensor:
 
     @staticmethod
     def _from_op(data: np.ndarray, ctx) -> "Tensor":
-        """The output of an op (no copy, no checks): the fast path every op takes."""
+        """The output of an op (no copy): the fast path every op takes. NumPy returns a scalar
+        (np.float64, np.bool_) for many 0-d results; it becomes a 0-d array here, so `.data`
+        is always an ndarray."""
         t = object.__new__(Tensor)
-        t._data = data
+        t._data = data if type(data) is np.ndarray else np.asarray(data)
         t._version = 0
         t.grad = None
         t.requires_grad = ctx is not None
@@ -395,14 +397,16 @@ class Tensor:
 
     def masked_fill(self, mask, value):
         """`value` where the bool `mask` (broadcast to self's shape) is True, self elsewhere;
-        the filled positions send no gradient back."""
+        the result has self's dtype (value converted to it, as in PyTorch). The filled positions
+        send no gradient back to self."""
         mask = _as_bool_mask("masked_fill", mask)
         if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
             raise ValueError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
-        if isinstance(value, Tensor) and value.ndim != 0:
+        value = self._lift(value)
+        if value.ndim != 0:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
-        return where(mask, value, self)
+        return where(mask, value.to(self.dtype), self)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """sum((x - mean)**2) / (n - correction) over `dim` (all axes when None); correction 1
