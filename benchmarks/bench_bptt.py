@@ -866,7 +866,8 @@ def split_tinygrad(name: str, seconds: float) -> None:
           f"{ROUNDS_PER_SPLIT} rounds of {count} steps")
     rows = [
         ["the whole step", format_microseconds(step_time), f"{step_time / hand_time:.2f}"],
-        [f"inside the ops and gradient sums ({timer.calls / count:,.0f} outermost calls)", format_microseconds(ops_time),
+        [f"inside the ops and gradient sums ({timer.calls / count:,.0f} outermost calls)",
+         format_microseconds(ops_time),
          f"{ops_time / hand_time:.2f}"],
         ["the rest: recording, the walk, tensors, model code", format_microseconds(step_time - ops_time),
          f"{(step_time - ops_time) / hand_time:.2f}"],
@@ -881,7 +882,8 @@ def main(argv=None, may_restart: bool = False) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help=f"comma-separated, from {', '.join(CONFIGS)} (default: all)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per config (default 21, 3 with --quick)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed rounds per config (default 21, 3 with --quick)")
     parser.add_argument("--quick", action="store_true", help="few short rounds: a smoke run, not a measurement")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--threads", type=int, default=1,

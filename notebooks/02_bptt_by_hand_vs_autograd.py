@@ -35,8 +35,12 @@ import numpy as np
 
 from tinygrad_rnn import Tensor, concatenate, scope, stack
 from tinygrad_rnn.compare import compare_gradients, format_comparison
-from tinygrad_rnn.reference.weather import (walkthrough_bptt, walkthrough_bptt_as_published,
-                                            walkthrough_forward, walkthrough_params)
+from tinygrad_rnn.reference.weather import (
+    walkthrough_bptt,
+    walkthrough_bptt_as_published,
+    walkthrough_forward,
+    walkthrough_params,
+)
 from tinygrad_rnn.viz import draw_graph
 
 TEMPS = np.array([66.0, 70.0, 62.0])    # the last three `tmax` values of the document's data

@@ -40,8 +40,7 @@ from tinygrad_rnn import Tensor, retain_grads
 from tinygrad_rnn.compare import compare_gradients, format_comparison
 from tinygrad_rnn.data import Vocabulary, sentiment_data
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.reference import (sentiment_bptt, sentiment_bptt_as_published, sgd_step,
-                                    sgd_step_as_published)
+from tinygrad_rnn.reference import sentiment_bptt, sentiment_bptt_as_published, sgd_step, sgd_step_as_published
 from tinygrad_rnn.tasks import sentiment
 from tinygrad_rnn.viz import draw_graph
 

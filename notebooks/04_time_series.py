@@ -39,8 +39,7 @@ from tinygrad_rnn import no_grad
 from tinygrad_rnn.compare import compare_gradients, format_comparison
 from tinygrad_rnn.data import chronological_split, seattle_weather, sine_task, temperature_task
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.reference.timeseries import (init_weights, timeseries_bptt,
-                                               timeseries_bptt_as_published)
+from tinygrad_rnn.reference.timeseries import init_weights, timeseries_bptt, timeseries_bptt_as_published
 from tinygrad_rnn.tasks import sine, temperature
 
 
@@ -74,7 +73,8 @@ print(f"scaled test range: {scaled_test.min():.3f} .. {scaled_test.max():.3f}")
 
 assert len(train_rows) == int(0.67 * len(weather.temp_min))
 assert task.scaler.min_[0] == train_rows.min() and task.scaler.max_[0] == train_rows.max()
-assert np.allclose(task.scaler.transform(train_rows).min(), 0) and np.allclose(task.scaler.transform(train_rows).max(), 1)
+scaled_train = task.scaler.transform(train_rows)
+assert np.allclose(scaled_train.min(), 0) and np.allclose(scaled_train.max(), 1)
 assert 0 <= scaled_test.min() and scaled_test.max() <= 1
 
 # %% [markdown]

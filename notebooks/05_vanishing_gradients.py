@@ -268,7 +268,8 @@ plt.show()
 
 assert np.array_equal(gradient_flow(exploding.hidden_states[0]), per_step)  # untouched by clipping
 ratio_without = per_step[0] / per_step[-1]
-ratio_with = shifted["with clipping (scaled by the clip factor)"][0] / shifted["with clipping (scaled by the clip factor)"][-1]
+clipped = shifted["with clipping (scaled by the clip factor)"]
+ratio_with = clipped[0] / clipped[-1]
 assert np.isclose(ratio_with, ratio_without, rtol=1e-12)
 
 # %% [markdown]

@@ -8,8 +8,16 @@ import re
 import numpy as np
 import pytest
 
-from benchmarks.bench_bptt import (AGREEMENT_TOLERANCE, CONFIGS, OpTimer, build_contenders, gradient_errors,
-                                   make_problem, split_tinygrad, timed_functions)
+from benchmarks.bench_bptt import (
+    AGREEMENT_TOLERANCE,
+    CONFIGS,
+    OpTimer,
+    build_contenders,
+    gradient_errors,
+    make_problem,
+    split_tinygrad,
+    timed_functions,
+)
 from benchmarks.handwritten_elman import PARAMETER_NAMES, elman_bptt
 from tinygrad_rnn import Tensor, grads, ops, stack
 

@@ -126,7 +126,10 @@ def test_a_shape_mismatch_names_both_shapes(setting):
     model, manual = setting
     with pytest.raises(ValueError, match=r"i_weight has shape \(2, 4\) but rnn.weight_ih_l0 has shape \(4, 2\)"):
         compare_gradients({"i_weight": manual["i_weight"]}, model, {"i_weight": "rnn.weight_ih_l0"})
-    with pytest.raises(ValueError, match=r"h_bias has shape \(4, 1\) after its transform but rnn.bias_ih_l0 has shape \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"h_bias has shape \(4, 1\) after its transform but rnn.bias_ih_l0 has shape \(4,\)",
+    ):
         compare_gradients({"h_bias": manual["h_bias"]}, model, {"h_bias": ("rnn.bias_ih_l0", "T")})
 
 

@@ -68,7 +68,10 @@ def test_matmul_shape_mismatch_names_the_op_shapes_and_scope():
 
 def test_linear_shape_mismatches_name_the_op_and_shapes():
     x, w = Tensor(np.ones((2, 4)), requires_grad=True), Tensor(np.ones((3, 5)))
-    with pytest.raises(ValueError, match=r"^Linear: .*weight's 5 columns, got x \(2, 4\) \(input shapes: \(2, 4\), \(3, 5\)\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Linear: .*weight's 5 columns, got x \(2, 4\) \(input shapes: \(2, 4\), \(3, 5\)\)$",
+    ):
         linear(x, w)
     with pytest.raises(ValueError, match=r"^Linear: the weight must be a matrix \(out, in\), got shape \(4,\)"):
         linear(x, Tensor(np.ones(4)))
@@ -107,7 +110,10 @@ def test_pow_with_a_tensor_exponent():
 def test_detect_anomaly_names_the_op_that_made_a_nan():
     x = Tensor([1.0, -1.0, 2.0], requires_grad=True)
     with detect_anomaly(), scope("t=3"), np.errstate(invalid="ignore"):
-        with pytest.raises(FloatingPointError, match=r"^forward of Log produced NaN in scope 't=3'; input shapes: \(3,\)$"):
+        with pytest.raises(
+            FloatingPointError,
+            match=r"^forward of Log produced NaN in scope 't=3'; input shapes: \(3,\)$",
+        ):
             x.log()
 
 
@@ -123,7 +129,10 @@ def test_detect_anomaly_catches_an_inf_made_by_a_backward():
     with scope("t=1"):
         root = x.sqrt()  # forward is finite; d sqrt / dx at 0 is inf
     with detect_anomaly(), np.errstate(divide="ignore"):
-        with pytest.raises(FloatingPointError, match=r"^backward of Pow produced inf in scope 't=1'; input shapes: \(2,\)$"):
+        with pytest.raises(
+            FloatingPointError,
+            match=r"^backward of Pow produced inf in scope 't=1'; input shapes: \(2,\)$",
+        ):
             root.sum().backward()
 
 
@@ -154,7 +163,10 @@ def test_stack_of_different_shapes_names_them():
 def test_axis_out_of_range_is_refused_not_wrapped_around():
     x = Tensor(np.ones((2, 3)))
     for reduce in ("sum", "mean", "amax", "logsumexp"):
-        with pytest.raises(ValueError, match=r"axis 2 is out of bounds for an array of dimension 2.*input shapes: \(2, 3\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"axis 2 is out of bounds for an array of dimension 2.*input shapes: \(2, 3\)",
+        ):
             getattr(x, reduce)(axis=2)
         with pytest.raises(ValueError, match=r"axis -3 is out of bounds"):
             getattr(x, reduce)(axis=(0, -3))

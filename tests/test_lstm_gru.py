@@ -160,9 +160,9 @@ def test_retained_states_carry_their_gradients_and_scopes():
     output, (h_n, c_n) = lstm(rng.standard_normal((4, 1, 2)))
     h_n[0].sum().backward()
     assert [[h.scope for h in layer] for layer in lstm.hidden_states] == \
-        [[f"layer{l}/t={t}" for t in range(4)] for l in range(2)]
+        [[f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)]
     assert [[c.scope for c in layer] for layer in lstm.cell_states] == \
-        [[f"layer{l}/t={t}" for t in range(4)] for l in range(2)]
+        [[f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)]
     h_last, c_last = lstm.hidden_states[0][-1], lstm.cell_states[0][-1]
     np.testing.assert_array_equal(h_last.grad, np.ones((1, 3)))
     # the last c feeds only h = o * tanh(c), so dL/dc = o * (1 - tanh(c)**2) with o = h / tanh(c)

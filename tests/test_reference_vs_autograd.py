@@ -12,9 +12,16 @@ import pytest
 from tinygrad_rnn import Tensor, concatenate, nn
 from tinygrad_rnn.compare import compare_gradients
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.reference import (sentiment_bptt, sentiment_bptt_as_published, sequence_bptt, sine_bptt,
-                                    timeseries_bptt, timeseries_bptt_as_published, walkthrough_bptt,
-                                    walkthrough_bptt_as_published)
+from tinygrad_rnn.reference import (
+    sentiment_bptt,
+    sentiment_bptt_as_published,
+    sequence_bptt,
+    sine_bptt,
+    timeseries_bptt,
+    timeseries_bptt_as_published,
+    walkthrough_bptt,
+    walkthrough_bptt_as_published,
+)
 
 LENGTHS = [1, 2, 7, 50]
 RTOL = 1e-10
@@ -88,23 +95,23 @@ SEQUENCE_MAPPING = {"i_weight": ("rnn.weight_ih_l0", "T"), "h_weight": ("rnn.wei
                     "o_bias": ("linear.bias", "flatten")}
 
 
-def sequence_case(length, I=3, H=5, O=2):
+def sequence_case(length, n_in=3, H=5, n_out=2):
     rng = rng_for(1, length)
-    params = {"i_weight": weights(rng, I, H, scale=1 / np.sqrt(I)), "h_weight": weights(rng, H, H),
-              "h_bias": weights(rng, 1, H, scale=0.3), "o_weight": weights(rng, H, O, scale=1 / np.sqrt(H)),
-              "o_bias": weights(rng, 1, O, scale=0.3)}
-    return rng.standard_normal((length, I)), rng.standard_normal((length, O)), params
+    params = {"i_weight": weights(rng, n_in, H, scale=1 / np.sqrt(n_in)), "h_weight": weights(rng, H, H),
+              "h_bias": weights(rng, 1, H, scale=0.3), "o_weight": weights(rng, H, n_out, scale=1 / np.sqrt(H)),
+              "o_bias": weights(rng, 1, n_out, scale=0.3)}
+    return rng.standard_normal((length, n_in)), rng.standard_normal((length, n_out)), params
 
 
 @pytest.mark.parametrize("length", LENGTHS)
 def test_001_sequence_bptt_matches_autograd(length):
     x, targets, params = sequence_case(length)
     reference = sequence_bptt(x, targets, params)
-    I, H = params["i_weight"].shape
+    n_in, H = params["i_weight"].shape
     model = model_from_state({"rnn.weight_ih_l0": params["i_weight"].T, "rnn.weight_hh_l0": params["h_weight"].T,
                               "rnn.bias_ih_l0": params["h_bias"][0], "rnn.bias_hh_l0": np.zeros(H),
                               "linear.weight": params["o_weight"].T, "linear.bias": params["o_bias"][0]},
-                             I, H, params["o_weight"].shape[1])
+                             n_in, H, params["o_weight"].shape[1])
     outputs = model(x, many_to_many=True)
     difference = outputs - targets
     loss = 0.5 * (difference * difference).sum()
@@ -164,20 +171,20 @@ TIMESERIES_MAPPING = {"weights_ih": ("rnn.weight_ih_l0", "T"), "weights_hh": ("r
                       "bias_o": ("linear.bias", "flatten")}
 
 
-def timeseries_case(length, I=4, H=6, O=3):
+def timeseries_case(length, n_in=4, H=6, n_out=3):
     rng = rng_for(0, length)
-    params = {"weights_ih": weights(rng, I, H, scale=1 / np.sqrt(I)), "weights_hh": weights(rng, H, H),
-              "weights_ho": weights(rng, H, O, scale=1 / np.sqrt(H)),
-              "bias_h": weights(rng, 1, H, scale=0.3), "bias_o": weights(rng, 1, O, scale=0.3)}
-    return rng.standard_normal((length, I)), rng.standard_normal(O), params
+    params = {"weights_ih": weights(rng, n_in, H, scale=1 / np.sqrt(n_in)), "weights_hh": weights(rng, H, H),
+              "weights_ho": weights(rng, H, n_out, scale=1 / np.sqrt(H)),
+              "bias_h": weights(rng, 1, H, scale=0.3), "bias_o": weights(rng, 1, n_out, scale=0.3)}
+    return rng.standard_normal((length, n_in)), rng.standard_normal(n_out), params
 
 
 def timeseries_autograd(xs, target, params):
-    I, H = params["weights_ih"].shape
+    n_in, H = params["weights_ih"].shape
     model = model_from_state({"rnn.weight_ih_l0": params["weights_ih"].T, "rnn.weight_hh_l0": params["weights_hh"].T,
                               "rnn.bias_ih_l0": params["bias_h"][0], "rnn.bias_hh_l0": np.zeros(H),
                               "linear.weight": params["weights_ho"].T, "linear.bias": params["bias_o"][0]},
-                             I, H, params["weights_ho"].shape[1])
+                             n_in, H, params["weights_ho"].shape[1])
     output = model(xs, many_to_many=False)
     difference = output - target
     loss = (difference * difference).mean()
@@ -220,23 +227,23 @@ SENTIMENT_MAPPING = {"Wxh": "rnn.weight_ih_l0", "Whh": "rnn.weight_hh_l0", "bh":
                      "Why": "linear.weight", "by": ("linear.bias", "flatten")}
 
 
-def sentiment_case(length, I=5, H=6, O=3, symmetric=False):
+def sentiment_case(length, n_in=5, H=6, n_out=3, symmetric=False):
     rng = rng_for(3, length, symmetric)
     Whh = weights(rng, H, H)
     if symmetric:
         Whh = (Whh + Whh.T) / np.sqrt(2)
-    params = {"Wxh": weights(rng, H, I, scale=1.0), "Whh": Whh, "Why": weights(rng, O, H),
-              "bh": weights(rng, H, 1, scale=0.3), "by": weights(rng, O, 1, scale=0.3)}
-    inputs = np.eye(I)[rng.integers(0, I, length)]  # the document's one-hot words, as rows
-    return inputs, int(rng.integers(0, O)), params
+    params = {"Wxh": weights(rng, H, n_in, scale=1.0), "Whh": Whh, "Why": weights(rng, n_out, H),
+              "bh": weights(rng, H, 1, scale=0.3), "by": weights(rng, n_out, 1, scale=0.3)}
+    inputs = np.eye(n_in)[rng.integers(0, n_in, length)]  # the document's one-hot words, as rows
+    return inputs, int(rng.integers(0, n_out)), params
 
 
 def sentiment_autograd(inputs, target_index, params):
-    H, I = params["Wxh"].shape
+    H, n_in = params["Wxh"].shape
     model = model_from_state({"rnn.weight_ih_l0": params["Wxh"], "rnn.weight_hh_l0": params["Whh"],
                               "rnn.bias_ih_l0": params["bh"][:, 0], "rnn.bias_hh_l0": np.zeros(H),
                               "linear.weight": params["Why"], "linear.bias": params["by"][:, 0]},
-                             I, H, params["Why"].shape[0])
+                             n_in, H, params["Why"].shape[0])
     logits = model(inputs, many_to_many=False)
     loss = -logits.log_softmax(axis=-1)[target_index]
     np.testing.assert_allclose(F.cross_entropy(logits, target_index).item(), loss.item(), rtol=1e-15)

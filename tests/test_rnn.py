@@ -74,7 +74,7 @@ def test_each_step_runs_in_its_own_scope():
     rnn.retain_hidden = True
     out, _ = rnn(np.ones((4, 1, 2)))
     scopes = [[h.scope for h in layer] for layer in rnn.hidden_states]
-    assert scopes == [[f"layer{l}/t={t}" for t in range(4)] for l in range(2)]
+    assert scopes == [[f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)]
 
 
 def test_retained_hidden_states_hold_dloss_dh():
@@ -195,8 +195,8 @@ def test_after_a_one_step_sequence_weight_hh_has_a_zero_gradient_not_none(layer_
     layer = layer_class(3, 4, num_layers=2, rng=0)
     output, _ = layer(np.ones((1, 2, 3)))
     output.sum().backward()
-    for l in range(2):
-        grad = getattr(layer, f"weight_hh_l{l}").grad
+    for layer_index in range(2):
+        grad = getattr(layer, f"weight_hh_l{layer_index}").grad
         assert grad is not None and grad.shape == (layer.gate_count * 4, 4)
         np.testing.assert_array_equal(grad, 0.0)   # it met h_0 = 0 only, as in PyTorch
     assert all(p.grad is not None for p in layer.parameters())
@@ -221,8 +221,8 @@ def test_every_step_from_t0_records_the_same_ops_in_its_scope(layer_class):
     for node in graph_nodes(output.sum()):
         if isinstance(node, Function):
             by_scope.setdefault(node.scope, []).append(type(node).__name__)
-    for l in range(2):
-        steps = [by_scope[f"layer{l}/t={t}"] for t in range(4)]
+    for layer_index in range(2):
+        steps = [by_scope[f"layer{layer_index}/t={t}"] for t in range(4)]
         assert all(step == steps[0] for step in steps) and "Linear" in steps[0]
         layer_ops = ["Linear", "Stack"] if layer_class is nn.GRU else ["Add", "Linear", "Stack"]  # GRU: b_ih only
-        assert sorted(by_scope[f"layer{l}"]) == layer_ops
+        assert sorted(by_scope[f"layer{layer_index}"]) == layer_ops

@@ -7,7 +7,7 @@ from tinygrad_rnn.nn.functional import mse_loss
 from tinygrad_rnn.optim import SGD, Adam
 from tinygrad_rnn.tbptt import detach_state, tbptt_step
 
-T, B, I, H, O = 7, 3, 2, 4, 2
+T, B, N_IN, H, N_OUT = 7, 3, 2, 4, 2
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
@@ -16,14 +16,14 @@ def sum_loss(prediction, target):
 
 
 def build(cell, seed=0):
-    rnn = CELLS[cell](I, H, rng=seed)
-    head = nn.Linear(H, O, rng=seed + 1)
+    rnn = CELLS[cell](N_IN, H, rng=seed)
+    head = nn.Linear(H, N_OUT, rng=seed + 1)
     return rnn, head
 
 
 def problem(seed=1):
     rng = np.random.default_rng(seed)
-    return rng.normal(size=(T, B, I)), rng.normal(size=(T, B, O))
+    return rng.normal(size=(T, B, N_IN)), rng.normal(size=(T, B, N_OUT))
 
 
 def parameters(rnn, head):

@@ -230,9 +230,15 @@ def test_bool_float_and_int_of_one_element():
     x = Tensor([1.0, 2.0])
     with pytest.raises(RuntimeError, match=r"bool\(\): the truth value of a tensor of shape \(2,\) is ambiguous"):
         bool(x)
-    with pytest.raises(ValueError, match=r"float\(\): only a one-element tensor converts to a Python number, got shape \(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"float\(\): only a one-element tensor converts to a Python number, got shape \(2,\)",
+    ):
         float(x)
-    with pytest.raises(ValueError, match=r"int\(\): only a one-element tensor converts to a Python number, got shape \(0,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"int\(\): only a one-element tensor converts to a Python number, got shape \(0,\)",
+    ):
         int(Tensor(np.zeros(0)))
     if Tensor(3.0) > 2:   # a comparison used as a condition
         pass
