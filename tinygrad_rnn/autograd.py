@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import heapq
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -86,7 +86,7 @@ class scope:
         STATE.scope_path = f"{self._outer_path}/{self.name}" if self._outer_path else self.name
         return STATE.scope_path
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> Literal[False]:
         STATE.scope_path = self._outer_path
         return False
 

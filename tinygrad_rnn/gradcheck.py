@@ -83,7 +83,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1
     inputs = _checked_inputs(inputs)
     objective = _scalar_objective(fn, inputs, np.random.default_rng(seed))
     analytic = _analytic_grads(objective, inputs)
-    worst = None
+    worst: GradcheckReport | None = None
     for index, t in enumerate(inputs):
         if not t.requires_grad:
             continue
@@ -101,6 +101,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1
             report = _element_report(index, np.unravel_index(k, t.shape), exact, numeric, atol, rtol)
             if worst is None or _badness(report, atol, rtol) > _badness(worst, atol, rtol):
                 worst = report
+    assert worst is not None, "gradcheck: every input needing grad has size 0"
     return _finish(worst, raise_exception)
 
 
