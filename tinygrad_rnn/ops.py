@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class Function:
     def __init__(self, parents: tuple, needs_grad: tuple):
         self.parents = parents
         self.needs_grad = needs_grad
-        self.saved = None
+        self.saved: Any = None  # a tuple of arrays, or None once released
         self.released = False
         self.number = next(_op_numbers)
         self.retains_grad = False
@@ -233,7 +234,8 @@ class Linear(Function):
         try:
             z += b  # in place, into the fresh product
         except ValueError:
-            raise ValueError(f"the bias of shape {b.shape} does not broadcast to the output's shape {z.shape}") from None
+            raise ValueError(
+                f"the bias of shape {b.shape} does not broadcast to the output's shape {z.shape}") from None
         return z
 
     def backward(self, g):
@@ -773,7 +775,7 @@ class MinAlong(Function):
     PyTorch's min(dim=d), unlike amin, which shares it between ties."""
 
     __slots__ = ("axis", "keepdims", "input_shape")
-    pick = staticmethod(np.argmin)
+    pick: Any = staticmethod(np.argmin)
 
     def forward(self, x, axis, keepdims):
         self.input_shape = x.shape
@@ -804,7 +806,7 @@ class MaxAlong(MinAlong):
     """z = x at i = argmax(x, axis): the first maximum along one axis, or the first NaN;
     dx = g at i, 0 elsewhere (PyTorch's max(dim=d); amax shares the gradient between ties)."""
 
-    pick = staticmethod(np.argmax)
+    pick: Any = staticmethod(np.argmax)
 
 
 class Expand(Function):
