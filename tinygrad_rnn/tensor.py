@@ -53,12 +53,12 @@ class Tensor:
             )
         self._data = array
         self._version = 0
-        self.grad = None
+        self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self.name = name
         self.scope = STATE.scope_path
-        self._hooks = None
+        self._hooks: list | None = None
 
     @staticmethod
     def _from_op(data: np.ndarray, ctx) -> "Tensor":
@@ -248,7 +248,7 @@ class Tensor:
     def __rpow__(self, base):
         if not isinstance(base, numbers.Real) or base <= 0:
             raise ValueError(f"pow: a number raised to a Tensor needs a positive base, got {base!r}")
-        return (self * float(np.log(base))).exp()
+        return (self * float(np.log(float(base)))).exp()
 
     def matmul(self, other): return self @ other
 
@@ -456,6 +456,7 @@ class Tensor:
     def squeeze(self, dim=None):
         """Axes of length 1 removed: all of them, or those among `dim` (an int or a tuple);
         a named axis whose length is not 1 stays, as in PyTorch."""
+        chosen: range | set[int]
         if dim is None:
             chosen = range(self.ndim)
         else:
@@ -576,6 +577,7 @@ def result_dtype(*values) -> np.dtype:
             result = dtype if dtype is not None else result
         elif dtype is not None and dtype.kind == "b":
             result = _promote_types(dtype, result)
+    assert result is not None, "result_dtype needs at least one value"
     return result
 
 
@@ -649,13 +651,10 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    parents, needs_grad, arrays = [], [], []
-    for x in inputs:
-        parents.append(x if x._ctx is None else x._ctx)
-        needs_grad.append(x.requires_grad)
-        arrays.append(x._data)
-    needs_grad = tuple(needs_grad)
-    op = op_class(tuple(parents), needs_grad)
+    parents = tuple(x if x._ctx is None else x._ctx for x in inputs)
+    needs_grad = tuple(x.requires_grad for x in inputs)
+    arrays = [x._data for x in inputs]
+    op = op_class(parents, needs_grad)
     try:
         out = op.forward(*arrays, **options)
     except (ValueError, IndexError, TypeError) as error:
