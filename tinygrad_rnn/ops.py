@@ -77,6 +77,7 @@ class Function:
     __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output",
                  "retains_grad", "grad", "versions", "hooks")
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
+    scope: str  # the scope path the output was made in
 
     def __init__(self, parents: tuple, needs_grad: tuple):
         self.parents = parents

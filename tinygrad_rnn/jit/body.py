@@ -294,7 +294,7 @@ class Renderer:
 
     def stores(self, stmt: Stmt, blk: Block, index: str, read) -> list[str]:
         """buf[step] = value, for the outputs of `stmt` a buffer keeps."""
-        text = []
+        text: list[str] = []
         if blk.family is None:
             return text
         for var in stmt.outs:
@@ -324,7 +324,7 @@ class Renderer:
             return
         keys = {(self.block_of[v].family, self.position[v]) for v in variables}
         steps = [self.block_of[v].step for v in variables]
-        if len(keys) == 1 and steps == list(range(steps[0], steps[0] + len(steps))):
+        if len(keys) == 1 and steps == list(range(steps[0], steps[0] + len(steps))):  # type: ignore[arg-type, operator]
             self.stacks[keys.pop()] = (out, steps[0], steps[-1])
 
     def _stacked_after(self, loop: Loop) -> list:
@@ -356,12 +356,12 @@ class Renderer:
             return None
         keys = {(self.block_of[v].family, self.position[v]) for v in variables}
         steps = [self.block_of[v].step for v in variables]
-        if len(keys) != 1 or steps != list(range(steps[0], steps[0] + len(steps))):
+        if len(keys) != 1 or steps != list(range(steps[0], steps[0] + len(steps))):  # type: ignore[arg-type, operator]
             return None
         (key,) = keys
         if key not in self.buffered_positions:
             return None
-        return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"
+        return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"  # type: ignore[operator]
 
     def block_lines(self, blk: Block) -> list[str]:
         text = [f"# {blk.phase}" + (f": {blk.scope}" if blk.scope else "")]
@@ -380,7 +380,7 @@ class Renderer:
         mine = {v for s in first.stmts for v in s.outs}
 
         low, high = min(start, last), max(start, last)
-        vector_names = {}
+        vector_names: dict = {}
 
         def read(var):
             if var in vector_names:
@@ -554,7 +554,7 @@ def _sequences(value):
 
 
 def _ints_of(stmt: Stmt) -> list[int]:
-    found = []
+    found: list = []
     collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
     return found
 

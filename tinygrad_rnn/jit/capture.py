@@ -59,6 +59,7 @@ class Capture:
         self.tensor_wrappers: dict[int, Traced] = {}
         self.modules: dict[int, Module] = {}
         self.outside = outside_values(fn)
+        self.arg_count = 0  # how many positional arguments the traced call had
 
     # ------------------------------------------------------------ running
     def run(self, args: tuple):
@@ -137,7 +138,7 @@ class Capture:
             elif not (isinstance(g, Traced) and g._var is not None):
                 rec.fall_back(f"the gradient of '{tensor.name or 'unnamed'}' is not made by the step's NumPy calls")
             else:
-                rec.add_gradient(wrapper._var, g)
+                rec.add_gradient(wrapper._var, g)  # type: ignore[arg-type]  # a wrapper always has its _var
             rec.depth += 1
             try:
                 accumulate(tensor, plain(g) if isinstance(g, Traced) else g)
@@ -161,9 +162,9 @@ class Capture:
         set_active(rec)
         try:
             setattr(Tensor, DATA_SLOT, property(get_data, set_data))
-            Tensor.grad = property(get_grad, set_grad)
-            Tensor._accumulate_grad = accumulate_grad
-            Module.__call__ = call_module
+            setattr(Tensor, "grad", property(get_grad, set_grad))
+            setattr(Tensor, "_accumulate_grad", accumulate_grad)
+            setattr(Module, "__call__", call_module)
             for name in CONSTRUCTORS:
                 setattr(np, name, constructor(name))
             yield
@@ -171,9 +172,9 @@ class Capture:
             set_active(None)
             for name, original in originals.items():
                 setattr(np, name, original)
-            Module.__call__ = module_call
-            Tensor._accumulate_grad = accumulate
-            Tensor.grad = grad_slot
+            setattr(Module, "__call__", module_call)
+            setattr(Tensor, "_accumulate_grad", accumulate)
+            setattr(Tensor, "grad", grad_slot)
             setattr(Tensor, DATA_SLOT, data_slot)
 
     def outside_name(self, obj) -> str | None:
@@ -200,7 +201,7 @@ def outside_values(fn) -> dict:
     (nested functions' code included): name -> ((source), value)."""
     function = getattr(fn, "__func__", fn)
     code = getattr(function, "__code__", None)
-    found = {}
+    found: dict[str, tuple] = {}
     if code is None:
         return found
     for name, cell in zip(code.co_freevars, function.__closure__ or ()):
@@ -226,7 +227,7 @@ def watched_outside(outside: dict) -> list:
     """(name, source, kind, value) for the outside values the program must check on every call:
     numbers by value; arrays by shape and dtype (their values are read); tensors and modules by
     identity."""
-    watched = []
+    watched: list[tuple] = []
     for name, (source, value) in outside.items():
         if source[0] == "bound":
             continue

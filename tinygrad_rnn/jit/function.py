@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import STATE, collector_paused
 from ..tensor import Tensor
 from .capture import Capture, raw_data, set_raw_data
-from .program import Stale, build
+from .program import Program, Stale, build
 from .recorder import JitError
 from .traced import Traced, plain
 
@@ -58,7 +58,7 @@ class CompiledStep:
         self.programs: dict[tuple, list] = {}
         self.traces = 0
         self.fallback_reason: str | None = None
-        self.last_program = None
+        self.last_program: Program | None = None
         self.__name__ = getattr(fn, "__name__", "step")
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
@@ -132,7 +132,7 @@ def jit(fn=None, *, strict: bool = False, loop: bool = True):
 
 def signature(args: tuple) -> tuple:
     """What the arguments decide about a program: shapes, dtypes and numbers."""
-    key = []
+    key: list[tuple] = []
     for i, value in enumerate(args):
         if isinstance(value, Tensor):
             data = value.data

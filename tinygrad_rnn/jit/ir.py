@@ -11,6 +11,7 @@ view exactly as the run made them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Var:
@@ -39,9 +40,9 @@ class Var:
 
     def __init__(self, number: int, hint: str, shape: tuple, dtype, source=None):
         self.number, self.hint, self.shape, self.dtype, self.source = number, hint, shape, dtype, source
-        self.stmt = None  # the statement that made it (None for an input)
+        self.stmt: Stmt | None = None  # the statement that made it (None for an input)
         self.scalar = False
-        self.owner = None  # the recorder that made it
+        self.owner: Any = None  # the recorder that made it
         self.contiguous = False  # whether the traced array was C-contiguous
 
     def __repr__(self) -> str:

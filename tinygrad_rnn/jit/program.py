@@ -87,7 +87,7 @@ def parameter_names(capture: Capture) -> dict[int, str]:
 def outside_owner(capture: Capture) -> dict[int, tuple]:
     """id(module) -> (parent module, attribute) for every module used, found from the modules
     the function can see (closure, globals, a bound method's self)."""
-    owners = {}
+    owners: dict[int, tuple] = {}
     roots = [value for _, (_, value) in capture.outside.items() if isinstance(value, Module)]
     for root in roots:
         for _, module in root.named_modules():
@@ -194,7 +194,8 @@ def release_dead(body: list[str], returned: str) -> list[str]:
         else:
             units.append([text])
     unit_of_line = [n for n, unit in enumerate(units) for _ in unit]
-    assigned, last_use = set(), {}
+    assigned: set = set()
+    last_use: dict = {}
     source = "\n".join(body) + "\n"
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     for i, token in enumerate(tokens):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +57,7 @@ _SHAPE_FUNCTIONS = {"shape", "ndim", "size", "result_type", "shares_memory", "ma
 
 def user_frame(depth: int):
     """The innermost frame outside this package's jit code and NumPy, starting `depth` up."""
-    frame = sys._getframe(depth)
+    frame: FrameType | None = sys._getframe(depth)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if not filename.startswith((_JIT_DIR, _NUMPY_DIR)):
@@ -192,7 +194,7 @@ class Recorder:
         from .. import ops
         from ..autograd import STATE
 
-        frame = sys._getframe(3)
+        frame: FrameType | None = sys._getframe(3)
         backward = False
         op = None
         for _ in range(40):
@@ -301,8 +303,8 @@ class Recorder:
                                    writes=writes, returns=out[0])
             target = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
             return self.record("call", target, inputs, kwargs, function, writes=writes, returns=out[0])
-        if method == "__call__" and not kwargs and len(inputs) == 2 and _INFIX.get(name):
-            return self.record("binop", _INFIX[name], inputs, {}, function)
+        if method == "__call__" and not kwargs and len(inputs) == 2 and (infix := _INFIX.get(name)):
+            return self.record("binop", infix, inputs, {}, function)
         if method == "__call__" and not kwargs and len(inputs) == 1 and name in _UNARY:
             return self.record("unop", _UNARY[name], inputs, {}, function)
         target = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
@@ -365,10 +367,11 @@ class Recorder:
             if same is plain_memory(args[0], same):
                 return args[0]  # the very array it was given: no call to write down
         result = self.record("call", f"np.{func.__name__}", args, kwargs, func)
-        if isinstance(result, np.ndarray) and getattr(result, "_var", None) is not None:
+        var = getattr(result, "_var", None)
+        if isinstance(result, np.ndarray) and var is not None:
             if func.__name__ == "empty" and result.dtype.kind in "fciu":
                 np.ndarray.fill(result, np.nan if result.dtype.kind in "fc" else np.iinfo(result.dtype).max)
-            self.unverified[result._var] = (func, args, kwargs)
+            self.unverified[var] = (func, args, kwargs)
         return result
 
     def verify(self, var: Var, array: np.ndarray) -> None:
@@ -440,11 +443,12 @@ def _qualified(func) -> str:
         parts = module.split(".")
         path = ".".join(["np"] + parts[1:])
         try:
-            owner = np
+            owner: Any = np
             for part in parts[1:]:
                 owner = getattr(owner, part)
-            if getattr(owner, func.__name__, None) is func:
-                return f"{path}.{func.__name__}"
+            name = func.__name__
+            if getattr(owner, name, None) is func:
+                return f"{path}.{name}"
         except AttributeError:
             pass
     raise JitError(f"jit: cannot name the NumPy function {func!r} in a program")

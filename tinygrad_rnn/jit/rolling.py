@@ -210,7 +210,7 @@ def _outside_reads(block: Block) -> list:
 
 
 def block_integers(block: Block) -> list[int]:
-    found = []
+    found: list = []
     for stmt in block.stmts:
         collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
     return found
@@ -266,7 +266,7 @@ def find_loops(blocks: list[Block]) -> list:
             nxt, prev = blocks[end], blocks[end - 1]
             if nxt.family != block.family or skeletons[end] != skeletons[b]:
                 break
-            step_change = nxt.step - prev.step
+            step_change = nxt.step - prev.step  # type: ignore[operator]  # a block of a family has a step
             if step_change not in (1, -1) or (direction is not None and step_change != direction):
                 break
             if len(reads[end]) != len(reads[b]):
@@ -296,7 +296,7 @@ def find_loops(blocks: list[Block]) -> list:
         count = end - b
         if count >= MIN_LOOP:
             items.append(Loop(block.family, blocks[b:end], [blk.step for blk in blocks[b:end]],
-                              {m[1] for m in modes if m[0] == "fixed"}))
+                              {m[1] for m in modes if m[0] == "fixed"}))  # type: ignore[union-attr]  # set by every extension
             b = end
         else:
             items.append(block)

@@ -13,6 +13,7 @@ Outside a trace (no recorder), a Traced array left over from one behaves as a pl
 from __future__ import annotations
 
 import operator
+from typing import Callable
 
 import numpy as np
 
@@ -136,7 +137,9 @@ def _escape(self, how, args=()):
     elif how == "tolist":
         result = value.tolist()
     else:
-        result = {"bool": bool, "float": float, "int": int, "index": operator.index, "complex": complex}[how](value)
+        conversions: dict[str, Callable] = {"bool": bool, "float": float, "int": int, "index": operator.index,
+                                            "complex": complex}
+        result = conversions[how](value)
     if rec is not None:
         rec.escape(self, how, result)
     return result

@@ -24,6 +24,10 @@ class Parameter(Tensor):
 class Module:
     """Base class of every layer: assign Parameters and sub-Modules as attributes, write forward()."""
 
+    _parameters: OrderedDict[str, Parameter]
+    _modules: OrderedDict[str, Module]
+    training: bool
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
