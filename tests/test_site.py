@@ -35,7 +35,7 @@ pytestmark = pytest.mark.site
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 TUTORIALS = ["01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "04_time_series",
-             "05_vanishing_gradients"]
+             "05_vanishing_gradients", "06_compiled_step"]
 GRAPH_TUTORIALS = {"01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "05_vanishing_gradients"}
 PAGE_TIMEOUT = 30   # seconds for a page and its scripts to settle
 
