@@ -444,6 +444,16 @@ class Tensor:
             return apply(ops.MinOfAll, self, axis=None, keepdims=keepdim)
         return _values_and_indices(ops.MinAlong, self, dim, keepdim)
 
+    def all(self, dim=None, keepdim=False):
+        """True where every element over `dim` (all axes when None) is nonzero; a bool tensor
+        with no gradient, as PyTorch's all()."""
+        return _truth_reduction(np.all, "all", self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element over `dim` (all axes when None) is nonzero; a bool tensor
+        with no gradient, as PyTorch's any()."""
+        return _truth_reduction(np.any, "any", self, dim, keepdim)
+
     def view(self, *shape):
         """The same elements with a new shape (one size may be -1); here the same as reshape()."""
         return self.reshape(*shape)
@@ -765,6 +775,15 @@ def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesA
     else:
         positions = op_class.pick(x.data, axis=dim, keepdims=keepdim).astype(np.int64)
     return ValuesAndIndices(values, Tensor._from_op(positions, None))
+
+
+def _truth_reduction(reduce, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    """np.all or np.any of x over `dim`, as a bool tensor outside the graph."""
+    try:
+        axes = ops.normalize_axes(dim, x.ndim)
+    except ValueError as error:
+        raise IndexError(f"{name}: {error} (shape {x.shape})") from None
+    return Tensor._from_op(np.asarray(reduce(x.data, axis=axes, keepdims=bool(keepdim))), None)
 
 
 def _dim_and_keepdim(name: str, dim, axis, keepdim, keepdims) -> tuple:
