@@ -135,6 +135,9 @@ class Tensor:
         of its shape, complete: every use summed); a returned Tensor or array replaces it, as in
         PyTorch. Hooks run in the order registered; the handle's remove() takes one away. On an
         op's output the hook lives on the op, so it runs even once the tensor itself is gone."""
+        if not callable(hook):
+            raise TypeError(f"register_hook: the hook must be callable as hook(grad), "
+                            f"got {type(hook).__name__} {hook!r}")
         if not self.requires_grad:
             raise RuntimeError("register_hook: the tensor does not require grad; hooks see gradients only")
         if self._ctx is not None:
