@@ -399,3 +399,10 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, capsys):
         assert code == 2 and out == ""
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
         assert err.startswith(f"tinygrad-rnn predict: error: checkpoint {path} ")
+
+
+def test_an_epoch_never_reached_prints_as_not_reached(capsys):
+    main(["train", "sentiment", "--epochs", "1", "--quiet"])
+    out = capsys.readouterr().out
+    assert "epoch_100: not reached" in out
+    assert "None" not in out

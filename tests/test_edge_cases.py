@@ -306,14 +306,13 @@ def test_integer_tensors_divide_into_the_default_float64():
 
 # ---------------------------------------------------------------- losses
 
-def test_binary_cross_entropy_at_a_clamped_probability_passes_no_gradient():
-    # Documented: log is clamped at -100 and a clipped term passes no gradient. PyTorch's
-    # gradient there is (p - y) / max(p (1 - p), 1e-12) = 1e12 instead; the fuzz test skips
-    # comparing BCE gradients with PyTorch where the clamp is active.
+def test_binary_cross_entropy_at_a_clamped_probability_has_pytorchs_gradient():
+    # The log is clamped at -100; the gradient is PyTorch's (p - y) / max(p (1 - p), 1e-12)
+    # with its float32 1e-12, so about 1e12 at p = 1, y = 0.
     p = leaf(1.0)
     loss = F.binary_cross_entropy(p, 0.0)
     loss.backward()
-    assert loss.item() == 100.0 and p.grad == 0.0
+    assert loss.item() == 100.0 and p.grad == 1.0 / float(np.float32(1e-12))
 
 
 def test_binary_cross_entropy_in_float32_clamps_at_the_smallest_normal_number():

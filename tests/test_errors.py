@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import Tensor, concatenate, detect_anomaly, nn, scope, stack
+from tinygrad_rnn import Tensor, checkpoint, concatenate, detect_anomaly, nn, scope, stack
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn.functional import linear
 
@@ -242,3 +242,27 @@ def test_detect_anomaly_blames_the_input_that_already_held_the_nan_not_the_op():
         with pytest.raises(FloatingPointError, match=r"^forward of Mul in scope 't=4': its input 0 \(shape \(3,\)\) "
                                                      r"already holds NaN, first at element \(1,\)$"):
             x * w
+
+
+@pytest.mark.parametrize("hook, shown", [(5, "int 5"), ("grad", "str 'grad'"), (None, "NoneType None")])
+def test_register_hook_refuses_what_is_not_callable_at_registration(hook, shown):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=rf"^register_hook: the hook must be callable as hook\(grad\), got {shown}$"):
+        x.register_hook(hook)
+    (x * x).sum().backward()  # nothing was registered: backward runs as before
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+def test_checkpoint_load_with_swapped_arguments_names_the_order(tmp_path):
+    model = nn.Linear(2, 3)
+    path = tmp_path / "model.npz"
+    checkpoint.save(model, path)
+    before = {name: value.copy() for name, value in model.state_dict().items()}
+    with pytest.raises(TypeError, match=r"^checkpoint\.load\(path, module\): expected a Module as the second "
+                                        r"argument, got str \(the arguments are swapped\)$"):
+        checkpoint.load(model, str(path))
+    with pytest.raises(TypeError, match=r"^checkpoint\.load\(path, module\): expected a Module as the second "
+                                        r"argument, got int$"):
+        checkpoint.load(path, 5)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])

@@ -218,7 +218,8 @@ def test_float32_bce_clamps_at_the_smallest_normal_float32():
         loss = F.binary_cross_entropy(p, [1.0, 0.0], reduction="none")
         loss.sum().backward()
     np.testing.assert_allclose(loss.numpy(), -np.log(np.finfo(np.float32).tiny), rtol=1e-6)
-    np.testing.assert_array_equal(p.grad, 0.0)
+    eps = np.float32(1e-12)  # PyTorch's floor on p (1 - p) in the backward
+    np.testing.assert_array_equal(p.grad, [-1 / eps, 1 / eps])
 
 
 def test_mse_and_nll_stay_finite_at_1000():

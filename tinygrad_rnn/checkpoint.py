@@ -166,6 +166,10 @@ def load(path, module: Module) -> Module:
     cast to the parameters' dtypes); returns it. Every name and shape is checked before any
     array is read, and the module is written only after all of them are, so a failure leaves
     the module unchanged."""
+    if not isinstance(module, Module):
+        swapped = " (the arguments are swapped)" if isinstance(path, Module) else ""
+        raise TypeError(f"checkpoint.load(path, module): expected a Module as the second argument, "
+                        f"got {type(module).__name__}{swapped}")
     expected = OrderedDict((name, param.shape) for name, param in module.named_parameters())
     module.load_state_dict(_read_arrays(path, expected, type(module).__name__, MAX_ARRAY_BYTES))
     return module

@@ -225,8 +225,9 @@ def _write_outputs(files: dict, last=None) -> None:
 # ------------------------------------------------------------------------------- subcommands
 
 def _print_metrics(metrics: dict, seconds: float | None = None) -> None:
+    """One "name: value" line per metric; None (an epoch never reached, as epoch_100) reads "not reached"."""
     for name, value in metrics.items():
-        shown = f"{value:.6g}" if isinstance(value, float) else value
+        shown = f"{value:.6g}" if isinstance(value, float) else "not reached" if value is None else value
         print(f"{name}: {shown}")
     if seconds is not None:
         print(f"seconds: {seconds:.2f}")

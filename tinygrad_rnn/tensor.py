@@ -135,6 +135,9 @@ class Tensor:
         of its shape, complete: every use summed); a returned Tensor or array replaces it, as in
         PyTorch. Hooks run in the order registered; the handle's remove() takes one away. On an
         op's output the hook lives on the op, so it runs even once the tensor itself is gone."""
+        if not callable(hook):
+            raise TypeError(f"register_hook: the hook must be callable as hook(grad), "
+                            f"got {type(hook).__name__} {hook!r}")
         if not self.requires_grad:
             raise RuntimeError("register_hook: the tensor does not require grad; hooks see gradients only")
         if self._ctx is not None:
@@ -443,6 +446,16 @@ class Tensor:
         if dim is None:
             return apply(ops.MinOfAll, self, axis=None, keepdims=keepdim)
         return _values_and_indices(ops.MinAlong, self, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        """True where every element over `dim` (all axes when None) is nonzero; a bool tensor
+        with no gradient, as PyTorch's all()."""
+        return _truth_reduction(np.all, "all", self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element over `dim` (all axes when None) is nonzero; a bool tensor
+        with no gradient, as PyTorch's any()."""
+        return _truth_reduction(np.any, "any", self, dim, keepdim)
 
     def view(self, *shape):
         """The same elements with a new shape (one size may be -1); here the same as reshape()."""
@@ -764,6 +777,15 @@ def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesA
     else:
         positions = op_class.pick(x.data, axis=dim, keepdims=keepdim).astype(np.int64)
     return ValuesAndIndices(values, Tensor._from_op(positions, None))
+
+
+def _truth_reduction(reduce, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    """np.all or np.any of x over `dim`, as a bool tensor outside the graph."""
+    try:
+        axes = ops.normalize_axes(dim, x.ndim)
+    except ValueError as error:
+        raise IndexError(f"{name}: {error} (shape {x.shape})") from None
+    return Tensor._from_op(np.asarray(reduce(x.data, axis=axes, keepdims=bool(keepdim))), None)
 
 
 def _dim_and_keepdim(name: str, dim, axis, keepdim, keepdims) -> tuple:

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .. import tensor
+from .. import ops, tensor
 from ..tensor import Tensor, stack
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -154,11 +154,13 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
 
 def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
     """l_i = -(y_i log p_i + (1 - y_i) log(1 - p_i)) for probabilities p in [0, 1];
-    dl_i/dp_i = (p_i - y_i) / (p_i (1 - p_i)).
+    dl_i/dp_i = (p_i - y_i) / max(p_i (1 - p_i), 1e-12), as PyTorch's backward computes it
+    (its 1e-12 is a float32 number).
 
     As in PyTorch, each log is clamped below at -100, so p = 0 or 1 gives a finite loss:
     p and 1 - p are clipped to at least exp(-100) (for float32, to its smallest normal
-    number, a clamp near -87) before the log, and a clipped term passes no gradient.
+    number, a clamp near -87) before the log; the gradient is PyTorch's formula above,
+    which stays finite there too (one op, ops.BinaryCrossEntropy).
     Prefer binary_cross_entropy_with_logits on raw scores: it needs no clamp.
     """
     check_reduction(reduction, "binary_cross_entropy")
@@ -171,9 +173,7 @@ def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
             "(for raw scores use binary_cross_entropy_with_logits)"
         )
     floor = max(math.exp(-100.0), float(np.finfo(p.dtype).tiny))
-    log_p = p.clip(min=floor).log()
-    log_not_p = (1.0 - p).clip(min=floor).log()
-    return _reduce(-(y * log_p + (1.0 - y) * log_not_p), reduction)
+    return _reduce(tensor.apply(ops.BinaryCrossEntropy, p, y, floor=floor), reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> Tensor:
