@@ -92,6 +92,7 @@ class Stmt:
             "getitem" args[0][args[1]]
             "setitem" args[0][args[1]] = args[2]
             "guard"   the program stops (and the call runs eagerly) unless bool(args[0]) == kwargs["value"]
+                      (target "bool" or "int"), or args[0].shape == kwargs["value"] (target "shape")
             "grad"    args[0] (a Tensor) accumulates args[1] into its .grad, as backward() does
     outs:   the variables it made (a tuple; empty for none)
     writes: the variable it wrote into, or None

@@ -31,8 +31,9 @@ _program_numbers = itertools.count()
 
 class Stale(Exception):
     """Raised by a program whose assumptions no longer hold: `value_changed` when a value the
-    library checks (a label, a sequence length) differs from the traced one, which another
-    program may serve; else an input, parameter or module changed and the program is done."""
+    library checks or sizes an array by (a label, a sequence length) differs from the traced
+    one, which another program may serve; else an input, parameter or module changed and the
+    program is done."""
 
     def __init__(self, reason: str, value_changed: bool = False):
         super().__init__(reason)

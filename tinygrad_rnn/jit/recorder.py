@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Literal, Ref, Stmt, Var
+from .ir import Literal, Ref, Stmt, Var, _refs_in
 from .traced import Traced, plain
 
 _ACTIVE = None  # the recorder of the trace in progress, if any
@@ -53,6 +53,19 @@ _UNARY = {"negative": "-", "invert": "~", "positive": "+"}
 # NumPy functions whose result depends only on shapes, dtypes or memory layout: constants
 _SHAPE_FUNCTIONS = {"shape", "ndim", "size", "result_type", "shares_memory", "may_share_memory", "min_scalar_type",
                     "can_cast", "iscomplexobj", "isrealobj", "isfortran"}
+# calls whose result's shape depends on the values in their first array, not only on its shape
+_DATA_SHAPED = {"nonzero", "flatnonzero", "argwhere", "unique", "unique_values", "unique_counts", "unique_inverse",
+                "unique_all", "extract", "trim_zeros", "bincount", "histogram", "histogram_bin_edges", "setdiff1d",
+                "compress", "intersect1d", "union1d", "setxor1d", "arange", "linspace", "geomspace", "logspace",
+                "zeros", "ones", "empty", "full", "eye", "identity", "tri"}
+# calls whose result's shape follows from their arguments' shapes whatever their values
+_SHAPE_SAFE = {"take", "take_along_axis", "put_along_axis", "where", "clip", "concatenate", "stack", "hstack",
+               "vstack", "dstack", "column_stack", "choose", "select", "dot", "vdot", "matmul", "einsum",
+               "tensordot", "outer", "inner", "kron", "copyto", "putmask", "searchsorted", "isin", "array",
+               "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy", "zeros_like", "ones_like",
+               "empty_like", "full_like", "fill", "put", "astype", "round", "around", "nan_to_num", "interp",
+               "allclose", "isclose", "array_equal", "squeeze", "expand_dims", "moveaxis", "swapaxes", "transpose",
+               "ravel", "flatten", "atleast_1d", "atleast_2d", "atleast_3d", "real", "imag", "conj"}
 
 
 def user_frame(depth: int):
@@ -219,9 +232,12 @@ class Recorder:
             return (type(op).__name__ if op is not None else None), "backward", (op.scope if op is not None else "")
         return None, "forward", STATE.scope_path
 
-    def record(self, kind: str, target: str, args, kwargs: dict, run, writes=None, returns=None):
+    def record(self, kind: str, target: str, args, kwargs: dict, run, writes=None, returns=None,
+               value_shaped: bool = False):
         """Run `run(*plain_args, **plain_kwargs)`, append the statement and return the result
-        with its arrays traced (`returns` instead, for a call that wrote into it)."""
+        with its arrays traced (`returns` instead, for a call that wrote into it). A call
+        whose result's shape may follow a traced value (`value_shaped`) is followed by a guard
+        on that shape: everything after it then has the traced shapes."""
         plain_args, ir_args = self.convert(tuple(args))
         plain_kwargs, ir_kwargs = {}, {}
         for key, value in kwargs.items():
@@ -240,7 +256,13 @@ class Recorder:
         self.stmts.append(stmt)
         if returns is not None:
             return returns
-        return self._outputs(result, stmt, hint)
+        traced = self._outputs(result, stmt, hint)
+        if value_shaped and _shape_follows_values(kind, target, ir_args, ir_kwargs):
+            for var in stmt.outs:
+                self.stmts.append(Stmt("guard", "shape", (Ref(var),), {"value": var.shape}, op=op, phase=phase,
+                                       scope=scope, index=len(self.stmts),
+                                       extra={"where": describe_frame(user_frame(3))}))
+        return traced
 
     def _outputs(self, result, stmt: Stmt, hint: str):
         """Traced results, with the variables they were given listed in stmt.outs."""
@@ -320,7 +342,7 @@ class Recorder:
                                returns=kwargs["out"])
         if name == "copyto":
             return self.record("call", target, args, kwargs, func, writes=self._writes(args[0]))
-        return self.record("call", target, args, kwargs, func)
+        return self.record("call", target, args, kwargs, func, value_shaped=True)
 
     def method(self, traced, name: str, args, kwargs, kind: str):
         if name == "__getitem__":
@@ -333,7 +355,7 @@ class Recorder:
                     return array[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
                 return result
 
-            result = self.record("getitem", "", (traced, args[0]), {}, getitem)
+            result = self.record("getitem", "", (traced, args[0]), {}, getitem, value_shaped=True)
             if picked_one:
                 self.stmts[-1].extra["ellipsis"] = True
             return result
@@ -346,7 +368,7 @@ class Recorder:
             return self.record("method", name, (traced,) + tuple(args), kwargs,
                                lambda a, *rest, **kw: getattr(a, name)(*rest, **kw), writes=self._writes(traced))
         return self.record("method", name, (traced,) + tuple(args), kwargs,
-                           lambda a, *rest, **kw: getattr(a, name)(*rest, **kw))
+                           lambda a, *rest, **kw: getattr(a, name)(*rest, **kw), value_shaped=True)
 
     def constructor(self, func, args, kwargs):
         """A patched NumPy constructor (np.array, np.zeros, ...): written down, so that every
@@ -366,7 +388,7 @@ class Recorder:
                 self.depth -= 1
             if same is plain_memory(args[0], same):
                 return args[0]  # the very array it was given: no call to write down
-        result = self.record("call", f"np.{func.__name__}", args, kwargs, func)
+        result = self.record("call", f"np.{func.__name__}", args, kwargs, func, value_shaped=True)
         var = getattr(result, "_var", None)
         if isinstance(result, np.ndarray) and var is not None:
             if func.__name__ == "empty" and result.dtype.kind in "fciu":
@@ -410,6 +432,33 @@ class Recorder:
         shown = "a Python " + ("float" if how == "item" else ("list" if how == "tolist" else how))
         self.fall_back(f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
                        "a branch on values cannot be compiled")
+
+
+def _shape_follows_values(kind: str, target: str, args: tuple, kwargs: dict) -> bool:
+    """Whether the result's shape of a call (its arguments as written in the statement) may
+    change with the values of the arrays it reads while their shapes stay: a traced number
+    as a size or a bound (np.arange(n), a[:n], np.repeat(a, counts)), a boolean mask, or a
+    call whose result's length is a count of values (np.nonzero, np.unique)."""
+    if kind == "getitem":
+        index = args[1] if isinstance(args[1], tuple) else (args[1],)
+        return any(isinstance(item, slice) and _reads_any(item) or
+                   type(item) is Ref and item.var.dtype == np.bool_ for item in index)
+    name = target.rsplit(".", 1)[-1]
+    if name == "where" and len(args) + len(kwargs) == 1:  # np.where(condition) is np.nonzero
+        return True
+    if name in _SHAPE_SAFE:
+        return False
+    if name == "full":  # np.full(shape, fill_value): only the shape decides
+        return _reads_any((args[:1], kwargs.get("shape")))
+    if name in _DATA_SHAPED:
+        return _reads_any((args, tuple(kwargs.values())))
+    return _reads_any((args[1:], tuple(kwargs.values())))  # beyond the array itself: sizes, counts, shapes, indices
+
+
+def _reads_any(value) -> bool:
+    found: list = []
+    _refs_in(value, found)
+    return bool(found)
 
 
 def plain_memory(traced, array):

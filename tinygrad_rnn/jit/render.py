@@ -120,6 +120,9 @@ def expression(stmt: Stmt, w: Writer) -> str:
         return f"{w.value(args[0])}[{w.index(args[1], stmt.extra.get('ellipsis', False))}]"
     if kind == "setitem":
         return f"{w.value(args[0])}[{w.index(args[1], False)}] = {w.value(args[2])}"
+    if kind == "guard" and stmt.target == "shape":
+        return (f"if {w.value(args[0])}.shape != {tuple(stmt.kwargs['value'])!r}: "
+                f"raise _Stale('the shape made at {_quoted(stmt.extra.get('where', ''))} changed', True)")
     if kind == "guard":
         convert = "bool" if stmt.target == "bool" else "int"
         return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
