@@ -41,18 +41,21 @@ except ImportError:  # the finite-difference check still runs
     torch = None
 
 # Constructs that a known, not yet fixed engine bug gets wrong. While one is listed, the generator
-# leaves it out (the .data check is skipped for "zero_d_scalars"); each has a precise case in
-# tests/test_edge_cases.py marked xfail.
+# leaves it out; each has a precise case in tests/test_edge_cases.py marked xfail.
 # Fixed since the fuzz test found them (so no longer listed): 0-d values receiving 3+ gradient
 # terms kept two; d(x ** 0)/dx at 0 was NaN; sigmoid(-40) was 0; softmax and logsumexp over a
 # size-0 axis raised; float32 beside int arrays, 0-d float64 tensors or NumPy float64 bounds
 # became float64; reductions of a 0-d tensor over axis 0 or -1 raised; min() spread a NaN
-# gradient over every element.
+# gradient over every element; a 0-d result's .data was a NumPy scalar, not a 0-d array; a 0-d
+# float32 tensor filled with a 0-d float64 tensor became float64.
 KNOWN_ENGINE_BUGS: set[str] = {
-    "zero_d_scalars",       # a 0-d result's .data is a NumPy scalar (np.float64), not a 0-d array
-    "masked_fill_dtype",    # a 0-d float32 tensor filled with a 0-d float64 tensor becomes float64
     "nan_gradients",        # var and std with n - correction <= 0: NaN and inf gradients differ from PyTorch's
 }
+# On "nan_gradients": PyTorch follows no one rule there. With dim given, var's gradient divides
+# 2 (x - mean) by n - correction as it is (x = [1, 2], correction 3: [1, -1]); over all axes
+# (dim=None) it divides by max(n - correction, 0) ([inf, inf]). Its clamp and relu backward
+# also select the gradient (0 where clipped, even for a NaN gradient) where this library
+# multiplies by the 0/1 mask (NaN there).
 
 DTYPES = (np.float64, np.float32)
 LOSS_REDUCTIONS = ("mean", "sum", "none")
@@ -652,8 +655,8 @@ class _Builder:
 
     # ------------------------------------------------ ops
     def avoiding(self, bug: str) -> bool:
-        """True while `bug` (a KNOWN_ENGINE_BUGS entry) matters for this graph's dtype."""
-        return bug in KNOWN_ENGINE_BUGS and (bug != "masked_fill_dtype" or self.dtype == np.float32)
+        """True while `bug` (a KNOWN_ENGINE_BUGS entry) is not yet fixed."""
+        return bug in KNOWN_ENGINE_BUGS
 
     def constant(self, shape, nonzero: bool):
         """A non-graph operand: a Python number, a NumPy scalar, a float or int array, or a
@@ -780,9 +783,8 @@ class _Builder:
             mask = self.rng.random(self.broadcast_partner_shape(shape)) < 0.5
             mask = mask if np.broadcast_shapes(mask.shape, shape) == shape else self.rng.random(shape) < 0.5
             value = Const(float(self.rng.normal()))
-            if self.rng.random() < 0.3:  # a 0-d tensor as the value
-                dtype = self.dtype if self.avoiding("masked_fill_dtype") else np.float64
-                value = Const(np.array(value.value, dtype=dtype), as_tensor=True)
+            if self.rng.random() < 0.3:  # a 0-d float64 tensor as the value: the result keeps x's dtype
+                value = Const(np.array(value.value, dtype=np.float64), as_tensor=True)
             self.step("masked_fill", (x, Const(np.asarray(mask)), value), {}, shape)
             return
         condition = self.rng.random(self.broadcast_partner_shape(shape)) < 0.5
@@ -1343,11 +1345,13 @@ def check_graph(graph: Graph, use_torch: bool = True) -> Outcome:
         except Exception as error:  # noqa: BLE001 - any exception is a finding
             return fail(f"backward raised {type(error).__name__}", f"{error}; ops {graph.ops_used()}")
     for i, node in enumerate(graph.nodes):
-        if "zero_d_scalars" not in KNOWN_ENGINE_BUGS and not isinstance(values[i].data, np.ndarray):
+        if not isinstance(values[i].data, np.ndarray):
             return fail(f"{node.op}: .data is a {type(values[i].data).__name__}, not an array", f"at v{i}")
         if isinstance(node, Step) and values[i].dtype != graph.dtypes[i]:
             return fail(f"{node.op}: dtype {values[i].dtype}, expected {np.dtype(graph.dtypes[i])}", f"at v{i}")
     for k, leaf in enumerate(leaves):
+        if leaf.grad is not None and not isinstance(leaf.grad, np.ndarray):
+            return fail(f"gradient is a {type(leaf.grad).__name__}, not an array", f"leaf {k}")
         if leaf.grad is not None and leaf.grad.dtype != leaf.dtype:
             return fail(f"gradient dtype {leaf.grad.dtype}, expected {leaf.dtype}", f"leaf {k}")
 

@@ -124,7 +124,7 @@ def test_reverse_direction_runs_in_its_own_scopes():
     model.retain_hidden = True
     model(np.ones((3, 2, INPUT)))
     # hidden_states[layer * 2 + direction][t], in time order for both directions
-    assert [h.scope for h in model.hidden_states[1]] == ["layer0_reverse/t=0", "layer0_reverse/t=1", "layer0_reverse/t=2"]
+    assert [h.scope for h in model.hidden_states[1]] == [f"layer0_reverse/t={t}" for t in range(3)]
     assert [h.scope for h in model.hidden_states[0]] == ["layer0/t=0", "layer0/t=1", "layer0/t=2"]
 
 

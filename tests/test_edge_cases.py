@@ -324,11 +324,8 @@ def test_binary_cross_entropy_in_float32_clamps_at_the_smallest_normal_number():
     assert np.isclose(loss.item(), -np.log(np.finfo(np.float32).tiny), rtol=1e-6, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="nn.functional: binary_cross_entropy takes a NaN probability; "
-                                       "PyTorch refuses it (not among the fixes in progress)")
 def test_binary_cross_entropy_refuses_a_nan_probability():
-    # PyTorch: RuntimeError "all elements of input should be between 0 and 1". Here the range
-    # check compares p < 0 and p > 1, both false for NaN, so NaN passes as a probability.
+    # PyTorch: RuntimeError "all elements of input should be between 0 and 1"; NaN is no probability.
     with pytest.raises(ValueError, match="binary_cross_entropy"):
         F.binary_cross_entropy(Tensor([np.nan, 0.5]), np.array([1.0, 0.0]))
 
@@ -340,8 +337,6 @@ def test_binary_cross_entropy_with_logits_at_minus_infinity_is_the_limit():
     assert np.array_equal(loss.data, [np.inf])
 
 
-@pytest.mark.xfail(strict=True, reason="engine: masked_fill of a 0-d float32 tensor with a 0-d float64 "
-                                       "value becomes float64 (not among the fixes in progress)")
 def test_masked_fill_keeps_the_tensor_s_dtype():
     # PyTorch: masked_fill's result has self's dtype whatever the value's (here both are 0-d,
     # so where()'s promotion would give float64).
@@ -349,18 +344,38 @@ def test_masked_fill_keeps_the_tensor_s_dtype():
     assert x.masked_fill(np.array(True), Tensor(np.float64(2.0))).dtype == np.float32
 
 
+def test_masked_fill_value_converted_to_the_tensor_s_dtype_keeps_its_gradient():
+    # PyTorch: the value's gradient comes back in the value's own dtype; an integer tensor
+    # filled with 2.7 holds 2 (the value converted to int64, so truncated).
+    x, value = leaf(1.0, dtype=np.float32), leaf(2.0)
+    y = x.masked_fill(np.array(True), value)
+    y.backward()
+    assert y.dtype == np.float32 and value.grad.dtype == np.float64 and value.grad == 1.0 and x.grad == 0.0
+    filled = Tensor(np.array([1, 2])).masked_fill(np.array([True, False]), 2.7)
+    assert filled.dtype == np.int64 and np.array_equal(filled.data, [2, 2])
+
+
 # ---------------------------------------------------------------- 0-d results
 
-@pytest.mark.xfail(strict=True, reason="engine: a 0-d result's .data is a NumPy scalar, not a 0-d array "
-                                       "(not among the fixes in progress)")
-@pytest.mark.parametrize("op", ["sub", "mul", "exp", "tanh", "max", "index"])
+@pytest.mark.parametrize("op", ["sub", "mul", "exp", "tanh", "max", "index", "greater", "argmax"])
 def test_a_0d_result_holds_a_0d_array(op):
     # .data stays a NumPy array for every shape (as DESIGN.md says), so writes like
     # t.data[...] = v and the in-place updates of optimizers work on 0-d tensors too.
     a = leaf(1.5)
     y = {"sub": lambda: a - 1.0, "mul": lambda: a * a, "exp": lambda: a.exp(), "tanh": lambda: a.tanh(),
-         "max": lambda: a.max(), "index": lambda: leaf([1.0, 2.0])[0]}[op]()
+         "max": lambda: a.max(), "index": lambda: leaf([1.0, 2.0])[0], "greater": lambda: a > 1.0,
+         "argmax": lambda: leaf([1.0, 2.0]).argmax()}[op]()
     assert isinstance(y.data, np.ndarray) and y.data.shape == ()
+
+
+def test_a_0d_gradient_is_a_0d_array_and_so_is_what_a_hook_sees():
+    a = leaf(1.5)
+    seen = []
+    square = a * a
+    square.register_hook(lambda g: seen.append(g.data))
+    (square * a).backward()
+    assert isinstance(a.grad, np.ndarray) and a.grad.shape == () and a.grad == 3 * 1.5 ** 2
+    assert len(seen) == 1 and isinstance(seen[0], np.ndarray) and seen[0].shape == ()
 
 
 # ---------------------------------------------------------------- shapes

@@ -16,12 +16,13 @@ from .gradcheck import GradcheckError, GradcheckReport, directional_gradcheck, g
 from .interop import from_torch, to_torch
 from .jit import jit
 from .random import manual_seed
-from .tensor import Tensor
+from .tensor import Tensor, maximum, minimum, where
 
 LAZY_SUBMODULES = ("viz",)
 
 __all__ = [
     "Tensor", "stack", "cat", "concatenate", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
+    "where", "maximum", "minimum",
     "randn", "rand", "manual_seed",
     "no_grad", "enable_grad", "is_grad_enabled", "scope", "detect_anomaly", "retain_grads",
     "gradcheck", "directional_gradcheck", "GradcheckError", "GradcheckReport",

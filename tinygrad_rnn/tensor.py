@@ -62,9 +62,11 @@ class Tensor:
 
     @staticmethod
     def _from_op(data: np.ndarray, ctx) -> "Tensor":
-        """The output of an op (no copy, no checks): the fast path every op takes."""
+        """The output of an op (no copy): the fast path every op takes. NumPy returns a scalar
+        (np.float64, np.bool_) for many 0-d results; it becomes a 0-d array here, so `.data`
+        is always an ndarray."""
         t = object.__new__(Tensor)
-        t._data = data
+        t._data = data if type(data) is np.ndarray else np.asarray(data)
         t._version = 0
         t.grad = None
         t.requires_grad = ctx is not None
@@ -395,14 +397,16 @@ class Tensor:
 
     def masked_fill(self, mask, value):
         """`value` where the bool `mask` (broadcast to self's shape) is True, self elsewhere;
-        the filled positions send no gradient back."""
+        the result has self's dtype (value converted to it, as in PyTorch). The filled positions
+        send no gradient back to self."""
         mask = _as_bool_mask("masked_fill", mask)
         if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
             raise ValueError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
-        if isinstance(value, Tensor) and value.ndim != 0:
+        value = self._lift(value)
+        if value.ndim != 0:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
-        return where(mask, value, self)
+        return where(mask, value.to(self.dtype), self)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """sum((x - mean)**2) / (n - correction) over `dim` (all axes when None); correction 1
@@ -464,7 +468,8 @@ class Tensor:
         """The axes reordered: output axis i is input axis dims[i]."""
         dims = _sizes(dims)
         if sorted(_checked_dim("permute", d, self.ndim) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes of shape {self.shape}")
+            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes "
+                             f"of shape {self.shape}")
         return apply(ops.Transpose, self, axes=tuple(dims))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
@@ -752,7 +757,8 @@ class ValuesAndIndices(NamedTuple):
 def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesAndIndices:
     """The values op_class picks along `dim` (recorded) and their positions (an int64 tensor)."""
     if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op_class.__name__}: dim must be one int, got {dim!r}")
+        name = "max" if op_class is ops.MaxAlong else "min"
+        raise TypeError(f"{name}: dim must be one int, got {dim!r}; a{name} reduces over several")
     values = apply(op_class, x, axis=dim, keepdims=keepdim)
     if x.ndim == 0:
         positions = np.zeros((), dtype=np.int64)

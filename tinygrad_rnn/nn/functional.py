@@ -164,7 +164,7 @@ def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
     check_reduction(reduction, "binary_cross_entropy")
     p = _as_tensor(input)
     y = _float_target(target, p, "binary_cross_entropy")
-    outside = (p.data < 0) | (p.data > 1)
+    outside = ~((p.data >= 0) & (p.data <= 1))  # NaN is outside too, as in PyTorch
     if outside.any():
         raise ValueError(
             f"binary_cross_entropy: the input must be probabilities in [0, 1], got {p.data[outside].flat[0]} "
