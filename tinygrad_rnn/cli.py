@@ -167,6 +167,8 @@ def _check_data_options(args, task: str) -> None:
 
 def _check_train(args) -> None:
     _check_data_options(args, args.task)
+    if args.batch_size is not None and args.task != "sentiment":
+        raise UsageError(f"--batch-size: only the sentiment task trains on batches of phrases, not {args.task}")
     if args.save is not None:
         _output_file("--save", args.save)
     if args.plot is not None:
@@ -293,7 +295,7 @@ def _config(task: str, args):
     """The task's Config: its defaults, replaced by the options given."""
     module = TASKS[task]
     fields = {field.name for field in dataclasses.fields(module.Config)}
-    values = {name: getattr(args, name) for name in ("epochs", "hidden", "lr", "init", "seed", "cell")
+    values = {name: getattr(args, name) for name in ("epochs", "hidden", "lr", "init", "seed", "cell", "batch_size")
               if getattr(args, name, None) is not None}
     values.update(_data_values(args, fields))
     return module.Config(**values)
@@ -479,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_train.add_argument("--seed", type=_non_negative_int,
                            help=f"random seed for initialisation and shuffling ({_task_defaults('seed')})")
     run_train.add_argument("--cell", choices=CELLS, help="recurrent cell (default: rnn)")
+    run_train.add_argument("--batch-size", type=_positive_int,
+                           help="sentiment only: phrases per update, zero-padded to the longest, each "
+                                "classified from its own last state (default: 1, one phrase per update)")
     _data_options(run_train)
     run_train.add_argument("--save", metavar="FILE",
                            help="write the trained model and what predicting needs to this .npz file, "

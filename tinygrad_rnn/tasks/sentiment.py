@@ -4,6 +4,11 @@ Networks": sentence sentiment from one-hot words, many-to-one, softmax cross-ent
 The document's recipe is kept: hidden 64, weights N(0, 1e-3^2) (its randn / 1000), zero biases,
 plain SGD at lr 2e-2, per-value clipping to [-1, 1], one sentence per update. Training stops
 early once train and test accuracy are both 100%.
+
+With batch_size B > 1 each update takes B phrases, zero-padded after their last word to the
+longest one's length; each phrase is classified from its own last state h_{L_b - 1}, gathered
+by index from the padded run (padding after a phrase cannot change its earlier states), and
+the loss is the batch mean, so the gradient is the mean of the phrases' own gradients.
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ class SentimentConfig:
     cell: str = "rnn"
     eval_every: int = 10
     stop_at_100: bool = True
+    batch_size: int = 1
 
 
 def vocabulary() -> Vocabulary:
@@ -56,6 +62,23 @@ def vocabulary() -> Vocabulary:
 def encode(vocab: Vocabulary, text: str) -> np.ndarray:
     """One phrase as a (1, T, V) batch."""
     return vocab.encode(text)[None]
+
+
+def padded_batch(vocab: Vocabulary, texts) -> tuple[np.ndarray, np.ndarray]:
+    """Phrases as one (B, T_max, V) batch zero-padded after each phrase, and each phrase's last
+    step index L_b - 1."""
+    encoded = [vocab.encode(text) for text in texts]
+    longest = max(len(words) for words in encoded)
+    inputs = np.zeros((len(encoded), longest, len(vocab)))
+    for row, words in enumerate(encoded):
+        inputs[row, :len(words)] = words
+    return inputs, np.array([len(words) - 1 for words in encoded], dtype=np.int64)
+
+
+def batch_logits(model, inputs, last_steps) -> Tensor:
+    """Logits (B, 2) of a padded batch, each from its phrase's own last hidden state."""
+    output, _ = model.rnn(Tensor(inputs))
+    return model.head(output[np.arange(len(last_steps)), last_steps])
 
 
 def make_model(config: SentimentConfig, vocab_size: int, rng=None):
@@ -118,11 +141,18 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
     rng = as_generator(config.seed)
     model = make_model(config, len(vocab), rng)
     optimizer = SGD(model.parameters(), lr=config.lr)
-    examples = [(encode(vocab, text), np.array([int(label)])) for text, label in train.items()]
+    texts, labels = list(train), np.array([int(label) for label in train.values()])
+    examples = [(encode(vocab, text), labels[i:i + 1]) for i, text in enumerate(texts)]
 
     @jit  # one compiled program per phrase length
     def train_step(inputs, target):
         loss = F.cross_entropy(model(Tensor(inputs)), target)
+        loss.backward()
+        return loss
+
+    @jit  # one compiled program per padded batch shape (B, T_max)
+    def batch_step(inputs, last_steps, target):
+        loss = F.cross_entropy(batch_logits(model, inputs, last_steps), target)
         loss.backward()
         return loss
 
@@ -133,14 +163,18 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
     for epoch in range(1, config.epochs + 1):
         model.train()
         total = 0.0
-        for batch, index in enumerate(rng.permutation(len(examples)), start=1):
-            inputs, target = examples[index]
+        order = rng.permutation(len(examples))
+        for batch, first in enumerate(range(0, len(order), config.batch_size), start=1):
+            indices = order[first:first + config.batch_size]
             optimizer.zero_grad()
-            loss = train_step(inputs, target)
+            if config.batch_size == 1:
+                loss = train_step(*examples[indices[0]])
+            else:
+                loss = batch_step(*padded_batch(vocab, [texts[i] for i in indices]), labels[indices])
             last_finite = check_finite_loss(loss.item(), epoch, batch, last_finite)
             clip_grad_value_(list(model.parameters()), config.clip)
             optimizer.step()
-            total += last_finite
+            total += last_finite * len(indices)
         history.train_loss.append(total / len(examples))
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             train_acc, test_acc = accuracy(model, vocab, train), accuracy(model, vocab, test)
