@@ -39,7 +39,7 @@ if __package__ in (None, ""):
 from tinygrad_rnn import nn  # noqa: E402
 from tinygrad_rnn.nn.functional import cross_entropy  # noqa: E402
 from tinygrad_rnn.optim import Adam  # noqa: E402
-from tinygrad_rnn.tensor import Tensor  # noqa: E402
+from tinygrad_rnn.tensors import Tensor  # noqa: E402
 
 LENGTH, BATCH, HIDDEN, NOISE, LR, TEST_SIZE = 200, 32, 16, 2.0, 1e-2, 1000
 CELLS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}

@@ -33,7 +33,7 @@ import numpy as np
 
 from tinygrad_rnn import Tensor, cat, concatenate, no_grad, stack
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.tensor import maximum, minimum, where
+from tinygrad_rnn.tensors import maximum, minimum, where
 
 try:
     import torch
@@ -106,7 +106,7 @@ class Graph:
             "import numpy as np",
             "from tinygrad_rnn import Tensor, cat, concatenate, stack",
             "from tinygrad_rnn.nn import functional as F",
-            "from tinygrad_rnn.tensor import maximum, minimum, where",
+            "from tinygrad_rnn.tensors import maximum, minimum, where",
         ]
         leaves = []
         for i, node in enumerate(self.nodes):

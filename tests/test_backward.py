@@ -9,7 +9,7 @@ import pytest
 from tinygrad_rnn import Tensor, retain_grads, scope, stack
 from tinygrad_rnn.autograd import graph_nodes
 from tinygrad_rnn.ops import Function
-from tinygrad_rnn.tensor import linear
+from tinygrad_rnn.tensors import linear
 
 
 def leaf(values):

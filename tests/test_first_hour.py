@@ -58,6 +58,24 @@ def test_factories_default_to_float64_and_keep_a_requested_dtype():
         tg.zeros(2, -1)
 
 
+@pytest.mark.parametrize("data", [[1.0, 2.0], [1, 2], [[True, False]], 3.5, 7, np.arange(3, dtype=np.float32)])
+def test_tensor_is_a_function_giving_torchs_values_and_kinds(data):
+    ours, theirs = tg.tensor(data), torch.tensor(data)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    expected_kind = {torch.bool: "b", torch.int64: "i"}.get(theirs.dtype, "f")
+    assert ours.dtype.kind == expected_kind and ours.is_leaf and not ours.requires_grad
+
+
+def test_tensor_copies_and_takes_dtype_and_requires_grad():
+    source = np.ones(2)
+    t = tg.tensor(source, dtype=np.float32, requires_grad=True)
+    source[0] = 5.0
+    assert t.dtype == np.float32 and t.requires_grad and t.data[0] == 1.0
+    assert tg.tensor([1.5]).dtype == np.float64   # the library's default float, where torch's is float32
+    with pytest.raises(TypeError, match="only floating-point data can require a gradient"):
+        tg.tensor([1, 2], requires_grad=True)
+
+
 def test_manual_seed_makes_randn_and_rand_reproducible():
     tg.manual_seed(0)
     a, u = tg.randn(3, 4), tg.rand(100)

@@ -5,7 +5,7 @@ import pytest
 
 from tinygrad_rnn import GradcheckError, Tensor, directional_gradcheck, gradcheck
 from tinygrad_rnn.ops import Function, unbroadcast
-from tinygrad_rnn.tensor import apply
+from tinygrad_rnn.tensors import apply
 
 
 class SquareMissingTwo(Function):

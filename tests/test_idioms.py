@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import Tensor
-from tinygrad_rnn.tensor import maximum, minimum, where
+from tinygrad_rnn.tensors import maximum, minimum, where
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
 # PyTorch warns when n - correction <= 0; those inputs are tested on purpose.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_rnn import Tensor, gradcheck
-from tinygrad_rnn.tensor import maximum, minimum, where
+from tinygrad_rnn.tensors import maximum, minimum, where
 
 EXAMPLES = int(os.environ.get("TINYGRAD_RNN_EXAMPLES", "25"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,

@@ -14,7 +14,7 @@ from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.jit import jit
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tinygrad_rnn.tensor import maximum, where
+from tinygrad_rnn.tensors import maximum, where
 
 TOLERANCE = dict(rtol=1e-12, atol=1e-12)
 

@@ -6,7 +6,7 @@ from tinygrad_rnn.data import sentiment_data
 from tinygrad_rnn.jit import jit
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.tasks import sentiment
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.tensors import Tensor
 
 PHRASES = ["i am not happy", "good", "this is very good", "i am sad", "bad", "this is not very bad"]
 

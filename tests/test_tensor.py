@@ -177,7 +177,7 @@ def test_integers_promote_to_the_default_float_and_mixed_stacks_promote():
 
 def test_result_dtypes_match_pytorchs():
     torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
-    from tinygrad_rnn.tensor import result_dtype
+    from tinygrad_rnn.tensors import result_dtype
 
     as_torch = {np.float32: torch.float32, np.float64: torch.float64, np.int64: torch.int64,
                 np.int32: torch.int32, np.bool_: torch.bool}

@@ -11,17 +11,17 @@ import importlib
 
 from . import checkpoint, data, nn, optim
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad, retain_grads, scope
-from .factories import arange, cat, concatenate, full, ones, ones_like, rand, randn, stack, zeros, zeros_like
+from .factories import arange, cat, concatenate, full, ones, ones_like, rand, randn, stack, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, GradcheckReport, directional_gradcheck, gradcheck
 from .interop import from_torch, to_torch
 from .jit import jit
 from .random import manual_seed
-from .tensor import Tensor, maximum, minimum, where
+from .tensors import Tensor, maximum, minimum, where
 
 LAZY_SUBMODULES = ("viz",)
 
 __all__ = [
-    "Tensor", "stack", "cat", "concatenate", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
+    "Tensor", "tensor", "stack", "cat", "concatenate", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
     "where", "maximum", "minimum",
     "randn", "rand", "manual_seed",
     "no_grad", "enable_grad", "is_grad_enabled", "scope", "detect_anomaly", "retain_grads",

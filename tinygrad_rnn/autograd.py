@@ -18,7 +18,7 @@ from . import ops
 from .grads import LAZY, IndexedGrad, ZeroGrad, add, dense
 
 if TYPE_CHECKING:
-    from .tensor import Tensor
+    from .tensors import Tensor
 
 
 class _State:
@@ -266,7 +266,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
 def run_hooks(hooks: list, grad: np.ndarray, shape: tuple) -> np.ndarray:
     """The gradient after every hook registered on a tensor (Tensor.register_hook) has seen it,
     in order; a hook returning a Tensor or an array replaces it for the hooks after and beyond."""
-    from .tensor import Tensor  # tensor.py imports this module
+    from .tensors import Tensor  # tensors.py imports this module
 
     for hook in list(hooks):
         result = hook(Tensor._from_op(grad, None))

@@ -29,7 +29,7 @@ from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
 from .tasks import TASKS
 from .tasks.common import CELLS, INIT_SCHEMES, outputs
-from .tensor import Tensor
+from .tensors import Tensor
 
 PROG = "tinygrad-rnn"
 SENTIMENT_MAPPING = {"Wxh": ("rnn.weight_ih_l0", None), "Whh": ("rnn.weight_hh_l0", None),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .nn.module import Module
-from .tensor import Tensor
+from .tensors import Tensor
 
 TRANSFORMS = {"T": np.transpose, "flatten": np.ravel}
 

@@ -1,4 +1,4 @@
-"""Tensor factories and joins with torch's names and signatures: zeros, ones, full, arange, randn,
+"""Tensor factories and joins with torch's names and signatures: tensor, zeros, ones, full, arange, randn,
 rand, the *_like forms, cat/concatenate and stack with `dim=`.
 
 Floating values are float64 unless `dtype` says otherwise (the library's default, where torch's
@@ -11,9 +11,9 @@ import numbers
 
 import numpy as np
 
-from . import tensor as _tensors
+from . import tensors as _tensors
 from .random import as_generator
-from .tensor import DEFAULT_DTYPE, Tensor
+from .tensors import DEFAULT_DTYPE, Tensor
 
 
 def _size(size: tuple, owner: str) -> tuple:
@@ -28,6 +28,14 @@ def _size(size: tuple, owner: str) -> tuple:
 
 def _tensor(array: np.ndarray, requires_grad: bool) -> Tensor:
     return Tensor(array, requires_grad=requires_grad, dtype=array.dtype)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of `data`, as torch.tensor: Python floats become float64
+    (the library's default), Python ints int64 and bools bool; arrays and tensors keep their dtype."""
+    if dtype is None and not isinstance(data, (Tensor, np.ndarray, np.generic)):
+        dtype = np.asarray(data).dtype
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .autograd import no_grad
-from .tensor import Tensor
+from .tensors import Tensor
 
 
 class GradcheckError(AssertionError):

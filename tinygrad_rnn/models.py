@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import nn
-from .tensor import DEFAULT_DTYPE, Tensor
+from .tensors import DEFAULT_DTYPE, Tensor
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 

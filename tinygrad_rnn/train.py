@@ -12,7 +12,7 @@ from .errors import NonFiniteLossError
 from .jit import jit as compile_step
 from .optim import clip_grad_norm_, clip_grad_value_
 from .random import as_generator
-from .tensor import Tensor
+from .tensors import Tensor
 
 
 @dataclass

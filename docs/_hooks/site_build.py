@@ -34,7 +34,7 @@ NOTEBOOK_SOURCES = {ROOT / "notebooks": "tutorials", ROOT / "docs" / "how-to": "
 CELL_TIMEOUT = 300          # seconds for one cell
 HASH_KEY = "tinygrad_rnn_site_source_hash"
 # modules with an API page, in reading order; any other public module is added after them
-API_ORDER = ["tinygrad_rnn", "tensor", "factories", "autograd", "ops", "grads", "gradcheck", "nn", "optim", "jit",
+API_ORDER = ["tinygrad_rnn", "tensors", "factories", "autograd", "ops", "grads", "gradcheck", "nn", "optim", "jit",
              "tbptt", "interop", "checkpoint", "train", "models", "data", "tasks", "viz", "reference", "compare",
              "random", "errors", "cli"]
 API_HIDDEN = {"__main__"}
@@ -130,7 +130,7 @@ def _api_page(name: str) -> str:
 
 
 # "h[l][t]" or "x[args[1]]" in a docstring reads as a Markdown reference link; a reference to the API
-# always names a dotted path (tinygrad_rnn.tensor.Tensor), so one without a dot is the docstring's
+# always names a dotted path (tinygrad_rnn.tensors.Tensor), so one without a dot is the docstring's
 # own text and is put back as written
 INDEX_LINK = re.compile(r'<autoref (?![^>]*\boptional\b)[^>]*?identifier="([^".]*)"[^>]*>(.*?)</autoref>', re.DOTALL)
 

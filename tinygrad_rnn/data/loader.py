@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..random import as_generator
-from ..tensor import Tensor, stack
+from ..tensors import Tensor, stack
 
 
 class TensorDataset:

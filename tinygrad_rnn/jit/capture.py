@@ -26,7 +26,7 @@ import types
 import numpy as np
 
 from ..nn.module import Module
-from ..tensor import Tensor
+from ..tensors import Tensor
 from .recorder import Recorder, set_active
 from .traced import Traced, plain
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ..autograd import STATE, collector_paused
-from ..tensor import Tensor
+from ..tensors import Tensor
 from .capture import Capture, raw_data, set_raw_data
 from .program import Program, Stale, build
 from .recorder import JitError

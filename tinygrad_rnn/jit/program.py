@@ -19,7 +19,7 @@ import tokenize
 import numpy as np
 
 from ..nn.module import Module
-from ..tensor import Tensor
+from ..tensors import Tensor
 from . import rolling
 from .body import Renderer
 from .capture import Capture, raw_data, watched_outside

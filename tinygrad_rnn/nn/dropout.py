@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..random import as_generator
-from ..tensor import Tensor
+from ..tensors import Tensor
 from .module import Module
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..tensors import DEFAULT_DTYPE, Tensor
 from .module import Module, Parameter
 
 

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from .. import ops, tensor
-from ..tensor import Tensor, stack
+from .. import ops, tensors
+from ..tensors import Tensor, stack
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -29,7 +29,7 @@ def _as_tensor(x) -> Tensor:
 
 def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight^T + bias, one op;  d/dinput = g @ weight, d/dweight = g^T @ input, d/dbias = sum of g."""
-    return tensor.linear(_as_tensor(input), _as_tensor(weight), None if bias is None else _as_tensor(bias))
+    return tensors.linear(_as_tensor(input), _as_tensor(weight), None if bias is None else _as_tensor(bias))
 
 
 # ---------------------------------------------------------------- activations
@@ -173,7 +173,7 @@ def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
             "(for raw scores use binary_cross_entropy_with_logits)"
         )
     floor = max(math.exp(-100.0), float(np.finfo(p.dtype).tiny))
-    return _reduce(tensor.apply(ops.BinaryCrossEntropy, p, y, floor=floor), reduction)
+    return _reduce(tensors.apply(ops.BinaryCrossEntropy, p, y, floor=floor), reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> Tensor:

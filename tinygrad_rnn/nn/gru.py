@@ -13,7 +13,7 @@ No backward is written here: the step is ordinary Tensor code and backward() wal
 """
 from __future__ import annotations
 
-from ..tensor import Tensor, linear
+from ..tensors import Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 
 RESET_GATE, UPDATE_GATE, CANDIDATE = range(3)

@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from ..random import as_generator
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 SCHEMES = ("uniform", "random", "xavier", "he")
 GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..tensors import DEFAULT_DTYPE, Tensor
 from .module import Module, Parameter
 
 

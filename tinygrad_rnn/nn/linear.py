@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, linear
+from ..tensors import DEFAULT_DTYPE, Tensor, linear
 from .module import Module, Parameter
 
 

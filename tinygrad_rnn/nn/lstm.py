@@ -15,7 +15,7 @@ than an Elman RNN's h does.
 """
 from __future__ import annotations
 
-from ..tensor import Tensor, linear
+from ..tensors import Tensor, linear
 from .recurrent import RecurrentCell, RecurrentLayers, gate_block
 
 INPUT_GATE, FORGET_GATE, CANDIDATE, OUTPUT_GATE = range(4)

@@ -6,7 +6,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 
 class Parameter(Tensor):

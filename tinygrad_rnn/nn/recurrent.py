@@ -45,7 +45,7 @@ import numpy as np
 
 from ..autograd import STATE, collector_paused, scope
 from ..random import as_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
+from ..tensors import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
 from .dropout import Dropout
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence

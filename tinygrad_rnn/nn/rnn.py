@@ -10,7 +10,7 @@ backpropagation through time is just reverse mode over that graph.
 from __future__ import annotations
 
 from .. import ops
-from ..tensor import DEFAULT_DTYPE, Tensor, apply, linear
+from ..tensors import DEFAULT_DTYPE, Tensor, apply, linear
 from .recurrent import RecurrentCell, RecurrentLayers
 
 ACTIVATIONS = {"tanh": ops.Tanh, "relu": ops.Relu}

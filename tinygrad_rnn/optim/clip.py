@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.module import Module
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 
 def _gradients(parameters) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import enable_grad
 from ..nn.module import Module
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 
 class ParameterState(MutableMapping):

@@ -11,7 +11,7 @@ from ..autograd import no_grad
 from ..errors import DataError
 from ..models import SequenceModel
 from ..nn import init
-from ..tensor import Tensor
+from ..tensors import Tensor
 from ..train import History
 
 CELLS = ("rnn", "lstm", "gru")

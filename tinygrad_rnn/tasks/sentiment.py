@@ -25,7 +25,7 @@ from ..nn import functional as F
 from ..nn import init
 from ..optim import SGD, clip_grad_value_
 from ..random import as_generator
-from ..tensor import Tensor
+from ..tensors import Tensor
 from ..train import History, check_finite_loss
 from .common import (
     TaskResult,

@@ -5,7 +5,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 GRADIENT_LABEL = r"$\Vert\partial L / \partial h_t\Vert$"
 

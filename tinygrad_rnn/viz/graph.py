@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import graph_nodes, node_inputs
 from ..ops import Function
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 BOOKKEEPING_OPS = ("Transpose", "Reshape", "Add")
 

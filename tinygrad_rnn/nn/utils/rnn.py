@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...tensor import Tensor, concatenate, stack
+from ...tensors import Tensor, concatenate, stack
 
 
 def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
