@@ -27,6 +27,7 @@ that only take effect at start-up are set by restarting the script once.
     python benchmarks/bench_bptt.py --profile long      # cProfile of tinygrad_rnn's step
     python benchmarks/bench_bptt.py --split long        # its time in the ops' NumPy work, and the rest
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,6 +116,7 @@ def make_problem(config: Config, seed: int = 0) -> Problem:
 
 # ---------------------------------------------------------------- contenders
 
+
 class ElmanModel(nn.Module):
     """tinygrad_rnn's model: rnn = nn.RNN(I, H), head = nn.Linear(H, O) on the last hidden state."""
 
@@ -172,8 +174,7 @@ class TinygradRNN:
 
     def gradients(self) -> dict:
         """Parameter gradients; a parameter the step never used (W_hh when T = 1) has gradient zero."""
-        return {name: np.zeros_like(p.data) if p.grad is None else p.grad
-                for name, p in self.model.named_parameters()}
+        return {name: np.zeros_like(p.data) if p.grad is None else p.grad for name, p in self.model.named_parameters()}
 
 
 class TinygradJit(TinygradRNN):
@@ -201,10 +202,12 @@ class TorchModule:
 
         self.torch = torch
         c = problem.config
-        self.model = torch.nn.ModuleDict({
-            "rnn": torch.nn.RNN(c.inputs, c.hidden, dtype=torch.float64),
-            "head": torch.nn.Linear(c.hidden, c.outputs, dtype=torch.float64),
-        })
+        self.model = torch.nn.ModuleDict(
+            {
+                "rnn": torch.nn.RNN(c.inputs, c.hidden, dtype=torch.float64),
+                "head": torch.nn.Linear(c.hidden, c.outputs, dtype=torch.float64),
+            }
+        )
         self.model.load_state_dict({name: torch.from_numpy(value) for name, value in problem.params.items()})
         self.x = torch.from_numpy(problem.x)
         self.target = torch.from_numpy(problem.target)
@@ -226,8 +229,10 @@ class TorchModule:
 
     def gradients(self) -> dict:
         """Parameter gradients; one the step never used (W_hh in the op loop when T = 1) is zero."""
-        return {name: np.zeros(tuple(p.shape)) if p.grad is None else p.grad.numpy()
-                for name, p in self.model.named_parameters()}
+        return {
+            name: np.zeros(tuple(p.shape)) if p.grad is None else p.grad.numpy()
+            for name, p in self.model.named_parameters()
+        }
 
 
 class TorchOpLoop(TorchModule):
@@ -345,6 +350,7 @@ def build_contenders(problem: Problem, peers=None) -> list:
 
 # ---------------------------------------------------------------- agreement
 
+
 def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
     """max |ours - reference| / max |reference| (the absolute error where the reference is all zero)."""
     ours, reference = np.asarray(ours, dtype=np.float64), np.asarray(reference, dtype=np.float64)
@@ -372,6 +378,7 @@ def gradient_errors(contenders: list) -> dict:
 
 
 # ---------------------------------------------------------------- timing and memory
+
 
 def seconds_per_step(step: Callable, count: int) -> float:
     """Wall time of `count` back-to-back steps, per step."""
@@ -434,6 +441,7 @@ def peak_step_memory(step: Callable) -> int:
 
 
 # ---------------------------------------------------------------- the machine
+
 
 def _cpu_model() -> str:
     try:
@@ -507,8 +515,10 @@ def prepare_process(threads: int, may_restart: bool) -> None:
         os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], dict(os.environ, **missing, **{RESTARTED: "1"}))
     if missing:
         settings = " ".join(f"{name}={value}" for name, value in missing.items())
-        print(f"note: this process runs without {settings}; start with them set (or, for the threads, "
-              "install threadpoolctl) to time as the script does")
+        print(
+            f"note: this process runs without {settings}; start with them set (or, for the threads, "
+            "install threadpoolctl) to time as the script does"
+        )
     if threads == 1 and "jax" not in sys.modules:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     if importlib.util.find_spec("torch") is not None:
@@ -544,6 +554,7 @@ def machine_description() -> list[str]:
 
 
 # ---------------------------------------------------------------- report
+
 
 def render_table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     """Rows as an aligned text table, or as a Markdown table."""
@@ -622,15 +633,16 @@ def timing_cell(times: list, base: float) -> str:
     return f"{format_microseconds(median)} ({median / base:.2f}) ±{spread(times):.0%}"
 
 
-def run_benchmark(config_names: list[str], repeats: int, sample_seconds: float, warmup: int,
-                  markdown: bool) -> None:
+def run_benchmark(config_names: list[str], repeats: int, sample_seconds: float, warmup: int, markdown: bool) -> None:
     """Check agreement, time every contender on every config, then jit's first calls, program
     length, memory and growth; print it all."""
     peers = installed_peers()
     labels = [HandWritten.label, TinygradRNN.label, TinygradJit.label] + [peer.label for peer in peers]
     print("\n".join(machine_description()))
-    print(f"float64; median of {repeats} interleaved rounds per contender, ±: the interquartile range over the "
-          "median; gc on, with what was alive before timing frozen out of its scans\n")
+    print(
+        f"float64; median of {repeats} interleaved rounds per contender, ±: the interquartile range over the "
+        "median; gc on, with what was alive before timing frozen out of its scans\n"
+    )
 
     agreement_rows, timing_rows, samples = [], [], {}
     for name in config_names:
@@ -647,8 +659,10 @@ def run_benchmark(config_names: list[str], repeats: int, sample_seconds: float, 
             + [timing_cell(times[label], base) for label in labels[3:]]
         )
     medians = {name: {label: float(np.median(t)) for label, t in times.items()} for name, times in samples.items()}
-    print(f"Gradient agreement with hand-written (max relative error over the loss and all gradients; "
-          f"required <= {AGREEMENT_TOLERANCE:g})")
+    print(
+        f"Gradient agreement with hand-written (max relative error over the loss and all gradients; "
+        f"required <= {AGREEMENT_TOLERANCE:g})"
+    )
     print(render_table(["config"] + labels[1:], agreement_rows, markdown) + "\n")
     print("Training step time, µs (in brackets: ratio to hand-written; ±: spread over rounds)")
     header = ["config", "B, T, I, H", "hand-written", "eager", "jit", "jit target"] + labels[3:]
@@ -656,8 +670,12 @@ def run_benchmark(config_names: list[str], repeats: int, sample_seconds: float, 
 
     first_calls = {name: first_call_seconds(name) for name in config_names}
     print("jit's first call (trace the eager step, generate and compile the program), s")
-    print(render_table(["config", "first call"], [[name, f"{seconds:.2f}"] for name, seconds in first_calls.items()],
-                       markdown) + "\n")
+    print(
+        render_table(
+            ["config", "first call"], [[name, f"{seconds:.2f}"] for name, seconds in first_calls.items()], markdown
+        )
+        + "\n"
+    )
 
     lines = None
     if GROWTH_CONFIG in config_names:
@@ -668,21 +686,36 @@ def run_benchmark(config_names: list[str], repeats: int, sample_seconds: float, 
     memory = {name: measure_memory(name) for name in MEMORY_CONFIGS if name in config_names}
     if memory:
         print("Peak memory of one step (tracemalloc, MiB; in brackets: ratio to hand-written)")
-        rows = [[name] + [f"{peaks[label] / 2**20:.2f}" + ("" if label == HandWritten.label else
-                          f" ({peaks[label] / peaks[HandWritten.label]:.2f})") for label in labels[:3]]
-                for name, peaks in memory.items()]
+        rows = [
+            [name]
+            + [
+                f"{peaks[label] / 2**20:.2f}"
+                + ("" if label == HandWritten.label else f" ({peaks[label] / peaks[HandWritten.label]:.2f})")
+                for label in labels[:3]
+            ]
+            for name, peaks in memory.items()
+        ]
         print(render_table(["config"] + labels[:3], rows, markdown) + "\n")
 
     growth = None
     if GROWTH_CONFIG in config_names:
         times = measure_growth(repeats, sample_seconds, warmup)
         short, full = GROWTH_SHORT_STEPS, CONFIGS[GROWTH_CONFIG].steps
-        rows = [[label, format_microseconds(times[label, short]), format_microseconds(times[label, full]),
-                 f"{times[label, full] / times[label, short]:.2f}"] for label in labels[:3]]
+        rows = [
+            [
+                label,
+                format_microseconds(times[label, short]),
+                format_microseconds(times[label, full]),
+                f"{times[label, full] / times[label, short]:.2f}",
+            ]
+            for label in labels[:3]
+        ]
         growth = times[TinygradJit.label, full] / times[TinygradJit.label, short]
         config = CONFIGS[GROWTH_CONFIG]
-        print(f"Growth with sequence length ({GROWTH_CONFIG} with B, I, H = {config.batch}, {config.inputs}, "
-              f"{config.hidden}; proportional would be {full / short:g})")
+        print(
+            f"Growth with sequence length ({GROWTH_CONFIG} with B, I, H = {config.batch}, {config.inputs}, "
+            f"{config.hidden}; proportional would be {full / short:g})"
+        )
         print(render_table(["contender", f"T={short} µs", f"T={full} µs", "ratio"], rows, markdown) + "\n")
 
     print("Targets")
@@ -697,39 +730,69 @@ def _inside_spread(samples: dict, ours: str, theirs: str) -> bool:
     return bool(q1a <= q3b and q1b <= q3a)
 
 
-def target_rows(samples: dict, medians: dict, memory: dict, growth: float | None, first_calls: dict,
-                lines: dict | None) -> list[list[str]]:
+def target_rows(
+    samples: dict, medians: dict, memory: dict, growth: float | None, first_calls: dict, lines: dict | None
+) -> list[list[str]]:
     """The issue's targets for jit, each with what this run measured."""
     rows = []
     ours = TinygradJit.label
     for name, times in medians.items():
         ratio = times[ours] / times[HandWritten.label]
         rows.append([f"{name}: jit / hand-written <= {JIT_TARGET:g}", f"{ratio:.2f}", verdict(ratio <= JIT_TARGET)])
-    for label, configs in ((TorchOpLoop.label, list(medians)), (HipsAutograd.label, list(medians)),
-                           (JaxScan.label, [n for n in JAX_TARGET_CONFIGS if n in medians])):
+    for label, configs in (
+        (TorchOpLoop.label, list(medians)),
+        (HipsAutograd.label, list(medians)),
+        (JaxScan.label, [n for n in JAX_TARGET_CONFIGS if n in medians]),
+    ):
         measured = {name: medians[name][ours] / medians[name][label] for name in configs if label in medians[name]}
         if not measured:
             continue
-        slower = [f"{name} {value:.2f}" + (" (inside the spread)" if _inside_spread(samples[name], ours, label) else "")
-                  for name, value in measured.items() if value >= 1]
+        slower = [
+            f"{name} {value:.2f}" + (" (inside the spread)" if _inside_spread(samples[name], ours, label) else "")
+            for name, value in measured.items()
+            if value >= 1
+        ]
         text = "; ".join(slower) if slower else f"worst {max(measured.values()):.2f}"
         rows.append([f"jit faster than {label} on {', '.join(measured)} (jit / {label})", text, verdict(not slower)])
     for name, seconds in first_calls.items():
         if name == GROWTH_CONFIG:
-            rows.append([f"{name}: jit's first call < {FIRST_CALL_TARGET:g} s", f"{seconds:.2f}",
-                         verdict(seconds < FIRST_CALL_TARGET)])
+            rows.append(
+                [
+                    f"{name}: jit's first call < {FIRST_CALL_TARGET:g} s",
+                    f"{seconds:.2f}",
+                    verdict(seconds < FIRST_CALL_TARGET),
+                ]
+            )
     if lines is not None:
         counts = list(lines.values())
-        rows.append([f"{GROWTH_CONFIG}: program lines equal at T = {', '.join(map(str, lines))} and < {LINES_TARGET}",
-                     ", ".join(map(str, counts)), verdict(len(set(counts)) == 1 and max(counts) < LINES_TARGET)])
+        rows.append(
+            [
+                f"{GROWTH_CONFIG}: program lines equal at T = {', '.join(map(str, lines))} and < {LINES_TARGET}",
+                ", ".join(map(str, counts)),
+                verdict(len(set(counts)) == 1 and max(counts) < LINES_TARGET),
+            ]
+        )
     if growth is not None:
-        rows.append([(f"{GROWTH_CONFIG}: jit time(T={CONFIGS[GROWTH_CONFIG].steps}) / time(T={GROWTH_SHORT_STEPS}) "
-                      f"<= {GROWTH_TARGET:g}"), f"{growth:.2f}", verdict(growth <= GROWTH_TARGET)])
+        rows.append(
+            [
+                (
+                    f"{GROWTH_CONFIG}: jit time(T={CONFIGS[GROWTH_CONFIG].steps}) / time(T={GROWTH_SHORT_STEPS}) "
+                    f"<= {GROWTH_TARGET:g}"
+                ),
+                f"{growth:.2f}",
+                verdict(growth <= GROWTH_TARGET),
+            ]
+        )
     if MEMORY_TARGET_CONFIG in memory:
         peaks = memory[MEMORY_TARGET_CONFIG]
         ratio = peaks[ours] / peaks[HandWritten.label]
-        rows.append([f"{MEMORY_TARGET_CONFIG}: jit peak memory / hand-written <= {MEMORY_TARGET:g}", f"{ratio:.2f}",
-                     verdict(ratio <= MEMORY_TARGET)])
+        rows.append(
+            [
+                f"{MEMORY_TARGET_CONFIG}: jit peak memory / hand-written <= {MEMORY_TARGET:g}",
+                f"{ratio:.2f}",
+                verdict(ratio <= MEMORY_TARGET),
+            ]
+        )
     return rows
 
 
@@ -764,8 +827,13 @@ def timed_functions() -> list[tuple[object, str]]:
         classes.append(cls)
         pending.extend(cls.__subclasses__())
     functions = [(cls, name) for cls in classes for name in ("forward", "backward") if name in vars(cls)]
-    functions += [(grads.IndexedGrad, "dense"), (grads.IndexedGrad, "add_to"), (grads.ZeroGrad, "dense"),
-                  (autograd, "add"), (Tensor, "_accumulate_grad")]
+    functions += [
+        (grads.IndexedGrad, "dense"),
+        (grads.IndexedGrad, "add_to"),
+        (grads.ZeroGrad, "dense"),
+        (autograd, "add"),
+        (Tensor, "_accumulate_grad"),
+    ]
     for owner, name in functions:
         assert isinstance(vars(owner)[name], types.FunctionType), f"{owner.__name__}.{name} is not a plain function"
     return functions
@@ -802,10 +870,12 @@ class OpTimer:
                 else:
                     self.seconds += elapsed
                     self.calls += 1
+
         return timed
 
     def calibrate(self, calls: int = 200_000) -> None:
         """Measure what timing one call costs: inside the timed span, and in all."""
+
         def forward(x, y, out=None):
             pass
 
@@ -862,15 +932,22 @@ def split_tinygrad(name: str, seconds: float) -> None:
             seconds_per_step(contender.step, count)
         op_times.append(timer.op_seconds() / count)
     hand_time, step_time, ops_time = (float(np.median(t)) for t in (hand_times, step_times, op_times))
-    print(f"tinygrad_rnn on {name} ({CONFIGS[name].shape_label}), µs per training step: medians of "
-          f"{ROUNDS_PER_SPLIT} rounds of {count} steps")
+    print(
+        f"tinygrad_rnn on {name} ({CONFIGS[name].shape_label}), µs per training step: medians of "
+        f"{ROUNDS_PER_SPLIT} rounds of {count} steps"
+    )
     rows = [
         ["the whole step", format_microseconds(step_time), f"{step_time / hand_time:.2f}"],
-        [f"inside the ops and gradient sums ({timer.calls / count:,.0f} outermost calls)",
-         format_microseconds(ops_time),
-         f"{ops_time / hand_time:.2f}"],
-        ["the rest: recording, the walk, tensors, model code", format_microseconds(step_time - ops_time),
-         f"{(step_time - ops_time) / hand_time:.2f}"],
+        [
+            f"inside the ops and gradient sums ({timer.calls / count:,.0f} outermost calls)",
+            format_microseconds(ops_time),
+            f"{ops_time / hand_time:.2f}",
+        ],
+        [
+            "the rest: recording, the walk, tensors, model code",
+            format_microseconds(step_time - ops_time),
+            f"{(step_time - ops_time) / hand_time:.2f}",
+        ],
         ["hand-written step", format_microseconds(hand_time), "1.00"],
     ]
     print(render_table(["part", "µs", "over hand-written"], rows, markdown=False))
@@ -880,20 +957,32 @@ def main(argv=None, may_restart: bool = False) -> None:
     """Parse `argv` (the command line when None) and run; `may_restart` lets prepare_process()
     restart the process, which only the script itself should allow."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", default=",".join(CONFIGS),
-                        help=f"comma-separated, from {', '.join(CONFIGS)} (default: all)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed rounds per config (default 21, 3 with --quick)")
+    parser.add_argument(
+        "--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)} (default: all)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed rounds per config (default 21, 3 with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="few short rounds: a smoke run, not a measurement")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for NumPy's BLAS, PyTorch and XLA (default 1: the same for all, and "
-                             "steady on a shared machine)")
-    parser.add_argument("--profile", metavar="CONFIG", default=None,
-                        help="instead of benchmarking, print a cProfile of tinygrad_rnn's step on CONFIG")
-    parser.add_argument("--split", metavar="CONFIG", default=None,
-                        help="instead of benchmarking, split tinygrad_rnn's step on CONFIG into the ops' "
-                             "own NumPy work and the rest")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for NumPy's BLAS, PyTorch and XLA (default 1: the same for all, and steady on a shared machine)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="CONFIG",
+        default=None,
+        help="instead of benchmarking, print a cProfile of tinygrad_rnn's step on CONFIG",
+    )
+    parser.add_argument(
+        "--split",
+        metavar="CONFIG",
+        default=None,
+        help="instead of benchmarking, split tinygrad_rnn's step on CONFIG into the ops' own NumPy work and the rest",
+    )
     args = parser.parse_args(argv)
 
     names = [n.strip() for n in args.configs.split(",") if n.strip()]

@@ -13,6 +13,7 @@ busy, since time spent waiting for a core is not counted.
     python benchmarks/compare_commits.py f476b92 WORKTREE
     python benchmarks/compare_commits.py main HEAD --configs tiny,long --rounds 21
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def export(revision: str, folder: Path) -> Path:
     itself); only tinygrad_rnn/, so that bench_bptt always comes from this checkout."""
     if revision == WORKTREE:
         return ROOT
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision, "tinygrad_rnn"],
-                             check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "tinygrad_rnn"], check=True, capture_output=True
+    ).stdout
     target = folder / revision.replace("/", "_")
     target.mkdir()
     archive_path = folder / "tree.tar"
@@ -116,16 +118,20 @@ def main(argv=None) -> None:
             for revision in order:
                 for name, value in run_child(sources[revision], configs, args.seconds, args.warmup, args.clock).items():
                     samples[revision][name].append(value)
-    print(f"eager step ({args.clock} time), median of {args.rounds} alternating processes per revision "
-          f"({time.perf_counter() - started:.0f} s in all)")
+    print(
+        f"eager step ({args.clock} time), median of {args.rounds} alternating processes per revision "
+        f"({time.perf_counter() - started:.0f} s in all)"
+    )
     print(f"| config | {args.base} | {args.new} | ratio | ratio range |")
     print("|---|---:|---:|---:|---:|")
     for name in configs:
         base, new = samples[args.base][name], samples[args.new][name]
         ratios = sorted(n / b for n, b in zip(new, base))
         base_median, new_median = statistics.median(base), statistics.median(new)
-        print(f"| {name} | {base_median * 1e3:.3f} ms | {new_median * 1e3:.3f} ms | "
-              f"{new_median / base_median:.3f} | {ratios[0]:.2f}-{ratios[-1]:.2f} |")
+        print(
+            f"| {name} | {base_median * 1e3:.3f} ms | {new_median * 1e3:.3f} ms | "
+            f"{new_median / base_median:.3f} | {ratios[0]:.2f}-{ratios[-1]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ the input projection of every step is one matmul, the recurrence does one np.dot
 one tanh per step in place, the deltas reuse the pre-activations' buffer, and the weight
 gradients are single matmuls over all steps.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -27,7 +28,12 @@ from typing import NamedTuple
 import numpy as np
 
 PARAMETER_NAMES = (
-    "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "head.weight", "head.bias",
+    "rnn.weight_ih_l0",
+    "rnn.weight_hh_l0",
+    "rnn.bias_ih_l0",
+    "rnn.bias_hh_l0",
+    "head.weight",
+    "head.bias",
 )
 LOSSES = ("mse", "cross_entropy")
 

@@ -24,6 +24,7 @@ comparison: at T = 100 the RNN escaped chance on 2 of 5 seeds, after 700-1300 st
 
     python benchmarks/long_memory.py [--steps 800] [--seeds 0 1 2] [--default-init]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,12 +96,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--seeds", "--seed", type=int, nargs="+", default=[0])
-    parser.add_argument("--default-init", action="store_true",
-                        help="leave the gated cells at PyTorch's default initialisation (no chrono gate bias)")
+    parser.add_argument(
+        "--default-init",
+        action="store_true",
+        help="leave the gated cells at PyTorch's default initialisation (no chrono gate bias)",
+    )
     args = parser.parse_args()
     gates = "default init" if args.default_init else f"chrono gate bias log(U(1, {LENGTH - 1}))"
-    print(f"T={LENGTH}, batch={BATCH}, hidden={HIDDEN}, noise std={NOISE}, Adam lr={LR}, "
-          f"LSTM/GRU {gates}, seeds={args.seeds}")
+    print(
+        f"T={LENGTH}, batch={BATCH}, hidden={HIDDEN}, noise std={NOISE}, Adam lr={LR}, "
+        f"LSTM/GRU {gates}, seeds={args.seeds}"
+    )
     print(f"{'cell':<6}{'seed':>6}{'test accuracy':>15}{'steps':>8}{'wall time (s)':>15}")
     for seed in args.seeds:
         for cell in CELLS:

@@ -1,8 +1,9 @@
 """Every task with its defaults: the measured score beside the document's number and the baselines.
 
-    python benchmarks/tasks.py                  # all four tasks
-    python benchmarks/tasks.py --tasks sine,weather
+python benchmarks/tasks.py                  # all four tasks
+python benchmarks/tasks.py --tasks sine,weather
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,16 +24,25 @@ DOCUMENT = {
 
 def _score(name: str, metrics: dict) -> tuple[str, str]:
     if name == "sentiment":
-        return (f"train {metrics['train_accuracy']:.0%}, test {metrics['test_accuracy']:.0%}, "
-                f"100% at epoch {metrics['epoch_100']}", "chance 50%")
+        return (
+            f"train {metrics['train_accuracy']:.0%}, test {metrics['test_accuracy']:.0%}, "
+            f"100% at epoch {metrics['epoch_100']}",
+            "chance 50%",
+        )
     if name == "sine":
-        return (f"train {metrics['train_loss']:.2e} / validation {metrics['validation_loss']:.2e}",
-                f"persistence {metrics['persistence_validation_loss']:.2e}")
+        return (
+            f"train {metrics['train_loss']:.2e} / validation {metrics['validation_loss']:.2e}",
+            f"persistence {metrics['persistence_validation_loss']:.2e}",
+        )
     if name == "temperature":
-        return (f"validation MSE {metrics['validation_mse']:.5f}",
-                f"persistence {metrics['persistence_mse']:.5f}, linear {metrics['linear_mse']:.5f}")
-    return (f"validation {metrics['validation_mse']:.3f} C^2, test {metrics['test_mse']:.3f}",
-            f"persistence {metrics['persistence_validation_mse']:.3f} / {metrics['persistence_test_mse']:.3f}")
+        return (
+            f"validation MSE {metrics['validation_mse']:.5f}",
+            f"persistence {metrics['persistence_mse']:.5f}, linear {metrics['linear_mse']:.5f}",
+        )
+    return (
+        f"validation {metrics['validation_mse']:.3f} C^2, test {metrics['test_mse']:.3f}",
+        f"persistence {metrics['persistence_validation_mse']:.3f} / {metrics['persistence_test_mse']:.3f}",
+    )
 
 
 def main(argv=None) -> int:
@@ -50,8 +60,11 @@ def main(argv=None) -> int:
         config = module.Config()
         result = module.run(config)
         measured, baselines = _score(name, result.metrics)
-        print(f"| {name} | {measured} | {DOCUMENT[name]} | {baselines} | {result.history.epochs} | "
-              f"{result.seconds:.1f} | {config.seed} |", flush=True)
+        print(
+            f"| {name} | {measured} | {DOCUMENT[name]} | {baselines} | {result.history.epochs} | "
+            f"{result.seconds:.1f} | {config.seed} |",
+            flush=True,
+        )
     return 0
 
 

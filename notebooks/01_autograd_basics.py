@@ -78,7 +78,7 @@ graph = draw_graph(f, show_values=True)
 for label in ["<b>x</b>", "<b>y</b>", "<b>Mul</b>", "<b>Tanh</b>", "<b>Add</b>"]:
     assert label in graph.source, label
 assert graph.source.count("->") == 5
-assert f"{np.tanh(2.0):.3g}" in graph.source and ">6<" in graph.source   # x * y = 6
+assert f"{np.tanh(2.0):.3g}" in graph.source and ">6<" in graph.source  # x * y = 6
 graph
 
 # %% [markdown]
@@ -109,9 +109,9 @@ assert report.ok
 # %%
 w = Tensor([1.0, -2.0, 0.5], requires_grad=True)
 
-(w * w).sum().backward()           # d/dw sum(w^2) = 2w
+(w * w).sum().backward()  # d/dw sum(w^2) = 2w
 first = w.grad.copy()
-(w * w).sum().backward()           # a second, separate backward: added on top
+(w * w).sum().backward()  # a second, separate backward: added on top
 print("after one backward :", first)
 print("after two backwards:", w.grad)
 

@@ -43,9 +43,9 @@ from tinygrad_rnn.reference.weather import (
 )
 from tinygrad_rnn.viz import draw_graph
 
-TEMPS = np.array([66.0, 70.0, 62.0])    # the last three `tmax` values of the document's data
+TEMPS = np.array([66.0, 70.0, 62.0])  # the last three `tmax` values of the document's data
 TARGETS = np.array([70.0, 62.0, 65.0])  # the next day's `tmax` for each of them
-PRINTED = 5e-9                          # the document prints 8 decimals
+PRINTED = 5e-9  # the document prints 8 decimals
 
 # %% [markdown]
 # ## 1. ReLU warm-up
@@ -57,8 +57,10 @@ PRINTED = 5e-9                          # the document prints 8 decimals
 # $$h_0 = \mathrm{relu}(x_0 W_i), \qquad h_t = \mathrm{relu}(x_t W_i + h_{t-1} W_h), \qquad y_t = h_t W_o.$$
 
 # %%
-relu = {name: Tensor(value, requires_grad=True, name=name)
-        for name, value in walkthrough_params(seed=0, activation="relu").items()}
+relu = {
+    name: Tensor(value, requires_grad=True, name=name)
+    for name, value in walkthrough_params(seed=0, activation="relu").items()
+}
 
 hidden, relu_outputs = None, []
 for t, temp in enumerate(TEMPS):
@@ -87,8 +89,9 @@ assert np.allclose(relu_outputs, [57.94406231, 124.54916092, 190.94853131], rtol
 # %%
 params = walkthrough_params(seed=0, activation="tanh")
 tensors = {name: Tensor(value, requires_grad=True, name=name) for name, value in params.items()}
-i_weight, h_weight, h_bias, o_weight, o_bias = (tensors[k] for k in
-                                                ["i_weight", "h_weight", "h_bias", "o_weight", "o_bias"])
+i_weight, h_weight, h_bias, o_weight, o_bias = (
+    tensors[k] for k in ["i_weight", "h_weight", "h_bias", "o_weight", "o_bias"]
+)
 
 hidden, hiddens, outputs = None, [], []
 for t, temp in enumerate(TEMPS):
@@ -97,17 +100,23 @@ for t, temp in enumerate(TEMPS):
         hidden = (xi if hidden is None else xi + hidden @ h_weight + h_bias).tanh()
         hiddens.append(hidden)
         outputs.append(hidden @ o_weight + o_bias)
-outputs = stack(outputs).reshape(-1)   # (3,)
+outputs = stack(outputs).reshape(-1)  # (3,)
 hiddens = concatenate(hiddens, axis=0)  # (3, 5)
 
 print("outputs:", outputs.numpy().round(8))
 print("hiddens:\n", hiddens.numpy().round(8))
 
 assert np.allclose(outputs.numpy(), [74.31470595, 80.66149404, 77.67852446], rtol=0, atol=PRINTED)
-assert np.allclose(hiddens.numpy(), [[0.56784618, 0.99320288, 0.87557333, 0.53166114, -0.76483255],
-                                     [0.58366756, 0.99568651, 0.90034879, 0.69338529, -0.84149203],
-                                     [0.5383306, 0.99164251, 0.86287584, 0.66091071, -0.80543591]],
-                   rtol=0, atol=PRINTED)
+assert np.allclose(
+    hiddens.numpy(),
+    [
+        [0.56784618, 0.99320288, 0.87557333, 0.53166114, -0.76483255],
+        [0.58366756, 0.99568651, 0.90034879, 0.69338529, -0.84149203],
+        [0.5383306, 0.99164251, 0.86287584, 0.66091071, -0.80543591],
+    ],
+    rtol=0,
+    atol=PRINTED,
+)
 
 # %% [markdown]
 # The NumPy reference `walkthrough_forward` computes the same forward pass (it needed no correction):
@@ -135,9 +144,9 @@ print("loss  =", loss.item())
 print("i_weight.grad =", i_weight.grad.round(8))
 
 assert np.allclose(difference.numpy(), [4.31470595, 18.66149404, 12.67852446], rtol=0, atol=PRINTED)
-assert np.allclose(i_weight.grad,
-                   [[54498.71460476, 926.96931526, 16257.75098388, 66153.99689818, 27292.28884188]],
-                   rtol=0, atol=1e-6)  # the document's printed i_weight gradient
+assert np.allclose(
+    i_weight.grad, [[54498.71460476, 926.96931526, 16257.75098388, 66153.99689818, 27292.28884188]], rtol=0, atol=1e-6
+)  # the document's printed i_weight gradient
 
 # %% [markdown]
 # The unrolled graph (one box per step; the parameters sit outside and feed every step):
@@ -188,9 +197,9 @@ print(format_comparison(corrected_rows))
 # %%
 for name in ["i_weight", "o_weight", "o_bias"]:  # right in the document already
     assert published_rows[name]["max_abs_diff"] < 1e-10, name
-for name, row in corrected_rows.items():          # corrected formulas == autograd
+for name, row in corrected_rows.items():  # corrected formulas == autograd
     assert row["max_abs_diff"] < 1e-10, (name, row)
-for name in ["h_weight", "h_bias"]:               # published formulas: clear disagreement
+for name in ["h_weight", "h_bias"]:  # published formulas: clear disagreement
     assert published_rows[name]["max_abs_diff"] > 1.0, (name, published_rows[name])
     assert published_rows[name]["max_rel_diff"] > 0.1, (name, published_rows[name])
 
@@ -198,6 +207,7 @@ for name in ["h_weight", "h_bias"]:               # published formulas: clear di
 # ## 5. Each mistake, parameter by parameter
 #
 # A small table per parameter: hand (as published), hand (corrected) and autograd, entry by entry.
+
 
 # %%
 def show(name, rows=None):
@@ -225,17 +235,16 @@ show("h_weight", rows=range(5))  # its first row; every row disagrees
 # %%
 h = hiddens.numpy()
 published_bias, autograd_bias = published.grads["h_bias"], h_bias.grad
-assert np.allclose(published_bias, autograd_bias.mean(), rtol=0, atol=1e-10)      # mistake 2, exactly
-assert np.ptp(published_bias) == 0 and np.ptp(autograd_bias) > 1.0                  # one number vs five
+assert np.allclose(published_bias, autograd_bias.mean(), rtol=0, atol=1e-10)  # mistake 2, exactly
+assert np.ptp(published_bias) == 0 and np.ptp(autograd_bias) > 1.0  # one number vs five
 
 # delta a_2 = g_2 W_o^T * (1 - h_2^2): step 2 is the last, so nothing flows in from a later step.
 g = difference.numpy()
 delta_2 = g[2] * o_weight.numpy()[:, 0] * (1 - h[2] ** 2)
-delta_1 = autograd_bias[0] - delta_2                                              # sum_{t>=1} delta a_t
+delta_1 = autograd_bias[0] - delta_2  # sum_{t>=1} delta a_t
 mistake_1 = np.outer(h[1] - h[0], delta_1)
 assert np.allclose(published.grads["h_weight"] - h_weight.grad, mistake_1, rtol=0, atol=1e-9)
-print("published h_weight - autograd == (h_1 - h_0)^T delta_a_1, max entry",
-      np.abs(mistake_1).max().round(4))
+print("published h_weight - autograd == (h_1 - h_0)^T delta_a_1, max entry", np.abs(mistake_1).max().round(4))
 
 # %% [markdown]
 # **Take-away.** Hand BPTT is easy to get almost right: both mistakes leave the shapes of the

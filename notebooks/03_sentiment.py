@@ -105,8 +105,10 @@ assert np.allclose(sentiment.predict(untrained, vocab, phrase), 0.5, atol=1e-4)
 # %%
 result = sentiment.run()
 print(result.metrics)
-print(f"{result.seconds:.1f} s; training loss {result.history.train_loss[0]:.3f} at epoch 1, "
-      f"{result.history.train_loss[-1]:.4f} at epoch {result.history.epochs}")
+print(
+    f"{result.seconds:.1f} s; training loss {result.history.train_loss[0]:.3f} at epoch 1, "
+    f"{result.history.train_loss[-1]:.4f} at epoch {result.history.epochs}"
+)
 
 assert result.metrics["train_accuracy"] == 1.0 and result.metrics["test_accuracy"] == 1.0
 assert result.metrics["epoch_100"] is not None and result.metrics["epoch_100"] > 200
@@ -157,11 +159,20 @@ for text in ["i am good", "i am not good", "this is bad", "this is not bad", phr
 
 # %%
 weights = {name: param.numpy() for name, param in model.named_parameters()}
-params = {"Wxh": weights["rnn.weight_ih_l0"], "Whh": weights["rnn.weight_hh_l0"],
-          "bh": (weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"])[:, None],
-          "Why": weights["head.weight"], "by": weights["head.bias"][:, None]}
-mapping = {"Wxh": "rnn.weight_ih_l0", "Whh": "rnn.weight_hh_l0", "bh": ("rnn.bias_ih_l0", "flatten"),
-           "Why": "head.weight", "by": ("head.bias", "flatten")}
+params = {
+    "Wxh": weights["rnn.weight_ih_l0"],
+    "Whh": weights["rnn.weight_hh_l0"],
+    "bh": (weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"])[:, None],
+    "Why": weights["head.weight"],
+    "by": weights["head.bias"][:, None],
+}
+mapping = {
+    "Wxh": "rnn.weight_ih_l0",
+    "Whh": "rnn.weight_hh_l0",
+    "bh": ("rnn.bias_ih_l0", "flatten"),
+    "Why": "head.weight",
+    "by": ("head.bias", "flatten"),
+}
 target = int(label)
 
 model.zero_grad()
@@ -233,8 +244,7 @@ for name in ["Wxh", "Whh", "bh"]:
 # %%
 lr = config.lr
 large = sentiment_bptt(one_hot, 1 - target, params).grads
-print("largest |gradient| per parameter:",
-      {name: round(float(np.abs(g).max()), 3) for name, g in large.items()})
+print("largest |gradient| per parameter:", {name: round(float(np.abs(g).max()), 3) for name, g in large.items()})
 
 intended = sgd_step(params, large, lr)
 as_published = sgd_step_as_published(params, large, lr)
@@ -247,8 +257,10 @@ for name in ["Wxh", "Whh", "Why", "bh", "by"]:
     moves = unit != 0
     intended_ratio = (params[name] - intended[name])[moves] / unit[moves]
     ratios[name] = (params[name] - as_published[name])[moves] / unit[moves]
-    print(f"{name:9s}  {intended_ratio.min():13.6f} to {intended_ratio.max():9.6f}  "
-          f"{ratios[name].min():14.6f} to {ratios[name].max():9.6f}")
+    print(
+        f"{name:9s}  {intended_ratio.min():13.6f} to {intended_ratio.max():9.6f}  "
+        f"{ratios[name].min():14.6f} to {ratios[name].max():9.6f}"
+    )
 
 assert np.abs(large["Wxh"]).max() > 1.0 and np.abs(large["Whh"]).max() > 1.0
 for name in ["Why", "bh", "by"]:

@@ -91,7 +91,7 @@ print("window 0:", task.train.inputs[0, :, 0].round(3), "-> target", task.train.
 assert task.train.inputs.shape == (len(train_rows) - 7, 7, 1)
 assert task.test.inputs.shape == (len(test_rows) - 7, 7, 1)
 for i in (0, 100, len(task.train.inputs) - 1):
-    assert np.array_equal(task.train.inputs[i, :, 0], scaled_train[i:i + 7])
+    assert np.array_equal(task.train.inputs[i, :, 0], scaled_train[i : i + 7])
     assert task.train.targets[i, 0] == scaled_train[i + 7]
 assert np.array_equal(task.test.persistence, task.test.inputs[:, -1, :])
 assert np.array_equal(task.test.inputs[:, :, 0], np.lib.stride_tricks.sliding_window_view(scaled_test, 7)[:-1])
@@ -124,8 +124,10 @@ assert not one_step.grads["weights_hh"].any()
 temp_result = temperature.run(temperature.Config())
 metrics = temp_result.metrics
 history = temp_result.history
-print(f"trained {history.epochs} epochs in {temp_result.seconds:.1f} s; best epoch {history.best_epoch + 1}, "
-      f"stopped early: {history.stopped_early}")
+print(
+    f"trained {history.epochs} epochs in {temp_result.seconds:.1f} s; best epoch {history.best_epoch + 1}, "
+    f"stopped early: {history.stopped_early}"
+)
 for name in ("train_mse", "validation_mse", "persistence_mse", "linear_mse"):
     print(f"{name:>16}: {metrics[name]:.5f}")
 
@@ -218,9 +220,13 @@ corrected = timeseries_bptt(xs, target, reference_params)
 published = timeseries_bptt_as_published(xs, target, reference_params)
 assert np.isclose(corrected.loss, loss.item()) and corrected.loss == published.loss
 
-to_model = {"weights_ih": ("rnn.weight_ih_l0", "T"), "weights_hh": ("rnn.weight_hh_l0", "T"),
-            "bias_h": ("rnn.bias_ih_l0", "flatten"), "weights_ho": ("head.weight", "T"),
-            "bias_o": ("head.bias", "flatten")}
+to_model = {
+    "weights_ih": ("rnn.weight_ih_l0", "T"),
+    "weights_hh": ("rnn.weight_hh_l0", "T"),
+    "bias_h": ("rnn.bias_ih_l0", "flatten"),
+    "weights_ho": ("head.weight", "T"),
+    "bias_o": ("head.bias", "flatten"),
+}
 print("corrected timeseries_bptt vs autograd")
 corrected_rows = compare_gradients(corrected.grads, model, to_model)
 print(format_comparison(corrected_rows))
@@ -237,8 +243,10 @@ assert all(row["max_rel_diff"] > 0.49 for row in published_rows.values())
 
 # %%
 for name in ("weights_ho", "bias_o"):
-    print(f"{name:>10}: published max |grad| = {np.abs(published.grads[name]).max():.1e}, "
-          f"autograd max |grad| = {np.abs(corrected.grads[name]).max():.3e}")
+    print(
+        f"{name:>10}: published max |grad| = {np.abs(published.grads[name]).max():.1e}, "
+        f"autograd max |grad| = {np.abs(corrected.grads[name]).max():.3e}"
+    )
     assert not published.grads[name].any()
     assert np.abs(corrected.grads[name]).max() > 0
     assert published_rows[name]["max_rel_diff"] == 1.0  # zero against non-zero, everywhere
@@ -264,6 +272,7 @@ for name in ("weights_ih", "weights_hh", "bias_h"):
 # (lr 1e-3, clipping to $[-1, 1]$) from its `xavier` initialisation, on its one-step windows.
 # With the published gradients the output layer ends bit for bit where it started.
 
+
 # %%
 def sgd(bptt, params, windows, lr=1e-3, steps=300):
     params = {name: value.copy() for name, value in params.items()}
@@ -278,8 +287,10 @@ start = init_weights(7, 256, 1, method="xavier", rng=0)
 after_published = sgd(timeseries_bptt_as_published, start, document_layout.train)
 after_corrected = sgd(timeseries_bptt, start, document_layout.train)
 for name in ("weights_ih", "weights_ho", "bias_o"):
-    print(f"{name:>10} moved by: published {np.abs(after_published[name] - start[name]).max():.2e}, "
-          f"corrected {np.abs(after_corrected[name] - start[name]).max():.2e}")
+    print(
+        f"{name:>10} moved by: published {np.abs(after_published[name] - start[name]).max():.2e}, "
+        f"corrected {np.abs(after_corrected[name] - start[name]).max():.2e}"
+    )
 
 assert np.array_equal(after_published["weights_ho"], start["weights_ho"])
 assert np.array_equal(after_published["bias_o"], start["bias_o"])
@@ -296,8 +307,7 @@ assert not np.array_equal(after_corrected["weights_ho"], start["weights_ho"])
 
 # %%
 curve = sine_task()
-print("train", curve.train.inputs.shape, "validation", curve.validation.inputs.shape,
-      "offset", curve.validation_offset)
+print("train", curve.train.inputs.shape, "validation", curve.validation.inputs.shape, "offset", curve.validation_offset)
 assert curve.train.inputs.shape == (247, 4, 1) and curve.validation.inputs.shape == (247, 4, 1)
 assert np.isclose(curve.y.max(), np.sin(curve.x[-1] / 20)) and curve.y.max() < 1
 assert np.array_equal(curve.validation.inputs[0, :, 0], curve.y[375:379])
@@ -338,7 +348,7 @@ sine_predictions = predict(sine_result.model, curve.validation.inputs)
 assert np.isclose(0.5 * np.mean((sine_predictions - curve.validation.targets) ** 2), sine_metrics["validation_loss"])
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
-target_x = curve.x[curve.validation_offset + 4:curve.validation_offset + 4 + 247]
+target_x = curve.x[curve.validation_offset + 4 : curve.validation_offset + 4 + 247]
 left.plot(curve.x, curve.y, color="lightgrey", label="sin(x/20)")
 left.plot(curve.x[4:251], curve.train.targets[:, 0], label="train targets")
 left.plot(target_x, sine_predictions[:, 0], label="RNN on validation", ls="--")

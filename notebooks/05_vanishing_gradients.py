@@ -163,9 +163,11 @@ for n in [tanh_small, relu_small, relu_large]:
 # `hidden_states` holds $h_t$ (not the cell state $c_t$).
 
 # %%
-cells = {"RNN (tanh)": flow(RNN(INPUTS, HIDDEN, rng=0)),
-         "LSTM": flow(LSTM(INPUTS, HIDDEN, rng=0)),
-         "GRU": flow(GRU(INPUTS, HIDDEN, rng=0))}
+cells = {
+    "RNN (tanh)": flow(RNN(INPUTS, HIDDEN, rng=0)),
+    "LSTM": flow(LSTM(INPUTS, HIDDEN, rng=0)),
+    "GRU": flow(GRU(INPUTS, HIDDEN, rng=0)),
+}
 for label, n in cells.items():
     print(f"{label:10} ||dL/dh_0|| = {n[0]:.3g}   (||dL/dh_T-1|| = {n[-1]:.3g})")
 
@@ -192,6 +194,7 @@ assert max(lstm_0, gru_0) < 1e-10 * cells["LSTM"][-1]
 # sizes 16 and 32 shows how much of the ordering is luck: at size 32 the gated cells win every
 # time, at size 16 the tanh RNN beats both of them for seed 0.
 
+
 # %%
 def at_zero(cls, hidden, seed):
     model = cls(INPUTS, hidden, rng=seed)
@@ -201,8 +204,11 @@ def at_zero(cls, hidden, seed):
     return gradient_flow(model.hidden_states[0])[0]
 
 
-sweep = {(hidden, seed): {cls.__name__: at_zero(cls, hidden, seed) for cls in (RNN, LSTM, GRU)}
-         for hidden in (16, 32) for seed in range(4)}
+sweep = {
+    (hidden, seed): {cls.__name__: at_zero(cls, hidden, seed) for cls in (RNN, LSTM, GRU)}
+    for hidden in (16, 32)
+    for seed in range(4)
+}
 print("hidden seed      RNN      LSTM       GRU")
 for (hidden, seed), row in sweep.items():
     print(f"{hidden:6} {seed:4} {row['RNN']:9.2g} {row['LSTM']:9.2g} {row['GRU']:9.2g}")
@@ -228,10 +234,10 @@ MAX_NORM, LR = 1.0, 0.1
 exploding = scaled_rnn("relu", 4.0)
 per_step = flow(exploding)
 before = {name: p.grad.copy() for name, p in exploding.named_parameters()}
-norm_before = np.sqrt(sum(np.sum(g ** 2) for g in before.values()))
+norm_before = np.sqrt(sum(np.sum(g**2) for g in before.values()))
 
 total = clip_grad_norm_(exploding, MAX_NORM)
-norm_after = np.sqrt(sum(np.sum(p.grad ** 2) for p in exploding.parameters()))
+norm_after = np.sqrt(sum(np.sum(p.grad**2) for p in exploding.parameters()))
 factor = MAX_NORM / (total + 1e-6)
 print(f"returned total norm {total:.4g}  (computed before clipping: {norm_before:.4g})")
 print(f"norm after clipping {norm_after:.6f}, every gradient scaled by {factor:.3g}")
@@ -302,7 +308,7 @@ model.zero_grad()
 
 states, h = [], None
 for start in range(0, T, K):
-    output, h_n = model(x[start:start + K], None if h is None else h.detach())
+    output, h_n = model(x[start : start + K], None if h is None else h.detach())
     h = h_n
     states += model.hidden_states[0]
 output[-1].sum().backward()
@@ -322,7 +328,7 @@ plt.show()
 # the chunk the graph is the same.
 
 # %%
-assert np.all(truncated[:T - K] == 0.0)
-assert all(s.grad is None for s in states[:T - K])
-assert np.array_equal(truncated[T - K:], full[T - K:])
-assert np.all(full[:T - K] > 0)
+assert np.all(truncated[: T - K] == 0.0)
+assert all(s.grad is None for s in states[: T - K])
+assert np.array_equal(truncated[T - K :], full[T - K :])
+assert np.all(full[: T - K] > 0)

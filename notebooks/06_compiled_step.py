@@ -85,8 +85,8 @@ compiled = jit(train_step)
 # %%
 phrase = "this is really really not very very really really very very good"
 label = 0
-one_hot = vocab.encode(phrase)   # (T, V): row t is the one-hot vector of word t
-inputs, target = one_hot[None], np.array([label])   # a batch of one phrase: (1, T, V)
+one_hot = vocab.encode(phrase)  # (T, V): row t is the one-hot vector of word t
+inputs, target = one_hot[None], np.array([label])  # a batch of one phrase: (1, T, V)
 T = len(one_hot)
 print(f"{phrase!r}: T = {T}, V = {len(vocab)}")
 assert T == 12 and all(word in vocab for word in phrase.split())
@@ -99,6 +99,7 @@ assert T == 12 and all(word in vocab for word in phrase.split())
 # after the second call it is still 1. "To 1e-12" is the largest absolute difference of any
 # entry (relative differences are larger only in entries that are themselves tiny).
 
+
 # %%
 def gradients():
     return {name: param.grad.copy() for name, param in model.named_parameters()}
@@ -109,9 +110,9 @@ eager_loss = train_step(inputs, target).item()
 eager = gradients()
 
 model.zero_grad()
-compiled(inputs, target)           # traces
+compiled(inputs, target)  # traces
 model.zero_grad()
-jit_loss = compiled(inputs, target).item()   # runs the program
+jit_loss = compiled(inputs, target).item()  # runs the program
 from_program = gradients()
 
 print(f"traces: {compiled.traces};  loss eager {eager_loss:.15f}  jit {jit_loss:.15f}")
@@ -121,7 +122,7 @@ for name in eager:
 assert compiled.traces == 1 and compiled.source is not None
 assert abs(jit_loss - eager_loss) <= 1e-12
 assert all(np.abs(from_program[name] - eager[name]).max() <= 1e-12 for name in eager)
-assert min(np.abs(g).max() for g in eager.values()) > 1e-2   # gradients far from zero
+assert min(np.abs(g).max() for g in eager.values()) > 1e-2  # gradients far from zero
 
 # %% [markdown]
 # And the hand BPTT, in the document's column layout and names. The recurrent layer has two
@@ -130,19 +131,28 @@ assert min(np.abs(g).max() for g in eager.values()) > 1e-2   # gradients far fro
 
 # %%
 weights = {name: param.numpy() for name, param in model.named_parameters()}
-params = {"Wxh": weights["rnn.weight_ih_l0"], "Whh": weights["rnn.weight_hh_l0"],
-          "bh": (weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"])[:, None],
-          "Why": weights["head.weight"], "by": weights["head.bias"][:, None]}
-mapping = {"Wxh": "rnn.weight_ih_l0", "Whh": "rnn.weight_hh_l0", "bh": ("rnn.bias_ih_l0", "flatten"),
-           "Why": "head.weight", "by": ("head.bias", "flatten")}
+params = {
+    "Wxh": weights["rnn.weight_ih_l0"],
+    "Whh": weights["rnn.weight_hh_l0"],
+    "bh": (weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"])[:, None],
+    "Why": weights["head.weight"],
+    "by": weights["head.bias"][:, None],
+}
+mapping = {
+    "Wxh": "rnn.weight_ih_l0",
+    "Whh": "rnn.weight_hh_l0",
+    "bh": ("rnn.bias_ih_l0", "flatten"),
+    "Why": "head.weight",
+    "by": ("head.bias", "flatten"),
+}
 by_hand = sentiment_bptt(one_hot, label, params)
-rows = compare_gradients(by_hand.grads, model, mapping)   # model.grad holds the program's gradients
+rows = compare_gradients(by_hand.grads, model, mapping)  # model.grad holds the program's gradients
 print(f"loss: jit {jit_loss:.15f}   by hand {by_hand.loss:.15f}\n")
 print(format_comparison(rows))
 
 assert abs(jit_loss - by_hand.loss) <= 1e-12
 assert all(row["max_abs_diff"] <= 1e-12 for row in rows.values())
-assert (1.0 - by_hand.hiddens ** 2).min() < 0.5
+assert (1.0 - by_hand.hiddens**2).min() < 0.5
 assert np.array_equal(model.rnn.bias_ih_l0.grad, model.rnn.bias_hh_l0.grad)
 
 # %% [markdown]
@@ -191,18 +201,26 @@ print(backward_loop)
 # printed is checked to be in the source:
 
 # %%
-side_by_side = [   # (hand BPTT, columns; the program's lines, rows)
+side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     ("hidden_grad = Why.T @ logits_grad", ["d_linear = np.dot(d_logsoftmax_5, head_weight)"]),
     ("for t in reversed(range(T)):", ["for t in range(9, 0, -1):"]),
-    ("    1.0 - hiddens[t] ** 2", ["d_tanh_l0_t_all = tanh_stacked * tanh_stacked",
-                                   "d_tanh_l0_t_all_2 = 1.0 - d_tanh_l0_t_all"]),
-    ("    deltas[t] = (...) * hidden_grad",
-     ["    d_tanh_l0_t = np.multiply(d_linear_l0_steps[t + 1], d_tanh_l0_t_all_2[t - 1],"
-      " out=d_tanh_l0_t_rows[t - 1])"]),
+    (
+        "    1.0 - hiddens[t] ** 2",
+        ["d_tanh_l0_t_all = tanh_stacked * tanh_stacked", "d_tanh_l0_t_all_2 = 1.0 - d_tanh_l0_t_all"],
+    ),
+    (
+        "    deltas[t] = (...) * hidden_grad",
+        [
+            "    d_tanh_l0_t = np.multiply(d_linear_l0_steps[t + 1], d_tanh_l0_t_all_2[t - 1],"
+            " out=d_tanh_l0_t_rows[t - 1])"
+        ],
+    ),
     ("    hidden_grad = Whh.T @ deltas[t]", ["    d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)"]),
     ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0_t10_4 += np.dot(d_tanh_rows.T, tanh_rows)"]),
-    ("dWxh = deltas.T @ inputs", ["d_getitem_l0_t10[1:10] += d_tanh_l0_t_rows",
-                                  "d_linear_l0_4 = np.dot(d_linear_l0_2, d_linear_l0_3)"]),
+    (
+        "dWxh = deltas.T @ inputs",
+        ["d_getitem_l0_t10[1:10] += d_tanh_l0_t_rows", "d_linear_l0_4 = np.dot(d_linear_l0_2, d_linear_l0_3)"],
+    ),
     ("dbh = deltas.sum(axis=0)", ["d_linear_l0_5 = d_getitem_l0_t10.sum(axis=(0, 1))"]),
 ]
 print(f"    {'hand BPTT (columns, sentiment_bptt)':38s} | program (rows, compiled.source)")
@@ -210,8 +228,8 @@ for number, (hand, program_lines) in enumerate(side_by_side, start=1):
     for k, line in enumerate(program_lines):
         assert line.strip() in source, line
         print(f"{number if k == 0 else '':<3} {hand if k == 0 else '':38s} | {line}")
-assert "linear_l0_t = weight_hh_l0.T" in source   # the forward loop multiplies by W_hh^T ...
-assert "weight_hh_l0.T" not in backward_loop       # ... so its backward multiplies by W_hh
+assert "linear_l0_t = weight_hh_l0.T" in source  # the forward loop multiplies by W_hh^T ...
+assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies by W_hh
 
 # %% [markdown]
 # Line by line:
@@ -250,9 +268,9 @@ deltas = np.zeros_like(hiddens)
 carry = params["Why"].T @ (by_hand.probabilities - np.eye(2)[label])
 for t in reversed(range(T)):
     deltas[t] = (1.0 - hiddens[t] ** 2) * carry
-    row_form = np.dot(deltas[t][None], Whh)[0]   # the program's statement, on a row
+    row_form = np.dot(deltas[t][None], Whh)[0]  # the program's statement, on a row
     assert np.allclose(row_form, Whh.T @ deltas[t], rtol=1e-13, atol=1e-15)
-    assert not np.allclose(row_form, Whh @ deltas[t])   # the document's carry is another vector
+    assert not np.allclose(row_form, Whh @ deltas[t])  # the document's carry is another vector
     carry = row_form
 assert np.allclose(deltas.T @ one_hot, by_hand.grads["Wxh"], rtol=1e-13, atol=1e-15)
 assert np.allclose(deltas.sum(axis=0), by_hand.grads["bh"][:, 0], rtol=1e-13, atol=1e-15)
@@ -267,22 +285,22 @@ print("the row-form carry is W_hh^T da_t at every step; W_hh da_t differs at eve
 # %%
 loops = re.findall(r"for t in range\(([^)]*)\):", source)
 print("loops in the program:", loops)
-assert loops == [f"1, {T}", f"{T - 3}, 0, -1"]   # forward t = 1..T-1; backward t = T-3..1
+assert loops == [f"1, {T}", f"{T - 3}, 0, -1"]  # forward t = 1..T-1; backward t = T-3..1
 
 line_counts = {}
 for length in [12, 50, 200, 2000]:
     words = rng.integers(0, len(vocab), length)
     x = np.eye(len(vocab))[words][None]
     model.zero_grad()
-    compiled(x, target)   # a new length: traces
+    compiled(x, target)  # a new length: traces
     model.zero_grad()
-    compiled(x, target)   # runs the program
+    compiled(x, target)  # runs the program
     line_counts[length] = len(compiled.source.splitlines())
     assert re.search(rf"for t in range\({length - 3}, 0, -1\):", compiled.source)
 print("lines of the program per phrase length:", line_counts)
 print("traces so far:", compiled.traces)
 assert len(set(line_counts.values())) == 1
-assert compiled.traces == 1 + 3   # the first phrase traced once; 50, 200 and 2000 once each
+assert compiled.traces == 1 + 3  # the first phrase traced once; 50, 200 and 2000 once each
 
 # %% [markdown]
 # Twelve words or two thousand: the same program, with only the numbers in the loop bounds and

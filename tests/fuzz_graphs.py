@@ -22,6 +22,7 @@ standalone snippet that rebuilds the graph (`graph.source()`).
 
 Run one graph by hand: `PYTHONPATH=. python tests/fuzz_graphs.py SEED`.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,7 +50,7 @@ except ImportError:  # the finite-difference check still runs
 # gradient over every element; a 0-d result's .data was a NumPy scalar, not a 0-d array; a 0-d
 # float32 tensor filled with a 0-d float64 tensor became float64.
 KNOWN_ENGINE_BUGS: set[str] = {
-    "nan_gradients",        # var and std with n - correction <= 0: NaN and inf gradients differ from PyTorch's
+    "nan_gradients",  # var and std with n - correction <= 0: NaN and inf gradients differ from PyTorch's
 }
 # On "nan_gradients": PyTorch follows no one rule there. With dim given, var's gradient divides
 # 2 (x - mean) by n - correction as it is (x = [1, 2], correction 3: [1, -1]); over all axes
@@ -62,6 +63,7 @@ LOSS_REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---------------------------------------------------------------- the graph as data
+
 
 @dataclass(frozen=True)
 class Const:
@@ -87,7 +89,7 @@ class Meta:
 
     shape: tuple
     dtype: type = np.float64
-    positive: bool = False     # every element > 0.1 (safe for log, division, fractional powers)
+    positive: bool = False  # every element > 0.1 (safe for log, division, fractional powers)
     exact_zeros: bool = False  # may hold exact zeros (the output of relu, clip, ...)
 
 
@@ -95,7 +97,7 @@ class Meta:
 class Graph:
     seed: int
     dtype: type
-    nodes: list = field(default_factory=list)   # np.ndarray for a leaf, Step for an op
+    nodes: list = field(default_factory=list)  # np.ndarray for a leaf, Step for an op
     shapes: list = field(default_factory=list)  # each node's shape, as the generator expects it
     dtypes: list = field(default_factory=list)  # and its dtype, by PyTorch's promotion rules
     weights: dict = field(default_factory=dict)  # value position -> weight of its term in L
@@ -148,6 +150,7 @@ def _const_literal(const: Const) -> str:
 
 
 # ---------------------------------------------------------------- the ops
+
 
 @dataclass(frozen=True)
 class OpSpec:
@@ -279,8 +282,7 @@ def _transpose_code(a, p):
     if p["axes"] is None:
         return f"{a[0]}.transpose()"
     # two axes spread out mean PyTorch's swap, not a permutation: those go as one tuple
-    return f"{a[0]}.transpose{tuple(p['axes'])!r}" if _spread(p) else \
-        f"{a[0]}.transpose({tuple(p['axes'])!r})"
+    return f"{a[0]}.transpose{tuple(p['axes'])!r}" if _spread(p) else f"{a[0]}.transpose({tuple(p['axes'])!r})"
 
 
 def _transpose_ours(a, p):
@@ -301,50 +303,77 @@ OPS: dict[str, OpSpec] = {
     "sub": _binary("-"),
     "mul": _binary("*"),
     "div": _binary("/"),
-    "matmul": OpSpec(lambda a, p: a[0] @ a[1], lambda a, p: torch.matmul(a[0], a[1]),
-                     lambda a, p: f"{a[0]} @ {a[1]}"),
-    "pow": OpSpec(lambda a, p: a[0] ** p["exponent"], lambda a, p: a[0] ** p["exponent"],
-                  lambda a, p: f"{a[0]} ** {p['exponent']!r}"),
-    "rpow": OpSpec(lambda a, p: p["base"] ** a[0], lambda a, p: p["base"] ** a[0],
-                   lambda a, p: f"{p['base']!r} ** {a[0]}"),
+    "matmul": OpSpec(lambda a, p: a[0] @ a[1], lambda a, p: torch.matmul(a[0], a[1]), lambda a, p: f"{a[0]} @ {a[1]}"),
+    "pow": OpSpec(
+        lambda a, p: a[0] ** p["exponent"],
+        lambda a, p: a[0] ** p["exponent"],
+        lambda a, p: f"{a[0]} ** {p['exponent']!r}",
+    ),
+    "rpow": OpSpec(
+        lambda a, p: p["base"] ** a[0], lambda a, p: p["base"] ** a[0], lambda a, p: f"{p['base']!r} ** {a[0]}"
+    ),
     "sqrt": OpSpec(lambda a, p: a[0].sqrt(), lambda a, p: a[0].sqrt(), lambda a, p: f"{a[0]}.sqrt()"),
     "neg": OpSpec(lambda a, p: -a[0], lambda a, p: -a[0], lambda a, p: f"-{a[0]}"),
     "exp": OpSpec(lambda a, p: a[0].exp(), lambda a, p: a[0].exp(), lambda a, p: f"{a[0]}.exp()"),
     "log": OpSpec(lambda a, p: a[0].log(), lambda a, p: a[0].log(), lambda a, p: f"{a[0]}.log()"),
     "tanh": OpSpec(lambda a, p: a[0].tanh(), lambda a, p: a[0].tanh(), lambda a, p: f"{a[0]}.tanh()"),
-    "sigmoid": OpSpec(lambda a, p: a[0].sigmoid(), lambda a, p: a[0].sigmoid(),
-                      lambda a, p: f"{a[0]}.sigmoid()"),
-    "relu": OpSpec(lambda a, p: a[0].relu(), lambda a, p: a[0].relu(), lambda a, p: f"{a[0]}.relu()",
-                   side=lambda a, p: _sign(a[0])),
-    "clip": OpSpec(lambda a, p: a[0].clip(p["min"], p["max"]),
-                   lambda a, p: torch.clamp(a[0], _torch_bound(p["min"]), _torch_bound(p["max"])),
-                   lambda a, p: f"{a[0]}.clip({_literal(p['min'])}, {_literal(p['max'])})",
-                   side=_clip_side),
-    "softmax": OpSpec(lambda a, p: a[0].softmax(axis=p["axis"]), lambda a, p: torch.softmax(a[0], p["axis"]),
-                      lambda a, p: f"{a[0]}.softmax(axis={p['axis']})"),
-    "log_softmax": OpSpec(lambda a, p: a[0].log_softmax(axis=p["axis"]),
-                          lambda a, p: torch.log_softmax(a[0], p["axis"]),
-                          lambda a, p: f"{a[0]}.log_softmax(axis={p['axis']})"),
-    "F.softmax": OpSpec(lambda a, p: F.softmax(a[0], dim=p["axis"]), lambda a, p: torch.softmax(a[0], p["axis"]),
-                        lambda a, p: f"F.softmax({a[0]}, dim={p['axis']})"),
+    "sigmoid": OpSpec(lambda a, p: a[0].sigmoid(), lambda a, p: a[0].sigmoid(), lambda a, p: f"{a[0]}.sigmoid()"),
+    "relu": OpSpec(
+        lambda a, p: a[0].relu(), lambda a, p: a[0].relu(), lambda a, p: f"{a[0]}.relu()", side=lambda a, p: _sign(a[0])
+    ),
+    "clip": OpSpec(
+        lambda a, p: a[0].clip(p["min"], p["max"]),
+        lambda a, p: torch.clamp(a[0], _torch_bound(p["min"]), _torch_bound(p["max"])),
+        lambda a, p: f"{a[0]}.clip({_literal(p['min'])}, {_literal(p['max'])})",
+        side=_clip_side,
+    ),
+    "softmax": OpSpec(
+        lambda a, p: a[0].softmax(axis=p["axis"]),
+        lambda a, p: torch.softmax(a[0], p["axis"]),
+        lambda a, p: f"{a[0]}.softmax(axis={p['axis']})",
+    ),
+    "log_softmax": OpSpec(
+        lambda a, p: a[0].log_softmax(axis=p["axis"]),
+        lambda a, p: torch.log_softmax(a[0], p["axis"]),
+        lambda a, p: f"{a[0]}.log_softmax(axis={p['axis']})",
+    ),
+    "F.softmax": OpSpec(
+        lambda a, p: F.softmax(a[0], dim=p["axis"]),
+        lambda a, p: torch.softmax(a[0], p["axis"]),
+        lambda a, p: f"F.softmax({a[0]}, dim={p['axis']})",
+    ),
     "logsumexp": _reduction("logsumexp"),
     "sum": _reduction("sum"),
     "mean": _reduction("mean"),
     "max": _reduction("max"),
-    "reshape": OpSpec(lambda a, p: a[0].reshape(*p["shape"]) if p["spread"] else a[0].reshape(p["shape"]),
-                      lambda a, p: a[0].reshape(p["shape"]),
-                      lambda a, p: f"{a[0]}.reshape{tuple(p['shape'])!r}" if p["spread"] and p["shape"] else
-                      f"{a[0]}.reshape({tuple(p['shape'])!r})"),
+    "reshape": OpSpec(
+        lambda a, p: a[0].reshape(*p["shape"]) if p["spread"] else a[0].reshape(p["shape"]),
+        lambda a, p: a[0].reshape(p["shape"]),
+        lambda a, p: (
+            f"{a[0]}.reshape{tuple(p['shape'])!r}"
+            if p["spread"] and p["shape"]
+            else f"{a[0]}.reshape({tuple(p['shape'])!r})"
+        ),
+    ),
     "transpose": OpSpec(_transpose_ours, _transpose_theirs, _transpose_code),
-    "index": OpSpec(lambda a, p: a[0][p["index"]], lambda a, p: _torch_index(a[0], p["index"]),
-                    lambda a, p: f"{a[0]}[{_literal(p['index'])}]"),
-    "stack": OpSpec(lambda a, p: stack(list(a), axis=p["axis"]), lambda a, p: torch.stack(list(a), dim=p["axis"]),
-                    lambda a, p: f"stack([{', '.join(a)}], axis={p['axis']})"),
-    "concatenate": OpSpec(lambda a, p: concatenate(list(a), axis=p["axis"]),
-                          lambda a, p: torch.cat(list(a), dim=p["axis"]),
-                          lambda a, p: f"concatenate([{', '.join(a)}], axis={p['axis']})"),
-    "linear": OpSpec(lambda a, p: F.linear(*a), lambda a, p: torch.nn.functional.linear(*a),
-                     lambda a, p: f"F.linear({', '.join(a)})"),
+    "index": OpSpec(
+        lambda a, p: a[0][p["index"]],
+        lambda a, p: _torch_index(a[0], p["index"]),
+        lambda a, p: f"{a[0]}[{_literal(p['index'])}]",
+    ),
+    "stack": OpSpec(
+        lambda a, p: stack(list(a), axis=p["axis"]),
+        lambda a, p: torch.stack(list(a), dim=p["axis"]),
+        lambda a, p: f"stack([{', '.join(a)}], axis={p['axis']})",
+    ),
+    "concatenate": OpSpec(
+        lambda a, p: concatenate(list(a), axis=p["axis"]),
+        lambda a, p: torch.cat(list(a), dim=p["axis"]),
+        lambda a, p: f"concatenate([{', '.join(a)}], axis={p['axis']})",
+    ),
+    "linear": OpSpec(
+        lambda a, p: F.linear(*a), lambda a, p: torch.nn.functional.linear(*a), lambda a, p: f"F.linear({', '.join(a)})"
+    ),
     "mse_loss": _loss_op("mse_loss"),
     "binary_cross_entropy": _loss_op("binary_cross_entropy"),
     "binary_cross_entropy_with_logits": _loss_op("binary_cross_entropy_with_logits"),
@@ -355,6 +384,7 @@ OPS: dict[str, OpSpec] = {
 
 def _theirs_pair(fn):
     """PyTorch's fn(a, b) for maximum and minimum, a number becoming a tensor of the other's dtype."""
+
     def run(a, p):
         x, y = a
         x = x if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=y.dtype)
@@ -394,8 +424,11 @@ def _reduce_kwargs(p) -> dict:
 
 def _variance(name):
     def correction(p):
-        return {"default": {}, "unbiased": {"unbiased": p["correction"] == 1},
-                "correction": {"correction": p["correction"]}}[p["correction_style"]]
+        return {
+            "default": {},
+            "unbiased": {"unbiased": p["correction"] == 1},
+            "correction": {"correction": p["correction"]},
+        }[p["correction_style"]]
 
     def ours(a, p):
         return getattr(a[0], name)(**_reduce_kwargs(p), **correction(p))
@@ -413,6 +446,7 @@ def _variance(name):
 
 def _extreme_along(name):
     """amax, amin (ties share the gradient) and min(dim=d).values (the gradient goes to the index)."""
+
     def ours(a, p):
         if name == "min_along":
             return a[0].min(dim=p["axis"], keepdim=p["keepdims"]).values
@@ -497,37 +531,50 @@ def _cast_code(a, p):
     return f"{a[0]}.to(np.{np.dtype(p['dtype']).name})"
 
 
-OPS.update({
-    "abs": OpSpec(lambda a, p: a[0].abs(), lambda a, p: a[0].abs(), lambda a, p: f"{a[0]}.abs()",
-                  side=lambda a, p: _sign(a[0])),
-    "sin": OpSpec(lambda a, p: a[0].sin(), lambda a, p: a[0].sin(), lambda a, p: f"{a[0]}.sin()"),
-    "cos": OpSpec(lambda a, p: a[0].cos(), lambda a, p: a[0].cos(), lambda a, p: f"{a[0]}.cos()"),
-    "maximum": _extremum("maximum"),
-    "minimum": _extremum("minimum"),
-    "where": OpSpec(_where_ours, lambda a, p: torch.where(*a), _where_code),
-    "masked_fill": OpSpec(lambda a, p: a[0].masked_fill(a[1], a[2]),
-                          lambda a, p: a[0].masked_fill(a[1], a[2]),
-                          lambda a, p: f"{a[0]}.masked_fill({a[1]}, {a[2]})"),
-    "clamp": OpSpec(lambda a, p: a[0].clamp(p["min"], p["max"]),
-                    lambda a, p: torch.clamp(a[0], _torch_bound(p["min"]), _torch_bound(p["max"])),
-                    lambda a, p: f"{a[0]}.clamp({_literal(p['min'])}, {_literal(p['max'])})",
-                    side=_clip_side),
-    "var": _variance("var"),
-    "std": _variance("std"),
-    "amax": _extreme_along("amax"),
-    "amin": _extreme_along("amin"),
-    "min_along": _extreme_along("min_along"),
-    "min_all": _extreme_along("min_all"),
-    "view": _shape_op("view"),
-    "unsqueeze": _shape_op("unsqueeze"),
-    "squeeze": _shape_op("squeeze"),
-    "permute": _shape_op("permute"),
-    "flatten": _shape_op("flatten"),
-    "expand": _shape_op("expand"),
-    "cast": OpSpec(_cast_ours, lambda a, p: a[0].to(_TORCH_DTYPES[p["dtype"]]), _cast_code),
-    "cat": OpSpec(lambda a, p: cat(list(a), dim=p["axis"]), lambda a, p: torch.cat(list(a), dim=p["axis"]),
-                  lambda a, p: f"cat([{', '.join(a)}], dim={p['axis']})"),
-})
+OPS.update(
+    {
+        "abs": OpSpec(
+            lambda a, p: a[0].abs(),
+            lambda a, p: a[0].abs(),
+            lambda a, p: f"{a[0]}.abs()",
+            side=lambda a, p: _sign(a[0]),
+        ),
+        "sin": OpSpec(lambda a, p: a[0].sin(), lambda a, p: a[0].sin(), lambda a, p: f"{a[0]}.sin()"),
+        "cos": OpSpec(lambda a, p: a[0].cos(), lambda a, p: a[0].cos(), lambda a, p: f"{a[0]}.cos()"),
+        "maximum": _extremum("maximum"),
+        "minimum": _extremum("minimum"),
+        "where": OpSpec(_where_ours, lambda a, p: torch.where(*a), _where_code),
+        "masked_fill": OpSpec(
+            lambda a, p: a[0].masked_fill(a[1], a[2]),
+            lambda a, p: a[0].masked_fill(a[1], a[2]),
+            lambda a, p: f"{a[0]}.masked_fill({a[1]}, {a[2]})",
+        ),
+        "clamp": OpSpec(
+            lambda a, p: a[0].clamp(p["min"], p["max"]),
+            lambda a, p: torch.clamp(a[0], _torch_bound(p["min"]), _torch_bound(p["max"])),
+            lambda a, p: f"{a[0]}.clamp({_literal(p['min'])}, {_literal(p['max'])})",
+            side=_clip_side,
+        ),
+        "var": _variance("var"),
+        "std": _variance("std"),
+        "amax": _extreme_along("amax"),
+        "amin": _extreme_along("amin"),
+        "min_along": _extreme_along("min_along"),
+        "min_all": _extreme_along("min_all"),
+        "view": _shape_op("view"),
+        "unsqueeze": _shape_op("unsqueeze"),
+        "squeeze": _shape_op("squeeze"),
+        "permute": _shape_op("permute"),
+        "flatten": _shape_op("flatten"),
+        "expand": _shape_op("expand"),
+        "cast": OpSpec(_cast_ours, lambda a, p: a[0].to(_TORCH_DTYPES[p["dtype"]]), _cast_code),
+        "cat": OpSpec(
+            lambda a, p: cat(list(a), dim=p["axis"]),
+            lambda a, p: torch.cat(list(a), dim=p["axis"]),
+            lambda a, p: f"cat([{', '.join(a)}], dim={p['axis']})",
+        ),
+    }
+)
 
 _TORCH_DTYPES = {np.float32: torch.float32, np.float64: torch.float64} if torch else {}
 
@@ -564,6 +611,7 @@ def _torch_bound(bound):
 
 
 # ---------------------------------------------------------------- the generator
+
 
 class _Builder:
     """Grows one graph: picks an op, finds or makes operands that fit, records the step."""
@@ -603,10 +651,10 @@ class _Builder:
             if isinstance(a, int):
                 self.uses[a] += 1
         self.graph.nodes.append(Step(op, tuple(args), params))
-        infos = [(self.meta[a].dtype, len(self.meta[a].shape)) if isinstance(a, int) else _const_info(a)
-                 for a in args]
-        self.meta.append(Meta(tuple(shape), result_dtype(op, infos, params), positive=positive,
-                              exact_zeros=exact_zeros))
+        infos = [(self.meta[a].dtype, len(self.meta[a].shape)) if isinstance(a, int) else _const_info(a) for a in args]
+        self.meta.append(
+            Meta(tuple(shape), result_dtype(op, infos, params), positive=positive, exact_zeros=exact_zeros)
+        )
         self.uses.append(0)
         return len(self.graph.nodes) - 1
 
@@ -628,8 +676,9 @@ class _Builder:
             return i
         square = self.step("mul", (i, i), {}, self.meta[i].shape)
         c = Const(float(self.rng.choice([0.25, 0.5, 1.0])))
-        return self.step("add", (square, c) if self.rng.random() < 0.5 else (c, square), {},
-                         self.meta[i].shape, positive=True)
+        return self.step(
+            "add", (square, c) if self.rng.random() < 0.5 else (c, square), {}, self.meta[i].shape, positive=True
+        )
 
     def broadcast_partner_shape(self, shape) -> tuple:
         """A shape that broadcasts with `shape`: fewer leading axes, some axes 1, or more axes."""
@@ -638,7 +687,7 @@ class _Builder:
             return tuple(shape)
         if choice < 0.75:
             keep = int(self.rng.integers(0, len(shape) + 1))
-            partner = list(shape[len(shape) - keep:])
+            partner = list(shape[len(shape) - keep :])
             for k in range(len(partner)):
                 if self.rng.random() < 0.4:
                     partner[k] = 1
@@ -698,7 +747,8 @@ class _Builder:
             args = (y, self.positive(x)) if op == "div" else (y, x)
         shapes = [self.meta[a].shape if isinstance(a, int) else np.shape(a.value) for a in args]
         positive = op in ("add", "mul") and all(
-            self.meta[a].positive if isinstance(a, int) else np.all(np.asarray(a.value) > 0.1) for a in args)
+            self.meta[a].positive if isinstance(a, int) else np.all(np.asarray(a.value) > 0.1) for a in args
+        )
         self.step(op, args, {}, np.broadcast_shapes(*shapes), positive=positive)
 
     def gen_matmul(self):
@@ -716,8 +766,11 @@ class _Builder:
             batch = self.broadcast_partner_shape(shape[:-2]) if len(shape) >= 2 else self.random_shape(1)
             other = tuple(batch) + (n, int(self.rng.integers(1, 4)))
             other = other[-4:]
-        y = self.pick(lambda m: m.shape == other and m.dtype == self.dtype, primary=False) \
-            if self.rng.random() < 0.2 else None
+        y = (
+            self.pick(lambda m: m.shape == other and m.dtype == self.dtype, primary=False)
+            if self.rng.random() < 0.2
+            else None
+        )
         if y is None:
             y = self.leaf(other)
         args = (x, y)
@@ -743,12 +796,17 @@ class _Builder:
         needs_positive = not (float(exponent).is_integer() and exponent >= 0)
         if needs_positive:
             x = self.positive(x)
-        self.step("pow", (x,), {"exponent": exponent}, self.meta[x].shape,
-                  positive=self.meta[x].positive, exact_zeros=self.meta[x].exact_zeros and exponent > 0)
+        self.step(
+            "pow",
+            (x,),
+            {"exponent": exponent},
+            self.meta[x].shape,
+            positive=self.meta[x].positive,
+            exact_zeros=self.meta[x].exact_zeros and exponent > 0,
+        )
 
     def gen_unary(self):
-        op = str(self.rng.choice(["neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "rpow", "abs", "sin",
-                                  "cos"]))
+        op = str(self.rng.choice(["neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "rpow", "abs", "sin", "cos"]))
         x = self.pick()
         params = {}
         if op in ("log", "sqrt"):
@@ -798,8 +856,12 @@ class _Builder:
             y = Const(float(self.rng.normal()))
         style = str(self.rng.choice(["method", "function"]))
         y_shape = self.meta[y].shape if isinstance(y, int) else ()
-        self.step("where", (Const(np.asarray(condition)), x, y), {"style": style},
-                  np.broadcast_shapes(condition.shape, shape, y_shape))
+        self.step(
+            "where",
+            (Const(np.asarray(condition)), x, y),
+            {"style": style},
+            np.broadcast_shapes(condition.shape, shape, y_shape),
+        )
 
     def gen_clip(self):
         x = self.pick()
@@ -823,8 +885,13 @@ class _Builder:
         low, high = convert(low), convert(high)
         if low is not None and high is not None and low > high:
             low, high = high, low
-        self.step(str(self.rng.choice(["clip", "clamp"])), (x,), {"min": low, "max": high}, self.meta[x].shape,
-                  exact_zeros=True)
+        self.step(
+            str(self.rng.choice(["clip", "clamp"])),
+            (x,),
+            {"min": low, "max": high},
+            self.meta[x].shape,
+            exact_zeros=True,
+        )
 
     def random_axis(self, ndim):
         if ndim == 0:
@@ -864,8 +931,9 @@ class _Builder:
             return  # NumPy and PyTorch both refuse the max of nothing: see test_edge_cases.py
         out = tuple(1 if k in axes else n for k, n in enumerate(shape) if keepdims or k not in axes)
         positive = self.meta[x].positive and op in ("max", "mean") and math.prod(shape) > 0
-        self.step(op, (x,), {"axis": axis, "keepdims": keepdims}, out, positive=positive,
-                  exact_zeros=self.meta[x].exact_zeros)
+        self.step(
+            op, (x,), {"axis": axis, "keepdims": keepdims}, out, positive=positive, exact_zeros=self.meta[x].exact_zeros
+        )
 
     def gen_variance(self):
         op = str(self.rng.choice(["var", "std"]))
@@ -875,15 +943,30 @@ class _Builder:
         axes = _normalized(axis, len(shape))
         count = math.prod(shape[a] for a in axes)
         style = str(self.rng.choice(["default", "unbiased", "correction"]))
-        correction = 1 if style == "default" else int(self.rng.choice([0, 1])) if style == "unbiased" \
+        correction = (
+            1
+            if style == "default"
+            else int(self.rng.choice([0, 1]))
+            if style == "unbiased"
             else int(self.rng.choice([0, 1, 2]))
+        )
         if count - correction <= 0 and (self.rng.random() < 0.8 or self.avoiding("nan_gradients")):
             return  # a divisor of 0 or less: rarely, to see NaN and inf agree
         keepdims = bool(self.rng.random() < 0.4)
         out = tuple(1 if k in axes else n for k, n in enumerate(shape) if keepdims or k not in axes)
         spelling = str(self.rng.choice(["torch", "numpy"]))
-        self.step(op, (x,), {"axis": axis, "keepdims": keepdims, "correction": correction,
-                             "correction_style": style, "spelling": spelling}, out)
+        self.step(
+            op,
+            (x,),
+            {
+                "axis": axis,
+                "keepdims": keepdims,
+                "correction": correction,
+                "correction_style": style,
+                "spelling": spelling,
+            },
+            out,
+        )
 
     def gen_extreme_along(self):
         op = str(self.rng.choice(["amax", "amin", "min_along", "min_all"]))
@@ -900,8 +983,13 @@ class _Builder:
             return  # the extreme of nothing: refused by NumPy and PyTorch alike
         keepdims = bool(self.rng.random() < 0.4) and op != "min_all"
         out = tuple(1 if k in axes else n for k, n in enumerate(shape) if keepdims or k not in axes)
-        self.step(op, (x,), {"axis": axis, "keepdims": keepdims, "spelling": str(self.rng.choice(["torch", "numpy"]))},
-                  out, exact_zeros=self.meta[x].exact_zeros)
+        self.step(
+            op,
+            (x,),
+            {"axis": axis, "keepdims": keepdims, "spelling": str(self.rng.choice(["torch", "numpy"]))},
+            out,
+            exact_zeros=self.meta[x].exact_zeros,
+        )
 
     def gen_shape_op(self):
         op = str(self.rng.choice(["view", "unsqueeze", "squeeze", "permute", "flatten", "expand"]))
@@ -926,8 +1014,9 @@ class _Builder:
             elif choice < 0.7:
                 arg = int(self.rng.integers(-ndim, ndim))
             else:
-                arg = tuple(int(a) for a in self.rng.choice(ndim, size=int(self.rng.integers(1, ndim + 1)),
-                                                            replace=False))
+                arg = tuple(
+                    int(a) for a in self.rng.choice(ndim, size=int(self.rng.integers(1, ndim + 1)), replace=False)
+                )
             chosen = range(ndim) if arg is None else [a % ndim for a in ((arg,) if isinstance(arg, int) else arg)]
             out = tuple(n for k, n in enumerate(shape) if not (k in chosen and k in ones))
         elif op == "permute":
@@ -939,7 +1028,7 @@ class _Builder:
                 arg, out = (), (1,)
             else:
                 start, end = sorted(int(a) for a in self.rng.integers(0, ndim, size=2))
-                out = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
+                out = shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :]
                 arg = tuple(a - ndim if self.rng.random() < 0.3 else a for a in (start, end))
         else:
             lead = tuple(int(n) for n in self.rng.integers(0, 3, size=int(self.rng.integers(0, 2))))
@@ -947,15 +1036,27 @@ class _Builder:
             arg = lead + tuple(-1 if n == m and self.rng.random() < 0.3 else n for n, m in zip(target, shape))
             out = lead + tuple(target)
         m = self.meta[x]
-        self.step(op, (x,), {"arg": arg, "spread": spread}, out, positive=m.positive and op != "expand",
-                  exact_zeros=m.exact_zeros)
+        self.step(
+            op,
+            (x,),
+            {"arg": arg, "spread": spread},
+            out,
+            positive=m.positive and op != "expand",
+            exact_zeros=m.exact_zeros,
+        )
 
     def gen_cast(self):
         x = self.pick()
         target = np.float32 if self.meta[x].dtype == np.float64 else np.float64
         m = self.meta[x]
-        self.step("cast", (x,), {"dtype": target, "style": str(self.rng.choice(["method", "to"]))}, m.shape,
-                  positive=m.positive, exact_zeros=m.exact_zeros)
+        self.step(
+            "cast",
+            (x,),
+            {"dtype": target, "style": str(self.rng.choice(["method", "to"]))},
+            m.shape,
+            positive=m.positive,
+            exact_zeros=m.exact_zeros,
+        )
 
     def gen_reshape(self):
         x = self.pick()
@@ -967,11 +1068,17 @@ class _Builder:
         resolved = tuple(new)
         if size > 0 and new and self.rng.random() < 0.3:
             k = int(self.rng.integers(len(new)))
-            new = new[:k] + [-1] + new[k + 1:]
+            new = new[:k] + [-1] + new[k + 1 :]
         spread = bool(self.rng.random() < 0.5)
         m = self.meta[x]
-        self.step("reshape", (x,), {"shape": tuple(new), "spread": spread}, resolved,
-                  positive=m.positive, exact_zeros=m.exact_zeros)
+        self.step(
+            "reshape",
+            (x,),
+            {"shape": tuple(new), "spread": spread},
+            resolved,
+            positive=m.positive,
+            exact_zeros=m.exact_zeros,
+        )
 
     def gen_transpose(self):
         x = self.pick()
@@ -986,8 +1093,9 @@ class _Builder:
             out = tuple(shape[a] for a in perm)
             axes = tuple(a - ndim if self.rng.random() < 0.3 else a for a in perm)
         m = self.meta[x]
-        self.step("transpose", (x,), {"axes": axes, "style": style}, out, positive=m.positive,
-                  exact_zeros=m.exact_zeros)
+        self.step(
+            "transpose", (x,), {"axes": axes, "style": style}, out, positive=m.positive, exact_zeros=m.exact_zeros
+        )
 
     def gen_index(self):
         x = self.pick()
@@ -1025,12 +1133,21 @@ class _Builder:
         arrays = [np.zeros(self.meta[k].shape) for k in members]
         out = joined(arrays, axis=axis).shape
         positive = all(self.meta[k].positive for k in members)
-        self.step(op, tuple(members), {"axis": axis}, out, positive=positive,
-                  exact_zeros=any(self.meta[k].exact_zeros for k in members))
+        self.step(
+            op,
+            tuple(members),
+            {"axis": axis},
+            out,
+            positive=positive,
+            exact_zeros=any(self.meta[k].exact_zeros for k in members),
+        )
 
     def gen_loss(self):
-        op = str(self.rng.choice(["mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                                  "nll_loss", "cross_entropy"]))
+        op = str(
+            self.rng.choice(
+                ["mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy"]
+            )
+        )
         reduction = str(self.rng.choice(LOSS_REDUCTIONS))
         if op in ("nll_loss", "cross_entropy"):
             x = self.pick(lambda m: len(m.shape) in (1, 2) and m.shape[-1] > 0)
@@ -1058,11 +1175,25 @@ class _Builder:
         self.step(op, (x, Const(target)), {"reduction": reduction}, out)
 
     GENERATORS = (
-        ("gen_binary", 0.2), ("gen_matmul", 0.05), ("gen_linear", 0.035), ("gen_pow", 0.05),
-        ("gen_unary", 0.14), ("gen_clip", 0.035), ("gen_softmax", 0.05), ("gen_reduction", 0.1),
-        ("gen_reshape", 0.04), ("gen_transpose", 0.04), ("gen_index", 0.07), ("gen_join", 0.045),
-        ("gen_loss", 0.04), ("gen_extremum", 0.035), ("gen_where", 0.035), ("gen_variance", 0.03),
-        ("gen_extreme_along", 0.035), ("gen_shape_op", 0.05), ("gen_cast", 0.02),
+        ("gen_binary", 0.2),
+        ("gen_matmul", 0.05),
+        ("gen_linear", 0.035),
+        ("gen_pow", 0.05),
+        ("gen_unary", 0.14),
+        ("gen_clip", 0.035),
+        ("gen_softmax", 0.05),
+        ("gen_reduction", 0.1),
+        ("gen_reshape", 0.04),
+        ("gen_transpose", 0.04),
+        ("gen_index", 0.07),
+        ("gen_join", 0.045),
+        ("gen_loss", 0.04),
+        ("gen_extremum", 0.035),
+        ("gen_where", 0.035),
+        ("gen_variance", 0.03),
+        ("gen_extreme_along", 0.035),
+        ("gen_shape_op", 0.05),
+        ("gen_cast", 0.02),
     )
 
     def build(self) -> Graph:
@@ -1073,8 +1204,12 @@ class _Builder:
             for _ in range(int(self.rng.integers(3, 6))):
                 op = str(self.rng.choice(["add", "mul", "sub"]))
                 other = self.pick(lambda m: True)
-                self.step(op, (zero_d, other) if self.rng.random() < 0.5 else (other, zero_d), {},
-                          np.broadcast_shapes((), self.meta[other].shape))
+                self.step(
+                    op,
+                    (zero_d, other) if self.rng.random() < 0.5 else (other, zero_d),
+                    {},
+                    np.broadcast_shapes((), self.meta[other].shape),
+                )
         names = [name for name, _ in self.GENERATORS]
         p = np.array([w for _, w in self.GENERATORS])
         for _ in range(int(self.rng.integers(2, 8))):
@@ -1206,17 +1341,20 @@ def gradient_contributions(graph: Graph) -> list:
 
 # ---------------------------------------------------------------- running and checking
 
+
 @dataclass
 class Failure:
     seed: int
-    cause: str      # what disagreed and where: the key failures are grouped by
+    cause: str  # what disagreed and where: the key failures are grouped by
     detail: str
     graph: Graph
 
     def report(self) -> str:
-        return (f"seed {self.seed} ({np.dtype(self.graph.dtype).name}): {self.cause}\n{self.detail}\n"
-                f"reproduce: PYTHONPATH=. python tests/fuzz_graphs.py {self.seed}\n"
-                f"--- snippet ---\n{self.graph.source()}\n---")
+        return (
+            f"seed {self.seed} ({np.dtype(self.graph.dtype).name}): {self.cause}\n{self.detail}\n"
+            f"reproduce: PYTHONPATH=. python tests/fuzz_graphs.py {self.seed}\n"
+            f"--- snippet ---\n{self.graph.source()}\n---"
+        )
 
 
 @dataclass
@@ -1224,8 +1362,8 @@ class Outcome:
     """What check_graph found, and which of its checks could run on the graph."""
 
     failure: Failure | None = None
-    torch_values: bool = False      # every value's shape, dtype and numbers compared with PyTorch
-    torch_gradients: bool = False   # every leaf's gradient compared with PyTorch
+    torch_values: bool = False  # every value's shape, dtype and numbers compared with PyTorch
+    torch_gradients: bool = False  # every leaf's gradient compared with PyTorch
     finite_differences: bool = False
 
 
@@ -1381,8 +1519,11 @@ def _compare_with_torch(graph, values, leaves, outcome):
         ours = values[i].data
         if str(ours.dtype) != str(theirs.dtype):
             return f"{node.op}: dtype {ours.dtype}, PyTorch {theirs.dtype}", f"at v{i}"
-        if node.op == "binary_cross_entropy" and ours.dtype == np.float32 and \
-                _bce_side([values[node.args[0]].data], node.params).any():
+        if (
+            node.op == "binary_cross_entropy"
+            and ours.dtype == np.float32
+            and _bce_side([values[node.args[0]].data], node.params).any()
+        ):
             return None  # documented: in float32 the log is clamped near -87, PyTorch's at -100
         if node.op == "binary_cross_entropy_with_logits" and np.isinf(values[node.args[0]].data).any():
             return None  # an infinite logit: the loss's limit (0 or inf) here, NaN in PyTorch
@@ -1390,14 +1531,17 @@ def _compare_with_torch(graph, values, leaves, outcome):
             return f"{node.op}: forward differs from PyTorch", f"at v{i}: ours {ours!r}\nPyTorch {theirs!r}"
     outcome.torch_values = True
     if any(np.isinf(v.data).any() for v in values) or any(
-            t.grad is not None and np.isinf(t.grad.numpy()).any() for t in their_leaves):
+        t.grad is not None and np.isinf(t.grad.numpy()).any() for t in their_leaves
+    ):
         return None  # overflow: inf * 0 makes NaN or inf depending on the order of operations
     for k, (ours_leaf, their_leaf) in enumerate(zip(leaves, their_leaves)):
         theirs = np.zeros(ours_leaf.shape) if their_leaf.grad is None else their_leaf.grad.numpy()
         ours = np.zeros(ours_leaf.shape) if ours_leaf.grad is None else ours_leaf.grad
         if not _close(ours, theirs, rtol, atol * _scale(theirs)):
-            return (f"gradient differs from PyTorch, {_blame(graph, their_values)}",
-                    f"leaf {k}: ours {ours!r}\nPyTorch {theirs!r}")
+            return (
+                f"gradient differs from PyTorch, {_blame(graph, their_values)}",
+                f"leaf {k}: ours {ours!r}\nPyTorch {theirs!r}",
+            )
     outcome.torch_gradients = True
     return None
 
@@ -1437,6 +1581,7 @@ def _blame(graph, their_values) -> str:
         return f"in summing into a {values[i].ndim}-d value or in the backward of one of {sorted(set(ops))}"
     return "place not found"
 
+
 def _compare_with_finite_differences(graph, outcome):
     """(cause, detail) when grad . v disagrees with the central difference of L along a random
     direction v (in float64; leaves of large values are moved proportionally further), or None.
@@ -1454,8 +1599,9 @@ def _compare_with_finite_differences(graph, outcome):
         if _ill_conditioned(graph, values, for_differences=True):
             return None
         _weighted_total(values, graph.weights, lambda w: w.astype(np.float64)).backward()
-        directions = [rng.standard_normal(t.shape) * max(1.0, float(np.abs(t.data).max(initial=1.0)) / 3)
-                      for t in leaves]
+        directions = [
+            rng.standard_normal(t.shape) * max(1.0, float(np.abs(t.data).max(initial=1.0)) / 3) for t in leaves
+        ]
         products = [t.grad * v for t, v in zip(leaves, directions) if t.grad is not None]
         exact = sum(float(p.sum()) for p in products)
         magnitude = sum(float(np.abs(p).sum()) for p in products) + abs(exact)
@@ -1471,8 +1617,9 @@ def _compare_with_finite_differences(graph, outcome):
                 moved_sides = _sides(graph, [v.data for v in moved])
                 if any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(sides, moved_sides)):
                     return None  # a kink lies within the step: the quotient means nothing here
-                shifted.append(sum(float((moved[i].data * w.astype(np.float64)).sum())
-                                   for i, w in graph.weights.items()))
+                shifted.append(
+                    sum(float((moved[i].data * w.astype(np.float64)).sum()) for i, w in graph.weights.items())
+                )
             quotients.append((shifted[0] - shifted[1]) / (2 * h))
     noise = abs(quotients[0] - quotients[1])
     if noise > 1e-3 * magnitude + 1e-8:
@@ -1480,9 +1627,10 @@ def _compare_with_finite_differences(graph, outcome):
     outcome.finite_differences = True
     if abs(exact - quotients[0]) <= 1e-5 * magnitude + 1e-8 + 3 * noise:
         return None
-    return (f"gradient differs from finite differences (ops {sorted(set(graph.ops_used()))})",
-            (f"grad . v = {exact!r}, difference quotients {quotients[0]!r} (step 1e-6), "
-             f"{quotients[1]!r} (step 4e-6)"))
+    return (
+        f"gradient differs from finite differences (ops {sorted(set(graph.ops_used()))})",
+        (f"grad . v = {exact!r}, difference quotients {quotients[0]!r} (step 1e-6), {quotients[1]!r} (step 4e-6)"),
+    )
 
 
 def _ill_conditioned(graph, values, for_differences: bool) -> bool:

@@ -1,5 +1,6 @@
 """Tensor.all() and Tensor.any(): bool tensors with no gradient, dim/keepdim as PyTorch's,
 and the reduction bool() of a many-element tensor points to."""
+
 import numpy as np
 import pytest
 
@@ -7,8 +8,13 @@ from tinygrad_rnn import Tensor
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle for all() and any()")
 
-ARRAYS = [np.array(0.0), np.array(2.5), np.zeros((0, 3)), np.array([[1.0, 0.0, np.nan], [2.0, 3.0, -1.0]]),
-          np.array([[0.0, 0.0], [0.0, np.inf]])]
+ARRAYS = [
+    np.array(0.0),
+    np.array(2.5),
+    np.zeros((0, 3)),
+    np.array([[1.0, 0.0, np.nan], [2.0, 3.0, -1.0]]),
+    np.array([[0.0, 0.0], [0.0, np.inf]]),
+]
 
 
 @pytest.mark.parametrize("name", ["all", "any"])

@@ -1,5 +1,6 @@
 """The backward walk: gradients are added (fan-out, diamonds, broadcasting), graphs are freed,
 retain_graph / retain_grad / retain_grads keep what they promise, and leaf grads accumulate."""
+
 import gc
 import weakref
 
@@ -22,6 +23,7 @@ def all_ops(root):
 
 
 # ------------------------------------------------------------------ fan-out and diamonds
+
 
 def test_x_times_x_gets_both_uses():
     x = leaf([-1.5, 0.25, 3.0])
@@ -71,6 +73,7 @@ def test_repeated_indices_add_up():
 
 # ------------------------------------------------------------------ broadcasting
 
+
 def test_bias_of_shape_h_added_to_n_by_h_sums_over_the_batch():
     rng = np.random.RandomState(3)
     x = Tensor(rng.randn(5, 4), requires_grad=True)
@@ -102,6 +105,7 @@ def test_leading_batch_dims_are_summed_for_a_shared_weight():
 
 
 # ------------------------------------------------------------------ accumulation and retention
+
 
 def test_leaf_gradients_accumulate_across_separate_backward_calls():
     x = leaf([1.0, 2.0])
@@ -204,7 +208,7 @@ def test_graph_nodes_put_inputs_before_the_ops_that_use_them():
     f = (e + d).sum()
     order = graph_nodes(f)
     position = {id(node): i for i, node in enumerate(order)}
-    assert len(position) == len(order) == 7   # the leaves a, b and five ops
+    assert len(position) == len(order) == 7  # the leaves a, b and five ops
     assert order[-1] is f.op and {id(a), id(b)} <= set(position)
     for node in order:
         for parent in getattr(node, "parents", ()):
@@ -218,7 +222,7 @@ def test_the_graph_keeps_no_intermediate_tensor_alive():
     loss = (middle.tanh() * 2.0).sum()
     del middle
     gc.collect()
-    assert middle_ref() is None                     # its op (Mul) is in the graph, not the tensor
+    assert middle_ref() is None  # its op (Mul) is in the graph, not the tensor
     loss.backward()
     np.testing.assert_allclose(x.grad, 6.0 * (1 - np.tanh([3.0, 6.0]) ** 2))
 
@@ -277,7 +281,7 @@ def test_a_stack_read_at_one_position_gives_the_gradients_of_a_dense_read(axis, 
     upstream[index] = weights
     per_input = np.moveaxis(upstream, axis, 0)
     np.testing.assert_array_equal(a.grad, 2.0 * per_input[0] + per_input[2])
-    np.testing.assert_array_equal(b.grad, per_input[1])   # zeros where b was not read
+    np.testing.assert_array_equal(b.grad, per_input[1])  # zeros where b was not read
 
 
 def test_inputs_of_a_stack_that_were_not_read_get_zero_gradients_and_their_ops_are_released():
@@ -286,7 +290,7 @@ def test_inputs_of_a_stack_that_were_not_read_get_zero_gradients_and_their_ops_a
     unread.retain_grad()
     read = x * 3.0
     stack([unread, read])[1].sum().backward()
-    np.testing.assert_array_equal(unread.grad, [0.0, 0.0])     # as PyTorch: zeros, not None
+    np.testing.assert_array_equal(unread.grad, [0.0, 0.0])  # as PyTorch: zeros, not None
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
     with pytest.raises(RuntimeError, match=r"already released \(at Tanh"):
         unread.sum().backward()
@@ -311,7 +315,7 @@ def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
     w = Tensor(rng.normal(size=(3, 2)), requires_grad=True)
     xs = [rng.normal(size=(4, 2)) for _ in range(9)]
     h = Tensor(np.zeros((4, 3)))
-    for x in xs:   # h_t = tanh(x_t W^T + h_{t-1}): W enters every step
+    for x in xs:  # h_t = tanh(x_t W^T + h_{t-1}): W enters every step
         h = (linear(Tensor(x), w) + h).tanh()
     h.sum().backward()
     expected = np.zeros((3, 2))
@@ -321,7 +325,7 @@ def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
         h_value = np.tanh(x @ w.data.T + h_value)
         hiddens.append(h_value)
     for x, h_t in zip(reversed(xs), reversed(hiddens)):
-        pre_grad = grad_h * (1 - h_t ** 2)
+        pre_grad = grad_h * (1 - h_t**2)
         expected += pre_grad.T @ x
         grad_h = pre_grad
     np.testing.assert_allclose(w.grad, expected, rtol=1e-12)
@@ -329,24 +333,25 @@ def test_a_weight_shared_by_many_steps_gets_the_sum_of_its_per_step_products():
 
 # ------------------------------------------------------------------ 0-d gradients, any depth
 
+
 def test_a_0d_tensor_used_three_times_gets_all_three_contributions():
     a = Tensor(2.0, requires_grad=True)
     (a + a + a).backward()
     assert a.grad == 3.0 and isinstance(a.grad, np.ndarray) and a.grad.shape == ()
     b = Tensor(2.0, requires_grad=True)
     (b * b * b).backward()
-    assert b.grad == 12.0   # 3 b**2
+    assert b.grad == 12.0  # 3 b**2
     c = Tensor(2.0, requires_grad=True)
     stack([c, c, c]).sum().backward()
     assert c.grad == 3.0
     d = Tensor(2.0, requires_grad=True)
-    (d[True].sum() + d * 1.0 + d * 1.0).backward()   # a mask index on a 0-d tensor, then two more uses
+    (d[True].sum() + d * 1.0 + d * 1.0).backward()  # a mask index on a 0-d tensor, then two more uses
     assert d.grad == 3.0
 
 
 def test_a_0d_intermediate_used_five_times_and_accumulated_over_two_backwards():
     w = Tensor(0.5, requires_grad=True)
-    scaled = w * 2.0                     # an op's 0-d output, used at five "time steps"
+    scaled = w * 2.0  # an op's 0-d output, used at five "time steps"
     total = scaled
     for _ in range(4):
         total = total * 1.0 + scaled
@@ -372,17 +377,21 @@ def test_add_copies_a_gradient_it_does_not_own_before_adding_into_it():
 
 # ------------------------------------------------------------------ values changed after they were saved
 
+
 def test_assigning_data_between_two_backwards_is_an_error_naming_the_op_and_the_tensor():
     w = Tensor([1.0, -2.0], requires_grad=True, name="w")
     x = Tensor([3.0, 4.0])
     with scope("t=2"):
-        loss = (x * w).sum()   # Mul saves w's values for x's gradient and x's for w's
+        loss = (x * w).sum()  # Mul saves w's values for x's gradient and x's for w's
     loss.backward(retain_graph=True)
     assert w._version == 0
     w.data = w.data * 2.0
     assert w._version == 1
-    with pytest.raises(RuntimeError, match=r"^backward: tensor 'w' of shape \(2,\) \(input 1 of Mul in scope 't=2'\) "
-                                           r"was changed after the op saved it for backward \(version 0, now 1\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^backward: tensor 'w' of shape \(2,\) \(input 1 of Mul in scope 't=2'\) "
+        r"was changed after the op saved it for backward \(version 0, now 1\)",
+    ):
         loss.backward()
 
 
@@ -390,14 +399,14 @@ def test_an_in_place_write_counted_by_hand_is_detected_and_a_new_forward_is_fine
     w = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     loss = linear(Tensor([[1.0, 1.0]]), w).tanh().sum()
     loss.backward(retain_graph=True)
-    w.data -= 0.1 * w.grad           # NumPy writes into the array: not seen by itself ...
+    w.data -= 0.1 * w.grad  # NumPy writes into the array: not seen by itself ...
     assert w._version == 0
     loss.backward(retain_graph=True)
-    w._version += 1                  # ... so the writer counts it, as the optimizers do
+    w._version += 1  # ... so the writer counts it, as the optimizers do
     with pytest.raises(RuntimeError, match=r"backward: the tensor of shape \(2, 2\) \(input 1 of Linear\)"):
         loss.backward()
     w.grad = None
-    linear(Tensor([[1.0, 1.0]]), w).tanh().sum().backward()   # recorded after the change: fine
+    linear(Tensor([[1.0, 1.0]]), w).tanh().sum().backward()  # recorded after the change: fine
     assert w.grad is not None
 
 
@@ -415,7 +424,7 @@ def test_an_optimizer_step_between_two_backwards_is_detected():
 
 def test_a_change_to_a_value_backward_does_not_read_is_no_error():
     b = Tensor([1.0, 2.0], requires_grad=True)
-    loss = (Tensor([3.0, 4.0]) + b).sum()   # Add saves nothing: its gradient does not depend on b
+    loss = (Tensor([3.0, 4.0]) + b).sum()  # Add saves nothing: its gradient does not depend on b
     loss.backward(retain_graph=True)
     b.data = b.data + 1.0
     loss.backward()

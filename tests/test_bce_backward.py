@@ -1,5 +1,6 @@
 """binary_cross_entropy's gradient is PyTorch's rule, (p - y) / max(p (1 - p), 1e-12), computed
 by the op's own backward, also where p (1 - p) underflows that floor (sigmoid of -38, p = 0 or 1)."""
+
 import numpy as np
 import pytest
 

@@ -3,6 +3,7 @@
 tinygrad_rnn and the hand-written NumPy BPTT must give the same loss and gradients to 1e-10
 relative; every installed peer (PyTorch, JAX, HIPS autograd) to the benchmark's 1e-8.
 """
+
 import re
 
 import numpy as np

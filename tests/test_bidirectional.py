@@ -5,6 +5,7 @@ Each model's state_dict is loaded into the PyTorch module strictly by name (so t
 input and initial state, and one scalar loss touching every output element is
 backpropagated through both. Outputs, final states and every gradient agree to 1e-10.
 """
+
 import numpy as np
 import pytest
 
@@ -47,8 +48,14 @@ def as_tuple(state):
 
 def run_and_compare(kind, num_layers, batch_first, give_initial_state, batched=True, seed=0):
     ours_class, torch_class, extra, state_names = KINDS[kind]
-    options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=num_layers, batch_first=batch_first,
-                   bidirectional=True, **extra)
+    options = dict(
+        input_size=INPUT,
+        hidden_size=HIDDEN,
+        num_layers=num_layers,
+        batch_first=batch_first,
+        bidirectional=True,
+        **extra,
+    )
     model = ours_class(**options, rng=seed)
     theirs = torch_copy(model, torch_class, **options)
     rng = np.random.default_rng(seed + 1)
@@ -136,6 +143,7 @@ def test_initial_state_of_the_wrong_shape_names_the_expected_one():
 
 # ------------------------------------------------------------------ dropout between layers
 
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_dropout_zero_and_eval_mode_change_nothing(kind):
     ours_class, _, extra, _ = KINDS[kind]
@@ -170,8 +178,13 @@ def test_dropout_in_training_is_pytorchs_between_layers(kind, bidirectional):
     sequence = their_x
     their_params = []
     for layer in range(layers):
-        single = torch_class(INPUT if layer == 0 else directions * HIDDEN, HIDDEN, bidirectional=bidirectional,
-                             dtype=torch.float64, **extra)
+        single = torch_class(
+            INPUT if layer == 0 else directions * HIDDEN,
+            HIDDEN,
+            bidirectional=bidirectional,
+            dtype=torch.float64,
+            **extra,
+        )
         names = [n for n in single.state_dict()]
         single.load_state_dict({n: torch.from_numpy(state[n.replace("_l0", f"_l{layer}")].copy()) for n in names})
         their_params.append(single)

@@ -1,4 +1,5 @@
 """Checkpoints: an exact round trip, and every kind of bad file or failed save leaves things as they were."""
+
 import errno
 import os
 import stat
@@ -109,6 +110,7 @@ def test_awkward_shapes_and_values_round_trip_bit_for_bit(tmp_path):
 
 # ---------------------------------------------------------------- bad files
 
+
 def test_a_missing_file_is_named(tmp_path):
     model = Forecaster(1)
     before = snapshot(model)
@@ -120,7 +122,7 @@ def test_a_missing_file_is_named(tmp_path):
 def corrupt_the_middle(path):
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
     path.write_bytes(bytes(data))
 
 
@@ -144,13 +146,20 @@ def write_a_single_npy(path):
         np.save(file, np.zeros(3))
 
 
-@pytest.mark.parametrize("spoil, message", [
-    (corrupt_the_middle, r"not a readable \.npz archive \(array '.+'\): Bad CRC-32"),
-    (truncate, r"not a readable \.npz archive: File is not a zip file"),
-    (overwrite_with_text, r"not an \.npz archive: it starts with b'this', not a zip signature"),
-    (write_a_pickled_object_array, r"array 'rnn.weight_ih_l0' has dtype object; only booleans and numbers are read"),
-    (write_a_single_npy, r"not an \.npz archive: it starts with b'\\x93NUM'"),
-], ids=["corrupted", "truncated", "not a zip", "pickled object", "plain npy"])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (corrupt_the_middle, r"not a readable \.npz archive \(array '.+'\): Bad CRC-32"),
+        (truncate, r"not a readable \.npz archive: File is not a zip file"),
+        (overwrite_with_text, r"not an \.npz archive: it starts with b'this', not a zip signature"),
+        (
+            write_a_pickled_object_array,
+            r"array 'rnn.weight_ih_l0' has dtype object; only booleans and numbers are read",
+        ),
+        (write_a_single_npy, r"not an \.npz archive: it starts with b'\\x93NUM'"),
+    ],
+    ids=["corrupted", "truncated", "not a zip", "pickled object", "plain npy"],
+)
 def test_an_unreadable_file_is_a_clear_error_and_the_model_is_unchanged(saved, spoil, message):
     spoil(saved)
     model = Forecaster(1)
@@ -168,12 +177,18 @@ def rewrite(path, change):
         np.savez(file, **state)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.pop("head.bias"), r"does not fit Forecaster: missing keys: head.bias$"),
-    (lambda s: s.update(extra=np.zeros(2)), r"does not fit Forecaster: unexpected keys: extra$"),
-    (lambda s: s.update({"rnn.weight_hh_l1": np.zeros((4, 5))}),
-     r"array 'rnn.weight_hh_l1' has shape \(4, 5\) in the file, \(4, 4\) in the model"),
-], ids=["missing key", "extra key", "mis-shaped key"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.pop("head.bias"), r"does not fit Forecaster: missing keys: head.bias$"),
+        (lambda s: s.update(extra=np.zeros(2)), r"does not fit Forecaster: unexpected keys: extra$"),
+        (
+            lambda s: s.update({"rnn.weight_hh_l1": np.zeros((4, 5))}),
+            r"array 'rnn.weight_hh_l1' has shape \(4, 5\) in the file, \(4, 4\) in the model",
+        ),
+    ],
+    ids=["missing key", "extra key", "mis-shaped key"],
+)
 def test_a_mismatched_key_names_the_path_and_the_key_and_changes_nothing(saved, change, message):
     rewrite(saved, change)
     model = Forecaster(1)
@@ -186,8 +201,13 @@ def test_a_mismatched_key_names_the_path_and_the_key_and_changes_nothing(saved, 
 
 # ---------------------------------------------------------------- metadata
 
-METADATA = {"task": "weather", "config": {"hidden": 4, "cell": "gru", "feature_columns": ("t", "p")},
-            "scaler": {"mean": [0.5, -1e-300], "scale": [2.0, 3.5]}, "vocabulary": ["good", "bad"], "note": None}
+METADATA = {
+    "task": "weather",
+    "config": {"hidden": 4, "cell": "gru", "feature_columns": ("t", "p")},
+    "scaler": {"mean": [0.5, -1e-300], "scale": [2.0, 3.5]},
+    "vocabulary": ["good", "bad"],
+    "note": None,
+}
 
 
 def test_metadata_round_trips_and_reads_without_the_arrays(tmp_path):
@@ -225,17 +245,27 @@ def test_another_tasks_checkpoint_is_named_in_one_line(tmp_path):
     assert str(caught.value) == f"checkpoint {path} was written by task 'sine', not 'sentiment'"
 
 
-@pytest.mark.parametrize("metadata, error, message", [
-    ({"scaler": {"mean": np.zeros(2)}}, TypeError,
-     r"metadata\['scaler'\]\['mean'\] is a ndarray, which JSON cannot store; store value.tolist\(\)"),
-    ({"config": {"hidden": np.int64(4)}}, TypeError, r"metadata\['config'\]\['hidden'\] is a int64"),
-    ({"scaler": {"scale": [1.0, float("nan")]}}, ValueError,
-     r"metadata\['scaler'\]\['scale'\]\[1\] is nan; JSON stores finite numbers only"),
-    ({"config": {3: "x"}}, TypeError, r"metadata\['config'\] has key 3; JSON keys are strings"),
-    ({"task": 3}, TypeError, r"'task' holds int, not str"),
-    ({"vocabulary": ["a", 2]}, TypeError, r"'vocabulary' holds something other than strings"),
-    (["task", "sine"], TypeError, r"checkpoint.save: metadata is a list, not a dict"),
-], ids=["array", "numpy int", "NaN", "int key", "task not a string", "vocabulary not strings", "not a dict"])
+@pytest.mark.parametrize(
+    "metadata, error, message",
+    [
+        (
+            {"scaler": {"mean": np.zeros(2)}},
+            TypeError,
+            r"metadata\['scaler'\]\['mean'\] is a ndarray, which JSON cannot store; store value.tolist\(\)",
+        ),
+        ({"config": {"hidden": np.int64(4)}}, TypeError, r"metadata\['config'\]\['hidden'\] is a int64"),
+        (
+            {"scaler": {"scale": [1.0, float("nan")]}},
+            ValueError,
+            r"metadata\['scaler'\]\['scale'\]\[1\] is nan; JSON stores finite numbers only",
+        ),
+        ({"config": {3: "x"}}, TypeError, r"metadata\['config'\] has key 3; JSON keys are strings"),
+        ({"task": 3}, TypeError, r"'task' holds int, not str"),
+        ({"vocabulary": ["a", 2]}, TypeError, r"'vocabulary' holds something other than strings"),
+        (["task", "sine"], TypeError, r"checkpoint.save: metadata is a list, not a dict"),
+    ],
+    ids=["array", "numpy int", "NaN", "int key", "task not a string", "vocabulary not strings", "not a dict"],
+)
 def test_metadata_that_json_cannot_hold_exactly_is_refused_and_nothing_is_written(saved, metadata, error, message):
     old_bytes = saved.read_bytes()
     with pytest.raises(error, match=message):
@@ -245,6 +275,7 @@ def test_metadata_that_json_cannot_hold_exactly_is_refused_and_nothing_is_writte
 
 
 # ---------------------------------------------------------------- where and how a save writes
+
 
 def test_an_existing_files_permissions_are_kept(saved):
     for mode in (0o640, 0o600, 0o604):
@@ -309,8 +340,10 @@ def test_a_directory_or_device_is_not_replaced(tmp_path):
 
 def as_an_ordinary_user(monkeypatch):
     """os.access as it answers a user who is not root: write permission follows the mode bits."""
+
     def access(path, mode, **options):
         return not (mode & os.W_OK) or bool(os.stat(path).st_mode & stat.S_IWUSR)
+
     monkeypatch.setattr(os, "access", access)
 
 
@@ -343,6 +376,7 @@ def test_a_read_only_directory_is_refused_when_the_filesystem_says_so(tmp_path, 
 
 # ---------------------------------------------------------------- failed saves
 
+
 def test_a_save_into_a_missing_directory_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="directory .*absent does not exist"):
         checkpoint.save(Forecaster(0), tmp_path / "absent" / "model.npz")
@@ -353,11 +387,13 @@ def write_half_then(error):
     def write_array(file, array, **options):
         file.write(b"\x93NUMPY half an array")
         raise error
+
     return write_array
 
 
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
-                         ids=["disk full", "interrupted"])
+@pytest.mark.parametrize(
+    "error", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()], ids=["disk full", "interrupted"]
+)
 def test_a_save_that_fails_midway_keeps_the_old_file_and_leaves_no_temporary(saved, monkeypatch, error):
     os.chmod(saved, 0o640)
     old_bytes = saved.read_bytes()

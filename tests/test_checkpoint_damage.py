@@ -1,5 +1,6 @@
 """Damaged checkpoints: every corruption loads the right values or raises CheckpointError, and
 arrays that claim more than the model (or a byte budget) allows are refused before allocation."""
+
 import io
 import tracemalloc
 import zipfile
@@ -10,8 +11,12 @@ from numpy.lib import format as npy_format
 
 from tinygrad_rnn import checkpoint, nn
 
-METADATA = {"task": "sine", "config": {"hidden": 3, "cell": "rnn"}, "scaler": {"min": [0.25], "scale": [2.0]},
-            "vocabulary": ["a", "b"]}
+METADATA = {
+    "task": "sine",
+    "config": {"hidden": 3, "cell": "rnn"},
+    "scaler": {"min": [0.25], "scale": [2.0]},
+    "vocabulary": ["a", "b"],
+}
 
 
 def snapshot(model):
@@ -47,10 +52,12 @@ def corruptions(data: bytes, seed: int, every_byte: bool, random_flips: int, tru
         yield f"cut to {length} bytes", data[:length]
 
 
-@pytest.mark.parametrize("layout, every_byte, random_flips, truncation_step",
-                         [("stored", True, 300, 7), ("deflated", False, 400, 11)])
-def test_every_corruption_loads_the_right_values_or_raises_checkpoint_error(tmp_path, layout, every_byte,
-                                                                             random_flips, truncation_step):
+@pytest.mark.parametrize(
+    "layout, every_byte, random_flips, truncation_step", [("stored", True, 300, 7), ("deflated", False, 400, 11)]
+)
+def test_every_corruption_loads_the_right_values_or_raises_checkpoint_error(
+    tmp_path, layout, every_byte, random_flips, truncation_step
+):
     source = nn.RNN(2, 3, rng=0)
     path = tmp_path / "model.npz"
     checkpoint.save(source, path, metadata=METADATA)
@@ -93,6 +100,7 @@ def test_checkpoint_error_is_a_value_error_naming_the_path(tmp_path):
 
 # ---------------------------------------------------------------- hand-made archives
 
+
 def npy_member(shape, descr="<f8", body=None, version=(1, 0), fortran_order=False) -> bytes:
     """A .npy file: a header claiming `shape` and `descr`, then `body` (zeros of that size by default)."""
     out = io.BytesIO()
@@ -125,35 +133,73 @@ def expect_refusal(path, message, model=None):
     assert same_values(snapshot(model), before)
 
 
-@pytest.mark.parametrize("members, message", [
-    (linear_members(**{"weight.npy": npy_member((1, 2), descr="|O")}),
-     r"array 'weight' has dtype object; only booleans and numbers are read \(no pickled objects\)"),
-    (linear_members(**{"weight.npy": npy_member((1, 2), descr=[("a", "<f8")])}), r"array 'weight' has dtype \["),
-    (linear_members(**{"weight.npy": npy_member((1, 2), descr="<c16")}), r"array 'weight' has dtype complex128"),
-    (linear_members(**{"weight.npy": npy_member((1, 2)) + b"extra"}),
-     r"array 'weight' declares 149 bytes, but its header \(\(1, 2\), float64\) describes 144"),
-    (linear_members(**{"weight.npy": npy_member((1, 2))[:-3]}),
-     r"array 'weight' declares 141 bytes, but its header \(\(1, 2\), float64\) describes 144"),
-    (linear_members(**{"weight.npy": npy_member((2, 1))}),
-     r"array 'weight' has shape \(2, 1\) in the file, \(1, 2\) in the model"),
-    (linear_members(**{"weight.npy": b"\x93NUMPY\x03\x00" + bytes(40)}),
-     r"array 'weight' is in \.npy format \(3, 0\); only 1\.0 and 2\.0 are read"),
-    (linear_members(**{"weight.npy": b"not an npy file at all"}),
-     r"not a readable \.npz archive \(array 'weight'\): the magic string is not correct"),
-    (linear_members(**{"notes.txt": b"hello"}), r"holds 'notes.txt', which is neither an array \(\.npy\) nor metadata"),
-    (linear_members(**{"metadata.json": b"{\"task\": NaN}"}),
-     r"has metadata that is not JSON: NaN is not a JSON number"),
-    (linear_members(**{"metadata.json": b"[1, 2]"}), r"has metadata that is a JSON list, not an object"),
-    (linear_members(**{"metadata.json": b"{\"task\": 5}"}), r"has bad metadata: 'task' holds int, not str"),
-    (linear_members(**{"metadata.json": b"{\"vocabulary\": [\"a\", 1]}"}),
-     r"has bad metadata: 'vocabulary' holds something other than strings"),
-    (linear_members(**{"metadata.json": b"\xff\xfe"}), r"has metadata that is not JSON: 'utf-8' codec"),
-    (linear_members(**{"metadata.json": b"[" * 100_000 + b"]" * 100_000}),
-     r"has metadata that is not JSON: maximum recursion depth exceeded"),
-], ids=["object", "structured", "complex", "longer than its header", "shorter than its header", "transposed",
-        "npy 3.0", "no npy magic", "stray member", "NaN metadata", "list metadata", "task not a string",
-        "vocabulary not strings", "metadata not utf-8",
-        "metadata nested too deep"])
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        (
+            linear_members(**{"weight.npy": npy_member((1, 2), descr="|O")}),
+            r"array 'weight' has dtype object; only booleans and numbers are read \(no pickled objects\)",
+        ),
+        (linear_members(**{"weight.npy": npy_member((1, 2), descr=[("a", "<f8")])}), r"array 'weight' has dtype \["),
+        (linear_members(**{"weight.npy": npy_member((1, 2), descr="<c16")}), r"array 'weight' has dtype complex128"),
+        (
+            linear_members(**{"weight.npy": npy_member((1, 2)) + b"extra"}),
+            r"array 'weight' declares 149 bytes, but its header \(\(1, 2\), float64\) describes 144",
+        ),
+        (
+            linear_members(**{"weight.npy": npy_member((1, 2))[:-3]}),
+            r"array 'weight' declares 141 bytes, but its header \(\(1, 2\), float64\) describes 144",
+        ),
+        (
+            linear_members(**{"weight.npy": npy_member((2, 1))}),
+            r"array 'weight' has shape \(2, 1\) in the file, \(1, 2\) in the model",
+        ),
+        (
+            linear_members(**{"weight.npy": b"\x93NUMPY\x03\x00" + bytes(40)}),
+            r"array 'weight' is in \.npy format \(3, 0\); only 1\.0 and 2\.0 are read",
+        ),
+        (
+            linear_members(**{"weight.npy": b"not an npy file at all"}),
+            r"not a readable \.npz archive \(array 'weight'\): the magic string is not correct",
+        ),
+        (
+            linear_members(**{"notes.txt": b"hello"}),
+            r"holds 'notes.txt', which is neither an array \(\.npy\) nor metadata",
+        ),
+        (
+            linear_members(**{"metadata.json": b'{"task": NaN}'}),
+            r"has metadata that is not JSON: NaN is not a JSON number",
+        ),
+        (linear_members(**{"metadata.json": b"[1, 2]"}), r"has metadata that is a JSON list, not an object"),
+        (linear_members(**{"metadata.json": b'{"task": 5}'}), r"has bad metadata: 'task' holds int, not str"),
+        (
+            linear_members(**{"metadata.json": b'{"vocabulary": ["a", 1]}'}),
+            r"has bad metadata: 'vocabulary' holds something other than strings",
+        ),
+        (linear_members(**{"metadata.json": b"\xff\xfe"}), r"has metadata that is not JSON: 'utf-8' codec"),
+        (
+            linear_members(**{"metadata.json": b"[" * 100_000 + b"]" * 100_000}),
+            r"has metadata that is not JSON: maximum recursion depth exceeded",
+        ),
+    ],
+    ids=[
+        "object",
+        "structured",
+        "complex",
+        "longer than its header",
+        "shorter than its header",
+        "transposed",
+        "npy 3.0",
+        "no npy magic",
+        "stray member",
+        "NaN metadata",
+        "list metadata",
+        "task not a string",
+        "vocabulary not strings",
+        "metadata not utf-8",
+        "metadata nested too deep",
+    ],
+)
 def test_a_bad_member_is_named(tmp_path, members, message):
     path = tmp_path / "model.npz"
     write_archive(path, members)
@@ -183,10 +229,15 @@ def test_an_encrypted_or_bzip2_member_is_refused(tmp_path):
 def test_big_endian_fortran_order_and_npy_2_arrays_load_exactly(tmp_path):
     weight, bias = np.array([[1.5, -2.25, 3.0], [4.0, 5.0, -6.5]]), np.array([7.0, -8.0])
     path = tmp_path / "model.npz"
-    write_archive(path, {"weight.npy": npy_member((2, 3), descr=">f8", fortran_order=True,
-                                                  body=weight.astype(">f8").tobytes(order="F")),
-                         "bias.npy": npy_member((2,), descr="<f4", version=(2, 0),
-                                                body=bias.astype("<f4").tobytes())})
+    write_archive(
+        path,
+        {
+            "weight.npy": npy_member(
+                (2, 3), descr=">f8", fortran_order=True, body=weight.astype(">f8").tobytes(order="F")
+            ),
+            "bias.npy": npy_member((2,), descr="<f4", version=(2, 0), body=bias.astype("<f4").tobytes()),
+        },
+    )
     model = checkpoint.load(path, nn.Linear(3, 2, rng=0))
     np.testing.assert_array_equal(model.weight.data, weight)
     np.testing.assert_array_equal(model.bias.data, bias)
@@ -198,6 +249,7 @@ def test_big_endian_fortran_order_and_npy_2_arrays_load_exactly(tmp_path):
 
 
 # ---------------------------------------------------------------- sizes checked before allocation
+
 
 def zeros_bomb(shape) -> bytes:
     """A deflated archive whose 'weight.npy' honestly holds zeros of `shape`: small on disk, huge unpacked."""
@@ -231,14 +283,18 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
     before = snapshot(model)
 
     def load_into_the_model():
-        with pytest.raises(checkpoint.CheckpointError,
-                           match=r"array 'weight' has shape \(2000, 2000\) in the file, \(1, 2\) in the model"):
+        with pytest.raises(
+            checkpoint.CheckpointError,
+            match=r"array 'weight' has shape \(2000, 2000\) in the file, \(1, 2\) in the model",
+        ):
             checkpoint.load(path, model)
 
     def load_without_a_model():
-        with pytest.raises(checkpoint.CheckpointError,
-                           match=r"array 'weight' of shape \(2000, 2000\) and dtype float64 needs 32000000 bytes, "
-                                 r"more than the 999992 left of max_bytes"):
+        with pytest.raises(
+            checkpoint.CheckpointError,
+            match=r"array 'weight' of shape \(2000, 2000\) and dtype float64 needs 32000000 bytes, "
+            r"more than the 999992 left of max_bytes",
+        ):
             checkpoint.load_state_dict(path, max_bytes=1_000_000)
 
     assert peak_bytes_of(load_into_the_model) < 2_000_000
@@ -251,8 +307,11 @@ def test_a_header_claiming_a_huge_shape_is_refused_before_allocation(tmp_path):
     path = tmp_path / "huge.npz"
     write_archive(path, linear_members(**{"weight.npy": npy_member((10**9, 10**9), body=bytes(16))}))
     expect_refusal(path, r"array 'weight' has shape \(1000000000, 1000000000\) in the file, \(1, 2\) in the model")
-    with pytest.raises(checkpoint.CheckpointError, match=r"needs 8000000000000000000 bytes, more than the "
-                                                         r"\d+ left of max_bytes"):
+    with pytest.raises(
+        checkpoint.CheckpointError,
+        match=r"needs 8000000000000000000 bytes, more than the "
+        r"\d+ left of max_bytes",
+    ):
         checkpoint.load_state_dict(path)
     write_archive(path, linear_members(**{"weight.npy": npy_member((1, -2), body=b"")}))
     with pytest.raises(checkpoint.CheckpointError, match=r"array 'weight' claims shape \(1, -2\)"):

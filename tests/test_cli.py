@@ -1,5 +1,6 @@
 """The command line refuses bad input before any work, in one line, and writes nothing unless the
 run succeeded; checkpoints carry what predicting needs; train and predict report alike."""
+
 import argparse
 import re
 
@@ -74,28 +75,44 @@ BAD_ARGUMENTS = [
     (["train", "weather", "--feature-columns", "a,b"], "--feature-columns needs --csv"),
     (["train", "temperature", "--fill-missing", "previous"], "--fill-missing needs --csv"),
     (["train", "weather", "--csv", "nothing.csv"], "--csv nothing.csv: no such file"),
-    (["train", "temperature", "--csv", "days.csv", "--feature-columns", "a,b"],
-     "--feature-columns: the temperature task reads one series, got 2 columns (a, b)"),
-    (["train", "temperature", "--csv", "days.csv", "--feature-columns", "a", "--target-column", "b"],
-     "--feature-columns a differs from --target-column b"),
-    (["train", "weather", "--csv", "days.csv", "--feature-columns", "a,,b"],
-     "argument --feature-columns: must be comma-separated column names, got 'a,,b'"),
-    (["train", "weather", "--csv", "days.csv", "--feature-columns", "a,b,a"],
-     "argument --feature-columns: names a more than once"),
+    (
+        ["train", "temperature", "--csv", "days.csv", "--feature-columns", "a,b"],
+        "--feature-columns: the temperature task reads one series, got 2 columns (a, b)",
+    ),
+    (
+        ["train", "temperature", "--csv", "days.csv", "--feature-columns", "a", "--target-column", "b"],
+        "--feature-columns a differs from --target-column b",
+    ),
+    (
+        ["train", "weather", "--csv", "days.csv", "--feature-columns", "a,,b"],
+        "argument --feature-columns: must be comma-separated column names, got 'a,,b'",
+    ),
+    (
+        ["train", "weather", "--csv", "days.csv", "--feature-columns", "a,b,a"],
+        "argument --feature-columns: names a more than once",
+    ),
     (["train", "weather", "--csv", "days.csv", "--date-column", " "], "argument --date-column: must name a column"),
     (["train", "weather", "--csv", "days.csv", "--fill-missing", "mean"], "argument --fill-missing: invalid choice"),
     (["predict", "--task", "sine", "--checkpoint", "none.npz"], "--checkpoint none.npz: no such file"),
     (["predict", "--task", "sine", "--checkpoint", "folder"], "--checkpoint folder: is a folder, not a file"),
     (["train", "weather", "--csv", "folder"], "--csv folder: is a folder, not a file"),
-    (["predict", "--task", "sine", "--checkpoint", "model.npz", "--count", "-1"],
-     "argument --count: must be an integer >= 0, got -1"),
-    (["predict", "--task", "sine", "--checkpoint", "model.npz", "--text", "hi"],
-     "--text: only the sentiment task classifies text, not sine"),
-    (["predict", "--task", "sentiment", "--checkpoint", "model.npz", "--count", "3"],
-     "--count: the sentiment task has no windows to list"),
+    (
+        ["predict", "--task", "sine", "--checkpoint", "model.npz", "--count", "-1"],
+        "argument --count: must be an integer >= 0, got -1",
+    ),
+    (
+        ["predict", "--task", "sine", "--checkpoint", "model.npz", "--text", "hi"],
+        "--text: only the sentiment task classifies text, not sine",
+    ),
+    (
+        ["predict", "--task", "sentiment", "--checkpoint", "model.npz", "--count", "3"],
+        "--count: the sentiment task has no windows to list",
+    ),
     (["predict", "--task", "sentiment", "--checkpoint", "model.npz", "--text", "?!"], "--text '?!': holds no words"),
-    (["predict", "--task", "sine", "--checkpoint", "model.npz", "--csv", "days.csv"],
-     "--csv: the sine task reads no CSV file"),
+    (
+        ["predict", "--task", "sine", "--checkpoint", "model.npz", "--csv", "days.csv"],
+        "--csv: the sine task reads no CSV file",
+    ),
     (["predict", "--checkpoint", "model.npz"], "the following arguments are required: --task"),
     (["graph", "--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
     (["graph", "--hidden", "0"], "argument --hidden: must be an integer >= 1, got 0"),
@@ -122,18 +139,48 @@ def test_a_bad_argument_exits_2_in_one_line_naming_it_and_writes_nothing(files, 
 
 def test_the_bad_argument_list_counts_every_option_checked():
     options = {word for argv, _ in BAD_ARGUMENTS for word in argv if word.startswith("-")}
-    assert {"--epochs", "--hidden", "--lr", "--seed", "--plot", "--save", "--csv", "--feature-columns",
-            "--target-column", "--fill-missing", "--date-column", "--checkpoint", "--count", "--text",
-            "--steps", "-o", "--out"} <= options
+    assert {
+        "--epochs",
+        "--hidden",
+        "--lr",
+        "--seed",
+        "--plot",
+        "--save",
+        "--csv",
+        "--feature-columns",
+        "--target-column",
+        "--fill-missing",
+        "--date-column",
+        "--checkpoint",
+        "--count",
+        "--text",
+        "--steps",
+        "-o",
+        "--out",
+    } <= options
 
 
 def test_a_loss_that_becomes_infinite_exits_1_naming_epoch_batch_and_last_finite_loss(tmp_path, capsys):
-    argv = ["train", "sine", "--lr", "1e200", "--epochs", "5", "--quiet",
-            "--save", str(tmp_path / "model.npz"), "--plot", str(tmp_path / "loss.png")]
+    argv = [
+        "train",
+        "sine",
+        "--lr",
+        "1e200",
+        "--epochs",
+        "5",
+        "--quiet",
+        "--save",
+        str(tmp_path / "model.npz"),
+        "--plot",
+        str(tmp_path / "loss.png"),
+    ]
     code, out, err = _run(argv, capsys)
     assert code == 1 and out == ""
-    assert re.fullmatch(r"tinygrad-rnn train: training stopped: the loss became (inf|nan) at epoch 2, batch 1, "
-                        r"before the optimizer step; the last finite loss was [0-9.e-]+; nothing written\n", err), err
+    assert re.fullmatch(
+        r"tinygrad-rnn train: training stopped: the loss became (inf|nan) at epoch 2, batch 1, "
+        r"before the optimizer step; the last finite loss was [0-9.e-]+; nothing written\n",
+        err,
+    ), err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -152,8 +199,11 @@ def test_trainer_raises_before_the_optimizer_steps_on_a_nan_batch():
         return loss
 
     trainer = Trainer(model, loss_fn, SGD(model.parameters(), lr=0.1), batch_size=2, rng=rng, jit=False)
-    with pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 3, before the "
-                                                 r"optimizer step; the last finite loss was \d"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"the loss became nan at epoch 2, batch 3, before the "
+        r"optimizer step; the last finite loss was \d",
+    ):
         trainer.fit(inputs, targets, epochs=3)
     assert isinstance(NonFiniteLossError("x"), FloatingPointError)
     for name, value in model.state_dict().items():
@@ -172,8 +222,9 @@ def test_a_nan_target_stops_training_after_exactly_the_finite_batches(jit):
     trainer = Trainer(model, F.mse_loss, SGD(model.parameters(), lr=0.1), batch_size=2, shuffle=False, jit=jit)
     with pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 1, batch 3, .*last finite loss"):
         trainer.fit(inputs, targets, epochs=2)
-    Trainer(reference, F.mse_loss, SGD(reference.parameters(), lr=0.1), batch_size=2, shuffle=False,
-            jit=False).fit(inputs[:4], targets[:4], epochs=1)
+    Trainer(reference, F.mse_loss, SGD(reference.parameters(), lr=0.1), batch_size=2, shuffle=False, jit=False).fit(
+        inputs[:4], targets[:4], epochs=1
+    )
     for (name, value), expected in zip(model.state_dict().items(), reference.state_dict().values()):
         assert np.all(np.isfinite(value)), name
         np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15, err_msg=name)
@@ -181,14 +232,45 @@ def test_a_nan_target_stops_training_after_exactly_the_finite_batches(jit):
 
 def test_a_gap_in_a_csv_is_an_error_naming_line_and_column_until_filled_forward(tmp_path, capsys):
     path = _days_csv(tmp_path / "gappy.csv", rows=60, gap_line=9)
-    code, out, err = _run(["train", "weather", "--csv", str(path), "--feature-columns", "a,b",
-                           "--target-column", "a", "--epochs", "1", "--save", str(tmp_path / "m.npz")], capsys)
+    code, out, err = _run(
+        [
+            "train",
+            "weather",
+            "--csv",
+            str(path),
+            "--feature-columns",
+            "a,b",
+            "--target-column",
+            "a",
+            "--epochs",
+            "1",
+            "--save",
+            str(tmp_path / "m.npz"),
+        ],
+        capsys,
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "line 9, column 'b': the value is missing (empty)" in err and "--fill-missing previous" in err
     assert not (tmp_path / "m.npz").exists()
     for task, columns, target in (("weather", "a,b", "a"), ("temperature", "b", "b")):
-        code, out, err = _run(["train", task, "--csv", str(path), "--feature-columns", columns, "--target-column",
-                               target, "--epochs", "1", "--quiet", "--fill-missing", "previous"], capsys)
+        code, out, err = _run(
+            [
+                "train",
+                task,
+                "--csv",
+                str(path),
+                "--feature-columns",
+                columns,
+                "--target-column",
+                target,
+                "--epochs",
+                "1",
+                "--quiet",
+                "--fill-missing",
+                "previous",
+            ],
+            capsys,
+        )
         assert code == 0, err
         assert "validation_mse:" in out
 
@@ -197,25 +279,44 @@ def test_csv_with_bom_and_crlf_trains_and_temperature_reads_its_feature_column(t
     plain = _days_csv(tmp_path / "plain.csv", columns="tmin,other").read_text()
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + plain.replace("\n", "\r\n").encode())
-    code, out, err = _run(["train", "temperature", "--csv", str(path), "--date-column", "date",
-                           "--feature-columns", "tmin", "--target-column", "tmin", "--epochs", "1", "--quiet"], capsys)
+    code, out, err = _run(
+        [
+            "train",
+            "temperature",
+            "--csv",
+            str(path),
+            "--date-column",
+            "date",
+            "--feature-columns",
+            "tmin",
+            "--target-column",
+            "tmin",
+            "--epochs",
+            "1",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "validation_mse:" in out
-    code, out, err = _run(["train", "temperature", "--csv", str(path), "--feature-columns", "nope",
-                           "--epochs", "1", "--quiet"], capsys)
+    code, out, err = _run(
+        ["train", "temperature", "--csv", str(path), "--feature-columns", "nope", "--epochs", "1", "--quiet"], capsys
+    )
     assert code == 2 and "has no column 'nope'; available columns: date, tmin, other" in err
 
 
-@pytest.mark.parametrize(("task", "metrics"), [
-    ("sine", ["validation_loss", "persistence_validation_loss"]),
-    ("temperature", ["validation_mse", "persistence_mse"]),
-    ("weather", ["validation_mse", "test_mse", "persistence_validation_mse", "persistence_test_mse"]),
-    ("sentiment", ["train_accuracy", "test_accuracy"]),
-])
+@pytest.mark.parametrize(
+    ("task", "metrics"),
+    [
+        ("sine", ["validation_loss", "persistence_validation_loss"]),
+        ("temperature", ["validation_mse", "persistence_mse"]),
+        ("weather", ["validation_mse", "test_mse", "persistence_validation_mse", "persistence_test_mse"]),
+        ("sentiment", ["train_accuracy", "test_accuracy"]),
+    ],
+)
 def test_train_and_predict_report_the_same_metric_under_the_same_name(tmp_path, capsys, task, metrics):
     path = tmp_path / f"{task}.npz"
-    code, trained, err = _run(["train", task, "--epochs", "2", "--hidden", "5", "--quiet", "--save", str(path)],
-                              capsys)
+    code, trained, err = _run(["train", task, "--epochs", "2", "--hidden", "5", "--quiet", "--save", str(path)], capsys)
     assert code == 0, err
     code, predicted, err = _run(["predict", "--task", task, "--checkpoint", str(path)], capsys)
     assert code == 0, err
@@ -230,14 +331,20 @@ def test_train_and_predict_report_the_same_metric_under_the_same_name(tmp_path, 
 def test_a_cli_checkpoint_carries_task_config_scaler_and_vocabulary(tmp_path, capsys):
     for task, extra in (("temperature", "scaler"), ("weather", "scaler"), ("sentiment", "vocabulary")):
         path = tmp_path / f"{task}.npz"
-        assert _run(["train", task, "--epochs", "1", "--hidden", "3", "--cell", "gru", "--quiet",
-                     "--save", str(path)], capsys)[0] == 0
+        assert (
+            _run(
+                ["train", task, "--epochs", "1", "--hidden", "3", "--cell", "gru", "--quiet", "--save", str(path)],
+                capsys,
+            )[0]
+            == 0
+        )
         metadata = checkpoint.read_metadata(path)
         assert metadata["task"] == task
         assert metadata["config"]["hidden"] == 3 and metadata["config"]["cell"] == "gru"
         assert extra in metadata
     assert checkpoint.read_metadata(tmp_path / "sentiment.npz")["vocabulary"] == list(
-        TASKS["sentiment"].vocabulary().words)
+        TASKS["sentiment"].vocabulary().words
+    )
 
 
 def test_predict_with_another_tasks_checkpoint_names_both(tmp_path, capsys):
@@ -251,16 +358,18 @@ def test_predict_with_another_tasks_checkpoint_names_both(tmp_path, capsys):
 
 def test_predict_sentiment_ignores_case_and_punctuation(tmp_path, capsys):
     path = tmp_path / "sentiment.npz"
-    assert _run(["train", "sentiment", "--epochs", "1", "--hidden", "4", "--quiet", "--save", str(path)],
-                capsys)[0] == 0
+    assert (
+        _run(["train", "sentiment", "--epochs", "1", "--hidden", "4", "--quiet", "--save", str(path)], capsys)[0] == 0
+    )
     shown = []
     for text in ("i am not happy", "I am NOT happy!", "  i, am... not: HAPPY?"):
         code, out, err = _run(["predict", "--task", "sentiment", "--checkpoint", str(path), "--text", text], capsys)
         assert code == 0, err
         shown.append(re.search(r"p\(positive\) = ([0-9.]+)", out).group(1))
     assert len(set(shown)) == 1
-    code, out, err = _run(["predict", "--task", "sentiment", "--checkpoint", str(path), "--text", "I am joyful"],
-                          capsys)
+    code, out, err = _run(
+        ["predict", "--task", "sentiment", "--checkpoint", str(path), "--text", "I am joyful"], capsys
+    )
     assert code == 2 and "unknown word 'joyful'" in err and "Traceback" not in err
 
 
@@ -269,8 +378,20 @@ def test_a_failed_save_writes_no_plot_and_leaves_no_temporary(tmp_path, capsys, 
         raise checkpoint.CheckpointError(path, "cannot be written here")
 
     monkeypatch.setattr(checkpoint, "save", refuse)
-    code, _, err = _run(["train", "sine", "--epochs", "1", "--quiet", "--save", str(tmp_path / "m.npz"),
-                         "--plot", str(tmp_path / "loss.png")], capsys)
+    code, _, err = _run(
+        [
+            "train",
+            "sine",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--save",
+            str(tmp_path / "m.npz"),
+            "--plot",
+            str(tmp_path / "loss.png"),
+        ],
+        capsys,
+    )
     assert code == 2 and "cannot be written here" in err
     assert list(tmp_path.iterdir()) == []
 
@@ -308,15 +429,20 @@ def test_help_of_every_subcommand_gives_each_options_meaning_and_default(command
         rendered = sub.formatter_class(command)._expand_help(action)
         assert "default" in rendered or "required" in rendered, (action.option_strings, rendered)
         assert " ".join(rendered.split()) in text
-    expected = {"demo": "created (with missing parents)", "train": "sentiment 1000, sine 300",
-                "predict": "(default: 10)", "graph": "(default: 5)"}
+    expected = {
+        "demo": "created (with missing parents)",
+        "train": "sentiment 1000, sine 300",
+        "predict": "(default: 10)",
+        "graph": "(default: 5)",
+    }
     assert expected[command] in text
 
 
 def _saved(tmp_path, capsys, task, *options):
     path = tmp_path / f"{task}.npz"
-    code, _, err = _run(["train", task, "--epochs", "1", "--hidden", "3", "--quiet", "--save", str(path), *options],
-                        capsys)
+    code, _, err = _run(
+        ["train", task, "--epochs", "1", "--hidden", "3", "--quiet", "--save", str(path), *options], capsys
+    )
     assert code == 0, err
     return path
 
@@ -330,12 +456,21 @@ def _resave(path, change):
     checkpoint.save(model, path, metadata=change(metadata))
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda meta: {**meta, "config": {**meta["config"], "colour": "red"}}, "config has unknown entries colour"),
-    (lambda meta: {**meta, "config": {**meta["config"], "window": 0}}, "config window must be an integer >= 1, got 0"),
-    (lambda meta: {**meta, "config": {**meta["config"], "cell": "tree"}}, "config cell must be one of rnn, lstm, gru"),
-    (lambda meta: {key: value for key, value in meta.items() if key != "task"}, "task"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda meta: {**meta, "config": {**meta["config"], "colour": "red"}}, "config has unknown entries colour"),
+        (
+            lambda meta: {**meta, "config": {**meta["config"], "window": 0}},
+            "config window must be an integer >= 1, got 0",
+        ),
+        (
+            lambda meta: {**meta, "config": {**meta["config"], "cell": "tree"}},
+            "config cell must be one of rnn, lstm, gru",
+        ),
+        (lambda meta: {key: value for key, value in meta.items() if key != "task"}, "task"),
+    ],
+)
 def test_predict_refuses_a_checkpoint_whose_metadata_does_not_fit_in_one_line(tmp_path, capsys, change, message):
     path = _saved(tmp_path, capsys, "sine")
     _resave(path, change)
@@ -347,18 +482,47 @@ def test_predict_refuses_a_checkpoint_whose_metadata_does_not_fit_in_one_line(tm
 
 def test_predict_scales_another_csv_with_the_checkpoints_scaler_and_checks_its_columns(tmp_path, capsys):
     train_csv = _days_csv(tmp_path / "train.csv", rows=60)
-    path = _saved(tmp_path, capsys, "weather", "--csv", str(train_csv), "--feature-columns", "a,b",
-                  "--target-column", "a")
+    path = _saved(
+        tmp_path, capsys, "weather", "--csv", str(train_csv), "--feature-columns", "a,b", "--target-column", "a"
+    )
     scaler = checkpoint.read_metadata(path)["scaler"]
     other = tmp_path / "other.csv"
     other.write_text(train_csv.read_text().replace(",b\n", ",c\n", 1))
-    code, out, err = _run(["predict", "--task", "weather", "--checkpoint", str(path), "--csv", str(other),
-                           "--feature-columns", "a,c", "--target-column", "a"], capsys)
+    code, out, err = _run(
+        [
+            "predict",
+            "--task",
+            "weather",
+            "--checkpoint",
+            str(path),
+            "--csv",
+            str(other),
+            "--feature-columns",
+            "a,c",
+            "--target-column",
+            "a",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "validation_mse:" in out
     assert checkpoint.read_metadata(path)["scaler"] == scaler
-    code, out, err = _run(["predict", "--task", "weather", "--checkpoint", str(path), "--csv", str(other),
-                           "--feature-columns", "a", "--target-column", "a"], capsys)
+    code, out, err = _run(
+        [
+            "predict",
+            "--task",
+            "weather",
+            "--checkpoint",
+            str(path),
+            "--csv",
+            str(other),
+            "--feature-columns",
+            "a",
+            "--target-column",
+            "a",
+        ],
+        capsys,
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "the scaler was fitted on 2 feature columns; the data has 1 (a)" in err
 
@@ -385,8 +549,14 @@ def test_the_sentiment_loop_also_stops_at_a_nan_loss(monkeypatch):
         return loss * float("nan") if len(calls) == 70 else loss  # the 4th phrase of epoch 2
 
     monkeypatch.setattr(F, "cross_entropy", cross_entropy)
-    with eager_steps(), pytest.raises(NonFiniteLossError, match=r"the loss became nan at epoch 2, batch 4, "
-                                                               r".*last finite loss was"):
+    with (
+        eager_steps(),
+        pytest.raises(
+            NonFiniteLossError,
+            match=r"the loss became nan at epoch 2, batch 4, "
+            r".*last finite loss was",
+        ),
+    ):
         sentiment.run(sentiment.Config(epochs=3, hidden=4))
 
 

@@ -1,4 +1,5 @@
 """compare_gradients: a hand-derived BPTT in a document's row-vector layout against backward()."""
+
 import numpy as np
 import pytest
 
@@ -65,11 +66,16 @@ def setting():
     w = document_weights(rng)
     x, target = rng.standard_normal((BATCH, STEPS, INPUT)), rng.standard_normal((BATCH, OUTPUT))
     model = ManyToOne()
-    model.load_state_dict({
-        "rnn.weight_ih_l0": w["i_weight"].T, "rnn.weight_hh_l0": w["h_weight"].T,
-        "rnn.bias_ih_l0": w["h_bias"].ravel(), "rnn.bias_hh_l0": np.zeros(HIDDEN),
-        "head.weight": w["o_weight"].T, "head.bias": w["o_bias"].ravel(),
-    })
+    model.load_state_dict(
+        {
+            "rnn.weight_ih_l0": w["i_weight"].T,
+            "rnn.weight_hh_l0": w["h_weight"].T,
+            "rnn.bias_ih_l0": w["h_bias"].ravel(),
+            "rnn.bias_hh_l0": np.zeros(HIDDEN),
+            "head.weight": w["o_weight"].T,
+            "head.bias": w["o_bias"].ravel(),
+        }
+    )
     F.mse_loss(model(x), target, reduction="sum").backward()
     return model, hand_derived_bptt(w, x, target)
 
@@ -117,8 +123,11 @@ def test_a_function_can_rearrange_the_manual_gradient():
 
 def test_missing_names_are_listed(setting):
     model, manual = setting
-    with pytest.raises(ValueError, match=r"no parameter for i_weight -> i_weight, h_weight -> h_weight.*"
-                                         r"the model has rnn.weight_ih_l0"):
+    with pytest.raises(
+        ValueError,
+        match=r"no parameter for i_weight -> i_weight, h_weight -> h_weight.*"
+        r"the model has rnn.weight_ih_l0",
+    ):
         compare_gradients(manual, model)
 
 
@@ -148,8 +157,20 @@ def test_format_comparison_is_an_aligned_table(setting):
     model, manual = setting
     text = format_comparison(compare_gradients(manual, model, DOCUMENT_TO_MODEL))
     lines = text.splitlines()
-    assert lines[0].split() == ["gradient", "parameter", "manual", "shape", "model", "shape",
-                                "max", "abs", "diff", "max", "rel", "diff"]
+    assert lines[0].split() == [
+        "gradient",
+        "parameter",
+        "manual",
+        "shape",
+        "model",
+        "shape",
+        "max",
+        "abs",
+        "diff",
+        "max",
+        "rel",
+        "diff",
+    ]
     assert [line.split()[0] for line in lines[1:]] == list(DOCUMENT_TO_MODEL)
     assert len({len(line) for line in lines}) == 1  # the last column is right-aligned
     assert lines[0].index("parameter") == lines[1].index("rnn.weight_ih_l0")

@@ -1,5 +1,6 @@
 """ModuleList, ModuleDict, Sequential indexing, Module dtype conversion and zero_grad; nn.init's
 PyTorch functions against torch.nn.init and document 000's schemes against their definitions."""
+
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from tinygrad_rnn import nn
 from tinygrad_rnn.nn import init
 
 # ---------------------------------------------------------------- containers
+
 
 def linears(*sizes):
     return [nn.Linear(a, b, rng=i) for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
@@ -64,8 +66,12 @@ def test_module_dict_by_name():
     heads = nn.ModuleDict({"sentiment": nn.Linear(4, 2, rng=0), "value": nn.Linear(4, 1, rng=1)})
     assert list(heads) == ["sentiment", "value"] and len(heads) == 2 and "value" in heads
     assert heads["value"].out_features == 1
-    assert [n for n, _ in heads.named_parameters()] == ["sentiment.weight", "sentiment.bias", "value.weight",
-                                                        "value.bias"]
+    assert [n for n, _ in heads.named_parameters()] == [
+        "sentiment.weight",
+        "sentiment.bias",
+        "value.weight",
+        "value.bias",
+    ]
     heads["extra"] = nn.Linear(4, 3, rng=2)
     assert heads.keys() == ["sentiment", "value", "extra"]
     del heads["sentiment"]
@@ -95,8 +101,7 @@ def test_sequential_from_an_ordered_dict_names_its_children():
 
     a, b = linears(2, 3, 1)
     model = nn.Sequential(OrderedDict(hidden=a, out=b))
-    assert [name for name, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias", "out.weight",
-                                                              "out.bias"]
+    assert [name for name, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
     assert model[0] is a and model.out is b and len(model) == 2
     replacement = nn.Linear(3, 1, rng=4)
     model[-1] = replacement
@@ -106,8 +111,11 @@ def test_sequential_from_an_ordered_dict_names_its_children():
 
 # ---------------------------------------------------------------- dtype and zero_grad
 
+
 def test_float_double_and_to_convert_every_parameter_in_place():
-    model = nn.Sequential(nn.RNN(2, 3, rng=0), )
+    model = nn.Sequential(
+        nn.RNN(2, 3, rng=0),
+    )
     rnn = model[0]
     optimizer = tg.optim.SGD(model, lr=0.1)
     before = [p for p in model.parameters()]
@@ -146,18 +154,21 @@ torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install 
 SHAPE = (300, 500)  # fan_out 300, fan_in 500
 
 
-@pytest.mark.parametrize("name, options", [
-    ("xavier_uniform_", dict(gain=1.0)),
-    ("xavier_uniform_", dict(gain=init.calculate_gain("tanh"))),
-    ("xavier_normal_", dict(gain=2.0)),
-    ("kaiming_uniform_", dict()),
-    ("kaiming_uniform_", dict(a=math.sqrt(5))),  # what torch.nn.Linear uses
-    ("kaiming_uniform_", dict(mode="fan_out", nonlinearity="relu")),
-    ("kaiming_normal_", dict(nonlinearity="relu")),
-    ("kaiming_normal_", dict(a=0.2, mode="fan_out")),
-    ("uniform_", dict(a=-0.3, b=0.7)),
-    ("normal_", dict(mean=1.5, std=0.2)),
-])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("xavier_uniform_", dict(gain=1.0)),
+        ("xavier_uniform_", dict(gain=init.calculate_gain("tanh"))),
+        ("xavier_normal_", dict(gain=2.0)),
+        ("kaiming_uniform_", dict()),
+        ("kaiming_uniform_", dict(a=math.sqrt(5))),  # what torch.nn.Linear uses
+        ("kaiming_uniform_", dict(mode="fan_out", nonlinearity="relu")),
+        ("kaiming_normal_", dict(nonlinearity="relu")),
+        ("kaiming_normal_", dict(a=0.2, mode="fan_out")),
+        ("uniform_", dict(a=-0.3, b=0.7)),
+        ("normal_", dict(mean=1.5, std=0.2)),
+    ],
+)
 def test_init_distributions_match_torch(name, options):
     ours = getattr(init, name)(nn.Parameter(np.zeros(SHAPE)), **options, generator=0).data
     theirs = getattr(torch.nn.init, name)(torch.zeros(SHAPE, dtype=torch.float64), **options).numpy()
@@ -169,9 +180,19 @@ def test_init_distributions_match_torch(name, options):
         assert ours.max() == pytest.approx(theirs.max(), rel=1e-3, abs=1e-4)
 
 
-@pytest.mark.parametrize("name, param", [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-                                         ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None),
-                                         ("conv1d", None)])
+@pytest.mark.parametrize(
+    "name, param",
+    [
+        ("linear", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("selu", None),
+        ("conv1d", None),
+    ],
+)
 def test_calculate_gain_equals_torchs(name, param):
     assert init.calculate_gain(name, param) == torch.nn.init.calculate_gain(name, param)
 
@@ -183,7 +204,7 @@ def test_orthogonal_gives_orthonormal_rows_or_columns_as_torch(shape, gain):
     theirs = theirs.reshape(shape[0], -1)
     for w in (ours, theirs):
         small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-        np.testing.assert_allclose(small, gain ** 2 * np.eye(len(small)), atol=1e-12)
+        np.testing.assert_allclose(small, gain**2 * np.eye(len(small)), atol=1e-12)
 
 
 def test_constant_zeros_ones_and_the_seeded_generator():

@@ -120,7 +120,7 @@ def test_window_argument_errors():
 def _create_dataset_as_in_document_000(dataset, look_back):
     features, labels = [], []
     for i in range(len(dataset) - look_back - 1):
-        features.append(dataset[i:(i + look_back), 0])
+        features.append(dataset[i : (i + look_back), 0])
         labels.append(dataset[i + look_back, 0])
     return np.array(features), np.array(labels)
 
@@ -278,13 +278,10 @@ def test_seattle_weather(weather):
 
 def test_seattle_loader_does_not_import_pandas():
     code = (
-        "import sys; from tinygrad_rnn.data import seattle_weather; seattle_weather(); "
-        "print('pandas' in sys.modules)"
+        "import sys; from tinygrad_rnn.data import seattle_weather; seattle_weather(); print('pandas' in sys.modules)"
     )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True)
     assert result.stdout.strip() == "False"
 
 
@@ -316,9 +313,12 @@ def test_load_csv_missing_column_lists_available(tmp_path):
 
 @pytest.mark.parametrize(
     ("bad_value", "message"),
-    [("nan", r"the value is missing \('nan', a missing-value marker\)"),
-     ("", r"the value is missing \(empty\)"), ("inf", "not a finite number"),
-     ("warm", "is not a number")],
+    [
+        ("nan", r"the value is missing \('nan', a missing-value marker\)"),
+        ("", r"the value is missing \(empty\)"),
+        ("inf", "not a finite number"),
+        ("warm", "is not a number"),
+    ],
 )
 def test_load_csv_bad_value_names_line_and_column(tmp_path, bad_value, message):
     text = f"day,tmax,tmin,rain\n2020-01-01,10,2,0.5\n2020-01-02,11,{bad_value},0\n"
@@ -357,7 +357,7 @@ def test_temperature_task_shapes_and_scaling(weather):
     assert task.scaler.min_[0] == weather.temp_min[:train_rows].min()
     assert task.train.inputs.min() == 0.0 and task.train.targets.max() == 1.0
     test_targets = task.scaler.inverse_transform(task.test.targets[:, 0])
-    np.testing.assert_allclose(test_targets, weather.temp_min[train_rows + 1:])
+    np.testing.assert_allclose(test_targets, weather.temp_min[train_rows + 1 :])
     np.testing.assert_array_equal(task.test.persistence, task.test.inputs[:, -1, :])
 
 
@@ -534,6 +534,7 @@ def test_vocabulary_errors():
 
 # reading real-world CSV files: byte-order marks, CRLF, gaps
 
+
 def test_load_csv_reads_a_utf8_bom_and_crlf_line_endings(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbfday,tmax\r\n2020-01-01,10\r\n2020-01-02,11.5\r\n\r\n")
@@ -542,8 +543,7 @@ def test_load_csv_reads_a_utf8_bom_and_crlf_line_endings(tmp_path):
     np.testing.assert_array_equal(data.dates, np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"))
 
 
-GAPPY_CSV = ("day,tmax,tmin\n2020-01-01,10,2\n2020-01-02,,3\n2020-01-03,12,NA\n"
-             "2020-01-04,nan,n/a\n2020-01-05,14,5\n")
+GAPPY_CSV = "day,tmax,tmin\n2020-01-01,10,2\n2020-01-02,,3\n2020-01-03,12,NA\n2020-01-04,nan,n/a\n2020-01-05,14,5\n"
 
 
 def test_a_gap_is_an_error_naming_line_and_column_unless_filled(tmp_path):
@@ -580,6 +580,7 @@ def test_data_errors_are_the_librarys_own_and_still_value_errors(tmp_path):
 
 # text: case, punctuation, saved vocabularies
 
+
 def test_words_ignore_case_and_punctuation():
     assert words_of("I am NOT happy!") == ["i", "am", "not", "happy"]
     assert words_of("  isn't it... good?, (very)") == ["isnt", "it", "good", "very"]
@@ -606,6 +607,7 @@ def test_vocabulary_from_saved_words_round_trips_and_checks_each_word():
 
 # scalers saved as plain values
 
+
 @pytest.mark.parametrize("kind", [MinMaxScaler, StandardScaler])
 def test_scaler_to_dict_round_trips_exactly(kind):
     data = np.array([[1.0, 5.0], [3.0, 5.0], [2.5, 5.0]])  # the second column is constant
@@ -618,17 +620,26 @@ def test_scaler_to_dict_round_trips_exactly(kind):
         np.testing.assert_array_equal(getattr(rebuilt, name), getattr(scaler, name))
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"type": "RobustScaler"}, "unknown type 'RobustScaler'"),
-    ([1, 2], "unknown type 'list'"),
-    ({"type": "MinMaxScaler", "offset_": [0.0], "scale_": [1.0], "min_": [0.0]}, "max_ must be a non-empty list"),
-    ({"type": "MinMaxScaler", "offset_": [0.0], "scale_": [float("nan")], "min_": [0.0], "max_": [1.0]},
-     "scale_ must be a non-empty list of finite numbers"),
-    ({"type": "StandardScaler", "offset_": [0.0, 1.0], "scale_": [1.0], "mean_": [0.0], "std_": [1.0]},
-     "scale_ has 1 entries, offset_ has 2"),
-    ({"type": "StandardScaler", "offset_": [0.0], "scale_": [0.0], "mean_": [0.0], "std_": [0.0]},
-     "scale_ holds a zero"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"type": "RobustScaler"}, "unknown type 'RobustScaler'"),
+        ([1, 2], "unknown type 'list'"),
+        ({"type": "MinMaxScaler", "offset_": [0.0], "scale_": [1.0], "min_": [0.0]}, "max_ must be a non-empty list"),
+        (
+            {"type": "MinMaxScaler", "offset_": [0.0], "scale_": [float("nan")], "min_": [0.0], "max_": [1.0]},
+            "scale_ must be a non-empty list of finite numbers",
+        ),
+        (
+            {"type": "StandardScaler", "offset_": [0.0, 1.0], "scale_": [1.0], "mean_": [0.0], "std_": [1.0]},
+            "scale_ has 1 entries, offset_ has 2",
+        ),
+        (
+            {"type": "StandardScaler", "offset_": [0.0], "scale_": [0.0], "mean_": [0.0], "std_": [0.0]},
+            "scale_ holds a zero",
+        ),
+    ],
+)
 def test_scaler_from_a_damaged_dict_names_the_entry(values, message):
     with pytest.raises(DataError, match=message):
         scaler_from_dict(values)
@@ -648,8 +659,10 @@ def test_forward_fill_matches_pandas_ffill_on_a_weather_file_with_gaps(tmp_path)
     rng = np.random.default_rng(3)
     rows = ["date,tmax,tmin,rain,tmax_tomorrow"]
     for day in range(200):
-        values = [f"{value:.1f}" for value in (rng.normal(60, 10), rng.normal(45, 8), rng.exponential(0.1),
-                                               rng.normal(60, 10))]
+        values = [
+            f"{value:.1f}"
+            for value in (rng.normal(60, 10), rng.normal(45, 8), rng.exponential(0.1), rng.normal(60, 10))
+        ]
         if day > 0:
             for column in range(4):
                 if rng.random() < 0.05:

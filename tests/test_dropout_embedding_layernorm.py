@@ -1,5 +1,6 @@
 """Dropout, Embedding and LayerNorm: against PyTorch where their values are deterministic,
 against their definitions (mask statistics, scaling) where they are random, and by gradcheck."""
+
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ TOLERANCE = dict(rtol=1e-10, atol=1e-10)
 
 
 # ---------------------------------------------------------------- Dropout
+
 
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
 def test_dropout_in_eval_mode_is_the_identity(p):
@@ -77,6 +79,7 @@ def test_dropout_keeps_float32_and_names_bad_options():
 
 # ---------------------------------------------------------------- Embedding
 
+
 def embedding_pair(padding_idx=None, rows=7, dim=4):
     ours = tg.nn.Embedding(rows, dim, padding_idx=padding_idx, rng=2)
     theirs = torch.nn.Embedding(rows, dim, padding_idx=padding_idx, dtype=torch.float64)
@@ -137,13 +140,17 @@ def test_embedding_gradcheck():
 
 # ---------------------------------------------------------------- LayerNorm
 
-@pytest.mark.parametrize("shape, normalized, options", [
-    ((3, 5, 6), 6, {}),
-    ((4, 2, 3), (2, 3), dict(eps=1e-3)),
-    ((6,), (6,), dict(elementwise_affine=False)),
-    ((2, 5), 5, dict(bias=False)),
-    ((2, 3, 4), 4, dict(dtype=np.float32)),
-])
+
+@pytest.mark.parametrize(
+    "shape, normalized, options",
+    [
+        ((3, 5, 6), 6, {}),
+        ((4, 2, 3), (2, 3), dict(eps=1e-3)),
+        ((6,), (6,), dict(elementwise_affine=False)),
+        ((2, 5), 5, dict(bias=False)),
+        ((2, 3, 4), 4, dict(dtype=np.float32)),
+    ],
+)
 def test_layernorm_matches_pytorch_values_and_gradients(shape, normalized, options):
     dtype = options.get("dtype", np.float64)
     tolerance = TOLERANCE if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)

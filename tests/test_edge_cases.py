@@ -8,6 +8,7 @@ test leaves the same constructs out while fuzz_graphs.KNOWN_ENGINE_BUGS lists th
 Where this library documents a behaviour different from PyTorch's, the case asserts the
 library's and says why.
 """
+
 import numpy as np
 import pytest
 
@@ -27,18 +28,23 @@ def gradient(fn, value, dtype=np.float64) -> np.ndarray:
 
 # ---------------------------------------------------------------- gradient accumulation
 
+
 def test_zero_d_tensor_used_twice_gets_both_gradients():
     assert gradient(lambda a: a + a, 2.0) == 2.0
     assert gradient(lambda a: a * a, 2.0) == 4.0
 
 
-@pytest.mark.parametrize("fn, expected", [
-    (lambda a: a + a + a, 3.0),                     # PyTorch: 3
-    (lambda a: a * a * a, 12.0),                    # 3 a**2 at a = 2
-    (lambda a: stack([a, a, a]).sum(), 3.0),
-    (lambda a: (a * 1.0) + (a * 1.0) + (a * 1.0) + (a * 1.0), 4.0),
-    (lambda a: a.sum() + a.sum() + a.sum(), 3.0),   # 0-d outputs of an op, not only leaves
-], ids=["a+a+a", "a*a*a", "stack", "four products", "three sums"])
+@pytest.mark.parametrize(
+    "fn, expected",
+    [
+        (lambda a: a + a + a, 3.0),  # PyTorch: 3
+        (lambda a: a * a * a, 12.0),  # 3 a**2 at a = 2
+        (lambda a: stack([a, a, a]).sum(), 3.0),
+        (lambda a: (a * 1.0) + (a * 1.0) + (a * 1.0) + (a * 1.0), 4.0),
+        (lambda a: a.sum() + a.sum() + a.sum(), 3.0),  # 0-d outputs of an op, not only leaves
+    ],
+    ids=["a+a+a", "a*a*a", "stack", "four products", "three sums"],
+)
 def test_zero_d_tensor_used_three_or_more_times(fn, expected):
     assert gradient(fn, 2.0) == expected
 
@@ -70,20 +76,22 @@ def test_one_element_tensor_used_three_times():
 
 # ---------------------------------------------------------------- pow
 
+
 def test_power_zero_has_zero_gradient_at_zero():
     x = leaf([0.0, 2.0])
-    y = x ** 0
+    y = x**0
     assert np.array_equal(y.data, [1.0, 1.0])  # 0 ** 0 = 1, as in PyTorch
     y.sum().backward()
     assert np.array_equal(x.grad, [0.0, 0.0])  # PyTorch: [0., 0.]
 
 
 def test_power_at_zero_for_positive_exponents():
-    assert np.array_equal(gradient(lambda x: (x ** 2).sum(), [0.0]), [0.0])
-    assert np.array_equal(gradient(lambda x: (x ** 1).sum(), [0.0]), [1.0])
+    assert np.array_equal(gradient(lambda x: (x**2).sum(), [0.0]), [0.0])
+    assert np.array_equal(gradient(lambda x: (x**1).sum(), [0.0]), [1.0])
 
 
 # ---------------------------------------------------------------- sigmoid tails
+
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sigmoid_is_accurate_in_relative_terms_far_left(dtype):
@@ -114,6 +122,7 @@ def test_sigmoid_far_right_is_one_and_both_tails_are_warning_free():
 
 
 # ---------------------------------------------------------------- the softmax family
+
 
 @pytest.mark.parametrize("method", ["softmax", "log_softmax"])
 def test_softmax_over_a_size_0_axis_is_empty(method):
@@ -165,6 +174,7 @@ def test_softmax_of_a_0d_tensor(method, expected, axis):
 
 # ---------------------------------------------------------------- reductions
 
+
 @pytest.mark.parametrize("method", ["sum", "mean", "amax", "logsumexp"])
 @pytest.mark.parametrize("axis", [0, -1, (0,)])
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -196,8 +206,7 @@ def test_max_shares_the_gradient_between_ties():
     # As torch.amax and torch.max() without dim do; the fuzz test compares with torch.amax.
     # max(dim=d), as torch.max(x, dim), gives all of it to the returned index instead.
     assert np.array_equal(gradient(lambda x: x.max(), [1.0, 1.0, 0.0]), [0.5, 0.5, 0.0])
-    assert np.array_equal(gradient(lambda x: x.amax(axis=0).sum(), [[2.0, 1.0], [2.0, 3.0]]),
-                          [[0.5, 0.0], [0.5, 1.0]])
+    assert np.array_equal(gradient(lambda x: x.amax(axis=0).sum(), [[2.0, 1.0], [2.0, 3.0]]), [[0.5, 0.0], [0.5, 1.0]])
 
 
 def test_mean_over_a_size_0_axis_is_nan_without_errors():
@@ -210,6 +219,7 @@ def test_mean_over_a_size_0_axis_is_nan_without_errors():
 
 
 # ---------------------------------------------------------------- NaN
+
 
 def test_max_of_an_array_holding_nan_is_nan_without_errors():
     with np.errstate(all="raise"):
@@ -261,8 +271,8 @@ FLOAT32_PARTNERS = {
     "float32 tensor": Tensor(np.full(3, 2.5, dtype=np.float32)),
 }
 FLOAT32_PARTNERS_PROMOTED_TODAY = {
-    "int array": np.array([1, 2, 3]),                   # PyTorch: float32 + int64 tensor is float32
-    "0-d float64 tensor": Tensor(np.float64(2.5)),      # 0-d tensors do not decide the dtype
+    "int array": np.array([1, 2, 3]),  # PyTorch: float32 + int64 tensor is float32
+    "0-d float64 tensor": Tensor(np.float64(2.5)),  # 0-d tensors do not decide the dtype
     "0-d float64 array": np.array(2.5),
 }
 
@@ -271,15 +281,22 @@ FLOAT32_PARTNERS_PROMOTED_TODAY = {
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "r+", "r*"])
 def test_float32_stays_float32(op, partner):
     x = leaf([1.0, 2.0, 3.0], dtype=np.float32)
-    y = {"+": lambda: x + partner, "-": lambda: x - partner, "*": lambda: x * partner,
-         "/": lambda: x / partner, "r+": lambda: partner + x, "r*": lambda: partner * x}[op]()
+    y = {
+        "+": lambda: x + partner,
+        "-": lambda: x - partner,
+        "*": lambda: x * partner,
+        "/": lambda: x / partner,
+        "r+": lambda: partner + x,
+        "r*": lambda: partner * x,
+    }[op]()
     assert y.dtype == np.float32
     y.sum().backward()
     assert x.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("partner", FLOAT32_PARTNERS_PROMOTED_TODAY.values(),
-                         ids=FLOAT32_PARTNERS_PROMOTED_TODAY.keys())
+@pytest.mark.parametrize(
+    "partner", FLOAT32_PARTNERS_PROMOTED_TODAY.values(), ids=FLOAT32_PARTNERS_PROMOTED_TODAY.keys()
+)
 def test_float32_with_int_arrays_and_0d_float64_stays_float32(partner):
     x = leaf([1.0, 2.0, 3.0], dtype=np.float32)
     assert (x * partner).dtype == np.float32
@@ -305,6 +322,7 @@ def test_integer_tensors_divide_into_the_default_float64():
 
 
 # ---------------------------------------------------------------- losses
+
 
 def test_binary_cross_entropy_at_a_clamped_probability_has_pytorchs_gradient():
     # The log is clamped at -100; the gradient is PyTorch's (p - y) / max(p (1 - p), 1e-12)
@@ -356,14 +374,22 @@ def test_masked_fill_value_converted_to_the_tensor_s_dtype_keeps_its_gradient():
 
 # ---------------------------------------------------------------- 0-d results
 
+
 @pytest.mark.parametrize("op", ["sub", "mul", "exp", "tanh", "max", "index", "greater", "argmax"])
 def test_a_0d_result_holds_a_0d_array(op):
     # .data stays a NumPy array for every shape (as DESIGN.md says), so writes like
     # t.data[...] = v and the in-place updates of optimizers work on 0-d tensors too.
     a = leaf(1.5)
-    y = {"sub": lambda: a - 1.0, "mul": lambda: a * a, "exp": lambda: a.exp(), "tanh": lambda: a.tanh(),
-         "max": lambda: a.max(), "index": lambda: leaf([1.0, 2.0])[0], "greater": lambda: a > 1.0,
-         "argmax": lambda: leaf([1.0, 2.0]).argmax()}[op]()
+    y = {
+        "sub": lambda: a - 1.0,
+        "mul": lambda: a * a,
+        "exp": lambda: a.exp(),
+        "tanh": lambda: a.tanh(),
+        "max": lambda: a.max(),
+        "index": lambda: leaf([1.0, 2.0])[0],
+        "greater": lambda: a > 1.0,
+        "argmax": lambda: leaf([1.0, 2.0]).argmax(),
+    }[op]()
     assert isinstance(y.data, np.ndarray) and y.data.shape == ()
 
 
@@ -373,11 +399,12 @@ def test_a_0d_gradient_is_a_0d_array_and_so_is_what_a_hook_sees():
     square = a * a
     square.register_hook(lambda g: seen.append(g.data))
     (square * a).backward()
-    assert isinstance(a.grad, np.ndarray) and a.grad.shape == () and a.grad == 3 * 1.5 ** 2
+    assert isinstance(a.grad, np.ndarray) and a.grad.shape == () and a.grad == 3 * 1.5**2
     assert len(seen) == 1 and isinstance(seen[0], np.ndarray) and seen[0].shape == ()
 
 
 # ---------------------------------------------------------------- shapes
+
 
 def test_view_of_a_transposed_tensor_is_a_reshape():
     # Documented: view() is reshape() here. PyTorch's view refuses a non-contiguous input
@@ -390,6 +417,7 @@ def test_view_of_a_transposed_tensor_is_a_reshape():
 
 
 # ---------------------------------------------------------------- indexing
+
 
 def test_integer_array_indices_follow_numpy_placement():
     # Two advanced indices apart (here a 0-d array and a 1-d one around a slice): NumPy puts
@@ -419,15 +447,17 @@ def test_an_empty_index_gives_an_empty_result_and_a_zero_gradient():
 
 # ---------------------------------------------------------------- against PyTorch itself
 
+
 def test_the_documented_values_are_pytorch_s():
     torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
-    assert torch.sigmoid(torch.tensor(-40.0, dtype=torch.float64)).item() == pytest.approx(4.248354255291589e-18,
-                                                                                         rel=1e-14)
+    assert torch.sigmoid(torch.tensor(-40.0, dtype=torch.float64)).item() == pytest.approx(
+        4.248354255291589e-18, rel=1e-14
+    )
     a = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
     (a * a * a).backward()
     assert a.grad.item() == 12.0
     x = torch.tensor([0.0, 2.0], dtype=torch.float64, requires_grad=True)
-    (x ** 0).sum().backward()
+    (x**0).sum().backward()
     assert x.grad.tolist() == [0.0, 0.0]
     assert torch.logsumexp(torch.zeros(2, 0), dim=1).tolist() == [-np.inf, -np.inf]
     assert torch.softmax(torch.tensor([1e308, -1e308], dtype=torch.float64), 0).tolist() == [1.0, 0.0]
@@ -438,8 +468,9 @@ def test_the_documented_values_are_pytorch_s():
     r.relu().sum().backward()
     assert r.grad.tolist() == [1.0, 0.0, 1.0]
     assert torch.tensor(2.0).sum(0, keepdim=True).shape == ()
-    assert torch.tensor(1.0).masked_fill(torch.tensor(True), torch.tensor(2.0, dtype=torch.float64)).dtype \
-        == torch.float32
+    assert (
+        torch.tensor(1.0).masked_fill(torch.tensor(True), torch.tensor(2.0, dtype=torch.float64)).dtype == torch.float32
+    )
     assert torch.zeros(0, 3).mean(0).isnan().all()
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         torch.nn.functional.binary_cross_entropy(torch.tensor([float("nan")]), torch.tensor([1.0]))

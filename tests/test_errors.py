@@ -1,4 +1,5 @@
 """Each bad input gets an error that says what was wrong: the op, the shapes and the time step."""
+
 import numpy as np
 import pytest
 
@@ -75,9 +76,12 @@ def test_linear_shape_mismatches_name_the_op_and_shapes():
         linear(x, w)
     with pytest.raises(ValueError, match=r"^Linear: the weight must be a matrix \(out, in\), got shape \(4,\)"):
         linear(x, Tensor(np.ones(4)))
-    with pytest.raises(ValueError, match=r"^Linear: the bias of shape \(5, 2, 3\) does not broadcast to the "
-                                         r"output's shape \(2, 3\) \(input shapes: \(2, 4\), \(3, 4\), \(5, 2, 3\)\)$"):
-        linear(x, Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2, 3))))   # a bias may not enlarge the output
+    with pytest.raises(
+        ValueError,
+        match=r"^Linear: the bias of shape \(5, 2, 3\) does not broadcast to the "
+        r"output's shape \(2, 3\) \(input shapes: \(2, 4\), \(3, 4\), \(5, 2, 3\)\)$",
+    ):
+        linear(x, Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2, 3))))  # a bias may not enlarge the output
 
 
 def test_functional_linear_takes_arrays_for_every_argument():
@@ -210,19 +214,22 @@ def test_requires_grad_can_only_be_set_on_leaves():
 def test_detect_anomaly_says_a_nan_was_already_in_a_recurrent_layers_input_and_where(layer_class, batch_first):
     layer = layer_class(3, 4, num_layers=2, batch_first=batch_first, rng=0)
     x = np.ones((5, 2, 3))
-    x[3, 1, 2] = np.nan   # step 3, batch row 1, feature 2
+    x[3, 1, 2] = np.nan  # step 3, batch row 1, feature 2
     if batch_first:
         x = x.transpose(1, 0, 2).copy()
     with detect_anomaly():
-        with pytest.raises(FloatingPointError, match=rf"^{layer_class.__name__}: the input already holds NaN at t=3, "
-                                                     r"element \(1, 2\) of x_t \(shape \(2, 3\)\), before layer0 ran$"):
+        with pytest.raises(
+            FloatingPointError,
+            match=rf"^{layer_class.__name__}: the input already holds NaN at t=3, "
+            r"element \(1, 2\) of x_t \(shape \(2, 3\)\), before layer0 ran$",
+        ):
             layer(x)
     steps = list(np.moveaxis(x, 1, 0)) if batch_first else list(x)
-    with detect_anomaly():   # given as a list of steps, the same
+    with detect_anomaly():  # given as a list of steps, the same
         with pytest.raises(FloatingPointError, match=r"the input already holds NaN at t=3, element \(1, 2\)"):
             layer_class(3, 4, rng=0)(steps)
     with np.errstate(invalid="ignore"):
-        output, _ = layer(x)   # without detect_anomaly the NaN just flows
+        output, _ = layer(x)  # without detect_anomaly the NaN just flows
     assert np.isnan(output.numpy()).any()
 
 
@@ -230,7 +237,7 @@ def test_detect_anomaly_names_the_step_whose_op_made_the_first_inf():
     rnn = nn.RNN(1, 1, nonlinearity="relu", bias=False, rng=0)
     rnn.weight_ih_l0.data = np.array([[1.0]])
     rnn.weight_hh_l0.data = np.array([[1e200]])
-    with detect_anomaly(), np.errstate(over="ignore"):   # h_1 = 1e200, h_2 = 1e400 = inf
+    with detect_anomaly(), np.errstate(over="ignore"):  # h_1 = 1e200, h_2 = 1e400 = inf
         with pytest.raises(FloatingPointError, match=r"^forward of Linear produced inf in scope 'layer0/t=2'"):
             rnn(np.ones((4, 1, 1)))
 
@@ -239,8 +246,11 @@ def test_detect_anomaly_blames_the_input_that_already_held_the_nan_not_the_op():
     x = Tensor([1.0, np.nan, 2.0])
     w = Tensor([1.0, 1.0, 1.0], requires_grad=True)
     with detect_anomaly(), scope("t=4"):
-        with pytest.raises(FloatingPointError, match=r"^forward of Mul in scope 't=4': its input 0 \(shape \(3,\)\) "
-                                                     r"already holds NaN, first at element \(1,\)$"):
+        with pytest.raises(
+            FloatingPointError,
+            match=r"^forward of Mul in scope 't=4': its input 0 \(shape \(3,\)\) "
+            r"already holds NaN, first at element \(1,\)$",
+        ):
             x * w
 
 
@@ -258,11 +268,17 @@ def test_checkpoint_load_with_swapped_arguments_names_the_order(tmp_path):
     path = tmp_path / "model.npz"
     checkpoint.save(model, path)
     before = {name: value.copy() for name, value in model.state_dict().items()}
-    with pytest.raises(TypeError, match=r"^checkpoint\.load\(path, module\): expected a Module as the second "
-                                        r"argument, got str \(the arguments are swapped\)$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^checkpoint\.load\(path, module\): expected a Module as the second "
+        r"argument, got str \(the arguments are swapped\)$",
+    ):
         checkpoint.load(model, str(path))
-    with pytest.raises(TypeError, match=r"^checkpoint\.load\(path, module\): expected a Module as the second "
-                                        r"argument, got int$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^checkpoint\.load\(path, module\): expected a Module as the second "
+        r"argument, got int$",
+    ):
         checkpoint.load(path, 5)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])

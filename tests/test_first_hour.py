@@ -1,5 +1,6 @@
 """What a PyTorch user types in the first hour, written with `import tinygrad_rnn as tg` alone,
 each idiom compared with PyTorch's answer."""
+
 import os
 import subprocess
 import sys
@@ -24,22 +25,51 @@ def test_the_package_reaches_every_part():
 
 
 def test_importing_the_package_does_not_load_plotting(tmp_path):
-    code = ("import sys, tinygrad_rnn as tg; assert 'matplotlib' not in sys.modules, 'matplotlib'; "
-            "assert 'graphviz' not in sys.modules, 'graphviz'; tg.viz; assert 'graphviz' in sys.modules")
+    code = (
+        "import sys, tinygrad_rnn as tg; assert 'matplotlib' not in sys.modules, 'matplotlib'; "
+        "assert 'graphviz' not in sys.modules, 'graphviz'; tg.viz; assert 'graphviz' in sys.modules"
+    )
     root = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": root})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": root},
+    )
     assert result.returncode == 0, result.stderr
 
 
 # ---------------------------------------------------------------- tensor factories
 
-@pytest.mark.parametrize("call", [
-    lambda m: m.zeros(2, 3), lambda m: m.zeros((2, 3)), lambda m: m.ones(4), lambda m: m.zeros(0, 2),
-    lambda m: m.full((2, 2), 1.5), lambda m: m.full((3,), 7), lambda m: m.arange(5), lambda m: m.arange(1, 7, 2),
-    lambda m: m.arange(0.0, 1.0, 0.25), lambda m: m.ones(()),
-], ids=["zeros", "zeros tuple", "ones", "zeros empty", "full float", "full int", "arange", "arange step",
-        "arange float", "ones 0-d"])
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.zeros(2, 3),
+        lambda m: m.zeros((2, 3)),
+        lambda m: m.ones(4),
+        lambda m: m.zeros(0, 2),
+        lambda m: m.full((2, 2), 1.5),
+        lambda m: m.full((3,), 7),
+        lambda m: m.arange(5),
+        lambda m: m.arange(1, 7, 2),
+        lambda m: m.arange(0.0, 1.0, 0.25),
+        lambda m: m.ones(()),
+    ],
+    ids=[
+        "zeros",
+        "zeros tuple",
+        "ones",
+        "zeros empty",
+        "full float",
+        "full int",
+        "arange",
+        "arange step",
+        "arange float",
+        "ones 0-d",
+    ],
+)
 def test_factories_give_torchs_values_and_kinds(call):
     ours, theirs = call(tg), call(torch)
     np.testing.assert_array_equal(ours.data, theirs.numpy())
@@ -71,7 +101,7 @@ def test_tensor_copies_and_takes_dtype_and_requires_grad():
     t = tg.tensor(source, dtype=np.float32, requires_grad=True)
     source[0] = 5.0
     assert t.dtype == np.float32 and t.requires_grad and t.data[0] == 1.0
-    assert tg.tensor([1.5]).dtype == np.float64   # the library's default float, where torch's is float32
+    assert tg.tensor([1.5]).dtype == np.float64  # the library's default float, where torch's is float32
     with pytest.raises(TypeError, match="only floating-point data can require a gradient"):
         tg.tensor([1, 2], requires_grad=True)
 
@@ -106,6 +136,7 @@ def test_cat_and_stack_with_dim_match_torch(name, dim):
 
 
 # ---------------------------------------------------------------- a training loop, line for line
+
 
 class OurTagger(tg.nn.Module):
     def __init__(self):
@@ -147,9 +178,14 @@ def test_a_pytorch_style_training_loop_gives_pytorchs_losses():
     ids, targets = rng.integers(0, 10, (12, 6)), rng.standard_normal((12, 1))
 
     def train(model, nn, optim, loader):
-        optimizer = optim.AdamW([{"params": list(model.embed.parameters()), "lr": 0.05},
-                                 {"params": [p for n, p in model.named_parameters() if not n.startswith("embed")]}],
-                                lr=0.01, weight_decay=0.05)
+        optimizer = optim.AdamW(
+            [
+                {"params": list(model.embed.parameters()), "lr": 0.05},
+                {"params": [p for n, p in model.named_parameters() if not n.startswith("embed")]},
+            ],
+            lr=0.01,
+            weight_decay=0.05,
+        )
         schedule = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
         losses = []
         for _ in range(4):
@@ -164,7 +200,8 @@ def test_a_pytorch_style_training_loop_gives_pytorchs_losses():
 
     our_loader = tg.data.DataLoader(tg.data.TensorDataset(ids, targets), batch_size=5)
     their_loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.from_numpy(ids), torch.from_numpy(targets)), batch_size=5)
+        torch.utils.data.TensorDataset(torch.from_numpy(ids), torch.from_numpy(targets)), batch_size=5
+    )
     our_losses = train(ours, tg.nn, tg.optim, our_loader)
     their_losses = train(theirs, torch.nn, torch.optim, their_loader)
     np.testing.assert_allclose(our_losses, their_losses, rtol=1e-10)
@@ -190,11 +227,16 @@ def test_module_idioms():
 
 def build_containers(nn, **linear_options):
     """The same nest of containers from tg.nn or torch.nn."""
+
     def linear(a, b):
         return nn.Linear(a, b, **linear_options)
 
-    model = nn.ModuleDict({"encoder": nn.Sequential(linear(3, 4), linear(4, 4), linear(4, 2)),
-                           "heads": nn.ModuleList([linear(2, 1), linear(2, 5)])})
+    model = nn.ModuleDict(
+        {
+            "encoder": nn.Sequential(linear(3, 4), linear(4, 4), linear(4, 2)),
+            "heads": nn.ModuleList([linear(2, 1), linear(2, 5)]),
+        }
+    )
     model["heads"].append(linear(2, 2))
     model["heads"].insert(0, linear(2, 3))
     del model["heads"][1]
@@ -211,8 +253,9 @@ def test_containers_name_parameters_as_torch_does():
     theirs = theirs.double()
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((2, 3))
-    np.testing.assert_allclose(ours["encoder"][:2](x).data,
-                               theirs["encoder"][:2](torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        ours["encoder"][:2](x).data, theirs["encoder"][:2](torch.from_numpy(x)).detach().numpy(), rtol=1e-12
+    )
 
 
 def test_float_and_double_as_torch():

@@ -5,6 +5,7 @@ item. A failure prints, for each distinct cause, how many graphs it hit, their s
 first one's report with a snippet that rebuilds its graph; `python tests/fuzz_graphs.py SEED`
 runs one graph again.
 """
+
 import collections
 
 import fuzz_graphs
@@ -81,8 +82,9 @@ def test_the_generator_reaches_every_op_shape_and_dtype():
     assert any((a < 0).any() for a in int_arrays)
     assert any(isinstance(p, np.ndarray) and p.dtype == bool for p in parts)
     assert any(isinstance(p, slice) and p.step is not None and p.step < 0 for p in parts)
-    assert any(any(a == b for a, b in zip(s.args, s.args[1:]) if isinstance(a, int)) for s in steps), \
+    assert any(any(a == b for a, b in zip(s.args, s.args[1:]) if isinstance(a, int)) for s in steps), (
         "no op takes the same tensor twice"
+    )
 
 
 def test_zero_d_values_receive_three_or_more_gradients():
@@ -94,8 +96,11 @@ def test_a_wrong_backward_is_caught_with_its_seed_and_a_snippet(monkeypatch):
     """The harness itself: tanh's backward made wrong by 10% must fail, by both oracles."""
     right = ops.Tanh.backward
     monkeypatch.setattr(ops.Tanh, "backward", lambda self, g: tuple(1.1 * d for d in right(self, g)))
-    seed = next(s for s in range(100) if "tanh" in random_graph(s).ops_used()
-                and check_graph(random_graph(s)).failure is not None)
+    seed = next(
+        s
+        for s in range(100)
+        if "tanh" in random_graph(s).ops_used() and check_graph(random_graph(s)).failure is not None
+    )
     failure = check_graph(random_graph(seed)).failure
     if fuzz_graphs.torch is not None:
         assert failure.cause.startswith("gradient differs from PyTorch") and "tanh" in failure.cause

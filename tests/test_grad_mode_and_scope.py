@@ -1,5 +1,6 @@
 """no_grad / enable_grad as contexts and decorators, scope tags on every tensor made inside, and
 the pause of the cycle collector."""
+
 import gc
 
 import numpy as np
@@ -108,6 +109,6 @@ def test_the_cycle_collector_is_paused_only_inside_and_restored_after_an_error()
     try:
         with collector_paused():
             pass
-        assert not gc.isenabled()   # it was off before, so it stays off
+        assert not gc.isenabled()  # it was off before, so it stays off
     finally:
         gc.enable()

@@ -1,5 +1,6 @@
 """gradcheck itself: it passes correct ops, catches a wrong backward and points at the worst element;
 directional_gradcheck does the same for inputs too large to check element by element."""
+
 import numpy as np
 import pytest
 
@@ -99,8 +100,9 @@ def test_directional_gradcheck_fails_on_the_broken_ops():
     with pytest.raises(GradcheckError, match=r"gradcheck FAILED"):
         directional_gradcheck(lambda t: apply(SquareMissingTwo, t), [x])
     y = Tensor(rng.randn(50, 40), requires_grad=True)
-    report = directional_gradcheck(lambda a, b: apply(MulWrongAtOneElement, a, b, where=(7, 9)), [x, y],
-                                   raise_exception=False)
+    report = directional_gradcheck(
+        lambda a, b: apply(MulWrongAtOneElement, a, b, where=(7, 9)), [x, y], raise_exception=False
+    )
     assert not report.ok
 
 

@@ -5,6 +5,7 @@ compares the output's shape, dtype and values, then seeds both backward passes w
 same random output gradient and compares every input's gradient. NaN must meet NaN. The
 inputs include ties, NaN, inf, 0-d and size-0 tensors and float32.
 """
+
 import numpy as np
 import pytest
 
@@ -67,8 +68,11 @@ ELEMENTWISE = {
 
 
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
-@pytest.mark.parametrize("values", [SPECIAL, MATRIX, np.array(0.7), np.zeros((0, 2)),
-                                    MATRIX.astype(np.float32)], ids=["special", "matrix", "0-d", "size-0", "float32"])
+@pytest.mark.parametrize(
+    "values",
+    [SPECIAL, MATRIX, np.array(0.7), np.zeros((0, 2)), MATRIX.astype(np.float32)],
+    ids=["special", "matrix", "0-d", "size-0", "float32"],
+)
 def test_elementwise(name, values):
     if name == "sqrt":
         values = np.abs(values)  # sqrt's own edge cases belong to Pow's tests
@@ -77,8 +81,8 @@ def test_elementwise(name, values):
 
 PAIRS = [
     (np.array([1.0, 2.0, NAN, NAN, 3.0, -0.0]), np.array([1.0, 3.0, 1.0, NAN, NAN, 0.0])),
-    (RNG.standard_normal((3, 1)), RNG.standard_normal(4)),   # broadcast both ways
-    (np.array(2.0), np.array([1.0, 2.0, 3.0])),              # 0-d against a vector, with a tie
+    (RNG.standard_normal((3, 1)), RNG.standard_normal(4)),  # broadcast both ways
+    (np.array(2.0), np.array([1.0, 2.0, 3.0])),  # 0-d against a vector, with a tie
     (np.zeros((0, 3)), np.zeros(3)),
 ]
 
@@ -139,8 +143,14 @@ def test_masked_fill_errors_name_the_shapes():
 
 
 STATISTICS_OPTIONS = [
-    {}, {"dim": 1}, {"dim": 0, "keepdim": True}, {"dim": (0, 1)}, {"dim": -1, "correction": 0},
-    {"dim": 1, "unbiased": False}, {"dim": 1, "correction": 2}, {"correction": 3.5},
+    {},
+    {"dim": 1},
+    {"dim": 0, "keepdim": True},
+    {"dim": (0, 1)},
+    {"dim": -1, "correction": 0},
+    {"dim": 1, "unbiased": False},
+    {"dim": 1, "correction": 2},
+    {"correction": 3.5},
 ]
 STATISTICS_INPUTS = {
     "matrix": MATRIX,
@@ -161,19 +171,26 @@ def test_var_and_std(name, options, inputs):
     dims = options.get("dim")
     reduced = values.size if dims is None else np.prod(np.array(values.shape)[list(np.atleast_1d(dims))])
     degenerate_with_dim = "dim" in options and reduced - options.get("correction", 1) <= 0
-    run_both(lambda a: getattr(a, name)(**options), lambda a: getattr(a, name)(**options), values,
-             gradients=not degenerate_with_dim)
+    run_both(
+        lambda a: getattr(a, name)(**options),
+        lambda a: getattr(a, name)(**options),
+        values,
+        gradients=not degenerate_with_dim,
+    )
 
 
 @pytest.mark.parametrize("name", ["var", "std"])
-@pytest.mark.parametrize("values, options", [
-    (np.array([1.5]), {}),                  # n - correction = 0: NaN, as PyTorch
-    (np.array(1.5), {}),                    # 0-d
-    (np.array(1.5), {"correction": 0}),
-    (np.zeros((0, 3)), {"dim": 0}),         # size-0: NaN
-    (np.zeros((0, 3)), {"dim": 1}),         # nothing to reduce over, shape (0,)
-    (np.array([1.0, 2.0]), {"correction": 2}),  # n - correction = 0 with spread: inf
-])
+@pytest.mark.parametrize(
+    "values, options",
+    [
+        (np.array([1.5]), {}),  # n - correction = 0: NaN, as PyTorch
+        (np.array(1.5), {}),  # 0-d
+        (np.array(1.5), {"correction": 0}),
+        (np.zeros((0, 3)), {"dim": 0}),  # size-0: NaN
+        (np.zeros((0, 3)), {"dim": 1}),  # nothing to reduce over, shape (0,)
+        (np.array([1.0, 2.0]), {"correction": 2}),  # n - correction = 0 with spread: inf
+    ],
+)
 def test_var_and_std_degenerate(name, values, options):
     run_both(lambda a: getattr(a, name)(**options), lambda a: getattr(a, name)(**options), values)
 
@@ -191,8 +208,11 @@ def test_var_numpy_spellings_and_the_positional_unbiased():
 
 @pytest.mark.parametrize("name", ["amax", "amin"])
 @pytest.mark.parametrize("options", [{}, {"dim": 1}, {"dim": 0, "keepdim": True}, {"dim": (0, 1)}], ids=str)
-@pytest.mark.parametrize("values", [TIES_AND_NAN, MATRIX, np.array(2.5), TIES_AND_NAN.astype(np.float32)],
-                         ids=["ties and nan", "matrix", "0-d", "float32"])
+@pytest.mark.parametrize(
+    "values",
+    [TIES_AND_NAN, MATRIX, np.array(2.5), TIES_AND_NAN.astype(np.float32)],
+    ids=["ties and nan", "matrix", "0-d", "float32"],
+)
 def test_amax_amin(name, options, values):
     if values.ndim == 0 and options:
         options = {k: v for k, v in options.items() if k == "keepdim"}
@@ -201,8 +221,9 @@ def test_amax_amin(name, options, values):
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("keepdim", [False, True])
-@pytest.mark.parametrize("values", [TIES_AND_NAN, MATRIX, TIES_AND_NAN.astype(np.float32)],
-                         ids=["ties and nan", "matrix", "float32"])
+@pytest.mark.parametrize(
+    "values", [TIES_AND_NAN, MATRIX, TIES_AND_NAN.astype(np.float32)], ids=["ties and nan", "matrix", "float32"]
+)
 def test_min_along_a_dim_returns_values_and_indices(dim, keepdim, values):
     ours = Tensor(values).min(dim=dim, keepdim=keepdim)
     theirs = torch.tensor(values).min(dim=dim, keepdim=keepdim)
@@ -236,8 +257,10 @@ SHAPE_IDIOMS = {
     "squeeze()": (lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze(), lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze()),
     "squeeze(0)": (lambda x: x.unsqueeze(0).squeeze(0), lambda x: x.unsqueeze(0).squeeze(0)),
     "squeeze(1) of a longer axis": (lambda x: x.squeeze(1), lambda x: x.squeeze(1)),
-    "squeeze((0, -1))": (lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze((0, -1)),
-                         lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze((0, -1))),
+    "squeeze((0, -1))": (
+        lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze((0, -1)),
+        lambda x: x.unsqueeze(0).unsqueeze(-1).squeeze((0, -1)),
+    ),
     "permute(2, 0, 1)": (lambda x: x.unsqueeze(-1).permute(2, 0, 1), lambda x: x.unsqueeze(-1).permute(2, 0, 1)),
     "permute((1, 0))": (lambda x: x.permute((1, 0)), lambda x: x.permute((1, 0))),
     "flatten()": (lambda x: x.unsqueeze(1).flatten(), lambda x: x.unsqueeze(1).flatten()),
@@ -256,13 +279,16 @@ def test_shape_idioms(name):
 
 
 @pytest.mark.parametrize("values", [np.array(1.5), np.zeros((0, 2))], ids=["0-d", "size-0"])
-@pytest.mark.parametrize("idiom", [
-    (lambda x: x.flatten(), lambda x: x.flatten()),
-    (lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0)),
-    (lambda x: x.squeeze(), lambda x: x.squeeze()),
-    (lambda x: x.view(-1), lambda x: x.view(-1)),
-    (lambda x: x.expand(3, *x.shape), lambda x: x.expand(3, *x.shape)),
-])
+@pytest.mark.parametrize(
+    "idiom",
+    [
+        (lambda x: x.flatten(), lambda x: x.flatten()),
+        (lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0)),
+        (lambda x: x.squeeze(), lambda x: x.squeeze()),
+        (lambda x: x.view(-1), lambda x: x.view(-1)),
+        (lambda x: x.expand(3, *x.shape), lambda x: x.expand(3, *x.shape)),
+    ],
+)
 def test_shape_idioms_on_0d_and_size_0(values, idiom):
     run_both(*idiom, values)
 
@@ -302,8 +328,11 @@ CONVERSIONS = {
 
 
 @pytest.mark.parametrize("name", sorted(CONVERSIONS))
-@pytest.mark.parametrize("values", [np.array([[1.25, -2.5], [3.75, 0.0]]), np.array([1.5, -0.5], dtype=np.float32)],
-                         ids=["float64", "float32"])
+@pytest.mark.parametrize(
+    "values",
+    [np.array([[1.25, -2.5], [3.75, 0.0]]), np.array([1.5, -0.5], dtype=np.float32)],
+    ids=["float64", "float32"],
+)
 def test_conversions(name, values):
     run_both(*CONVERSIONS[name], values)
 

@@ -5,6 +5,7 @@ derivative: |x| at 0, ties in maximum/minimum/amin/min, clamp at its bounds. The
 ops (where, masked_fill, min along a dim) are smooth in the values they pass on.
 Set TINYGRAD_RNN_EXAMPLES=500 to search harder than the default 25 examples per test.
 """
+
 import os
 
 import numpy as np
@@ -17,8 +18,12 @@ from tinygrad_rnn import Tensor, gradcheck
 from tinygrad_rnn.tensors import maximum, minimum, where
 
 EXAMPLES = int(os.environ.get("TINYGRAD_RNN_EXAMPLES", "25"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 NONSCALAR_SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 

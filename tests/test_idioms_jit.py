@@ -5,6 +5,7 @@ Covers every new op, a model of Embedding, Dropout (eval) and a two-layer bidire
 LSTM, and a bidirectional GRU over packed batches whose lengths change between calls (the
 program is guarded by them: each call agrees with eager).
 """
+
 import warnings
 
 import numpy as np

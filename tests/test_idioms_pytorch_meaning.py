@@ -8,6 +8,7 @@ where it does not conflict. Each idiom is compared with PyTorch: values, dtypes,
   - transpose(d0, d1) swaps two axes; transpose() and a full permutation keep NumPy's meaning;
   - register_hook(fn) sees, and may replace, the gradient flowing into a tensor.
 """
+
 import numpy as np
 import pytest
 
@@ -94,8 +95,9 @@ def test_max_and_min_along_a_dim_give_values_and_indices(name, dim, keepdim):
     assert_same(ours.indices.data, theirs.indices, "indices")
     run_both(lambda x: getattr(x, name)(dim, keepdim).values, lambda x: getattr(x, name)(dim, keepdim).values, values)
     # NumPy's spelling means the same
-    run_both(lambda x: getattr(x, name)(axis=dim, keepdims=keepdim)[0],
-             lambda x: getattr(x, name)(dim, keepdim)[0], values)
+    run_both(
+        lambda x: getattr(x, name)(axis=dim, keepdims=keepdim)[0], lambda x: getattr(x, name)(dim, keepdim)[0], values
+    )
 
 
 @pytest.mark.parametrize("name", ["max", "min", "amax", "amin"])
@@ -126,6 +128,7 @@ def test_numpy_full_permutations_stay():
 
 
 # ------------------------------------------------------------------ register_hook
+
 
 def test_a_hook_sees_the_gradient_flowing_into_an_intermediate_tensor():
     seen = {}

@@ -1,5 +1,6 @@
 """to_torch and from_torch: for every module kind, the converted module gives the same outputs and
 the same gradients (1e-12), and a round trip gives back the same parameters exactly."""
+
 import sys
 from collections import OrderedDict
 
@@ -14,8 +15,8 @@ torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install 
 
 TOLERANCE = dict(rtol=1e-12, atol=1e-12)
 RNG = np.random.default_rng(0)
-SEQUENCE = RNG.standard_normal((5, 3, 4))      # (T, B, I)
-BATCH_FIRST = RNG.standard_normal((3, 5, 4))   # (B, T, I)
+SEQUENCE = RNG.standard_normal((5, 3, 4))  # (T, B, I)
+BATCH_FIRST = RNG.standard_normal((3, 5, 4))  # (B, T, I)
 ROWS = RNG.standard_normal((3, 4))
 H0 = RNG.standard_normal((3, 6))
 C0 = RNG.standard_normal((3, 6))
@@ -30,8 +31,11 @@ def flat(outputs):
 
 
 def run(module, inputs, torch_side: bool):
-    wrap = (lambda a: torch.tensor(a, requires_grad=a.dtype.kind == "f")) if torch_side else (
-        lambda a: Tensor(a, requires_grad=a.dtype.kind == "f"))
+    wrap = (
+        (lambda a: torch.tensor(a, requires_grad=a.dtype.kind == "f"))
+        if torch_side
+        else (lambda a: Tensor(a, requires_grad=a.dtype.kind == "f"))
+    )
     args = [tuple(wrap(a) for a in arg) if isinstance(arg, tuple) else wrap(arg) for arg in inputs]
     return args, flat(module(*args))
 
@@ -75,31 +79,41 @@ def kinds():
         "Linear without bias": (lambda: nn.Linear(4, 3, bias=False, rng=1), [ROWS]),
         "RNN tanh": (lambda: nn.RNN(4, 6, rng=2), [SEQUENCE]),
         "RNN relu, 2 layers, batch_first": (
-            lambda: nn.RNN(4, 6, num_layers=2, nonlinearity="relu", batch_first=True, rng=3), [BATCH_FIRST]),
+            lambda: nn.RNN(4, 6, num_layers=2, nonlinearity="relu", batch_first=True, rng=3),
+            [BATCH_FIRST],
+        ),
         "LSTM 2 layers": (lambda: nn.LSTM(4, 6, num_layers=2, rng=4), [SEQUENCE]),
-        "LSTM batch_first without bias": (lambda: nn.LSTM(4, 6, bias=False, batch_first=True, rng=5),
-                                          [BATCH_FIRST]),
+        "LSTM batch_first without bias": (lambda: nn.LSTM(4, 6, bias=False, batch_first=True, rng=5), [BATCH_FIRST]),
         "GRU 3 layers": (lambda: nn.GRU(4, 6, num_layers=3, rng=6), [SEQUENCE]),
         "bidirectional LSTM 2 layers, batch_first": (
-            lambda: nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True, rng=18), [BATCH_FIRST]),
+            lambda: nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True, rng=18),
+            [BATCH_FIRST],
+        ),
         "bidirectional GRU with dropout (eval)": (
-            lambda: nn.GRU(4, 6, num_layers=2, bidirectional=True, dropout=0.3, rng=19).eval(), [SEQUENCE]),
+            lambda: nn.GRU(4, 6, num_layers=2, bidirectional=True, dropout=0.3, rng=19).eval(),
+            [SEQUENCE],
+        ),
         "bidirectional RNN relu": (lambda: nn.RNN(4, 6, nonlinearity="relu", bidirectional=True, rng=20), [SEQUENCE]),
         "RNNCell": (lambda: nn.RNNCell(4, 6, rng=7), [ROWS, H0]),
         "LSTMCell": (lambda: nn.LSTMCell(4, 6, rng=8), [ROWS, (H0, C0)]),
         "GRUCell": (lambda: nn.GRUCell(4, 6, rng=9), [ROWS, H0]),
         "Sequential of Linears": (lambda: nn.Sequential(nn.Linear(4, 5, rng=10), nn.Linear(5, 2, rng=11)), [ROWS]),
         "Sequential with named children": (
-            lambda: nn.Sequential(OrderedDict(hidden=nn.Linear(4, 5, rng=21), out=nn.Linear(5, 2, rng=22))), [ROWS]),
+            lambda: nn.Sequential(OrderedDict(hidden=nn.Linear(4, 5, rng=21), out=nn.Linear(5, 2, rng=22))),
+            [ROWS],
+        ),
         "Sequential with LayerNorm and Dropout (eval)": (
-            lambda: nn.Sequential(nn.Linear(4, 5, rng=12), nn.LayerNorm(5), nn.Dropout(0.5)).eval(), [ROWS]),
+            lambda: nn.Sequential(nn.Linear(4, 5, rng=12), nn.LayerNorm(5), nn.Dropout(0.5)).eval(),
+            [ROWS],
+        ),
         "Embedding with padding": (lambda: nn.Embedding(4, 3, padding_idx=0, rng=13), [IDS]),
         "LayerNorm": (lambda: nn.LayerNorm((5, 4)), [BATCH_FIRST]),
         "SequenceModel rnn": (lambda: SequenceModel(4, 6, 2, cell="rnn", rng=14), [BATCH_FIRST]),
         "SequenceModel lstm many-to-many": (
-            lambda: SequenceModel(4, 6, 1, cell="lstm", many_to_many=True, rng=15), [BATCH_FIRST]),
-        "SequenceModel gru 2 layers": (lambda: SequenceModel(4, 6, 3, cell="gru", num_layers=2, rng=16),
-                                       [BATCH_FIRST]),
+            lambda: SequenceModel(4, 6, 1, cell="lstm", many_to_many=True, rng=15),
+            [BATCH_FIRST],
+        ),
+        "SequenceModel gru 2 layers": (lambda: SequenceModel(4, 6, 3, cell="gru", num_layers=2, rng=16), [BATCH_FIRST]),
         "SequenceModel unbatched": (lambda: SequenceModel(4, 6, 2, cell="rnn", rng=17), [BATCH_FIRST[0]]),
     }
 
@@ -129,17 +143,29 @@ def test_from_torch_of_to_torch_gives_back_the_same_module(kind):
     assert repr(back) == repr(ours)
 
 
-@pytest.mark.parametrize("make, inputs", [
-    (lambda: torch.nn.LSTM(4, 6, num_layers=2, dtype=torch.float64), [SEQUENCE]),
-    (lambda: torch.nn.GRU(4, 6, batch_first=True, dtype=torch.float64), [BATCH_FIRST]),
-    (lambda: torch.nn.RNN(4, 6, nonlinearity="relu", dtype=torch.float64), [SEQUENCE]),
-    (lambda: torch.nn.LSTM(4, 6, num_layers=3, bidirectional=True, dropout=0.2, dtype=torch.float64).eval(),
-     [SEQUENCE]),
-    (lambda: torch.nn.Sequential(torch.nn.Linear(4, 8, dtype=torch.float64), torch.nn.Dropout(0.1),
-                                 torch.nn.Linear(8, 2, dtype=torch.float64)).eval(), [ROWS]),
-    (lambda: torch.nn.Embedding(4, 5, padding_idx=2, dtype=torch.float64), [IDS]),
-    (lambda: torch.nn.LayerNorm(4, elementwise_affine=True, bias=False, dtype=torch.float64), [ROWS]),
-], ids=["LSTM", "GRU", "RNN relu", "bidirectional LSTM", "Sequential", "Embedding", "LayerNorm"])
+@pytest.mark.parametrize(
+    "make, inputs",
+    [
+        (lambda: torch.nn.LSTM(4, 6, num_layers=2, dtype=torch.float64), [SEQUENCE]),
+        (lambda: torch.nn.GRU(4, 6, batch_first=True, dtype=torch.float64), [BATCH_FIRST]),
+        (lambda: torch.nn.RNN(4, 6, nonlinearity="relu", dtype=torch.float64), [SEQUENCE]),
+        (
+            lambda: torch.nn.LSTM(4, 6, num_layers=3, bidirectional=True, dropout=0.2, dtype=torch.float64).eval(),
+            [SEQUENCE],
+        ),
+        (
+            lambda: torch.nn.Sequential(
+                torch.nn.Linear(4, 8, dtype=torch.float64),
+                torch.nn.Dropout(0.1),
+                torch.nn.Linear(8, 2, dtype=torch.float64),
+            ).eval(),
+            [ROWS],
+        ),
+        (lambda: torch.nn.Embedding(4, 5, padding_idx=2, dtype=torch.float64), [IDS]),
+        (lambda: torch.nn.LayerNorm(4, elementwise_affine=True, bias=False, dtype=torch.float64), [ROWS]),
+    ],
+    ids=["LSTM", "GRU", "RNN relu", "bidirectional LSTM", "Sequential", "Embedding", "LayerNorm"],
+)
 def test_from_torch_computes_the_same_function(make, inputs):
     torch.manual_seed(0)
     theirs = make()

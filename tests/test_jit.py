@@ -4,6 +4,7 @@ Each case runs the same training step eagerly and through jit from the same para
 data, three calls in a row, with the parameters changed in place and new data (new labels)
 between calls, and compares to 1e-12.
 """
+
 import numpy as np
 import pytest
 
@@ -38,6 +39,7 @@ def make_step(model: Model, loss: str):
         value = F.mse_loss(prediction, y) if loss == "mse" else F.cross_entropy(prediction, y)
         value.backward()
         return value
+
     return step
 
 
@@ -149,6 +151,7 @@ def test_parameters_reassigned_between_calls_are_read_at_call_time():
 
 def test_tensor_inputs_and_integer_token_inputs():
     """Token ids go through an embedding: they stay an input of the program, never a constant."""
+
     def build():
         embedding, rnn, head = nn.Embedding(10, 3, rng=2), nn.GRU(3, 4, rng=0), nn.Linear(4, 2, rng=1)
         return embedding, rnn, head
@@ -159,6 +162,7 @@ def test_tensor_inputs_and_integer_token_inputs():
             loss = F.cross_entropy(head(out[-1]), labels)
             loss.backward()
             return loss
+
         return step
 
     eager_parts, jit_parts = build(), build()

@@ -1,5 +1,6 @@
 """jit is never silently wrong: branches on values, shape changes, outside values, optimizer
 calls inside the step, random draws and the modes that need the eager graph."""
+
 import warnings
 
 import numpy as np
@@ -43,6 +44,7 @@ def branching_step(model):
             loss = loss * 0.5
         loss.backward()
         return loss
+
     return step
 
 
@@ -82,6 +84,7 @@ def test_a_shape_change_traces_again_and_never_reuses_a_stale_program():
             loss = F.mse_loss(head(out[-1]), y)
             loss.backward()
             return loss
+
         return step
 
     eager_step, compiled = step_of(rnn_e, head_e), jit(step_of(rnn_j, head_j))

@@ -1,5 +1,6 @@
 """The program jit writes: time steps rolled into loops, a size that does not grow with T, and
 exact gradients through NaN and inf."""
+
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ def elman_step(hidden=8, inputs=2):
         loss = F.mse_loss(head(out[-1]), y)
         loss.backward()
         return loss
+
     return step, rnn, head
 
 

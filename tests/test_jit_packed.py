@@ -2,6 +2,7 @@
 the lengths decide the shapes inside the step (the longest length, the batch sizes at each
 time step), so a new set of lengths gets a program of its own, a repeated set reuses its
 program, and every call gives eager's loss and gradients (1e-12)."""
+
 import warnings
 
 import numpy as np
@@ -23,6 +24,7 @@ def packed_step(layer):
             loss = loss + final.sum()
         loss.backward()
         return loss
+
     return step
 
 
@@ -41,8 +43,10 @@ def assert_matches_eager(module, step, compiled, *args):
         np.testing.assert_allclose(got, want, **TOLERANCE)
 
 
-@pytest.mark.parametrize("sequence", [([5, 3, 2], [4, 4, 4]), ([4, 4, 4], [5, 5, 5]),
-                                      ([5, 3, 2], [4, 4, 4], [5, 5, 5], [5, 3, 2], [4, 4, 4])])
+@pytest.mark.parametrize(
+    "sequence",
+    [([5, 3, 2], [4, 4, 4]), ([4, 4, 4], [5, 5, 5]), ([5, 3, 2], [4, 4, 4], [5, 5, 5], [5, 3, 2], [4, 4, 4])],
+)
 def test_a_new_longest_length_traces_again_and_matches_eager(sequence):
     gru = nn.GRU(3, 4, bidirectional=True, rng=1)
     step = packed_step(gru)
@@ -94,9 +98,16 @@ def test_a_traced_size_is_checked_where_it_makes_a_shape():
         np.testing.assert_allclose(got[1], want[1], **TOLERANCE)
 
 
-@pytest.mark.parametrize("pick", [lambda mask: mask, lambda mask: np.nonzero(mask)[0],
-                                  lambda mask: np.where(mask)[0], lambda mask: np.flatnonzero(mask)],
-                         ids=["mask", "nonzero", "where", "flatnonzero"])
+@pytest.mark.parametrize(
+    "pick",
+    [
+        lambda mask: mask,
+        lambda mask: np.nonzero(mask)[0],
+        lambda mask: np.where(mask)[0],
+        lambda mask: np.flatnonzero(mask),
+    ],
+    ids=["mask", "nonzero", "where", "flatnonzero"],
+)
 def test_a_mask_from_an_input_sizes_the_result(pick):
     """A boolean mask (or the indices it selects) taken from an input: a new count of true
     values traces again."""

@@ -1,4 +1,5 @@
 """Training with compiled steps: the Trainer's default, the same run as eager, and eager_steps()."""
+
 import numpy as np
 import pytest
 
@@ -12,8 +13,16 @@ from tinygrad_rnn.train import Trainer
 
 def fit(jit: bool, cell: str = "lstm", epochs: int = 3):
     model = SequenceModel(2, 5, 1, cell=cell, rng=0)
-    trainer = Trainer(model, F.mse_loss, Adam(model.parameters(), lr=0.01), batch_size=4, clip_norm=1.0,
-                      rng=1, progress=False, jit=jit)
+    trainer = Trainer(
+        model,
+        F.mse_loss,
+        Adam(model.parameters(), lr=0.01),
+        batch_size=4,
+        clip_norm=1.0,
+        rng=1,
+        progress=False,
+        jit=jit,
+    )
     rng = np.random.default_rng(2)
     inputs, targets = rng.standard_normal((10, 6, 2)), rng.standard_normal((10, 1))
     history = trainer.fit(inputs, targets, epochs=epochs, validation=(inputs, targets))

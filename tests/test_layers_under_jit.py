@@ -1,5 +1,6 @@
 """Embedding, LayerNorm and Dropout inside a jit-compiled step: the same losses and gradients as
 the eager step; a training-mode Dropout, whose masks are random draws, makes the step run eagerly."""
+
 import warnings
 
 import numpy as np

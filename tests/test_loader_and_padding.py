@@ -1,5 +1,6 @@
 """TensorDataset, DataLoader and pad_sequence: batches, seeded shuffling, drop_last, collation,
 padding against torch.nn.utils.rnn.pad_sequence (values and gradients)."""
+
 import numpy as np
 import pytest
 
@@ -87,6 +88,7 @@ def test_a_batch_of_dataset_tensors_passes_gradients_back():
 
 # ---------------------------------------------------------------- pad_sequence against torch
 
+
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("padding_value, side", [(0.0, "right"), (-1.5, "right"), (2.0, "left")])
 def test_pad_sequence_matches_torch(batch_first, padding_value, side):
@@ -96,8 +98,9 @@ def test_pad_sequence_matches_torch(batch_first, padding_value, side):
     ours = [Tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     y = pad_sequence(ours, batch_first=batch_first, padding_value=padding_value, padding_side=side)
-    their_y = torch.nn.utils.rnn.pad_sequence(theirs, batch_first=batch_first, padding_value=padding_value,
-                                              padding_side=side)
+    their_y = torch.nn.utils.rnn.pad_sequence(
+        theirs, batch_first=batch_first, padding_value=padding_value, padding_side=side
+    )
     np.testing.assert_array_equal(y.data, their_y.detach().numpy())
     upstream = rng.standard_normal(y.shape)
     (y * Tensor(upstream)).sum().backward()

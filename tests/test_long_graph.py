@@ -1,4 +1,5 @@
 """A graph of 100,000 ops backpropagates without Python recursion, and backward frees what it saved."""
+
 import gc
 import sys
 import weakref
@@ -33,7 +34,7 @@ def test_a_chain_of_100000_ops_backpropagates_under_the_default_recursion_limit(
         ops = walk_ops(loss)
         assert len(ops) == 2 * STEPS + 1
         gc.collect()
-        assert middle() is None   # the graph holds ops, not the tensors between them
+        assert middle() is None  # the graph holds ops, not the tensors between them
 
         # every relu keeps its mask; every product keeps its inputs
         masks = [weakref.ref(op.saved[0]) for op in ops if type(op).__name__ == "Relu"]
@@ -41,7 +42,7 @@ def test_a_chain_of_100000_ops_backpropagates_under_the_default_recursion_limit(
 
         loss.backward()
 
-        np.testing.assert_allclose(x.grad, np.full(3, FACTOR ** STEPS), rtol=1e-10)
+        np.testing.assert_allclose(x.grad, np.full(3, FACTOR**STEPS), rtol=1e-10)
         assert all(op.saved is None and op.released for op in walk_ops(loss))
         gc.collect()
         assert all(ref() is None for ref in masks)
@@ -57,9 +58,19 @@ def test_a_chain_of_100000_ops_backpropagates_under_the_default_recursion_limit(
 def test_saved_arrays_of_every_kind_of_op_are_freed_by_backward():
     x = Tensor(np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]), requires_grad=True)
     parts = [
-        x.relu(), x.clip(-0.5, 0.5), x.amax(axis=1, keepdims=True), x.logsumexp(axis=0),
-        x.softmax(axis=1), x.log_softmax(axis=0), x.sigmoid(), x.tanh(), x.exp(), (x * x + 3.0).log(),
-        (x * x + 1.0) ** 1.5, 1.0 / (x * x + 1.0), x @ x.T,
+        x.relu(),
+        x.clip(-0.5, 0.5),
+        x.amax(axis=1, keepdims=True),
+        x.logsumexp(axis=0),
+        x.softmax(axis=1),
+        x.log_softmax(axis=0),
+        x.sigmoid(),
+        x.tanh(),
+        x.exp(),
+        (x * x + 3.0).log(),
+        (x * x + 1.0) ** 1.5,
+        1.0 / (x * x + 1.0),
+        x @ x.T,
     ]
     loss = sum(part.sum() for part in parts)
     ops = walk_ops(loss)

@@ -1,5 +1,6 @@
 """Losses and functional activations: values against NumPy formulas, gradients against finite
 differences, stability at |x| = 1000, and errors that name the loss, the shapes and the bad value."""
+
 import warnings
 
 import numpy as np
@@ -23,6 +24,7 @@ def rng():
 
 
 # ---------------------------------------------------------------- values
+
 
 @pytest.mark.parametrize("reduction", list(REDUCE))
 def test_mse_loss_matches_the_formula(rng, reduction):
@@ -106,6 +108,7 @@ def test_activations_match_numpy(rng):
 
 # ---------------------------------------------------------------- targets
 
+
 @pytest.mark.parametrize("as_given", [np.asarray, lambda y: y.tolist(), Tensor], ids=["array", "list", "Tensor"])
 def test_targets_may_be_arrays_lists_or_tensors(rng, as_given):
     x, y = rng.standard_normal(4), rng.standard_normal(4)
@@ -141,10 +144,14 @@ LOSSES_FOR_GRADCHECK = {
     "mse_loss": (F.mse_loss, lambda r: (r.standard_normal((3, 2)), r.standard_normal((3, 2)))),
     "binary_cross_entropy": (F.binary_cross_entropy, lambda r: (r.uniform(0.1, 0.9, (3, 2)), r.uniform(0, 1, (3, 2)))),
     "binary_cross_entropy_with_logits": (
-        F.binary_cross_entropy_with_logits, lambda r: (2 * r.standard_normal((3, 2)), r.uniform(0, 1, (3, 2)))),
+        F.binary_cross_entropy_with_logits,
+        lambda r: (2 * r.standard_normal((3, 2)), r.uniform(0, 1, (3, 2))),
+    ),
     "cross_entropy indices": (F.cross_entropy, lambda r: (r.standard_normal((4, 3)), np.array([2, 0, 1, 2]))),
     "cross_entropy probabilities": (
-        F.cross_entropy, lambda r: (r.standard_normal((2, 3)), np.array([[0.2, 0.5, 0.3], [1.0, 0.0, 0.0]]))),
+        F.cross_entropy,
+        lambda r: (r.standard_normal((2, 3)), np.array([[0.2, 0.5, 0.3], [1.0, 0.0, 0.0]])),
+    ),
     "cross_entropy one row": (F.cross_entropy, lambda r: (r.standard_normal(4), 1)),
     "nll_loss": (F.nll_loss, lambda r: (r.standard_normal((4, 3)), np.array([0, 0, 2, 1]))),
 }
@@ -190,7 +197,8 @@ def run_with_every_fp_error_raised(loss_of):
 def test_bce_with_logits_is_exact_at_1000():
     targets = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
     loss, grad = run_with_every_fp_error_raised(
-        lambda x: F.binary_cross_entropy_with_logits(x, targets, reduction="sum"))
+        lambda x: F.binary_cross_entropy_with_logits(x, targets, reduction="sum")
+    )
     # three confident mistakes cost 1000 each, the logit 0 costs log 2, the two confident hits 0
     assert loss == pytest.approx(3000.0 + np.log(2.0), rel=1e-15)
     np.testing.assert_array_equal(grad, [[1.0, -1.0, -0.5], [-1.0, 0.0, 0.0]])
@@ -206,8 +214,7 @@ def test_cross_entropy_is_exact_at_1000():
 
 def test_bce_on_saturated_probabilities_is_clamped_like_pytorch():
     targets = np.array([[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]])
-    loss, _ = run_with_every_fp_error_raised(
-        lambda x: F.binary_cross_entropy(x.sigmoid(), targets, reduction="sum"))
+    loss, _ = run_with_every_fp_error_raised(lambda x: F.binary_cross_entropy(x.sigmoid(), targets, reduction="sum"))
     assert loss == pytest.approx(200.0 + np.log(2.0), rel=1e-14)  # two logs clamped at -100
 
 
@@ -228,6 +235,7 @@ def test_mse_and_nll_stay_finite_at_1000():
 
 
 # ---------------------------------------------------------------- errors
+
 
 @pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
 def test_a_shape_mismatch_is_an_error_not_a_broadcast(loss):
@@ -271,8 +279,9 @@ def test_a_non_numeric_target_is_a_type_error():
         F.mse_loss(Tensor([1.0, 2.0]), ["a", "b"])
 
 
-@pytest.mark.parametrize("loss", [F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits,
-                                  F.cross_entropy, F.nll_loss])
+@pytest.mark.parametrize(
+    "loss", [F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits, F.cross_entropy, F.nll_loss]
+)
 def test_an_unknown_reduction_is_named(loss):
     with pytest.raises(ValueError, match=rf"{loss.__name__}: unknown reduction 'avg'"):
         loss(Tensor([0.5]), [0], reduction="avg")
@@ -309,13 +318,18 @@ def test_loss_modules_call_their_function(rng, module_class, function, make, red
 TORCH_CASES = {
     "mse_loss": (lambda r: (r.standard_normal((3, 2)), r.standard_normal((3, 2))), "mse_loss"),
     "binary_cross_entropy": (
-        lambda r: (np.array([[0.0, 0.3], [1.0, 0.9]]), np.array([[1.0, 0.0], [0.0, 0.5]])), "binary_cross_entropy"),
+        lambda r: (np.array([[0.0, 0.3], [1.0, 0.9]]), np.array([[1.0, 0.0], [0.0, 0.5]])),
+        "binary_cross_entropy",
+    ),
     "binary_cross_entropy_with_logits": (
         lambda r: (np.array([[1000.0, -3.0], [-1000.0, 0.2]]), np.array([[0.0, 1.0], [1.0, 0.3]])),
-        "binary_cross_entropy_with_logits"),
+        "binary_cross_entropy_with_logits",
+    ),
     "cross_entropy indices": (lambda r: (r.standard_normal((4, 3)), np.array([2, 0, 1, 1])), "cross_entropy"),
     "cross_entropy probabilities": (
-        lambda r: (r.standard_normal((2, 3)), np.array([[0.2, 0.5, 0.3], [0.0, 0.0, 1.0]])), "cross_entropy"),
+        lambda r: (r.standard_normal((2, 3)), np.array([[0.2, 0.5, 0.3], [0.0, 0.0, 1.0]])),
+        "cross_entropy",
+    ),
     "cross_entropy one row": (lambda r: (r.standard_normal(3), np.array(2)), "cross_entropy"),
     "nll_loss": (lambda r: (r.standard_normal((4, 3)), np.array([0, 2, 2, 1])), "nll_loss"),
 }

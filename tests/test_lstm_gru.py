@@ -1,4 +1,5 @@
 """nn.LSTM, nn.GRU and their cells: the equations, gradients through the unrolled graph, shapes, errors."""
+
 import sys
 
 import numpy as np
@@ -16,10 +17,10 @@ def sigmoid(a):
 def numpy_lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh):
     """The LSTM equations written out per gate in plain NumPy, as an independent witness."""
     size = h.shape[-1]
-    w_i, w_f, w_g, w_o = (w_ih[k * size:(k + 1) * size] for k in range(4))
-    u_i, u_f, u_g, u_o = (w_hh[k * size:(k + 1) * size] for k in range(4))
+    w_i, w_f, w_g, w_o = (w_ih[k * size : (k + 1) * size] for k in range(4))
+    u_i, u_f, u_g, u_o = (w_hh[k * size : (k + 1) * size] for k in range(4))
     b = b_ih + b_hh
-    b_i, b_f, b_g, b_o = (b[k * size:(k + 1) * size] for k in range(4))
+    b_i, b_f, b_g, b_o = (b[k * size : (k + 1) * size] for k in range(4))
     i = sigmoid(x @ w_i.T + h @ u_i.T + b_i)
     f = sigmoid(x @ w_f.T + h @ u_f.T + b_f)
     g = np.tanh(x @ w_g.T + h @ u_g.T + b_g)
@@ -31,15 +32,16 @@ def numpy_lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh):
 def numpy_gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
     """The GRU equations written out per gate in plain NumPy, as an independent witness."""
     size = h.shape[-1]
-    w_r, w_z, w_n = (w_ih[k * size:(k + 1) * size] for k in range(3))
-    u_r, u_z, u_n = (w_hh[k * size:(k + 1) * size] for k in range(3))
+    w_r, w_z, w_n = (w_ih[k * size : (k + 1) * size] for k in range(3))
+    u_r, u_z, u_n = (w_hh[k * size : (k + 1) * size] for k in range(3))
     r = sigmoid(x @ w_r.T + b_ih[:size] + h @ u_r.T + b_hh[:size])
-    z = sigmoid(x @ w_z.T + b_ih[size:2 * size] + h @ u_z.T + b_hh[size:2 * size])
-    n = np.tanh(x @ w_n.T + b_ih[2 * size:] + r * (h @ u_n.T + b_hh[2 * size:]))
+    z = sigmoid(x @ w_z.T + b_ih[size : 2 * size] + h @ u_z.T + b_hh[size : 2 * size])
+    n = np.tanh(x @ w_n.T + b_ih[2 * size :] + r * (h @ u_n.T + b_hh[2 * size :]))
     return (1 - z) * n + z * h
 
 
 # ---------------------------------------------------------------- the equations
+
 
 def test_lstm_layers_follow_the_equations_step_by_step():
     rng = np.random.default_rng(0)
@@ -53,8 +55,9 @@ def test_lstm_layers_follow_the_equations_step_by_step():
         h, c = h0[layer], c0[layer]
         outputs = []
         for t in range(5):
-            h, c = numpy_lstm_step(layer_input[t], h, c, *(p[f"{k}_l{layer}"] for k in
-                                                          ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+            h, c = numpy_lstm_step(
+                layer_input[t], h, c, *(p[f"{k}_l{layer}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            )
             outputs.append(h)
         np.testing.assert_allclose(h_n.data[layer], h, rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(c_n.data[layer], c, rtol=1e-13, atol=1e-15)
@@ -74,8 +77,9 @@ def test_gru_layers_follow_the_equations_step_by_step():
         h = h0[layer]
         outputs = []
         for t in range(5):
-            h = numpy_gru_step(layer_input[t], h, *(p[f"{k}_l{layer}"] for k in
-                                                   ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+            h = numpy_gru_step(
+                layer_input[t], h, *(p[f"{k}_l{layer}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            )
             outputs.append(h)
         np.testing.assert_allclose(h_n.data[layer], h, rtol=1e-13, atol=1e-15)
         layer_input = np.stack(outputs)
@@ -99,6 +103,7 @@ def test_cells_follow_the_equations_and_start_from_zeros():
 
 
 # ---------------------------------------------------------------- gradients
+
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_lstm_cell_passes_gradcheck(bias):
@@ -159,10 +164,12 @@ def test_retained_states_carry_their_gradients_and_scopes():
     lstm.retain_hidden = True
     output, (h_n, c_n) = lstm(rng.standard_normal((4, 1, 2)))
     h_n[0].sum().backward()
-    assert [[h.scope for h in layer] for layer in lstm.hidden_states] == \
-        [[f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)]
-    assert [[c.scope for c in layer] for layer in lstm.cell_states] == \
-        [[f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)]
+    assert [[h.scope for h in layer] for layer in lstm.hidden_states] == [
+        [f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)
+    ]
+    assert [[c.scope for c in layer] for layer in lstm.cell_states] == [
+        [f"layer{layer_index}/t={t}" for t in range(4)] for layer_index in range(2)
+    ]
     h_last, c_last = lstm.hidden_states[0][-1], lstm.cell_states[0][-1]
     np.testing.assert_array_equal(h_last.grad, np.ones((1, 3)))
     # the last c feeds only h = o * tanh(c), so dL/dc = o * (1 - tanh(c)**2) with o = h / tanh(c)
@@ -193,18 +200,31 @@ def test_a_long_sequence_runs_forward_and_backward_without_recursion():
 
 # ---------------------------------------------------------------- names, shapes, layouts
 
+
 def test_parameter_names_and_shapes_follow_pytorch():
     lstm = LSTM(3, 5, num_layers=2)
     assert {name: p.shape for name, p in lstm.named_parameters()} == {
-        "weight_ih_l0": (20, 3), "weight_hh_l0": (20, 5), "bias_ih_l0": (20,), "bias_hh_l0": (20,),
-        "weight_ih_l1": (20, 5), "weight_hh_l1": (20, 5), "bias_ih_l1": (20,), "bias_hh_l1": (20,),
+        "weight_ih_l0": (20, 3),
+        "weight_hh_l0": (20, 5),
+        "bias_ih_l0": (20,),
+        "bias_hh_l0": (20,),
+        "weight_ih_l1": (20, 5),
+        "weight_hh_l1": (20, 5),
+        "bias_ih_l1": (20,),
+        "bias_hh_l1": (20,),
     }
     gru = GRU(3, 5, num_layers=2, bias=False)
     assert {name: p.shape for name, p in gru.named_parameters()} == {
-        "weight_ih_l0": (15, 3), "weight_hh_l0": (15, 5), "weight_ih_l1": (15, 5), "weight_hh_l1": (15, 5),
+        "weight_ih_l0": (15, 3),
+        "weight_hh_l0": (15, 5),
+        "weight_ih_l1": (15, 5),
+        "weight_hh_l1": (15, 5),
     }
     assert {name: p.shape for name, p in LSTMCell(3, 5).named_parameters()} == {
-        "weight_ih": (20, 3), "weight_hh": (20, 5), "bias_ih": (20,), "bias_hh": (20,),
+        "weight_ih": (20, 3),
+        "weight_hh": (20, 5),
+        "bias_ih": (20,),
+        "bias_hh": (20,),
     }
     assert [name for name, _ in GRUCell(3, 5, bias=False).named_parameters()] == ["weight_ih", "weight_hh"]
 
@@ -257,7 +277,7 @@ def test_cell_matches_one_step_of_the_layer(layer_class, cell_class):
     rng = np.random.default_rng(11)
     layer = layer_class(3, 4, rng=rng)
     cell = cell_class(3, 4)
-    cell.load_state_dict({name[:-len("_l0")]: value for name, value in layer.state_dict().items()})
+    cell.load_state_dict({name[: -len("_l0")]: value for name, value in layer.state_dict().items()})
     x = rng.standard_normal((2, 2, 3))
     output, _ = layer(x)
     state = cell(x[0])
@@ -283,6 +303,7 @@ def test_repr_names_the_configuration():
 
 
 # ---------------------------------------------------------------- errors
+
 
 @pytest.mark.parametrize("model_class", [LSTM, GRU])
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ the test. jupyter_client launches a kernelspec whose argv starts with "python" w
 interpreter (sys.executable), so the kernel sees the same packages as pytest; the repository
 root is put on PYTHONPATH so `import tinygrad_rnn` works without installing it.
 """
+
 import os
 import pathlib
 import sys
@@ -29,7 +30,9 @@ def execute(notebook, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", python_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     client = nbclient.NotebookClient(
-        notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     client.execute()
@@ -41,8 +44,9 @@ def test_there_are_notebooks():
 
 
 def test_kernel_runs_this_interpreter(monkeypatch):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import os, sys, tinygrad_rnn; print(sys.executable); print(os.getcwd())")])
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import os, sys, tinygrad_rnn; print(sys.executable); print(os.getcwd())")]
+    )
     execute(notebook, monkeypatch)
     printed = notebook.cells[0].outputs[0]["text"].split("\n")
     assert os.path.realpath(printed[0]) == os.path.realpath(sys.executable)

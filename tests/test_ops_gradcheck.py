@@ -4,6 +4,7 @@ Shapes and values come from hypothesis. Values stay away from the points where a
 derivative (relu at 0, clip at its bounds, ties in max) and from where log and division blow up.
 Set TINYGRAD_RNN_EXAMPLES=500 to search harder than the default 25 examples per test.
 """
+
 import os
 
 import numpy as np
@@ -16,8 +17,12 @@ from tinygrad_rnn import Tensor, concatenate, gradcheck, stack
 from tinygrad_rnn.nn.functional import linear
 
 EXAMPLES = int(os.environ.get("TINYGRAD_RNN_EXAMPLES", "25"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 RTOL = 1e-6
 ATOL = 1e-8
 
@@ -98,7 +103,7 @@ WITH_CONSTANTS = {
     "c / x": lambda x, c: c / x,
     "x / c": lambda x, c: x / c,
     "-x": lambda x, c: -x,
-    "2 ** x": lambda x, c: 2 ** x,
+    "2 ** x": lambda x, c: 2**x,
     "np.float64(3) - x": lambda x, c: np.float64(3) - x,
 }
 
@@ -109,7 +114,7 @@ WITH_CONSTANTS = {
 def test_operators_with_numbers_and_arrays_on_either_side(name, data):
     shape = data.draw(NONSCALAR_SHAPES)
     x = data.draw(arrays(shape, NONZERO))
-    c = data.draw(arrays(shape[data.draw(st.integers(0, len(shape))):], NONZERO))
+    c = data.draw(arrays(shape[data.draw(st.integers(0, len(shape))) :], NONZERO))
     fn = WITH_CONSTANTS[name]
     out = fn(Tensor(x), c)
     assert isinstance(out, Tensor) and out.shape == x.shape
@@ -190,7 +195,7 @@ def test_elementwise_unary_ops(name, data):
 def test_pow_with_a_number_exponent(data, exponent):
     integral = float(exponent).is_integer()
     x = data.draw(arrays(data.draw(SHAPES), NONZERO if integral else POSITIVE))
-    check(lambda t: t ** exponent, x)
+    check(lambda t: t**exponent, x)
 
 
 @pytest.mark.parametrize("low, high", [(-1.0, 1.0), (-1.0, None), (None, 1.0)])
@@ -203,6 +208,7 @@ def test_clip_away_from_its_bounds(low, high, data):
 
 
 # ------------------------------------------------------------------ along an axis
+
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @SETTINGS
@@ -228,13 +234,18 @@ def test_reductions_with_any_axis_and_keepdims(name, data, keepdims):
         x = data.draw(arrays(shape))
     axis = data.draw(axis_argument(x.ndim))
     out = getattr(Tensor(x), name)(axis=axis, keepdims=keepdims)
-    reference = {"sum": np.sum, "mean": np.mean, "amax": np.max,
-                 "logsumexp": lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims))}
+    reference = {
+        "sum": np.sum,
+        "mean": np.mean,
+        "amax": np.max,
+        "logsumexp": lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims)),
+    }
     np.testing.assert_allclose(out.numpy(), reference[name](x, axis=axis, keepdims=keepdims), rtol=1e-13, atol=1e-13)
     check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), x)
 
 
 # ------------------------------------------------------------------ shape
+
 
 @SETTINGS
 @given(data=st.data())

@@ -1,4 +1,5 @@
 """SGD and Adam against their update rules written out in NumPy, gradient clipping, and a fit."""
+
 import numpy as np
 import pytest
 
@@ -35,13 +36,22 @@ def start():
 
 # ---------------------------------------------------------------- SGD
 
-@pytest.mark.parametrize("momentum, weight_decay, nesterov", [
-    (0.0, 0.0, False), (0.0, 0.1, False), (0.9, 0.0, False), (0.9, 0.01, False), (0.8, 0.05, True),
-])
+
+@pytest.mark.parametrize(
+    "momentum, weight_decay, nesterov",
+    [
+        (0.0, 0.0, False),
+        (0.0, 0.1, False),
+        (0.9, 0.0, False),
+        (0.9, 0.01, False),
+        (0.8, 0.05, True),
+    ],
+)
 def test_sgd_follows_pytorchs_rule(start, momentum, weight_decay, nesterov):
     lr, grads = 0.1, gradient_sequence(start.shape)
     trajectory = run_optimizer(
-        lambda ps: SGD(ps, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov), start, grads)
+        lambda ps: SGD(ps, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov), start, grads
+    )
     p, buffer = start.copy(), None
     for grad, after in zip(grads, trajectory):
         g = grad + weight_decay * p
@@ -60,17 +70,19 @@ def test_plain_sgd_is_p_minus_lr_times_grad(start):
 
 # ---------------------------------------------------------------- Adam
 
+
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adam_follows_the_bias_corrected_rule(start, weight_decay):
     lr, (beta1, beta2), eps, grads = 0.01, (0.8, 0.95), 1e-6, gradient_sequence(start.shape)
     trajectory = run_optimizer(
-        lambda ps: Adam(ps, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay), start, grads)
+        lambda ps: Adam(ps, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay), start, grads
+    )
     p, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
     for t, (grad, after) in enumerate(zip(grads, trajectory), start=1):
         g = grad + weight_decay * p
         m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g ** 2
-        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
         np.testing.assert_allclose(after, p, rtol=1e-12, atol=1e-15)
 
@@ -80,11 +92,15 @@ def test_adams_first_step_moves_every_weight_by_about_lr(start):
     np.testing.assert_allclose(np.abs(after - start), 0.01, rtol=1e-5)
 
 
-@pytest.mark.parametrize("optimizer_class, options", [
-    (SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True)),
-    (SGD, dict(lr=0.1, momentum=0.5)),
-    (Adam, dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
-], ids=["SGD nesterov", "SGD momentum", "Adam"])
+@pytest.mark.parametrize(
+    "optimizer_class, options",
+    [
+        (SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True)),
+        (SGD, dict(lr=0.1, momentum=0.5)),
+        (Adam, dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
+    ],
+    ids=["SGD nesterov", "SGD momentum", "Adam"],
+)
 def test_steps_match_pytorch(start, optimizer_class, options):
     torch = pytest.importorskip("torch")
     grads = gradient_sequence(start.shape)
@@ -98,6 +114,7 @@ def test_steps_match_pytorch(start, optimizer_class, options):
 
 
 # ---------------------------------------------------------------- the Optimizer contract
+
 
 def test_updates_are_in_place_on_the_same_array(start):
     param = nn.Parameter(start.copy())
@@ -136,16 +153,19 @@ def test_a_module_gives_its_parameters_in_order():
     assert SGD(model, lr=0.1).param_groups[0]["params"] == list(model.parameters())
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda ps: SGD(ps, lr=-0.1), r"SGD: hyperparameters must be >= 0, got lr=-0.1"),
-    (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), r"momentum=-0.5"),
-    (lambda ps: SGD(ps, lr=0.1, weight_decay=-1.0), r"weight_decay=-1.0"),
-    (lambda ps: SGD(ps, lr=0.1, nesterov=True), r"SGD: nesterov=True needs momentum > 0 and dampening = 0"),
-    (lambda ps: Adam(ps, lr=-1e-3), r"Adam: hyperparameters must be >= 0, got lr=-0.001"),
-    (lambda ps: Adam(ps, eps=-1.0), r"eps=-1.0"),
-    (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"Adam: betas must be in \[0, 1\), got beta1=1.0"),
-    (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"beta2=-0.1"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda ps: SGD(ps, lr=-0.1), r"SGD: hyperparameters must be >= 0, got lr=-0.1"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), r"momentum=-0.5"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1.0), r"weight_decay=-1.0"),
+        (lambda ps: SGD(ps, lr=0.1, nesterov=True), r"SGD: nesterov=True needs momentum > 0 and dampening = 0"),
+        (lambda ps: Adam(ps, lr=-1e-3), r"Adam: hyperparameters must be >= 0, got lr=-0.001"),
+        (lambda ps: Adam(ps, eps=-1.0), r"eps=-1.0"),
+        (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"Adam: betas must be in \[0, 1\), got beta1=1.0"),
+        (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"beta2=-0.1"),
+    ],
+)
 def test_bad_hyperparameters_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make([nn.Parameter(np.zeros(2))])
@@ -171,6 +191,7 @@ def test_bad_parameter_lists_are_errors():
 
 
 # ---------------------------------------------------------------- clipping
+
 
 def parameters_with_grads(*grads):
     params = [nn.Parameter(np.zeros_like(np.asarray(g, dtype=float))) for g in grads]
@@ -244,10 +265,15 @@ def test_clip_grad_norm_matches_pytorch():
 
 # ---------------------------------------------------------------- a fit
 
-@pytest.mark.parametrize("make", [
-    lambda ps: SGD(ps, lr=0.1, momentum=0.9),
-    lambda ps: Adam(ps, lr=0.05),
-], ids=["SGD momentum", "Adam"])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+        lambda ps: Adam(ps, lr=0.05),
+    ],
+    ids=["SGD momentum", "Adam"],
+)
 def test_a_small_regression_converges(make):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (64, 3))

@@ -1,5 +1,6 @@
 """Every optimizer and learning-rate schedule against PyTorch's, step for step; parameter groups,
 state_dict round trips, zero_grad, and the in-place writes an optimizer counts."""
+
 import math
 
 import numpy as np
@@ -85,8 +86,10 @@ def test_trajectory_equals_pytorchs_over_50_steps(name, options):
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
 def test_each_group_uses_its_own_options(name):
     options = dict(lr=0.01, weight_decay=0.02) if name != "SGD" else dict(lr=0.01, momentum=0.9)
+
     def groups(params):
         return [{"params": [params[0]]}, {"params": [params[1]], "lr": 0.1, "weight_decay": 0.3}]
+
     ours = our_trajectory(lambda gs: getattr(tg.optim, name)(gs, **options), groups)
     theirs = torch_trajectory(lambda gs: getattr(torch.optim, name)(gs, **options), groups)
     assert_same_trajectory(ours, theirs)
@@ -132,6 +135,7 @@ def test_step_returns_the_closures_loss():
 
 # ---------------------------------------------------------------- zero_grad
 
+
 def test_zero_grad_sets_to_none_by_default_and_zeros_in_place_on_request():
     p = Parameter(np.ones(3))
     optimizer = tg.optim.Adam([p])
@@ -145,12 +149,17 @@ def test_zero_grad_sets_to_none_by_default_and_zeros_in_place_on_request():
 
 # ---------------------------------------------------------------- state_dict
 
-@pytest.mark.parametrize("make", [
-    lambda ps: tg.optim.SGD(ps, lr=0.05, momentum=0.9),
-    lambda ps: tg.optim.AdamW(ps, lr=0.05, amsgrad=True),
-    lambda ps: tg.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
-    lambda ps: tg.optim.Adagrad(ps, lr=0.1, lr_decay=0.1),
-], ids=["SGD", "AdamW", "RMSprop", "Adagrad"])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: tg.optim.SGD(ps, lr=0.05, momentum=0.9),
+        lambda ps: tg.optim.AdamW(ps, lr=0.05, amsgrad=True),
+        lambda ps: tg.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+        lambda ps: tg.optim.Adagrad(ps, lr=0.1, lr_decay=0.1),
+    ],
+    ids=["SGD", "AdamW", "RMSprop", "Adagrad"],
+)
 def test_a_state_dict_round_trip_resumes_training_exactly(make):
     straight = our_trajectory(make, steps=20)
     params = [Parameter(s.copy()) for s in starts()]
@@ -195,8 +204,11 @@ def test_a_mismatched_state_dict_raises_and_changes_nothing():
     for p in other.param_groups[0]["params"]:
         p.grad = np.ones(p.shape)
     other.step()
-    with pytest.raises(ValueError, match=r"parameter 0 \(unnamed\): state 'exp_avg' has shape \(3,\), "
-                                         r"the parameter \(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"parameter 0 \(unnamed\): state 'exp_avg' has shape \(3,\), "
+        r"the parameter \(2,\)",
+    ):
         optimizer.load_state_dict(other.state_dict())
     with pytest.raises(ValueError, match="the state has 2 parameter groups, the optimizer 1"):
         optimizer.load_state_dict({"state": {}, "param_groups": [{"params": [0]}, {"params": [1]}]})
@@ -232,10 +244,18 @@ def run_schedule(optim_module, params, make_scheduler, metrics=None, steps=20):
 
 
 def both_schedules(name, options, metrics=None):
-    ours = run_schedule(tg.optim, [Parameter(np.zeros(1)), Parameter(np.zeros(1))],
-                        lambda o: getattr(tg.optim.lr_scheduler, name)(o, **options), metrics)
-    theirs = run_schedule(torch.optim, [torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)],
-                          lambda o: getattr(torch.optim.lr_scheduler, name)(o, **options), metrics)
+    ours = run_schedule(
+        tg.optim,
+        [Parameter(np.zeros(1)), Parameter(np.zeros(1))],
+        lambda o: getattr(tg.optim.lr_scheduler, name)(o, **options),
+        metrics,
+    )
+    theirs = run_schedule(
+        torch.optim,
+        [torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)],
+        lambda o: getattr(torch.optim.lr_scheduler, name)(o, **options),
+        metrics,
+    )
     return np.array(ours), np.array(theirs)
 
 
@@ -246,14 +266,37 @@ def test_schedule_equals_pytorchs_over_20_steps(name, options):
     assert len(np.unique(ours[:, 0])) > 2  # the schedule did change the rate
 
 
-@pytest.mark.parametrize("options", [
-    dict(patience=2, factor=0.5),
-    dict(mode="max", patience=1, cooldown=2, threshold=0.05, threshold_mode="abs", min_lr=[0.02, 0.01]),
-    dict(patience=0, factor=0.3, min_lr=0.005, threshold=0.1),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(patience=2, factor=0.5),
+        dict(mode="max", patience=1, cooldown=2, threshold=0.05, threshold_mode="abs", min_lr=[0.02, 0.01]),
+        dict(patience=0, factor=0.3, min_lr=0.005, threshold=0.1),
+    ],
+)
 def test_reduce_on_plateau_equals_pytorchs_over_20_steps(options):
-    metrics = [1.0, 0.9, 0.95, 0.91, 0.92, 0.8, 0.85, 0.86, 0.84, 0.83, 0.9, 0.7, 0.71, 0.72, 0.73, 0.74,
-               0.69, 0.75, 0.76, 0.77]
+    metrics = [
+        1.0,
+        0.9,
+        0.95,
+        0.91,
+        0.92,
+        0.8,
+        0.85,
+        0.86,
+        0.84,
+        0.83,
+        0.9,
+        0.7,
+        0.71,
+        0.72,
+        0.73,
+        0.74,
+        0.69,
+        0.75,
+        0.76,
+        0.77,
+    ]
     ours, theirs = both_schedules("ReduceLROnPlateau", options, metrics)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
     assert len(np.unique(ours[:, 0])) > 1
@@ -262,8 +305,10 @@ def test_reduce_on_plateau_equals_pytorchs_over_20_steps(options):
 def test_two_schedules_on_one_optimizer_compose_as_pytorchs():
     def lrs(optim_module, param):
         optimizer = optim_module.SGD([param], lr=0.1)
-        schedules = [optim_module.lr_scheduler.StepLR(optimizer, 4, gamma=0.5),
-                     optim_module.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)]
+        schedules = [
+            optim_module.lr_scheduler.StepLR(optimizer, 4, gamma=0.5),
+            optim_module.lr_scheduler.ExponentialLR(optimizer, gamma=0.9),
+        ]
         out = []
         for _ in range(20):
             optimizer.step()
@@ -271,6 +316,7 @@ def test_two_schedules_on_one_optimizer_compose_as_pytorchs():
                 s.step()
             out.append(optimizer.param_groups[0]["lr"])
         return out
+
     ours = lrs(tg.optim, Parameter(np.zeros(1)))
     theirs = lrs(torch.optim, torch.zeros(1, requires_grad=True))
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
@@ -314,6 +360,7 @@ def test_bad_schedule_options_are_named():
 
 # ---------------------------------------------------------------- in-place writes are counted
 
+
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
 def test_every_optimizer_counts_its_writes(name):
     w = Parameter(np.array([1.0, -2.0]))
@@ -330,6 +377,7 @@ def test_init_functions_count_their_writes():
     tg.nn.init.xavier_uniform_(w)
     with pytest.raises(RuntimeError, match="was changed after the op saved it"):
         loss.backward()
+
 
 def test_a_step_between_two_backwards_through_one_graph_is_an_error():
     w = Parameter(np.array([1.0, -2.0]))

@@ -6,6 +6,7 @@ two directions, with or without an initial state) run over a packed batch gives 
 sequence its own outputs and its own last state: equal to PyTorch to 1e-10, gradients
 included, and equal to running each sequence alone.
 """
+
 import numpy as np
 import pytest
 
@@ -56,10 +57,12 @@ def test_pack_and_pad_match_pytorch(enforce_sorted, batch_first):
         np.testing.assert_array_equal(ours.unsorted_indices, theirs.unsorted_indices.numpy())
     # with ties the order inside a tie is free; the padded result below does not depend on it
     for total_length in (None, 8):
-        padded, out_lengths = pad_packed_sequence(ours, batch_first=batch_first, padding_value=-1.0,
-                                                  total_length=total_length)
+        padded, out_lengths = pad_packed_sequence(
+            ours, batch_first=batch_first, padding_value=-1.0, total_length=total_length
+        )
         their_padded, their_lengths = torch_rnn.pad_packed_sequence(
-            theirs, batch_first=batch_first, padding_value=-1.0, total_length=total_length)
+            theirs, batch_first=batch_first, padding_value=-1.0, total_length=total_length
+        )
         assert_close(padded.data, their_padded, "padded")
         np.testing.assert_array_equal(out_lengths.data, their_lengths.numpy())
     weight = np.random.default_rng(1).standard_normal(padded.shape)
@@ -108,11 +111,17 @@ def test_packing_errors_name_what_was_wrong():
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("give_initial_state", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_recurrent_layers_over_a_packed_batch_match_pytorch(kind, num_layers, bidirectional, give_initial_state,
-                                                            batch_first):
+def test_recurrent_layers_over_a_packed_batch_match_pytorch(
+    kind, num_layers, bidirectional, give_initial_state, batch_first
+):
     ours_class, torch_class, state_names = KINDS[kind]
-    options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=num_layers, bidirectional=bidirectional,
-                   batch_first=batch_first)
+    options = dict(
+        input_size=INPUT,
+        hidden_size=HIDDEN,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+    )
     model = ours_class(**options, rng=0)
     theirs = torch_class(**options, dtype=torch.float64)
     theirs.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in model.state_dict().items()})

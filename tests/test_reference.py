@@ -1,4 +1,5 @@
 """The reference BPTT formulas against central finite differences, and the documents' own numbers."""
+
 import numpy as np
 import pytest
 
@@ -50,12 +51,17 @@ def normal(rng, shape, scale=0.5):
 
 
 def weather_params(rng, inputs, hidden, outputs):
-    return {"i_weight": normal(rng, (inputs, hidden)), "h_weight": normal(rng, (hidden, hidden)),
-            "h_bias": normal(rng, (1, hidden)), "o_weight": normal(rng, (hidden, outputs)),
-            "o_bias": normal(rng, (1, outputs))}
+    return {
+        "i_weight": normal(rng, (inputs, hidden)),
+        "h_weight": normal(rng, (hidden, hidden)),
+        "h_bias": normal(rng, (1, hidden)),
+        "o_weight": normal(rng, (hidden, outputs)),
+        "o_bias": normal(rng, (1, outputs)),
+    }
 
 
 # Document 001: the walk-through's exact numbers
+
 
 def test_relu_walkthrough_outputs_match_document():
     params = weather.walkthrough_params(0, "relu")
@@ -66,10 +72,16 @@ def test_relu_walkthrough_outputs_match_document():
 def test_tanh_walkthrough_outputs_and_hiddens_match_document():
     hiddens, outputs = weather.walkthrough_forward(TEMPS, weather.walkthrough_params())
     np.testing.assert_allclose(outputs, [74.31470595, 80.66149404, 77.67852446], rtol=1e-9)
-    np.testing.assert_allclose(hiddens, [[0.56784618, 0.99320288, 0.87557333, 0.53166114, -0.76483255],
-                                         [0.58366756, 0.99568651, 0.90034879, 0.69338529, -0.84149203],
-                                         [0.5383306, 0.99164251, 0.86287584, 0.66091071, -0.80543591]],
-                               rtol=0, atol=5e-9)
+    np.testing.assert_allclose(
+        hiddens,
+        [
+            [0.56784618, 0.99320288, 0.87557333, 0.53166114, -0.76483255],
+            [0.58366756, 0.99568651, 0.90034879, 0.69338529, -0.84149203],
+            [0.5383306, 0.99164251, 0.86287584, 0.66091071, -0.80543591],
+        ],
+        rtol=0,
+        atol=5e-9,
+    )
 
 
 @pytest.mark.parametrize("bptt", [weather.walkthrough_bptt, weather.walkthrough_bptt_as_published])
@@ -92,8 +104,7 @@ def test_walkthrough_params_leave_global_random_state_alone():
 def test_walkthrough_on_document_params_corrected_agrees_published_does_not():
     params = weather.walkthrough_params()
     # Inputs near 66 curve the loss sharply in i_weight, so the step is small.
-    numeric = finite_difference_grads(lambda p: weather.walkthrough_bptt(TEMPS, TARGETS, p).loss, params,
-                                      step=1e-7)
+    numeric = finite_difference_grads(lambda p: weather.walkthrough_bptt(TEMPS, TARGETS, p).loss, params, step=1e-7)
     assert_agree(weather.walkthrough_bptt(TEMPS, TARGETS, params).grads, numeric)
     published = weather.walkthrough_bptt_as_published(TEMPS, TARGETS, params).grads
     assert_agree(published, numeric, ["i_weight", "o_weight", "o_bias"])
@@ -101,6 +112,7 @@ def test_walkthrough_on_document_params_corrected_agrees_published_does_not():
 
 
 # Document 001: any length
+
 
 @pytest.mark.parametrize("length", LENGTHS)
 def test_walkthrough_bptt_matches_finite_differences(length):
@@ -161,10 +173,15 @@ def test_sequence_and_walkthrough_differ_only_in_step_zero_bias_when_h_bias_is_z
 
 # Document 000
 
+
 def timeseries_params(rng, inputs, hidden, outputs):
-    return {"weights_ih": normal(rng, (inputs, hidden)), "weights_hh": normal(rng, (hidden, hidden)),
-            "weights_ho": normal(rng, (hidden, outputs)), "bias_h": normal(rng, (1, hidden)),
-            "bias_o": normal(rng, (1, outputs))}
+    return {
+        "weights_ih": normal(rng, (inputs, hidden)),
+        "weights_hh": normal(rng, (hidden, hidden)),
+        "weights_ho": normal(rng, (hidden, outputs)),
+        "bias_h": normal(rng, (1, hidden)),
+        "bias_o": normal(rng, (1, outputs)),
+    }
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -199,8 +216,12 @@ def test_timeseries_as_published_halves_recurrent_grads_and_drops_output_layer(l
 def test_init_weights_follows_document_definitions():
     params = timeseries.init_weights(2, 256, 3, "random", rng=0)
     assert {name: value.shape for name, value in params.items()} == {
-        "weights_ih": (2, 256), "weights_hh": (256, 256), "weights_ho": (256, 3),
-        "bias_h": (1, 256), "bias_o": (1, 3)}
+        "weights_ih": (2, 256),
+        "weights_hh": (256, 256),
+        "weights_ho": (256, 3),
+        "bias_h": (1, 256),
+        "bias_o": (1, 3),
+    }
     assert np.std(params["weights_hh"]) == pytest.approx(0.01, rel=0.02)
     np.testing.assert_array_equal(params["bias_h"], 0.0)
     he = timeseries.init_weights(2, 256, 3, "he", rng=np.random.default_rng(5))
@@ -220,10 +241,15 @@ def test_init_weights_rejects_unknown_method_and_bad_sizes():
 
 # Document 003
 
+
 def sentiment_params(rng, inputs, hidden, outputs):
-    return {"Wxh": normal(rng, (hidden, inputs)), "Whh": normal(rng, (hidden, hidden)),
-            "Why": normal(rng, (outputs, hidden)), "bh": normal(rng, (hidden, 1)),
-            "by": normal(rng, (outputs, 1))}
+    return {
+        "Wxh": normal(rng, (hidden, inputs)),
+        "Whh": normal(rng, (hidden, hidden)),
+        "Why": normal(rng, (outputs, hidden)),
+        "bh": normal(rng, (hidden, 1)),
+        "by": normal(rng, (outputs, 1)),
+    }
 
 
 def one_hot_words(rng, length, vocabulary):
@@ -275,8 +301,9 @@ def test_sentiment_accepts_document_column_inputs():
     inputs = one_hot_words(rng, 4, 5)
     params = sentiment_params(rng, 5, 4, 2)
     columns = [row[:, None] for row in inputs]
-    np.testing.assert_array_equal(sentiment.sentiment_forward(columns, params).logits,
-                                  sentiment.sentiment_forward(inputs, params).logits)
+    np.testing.assert_array_equal(
+        sentiment.sentiment_forward(columns, params).logits, sentiment.sentiment_forward(inputs, params).logits
+    )
 
 
 def test_sgd_step_clips_then_applies_once():
@@ -311,6 +338,7 @@ def test_sgd_step_as_published_is_five_steps_when_nothing_is_clipped():
 
 # Document 004
 
+
 @pytest.mark.parametrize("length", LENGTHS)
 def test_sine_bptt_matches_finite_differences(length):
     rng = np.random.default_rng(700 + length)
@@ -324,8 +352,11 @@ def test_sine_bptt_matches_finite_differences(length):
 
 def test_sine_forward_matches_direct_unrolling():
     rng = np.random.default_rng(11)
-    params = {"Wih": rng.uniform(0, 0.99, (5, 1)), "Whh": rng.uniform(0, 0.99, (5, 5)),
-              "Who": rng.uniform(0, 0.99, (1, 5))}
+    params = {
+        "Wih": rng.uniform(0, 0.99, (5, 1)),
+        "Whh": rng.uniform(0, 0.99, (5, 5)),
+        "Who": rng.uniform(0, 0.99, (1, 5)),
+    }
     x = np.sin(np.arange(4) / 20)
     hidden = np.zeros((5, 1))
     expected = []
@@ -336,6 +367,7 @@ def test_sine_forward_matches_direct_unrolling():
 
 
 # Bad input
+
 
 def test_wrong_shapes_raise_value_error_naming_function_and_shapes():
     tanh_params = weather.walkthrough_params()
@@ -360,11 +392,11 @@ def test_wrong_shapes_raise_value_error_naming_function_and_shapes():
     with pytest.raises(ValueError, match=r"sgd_step: grads\['Whh'\] has shape \(3, 3\)"):
         sentiment.sgd_step(params, {**params, "Whh": np.zeros((3, 3))}, lr=0.1)
     with pytest.raises(ValueError, match="sine_bptt: Who"):
-        sine.sine_bptt(np.zeros(4), 0.0,
-                       {"Wih": np.zeros((3, 1)), "Whh": np.zeros((3, 3)), "Who": np.zeros((3, 1))})
+        sine.sine_bptt(np.zeros(4), 0.0, {"Wih": np.zeros((3, 1)), "Whh": np.zeros((3, 3)), "Who": np.zeros((3, 1))})
 
 
 # PyTorch parity: the parameter mapping stated in each module docstring
+
 
 def torch_rnn_and_linear(torch, weight_ih, weight_hh, weight_out, bias_ih=None, bias_out=None):
     """nn.RNN + nn.Linear in float64 holding the given PyTorch-layout arrays (no biases when None)."""
@@ -388,8 +420,14 @@ def test_sequence_and_timeseries_match_pytorch_with_row_vector_mapping():
     rng = np.random.default_rng(13)
     x, targets = rng.standard_normal((7, 3)), rng.standard_normal((7, 2))
     params = weather_params(rng, 3, 4, 2)
-    rnn, linear = torch_rnn_and_linear(torch, params["i_weight"].T.copy(), params["h_weight"].T.copy(),
-                                       params["o_weight"].T.copy(), params["h_bias"][0], params["o_bias"][0])
+    rnn, linear = torch_rnn_and_linear(
+        torch,
+        params["i_weight"].T.copy(),
+        params["h_weight"].T.copy(),
+        params["o_weight"].T.copy(),
+        params["h_bias"][0],
+        params["o_bias"][0],
+    )
     hiddens, _ = rnn(torch.from_numpy(x)[None])
     outputs = linear(hiddens[0])
     (0.5 * ((outputs - torch.from_numpy(targets)) ** 2).sum()).backward()
@@ -400,8 +438,13 @@ def test_sequence_and_timeseries_match_pytorch_with_row_vector_mapping():
     np.testing.assert_allclose(grads["o_weight"], linear.weight.grad.numpy().T, rtol=1e-10)
     np.testing.assert_allclose(grads["o_bias"][0], linear.bias.grad.numpy(), rtol=1e-10)
 
-    series_params = {"weights_ih": params["i_weight"], "weights_hh": params["h_weight"],
-                     "weights_ho": params["o_weight"], "bias_h": params["h_bias"], "bias_o": params["o_bias"]}
+    series_params = {
+        "weights_ih": params["i_weight"],
+        "weights_hh": params["h_weight"],
+        "weights_ho": params["o_weight"],
+        "bias_h": params["h_bias"],
+        "bias_o": params["o_bias"],
+    }
     for parameter in [*rnn.parameters(), *linear.parameters()]:
         parameter.grad = None
     hiddens, _ = rnn(torch.from_numpy(x)[None])
@@ -419,8 +462,9 @@ def test_sentiment_matches_pytorch_with_column_vector_mapping():
     rng = np.random.default_rng(14)
     inputs = one_hot_words(rng, 6, 5)
     params = sentiment_params(rng, 5, 4, 2)
-    rnn, linear = torch_rnn_and_linear(torch, params["Wxh"], params["Whh"], params["Why"],
-                                       params["bh"][:, 0], params["by"][:, 0])
+    rnn, linear = torch_rnn_and_linear(
+        torch, params["Wxh"], params["Whh"], params["Why"], params["bh"][:, 0], params["by"][:, 0]
+    )
     hiddens, _ = rnn(torch.from_numpy(inputs)[None])
     logits = linear(hiddens[0, -1])
     torch.nn.functional.cross_entropy(logits[None], torch.tensor([1])).backward()
@@ -436,8 +480,7 @@ def test_sine_matches_pytorch_without_biases():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(15)
     x = np.sin(np.arange(4) / 20)
-    params = {"Wih": rng.uniform(0, 0.99, (5, 1)), "Whh": normal(rng, (5, 5), 0.3),
-              "Who": rng.uniform(0, 0.99, (1, 5))}
+    params = {"Wih": rng.uniform(0, 0.99, (5, 1)), "Whh": normal(rng, (5, 5), 0.3), "Who": rng.uniform(0, 0.99, (1, 5))}
     rnn, linear = torch_rnn_and_linear(torch, params["Wih"], params["Whh"], params["Who"])
     hiddens, _ = rnn(torch.from_numpy(x)[None, :, None])
     (0.5 * (linear(hiddens[0, -1]) - 0.3) ** 2).sum().backward()

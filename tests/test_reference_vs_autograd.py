@@ -6,6 +6,7 @@ loss is written with Tensor ops, backward() runs, and compare_gradients checks e
 to a relative 1e-10 in float64. The documents' own formulas (`*_as_published`) are then shown
 to disagree with autograd exactly where their docstrings say they are wrong.
 """
+
 import numpy as np
 import pytest
 
@@ -37,7 +38,7 @@ class RNNWithHead(nn.Module):
         self.linear = nn.Linear(hidden_size, output_size, bias=bias, rng=0)
 
     def forward(self, x, many_to_many):
-        output, h_n = self.rnn(x)          # unbatched: output (T, H), h_n (1, H)
+        output, h_n = self.rnn(x)  # unbatched: output (T, H), h_n (1, H)
         return self.linear(output if many_to_many else h_n[0])
 
 
@@ -90,16 +91,24 @@ def assert_close_loss(autograd_loss, reference_loss):
 
 # ------------------------------------------------------------------ 001: the complete implementation
 
-SEQUENCE_MAPPING = {"i_weight": ("rnn.weight_ih_l0", "T"), "h_weight": ("rnn.weight_hh_l0", "T"),
-                    "h_bias": ("rnn.bias_ih_l0", "flatten"), "o_weight": ("linear.weight", "T"),
-                    "o_bias": ("linear.bias", "flatten")}
+SEQUENCE_MAPPING = {
+    "i_weight": ("rnn.weight_ih_l0", "T"),
+    "h_weight": ("rnn.weight_hh_l0", "T"),
+    "h_bias": ("rnn.bias_ih_l0", "flatten"),
+    "o_weight": ("linear.weight", "T"),
+    "o_bias": ("linear.bias", "flatten"),
+}
 
 
 def sequence_case(length, n_in=3, H=5, n_out=2):
     rng = rng_for(1, length)
-    params = {"i_weight": weights(rng, n_in, H, scale=1 / np.sqrt(n_in)), "h_weight": weights(rng, H, H),
-              "h_bias": weights(rng, 1, H, scale=0.3), "o_weight": weights(rng, H, n_out, scale=1 / np.sqrt(H)),
-              "o_bias": weights(rng, 1, n_out, scale=0.3)}
+    params = {
+        "i_weight": weights(rng, n_in, H, scale=1 / np.sqrt(n_in)),
+        "h_weight": weights(rng, H, H),
+        "h_bias": weights(rng, 1, H, scale=0.3),
+        "o_weight": weights(rng, H, n_out, scale=1 / np.sqrt(H)),
+        "o_bias": weights(rng, 1, n_out, scale=0.3),
+    }
     return rng.standard_normal((length, n_in)), rng.standard_normal((length, n_out)), params
 
 
@@ -108,10 +117,19 @@ def test_001_sequence_bptt_matches_autograd(length):
     x, targets, params = sequence_case(length)
     reference = sequence_bptt(x, targets, params)
     n_in, H = params["i_weight"].shape
-    model = model_from_state({"rnn.weight_ih_l0": params["i_weight"].T, "rnn.weight_hh_l0": params["h_weight"].T,
-                              "rnn.bias_ih_l0": params["h_bias"][0], "rnn.bias_hh_l0": np.zeros(H),
-                              "linear.weight": params["o_weight"].T, "linear.bias": params["o_bias"][0]},
-                             n_in, H, params["o_weight"].shape[1])
+    model = model_from_state(
+        {
+            "rnn.weight_ih_l0": params["i_weight"].T,
+            "rnn.weight_hh_l0": params["h_weight"].T,
+            "rnn.bias_ih_l0": params["h_bias"][0],
+            "rnn.bias_hh_l0": np.zeros(H),
+            "linear.weight": params["o_weight"].T,
+            "linear.bias": params["o_bias"][0],
+        },
+        n_in,
+        H,
+        params["o_weight"].shape[1],
+    )
     outputs = model(x, many_to_many=True)
     difference = outputs - targets
     loss = 0.5 * (difference * difference).sum()
@@ -126,11 +144,16 @@ def test_001_sequence_bptt_matches_autograd(length):
 
 # ------------------------------------------------------------------ 001: the walk-through and its two mistakes
 
+
 def walkthrough_case(length, H=5):
     rng = rng_for(11, length)
-    params = {"i_weight": weights(rng, 1, H, scale=0.5), "h_weight": weights(rng, H, H),
-              "h_bias": weights(rng, 1, H, scale=0.3), "o_weight": weights(rng, H, 1, scale=1 / np.sqrt(H)),
-              "o_bias": weights(rng, 1, 1, scale=0.3)}
+    params = {
+        "i_weight": weights(rng, 1, H, scale=0.5),
+        "h_weight": weights(rng, H, H),
+        "h_bias": weights(rng, 1, H, scale=0.3),
+        "o_weight": weights(rng, H, 1, scale=1 / np.sqrt(H)),
+        "o_bias": weights(rng, 1, 1, scale=0.3),
+    }
     return rng.standard_normal(length), rng.standard_normal(length), params
 
 
@@ -166,25 +189,42 @@ def test_001_walkthrough_bptt_matches_autograd_and_the_published_one_does_not(le
 
 # ------------------------------------------------------------------ 000: many-to-one, mean squared error
 
-TIMESERIES_MAPPING = {"weights_ih": ("rnn.weight_ih_l0", "T"), "weights_hh": ("rnn.weight_hh_l0", "T"),
-                      "bias_h": ("rnn.bias_ih_l0", "flatten"), "weights_ho": ("linear.weight", "T"),
-                      "bias_o": ("linear.bias", "flatten")}
+TIMESERIES_MAPPING = {
+    "weights_ih": ("rnn.weight_ih_l0", "T"),
+    "weights_hh": ("rnn.weight_hh_l0", "T"),
+    "bias_h": ("rnn.bias_ih_l0", "flatten"),
+    "weights_ho": ("linear.weight", "T"),
+    "bias_o": ("linear.bias", "flatten"),
+}
 
 
 def timeseries_case(length, n_in=4, H=6, n_out=3):
     rng = rng_for(0, length)
-    params = {"weights_ih": weights(rng, n_in, H, scale=1 / np.sqrt(n_in)), "weights_hh": weights(rng, H, H),
-              "weights_ho": weights(rng, H, n_out, scale=1 / np.sqrt(H)),
-              "bias_h": weights(rng, 1, H, scale=0.3), "bias_o": weights(rng, 1, n_out, scale=0.3)}
+    params = {
+        "weights_ih": weights(rng, n_in, H, scale=1 / np.sqrt(n_in)),
+        "weights_hh": weights(rng, H, H),
+        "weights_ho": weights(rng, H, n_out, scale=1 / np.sqrt(H)),
+        "bias_h": weights(rng, 1, H, scale=0.3),
+        "bias_o": weights(rng, 1, n_out, scale=0.3),
+    }
     return rng.standard_normal((length, n_in)), rng.standard_normal(n_out), params
 
 
 def timeseries_autograd(xs, target, params):
     n_in, H = params["weights_ih"].shape
-    model = model_from_state({"rnn.weight_ih_l0": params["weights_ih"].T, "rnn.weight_hh_l0": params["weights_hh"].T,
-                              "rnn.bias_ih_l0": params["bias_h"][0], "rnn.bias_hh_l0": np.zeros(H),
-                              "linear.weight": params["weights_ho"].T, "linear.bias": params["bias_o"][0]},
-                             n_in, H, params["weights_ho"].shape[1])
+    model = model_from_state(
+        {
+            "rnn.weight_ih_l0": params["weights_ih"].T,
+            "rnn.weight_hh_l0": params["weights_hh"].T,
+            "rnn.bias_ih_l0": params["bias_h"][0],
+            "rnn.bias_hh_l0": np.zeros(H),
+            "linear.weight": params["weights_ho"].T,
+            "linear.bias": params["bias_o"][0],
+        },
+        n_in,
+        H,
+        params["weights_ho"].shape[1],
+    )
     output = model(xs, many_to_many=False)
     difference = output - target
     loss = (difference * difference).mean()
@@ -223,8 +263,13 @@ def test_000_published_bptt_misses_the_output_layer_and_halves_the_rest(length):
 
 # ------------------------------------------------------------------ 003: column vectors, cross-entropy
 
-SENTIMENT_MAPPING = {"Wxh": "rnn.weight_ih_l0", "Whh": "rnn.weight_hh_l0", "bh": ("rnn.bias_ih_l0", "flatten"),
-                     "Why": "linear.weight", "by": ("linear.bias", "flatten")}
+SENTIMENT_MAPPING = {
+    "Wxh": "rnn.weight_ih_l0",
+    "Whh": "rnn.weight_hh_l0",
+    "bh": ("rnn.bias_ih_l0", "flatten"),
+    "Why": "linear.weight",
+    "by": ("linear.bias", "flatten"),
+}
 
 
 def sentiment_case(length, n_in=5, H=6, n_out=3, symmetric=False):
@@ -232,18 +277,32 @@ def sentiment_case(length, n_in=5, H=6, n_out=3, symmetric=False):
     Whh = weights(rng, H, H)
     if symmetric:
         Whh = (Whh + Whh.T) / np.sqrt(2)
-    params = {"Wxh": weights(rng, H, n_in, scale=1.0), "Whh": Whh, "Why": weights(rng, n_out, H),
-              "bh": weights(rng, H, 1, scale=0.3), "by": weights(rng, n_out, 1, scale=0.3)}
+    params = {
+        "Wxh": weights(rng, H, n_in, scale=1.0),
+        "Whh": Whh,
+        "Why": weights(rng, n_out, H),
+        "bh": weights(rng, H, 1, scale=0.3),
+        "by": weights(rng, n_out, 1, scale=0.3),
+    }
     inputs = np.eye(n_in)[rng.integers(0, n_in, length)]  # the document's one-hot words, as rows
     return inputs, int(rng.integers(0, n_out)), params
 
 
 def sentiment_autograd(inputs, target_index, params):
     H, n_in = params["Wxh"].shape
-    model = model_from_state({"rnn.weight_ih_l0": params["Wxh"], "rnn.weight_hh_l0": params["Whh"],
-                              "rnn.bias_ih_l0": params["bh"][:, 0], "rnn.bias_hh_l0": np.zeros(H),
-                              "linear.weight": params["Why"], "linear.bias": params["by"][:, 0]},
-                             n_in, H, params["Why"].shape[0])
+    model = model_from_state(
+        {
+            "rnn.weight_ih_l0": params["Wxh"],
+            "rnn.weight_hh_l0": params["Whh"],
+            "rnn.bias_ih_l0": params["bh"][:, 0],
+            "rnn.bias_hh_l0": np.zeros(H),
+            "linear.weight": params["Why"],
+            "linear.bias": params["by"][:, 0],
+        },
+        n_in,
+        H,
+        params["Why"].shape[0],
+    )
     logits = model(inputs, many_to_many=False)
     loss = -logits.log_softmax(axis=-1)[target_index]
     np.testing.assert_allclose(F.cross_entropy(logits, target_index).item(), loss.item(), rtol=1e-15)
@@ -302,8 +361,13 @@ def test_004_sine_bptt_matches_autograd(length, H=6):
     y_target = float(rng.standard_normal())
     reference = sine_bptt(x, y_target, params)
 
-    model = model_from_state({"rnn.weight_ih_l0": params["Wih"], "rnn.weight_hh_l0": params["Whh"],
-                              "linear.weight": params["Who"]}, 1, H, 1, bias=False)
+    model = model_from_state(
+        {"rnn.weight_ih_l0": params["Wih"], "rnn.weight_hh_l0": params["Whh"], "linear.weight": params["Who"]},
+        1,
+        H,
+        1,
+        bias=False,
+    )
     assert len(dict(model.named_parameters())) == 3
     y = model(x[:, None], many_to_many=False)
     loss = ((y - y_target) ** 2).sum() / 2

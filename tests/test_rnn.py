@@ -1,4 +1,5 @@
 """nn.RNN and nn.RNNCell: shapes, PyTorch names, gradients through the unrolled graph, errors."""
+
 import sys
 
 import numpy as np
@@ -28,8 +29,14 @@ def test_parameter_names_and_shapes_follow_pytorch():
     rnn = nn.RNN(3, 5, num_layers=2)
     shapes = {name: p.shape for name, p in rnn.named_parameters()}
     assert shapes == {
-        "weight_ih_l0": (5, 3), "weight_hh_l0": (5, 5), "bias_ih_l0": (5,), "bias_hh_l0": (5,),
-        "weight_ih_l1": (5, 5), "weight_hh_l1": (5, 5), "bias_ih_l1": (5,), "bias_hh_l1": (5,),
+        "weight_ih_l0": (5, 3),
+        "weight_hh_l0": (5, 5),
+        "bias_ih_l0": (5,),
+        "bias_hh_l0": (5,),
+        "weight_ih_l1": (5, 5),
+        "weight_hh_l1": (5, 5),
+        "bias_ih_l1": (5,),
+        "bias_hh_l1": (5,),
     }
     assert [n for n, _ in nn.RNN(3, 5, bias=False).named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
     assert all(abs(p.data).max() <= 1 / np.sqrt(5) for p in rnn.parameters())
@@ -165,7 +172,7 @@ def test_the_output_holds_the_last_layers_hidden_states_stacked(layer_class, bat
     for t, h in enumerate(last_layer):
         assert np.array_equal(by_time[t], h.data)
     output.sum().backward()
-    assert np.array_equal(last_layer[-1].grad, np.ones_like(last_layer[-1].data))   # nothing comes after T
+    assert np.array_equal(last_layer[-1].grad, np.ones_like(last_layer[-1].data))  # nothing comes after T
 
 
 @pytest.mark.parametrize("layer_class", [nn.RNN, nn.LSTM, nn.GRU])
@@ -188,8 +195,6 @@ def test_a_float32_layer_casts_float64_input_and_state_and_sends_their_gradients
     np.testing.assert_allclose(x.grad, wide_x.grad, rtol=1e-4, atol=1e-5)
 
 
-
-
 @pytest.mark.parametrize("layer_class", [nn.RNN, nn.LSTM, nn.GRU])
 def test_after_a_one_step_sequence_weight_hh_has_a_zero_gradient_not_none(layer_class):
     layer = layer_class(3, 4, num_layers=2, rng=0)
@@ -198,7 +203,7 @@ def test_after_a_one_step_sequence_weight_hh_has_a_zero_gradient_not_none(layer_
     for layer_index in range(2):
         grad = getattr(layer, f"weight_hh_l{layer_index}").grad
         assert grad is not None and grad.shape == (layer.gate_count * 4, 4)
-        np.testing.assert_array_equal(grad, 0.0)   # it met h_0 = 0 only, as in PyTorch
+        np.testing.assert_array_equal(grad, 0.0)  # it met h_0 = 0 only, as in PyTorch
     assert all(p.grad is not None for p in layer.parameters())
 
 

@@ -1,4 +1,5 @@
 """The sentiment task on padded mini-batches: each phrase read from its own last state."""
+
 import numpy as np
 
 from tinygrad_rnn.cli import main

@@ -12,6 +12,7 @@ it fails. TINYGRAD_RNN_SITE=DIR tests a site already built there; otherwise the 
 into a temporary folder first. TINYGRAD_RNN_SCREENSHOTS=DIR keeps the screenshots taken and
 requests.json, every request each page made.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,10 +35,16 @@ pytestmark = pytest.mark.site
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-TUTORIALS = ["01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "04_time_series",
-             "05_vanishing_gradients", "06_compiled_step"]
+TUTORIALS = [
+    "01_autograd_basics",
+    "02_bptt_by_hand_vs_autograd",
+    "03_sentiment",
+    "04_time_series",
+    "05_vanishing_gradients",
+    "06_compiled_step",
+]
 GRAPH_TUTORIALS = {"01_autograd_basics", "02_bptt_by_hand_vs_autograd", "03_sentiment", "05_vanishing_gradients"}
-PAGE_TIMEOUT = 30   # seconds for a page and its scripts to settle
+PAGE_TIMEOUT = 30  # seconds for a page and its scripts to settle
 
 
 def _missing(reason: str):
@@ -54,16 +61,19 @@ try:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as error:
-    _missing(f"the site test needs the docs extra (pip install -e \".[docs]\"): {error}")
+    _missing(f'the site test needs the docs extra (pip install -e ".[docs]"): {error}')
 
 CHROMIUM = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 if CHROMIUM is None or CHROMEDRIVER is None:
-    _missing("the site test needs Chromium and chromedriver from the system's packages "
-             "(Debian: apt-get install chromium chromium-driver)")
+    _missing(
+        "the site test needs Chromium and chromedriver from the system's packages "
+        "(Debian: apt-get install chromium chromium-driver)"
+    )
 
 
 # ------------------------------------------------------------------ the site and its server
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> pathlib.Path:
@@ -73,8 +83,13 @@ def site(tmp_path_factory) -> pathlib.Path:
         assert (folder / "index.html").is_file(), f"TINYGRAD_RNN_SITE={given} holds no built site"
         return folder
     folder = tmp_path_factory.mktemp("site")
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
-                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+    )
     assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stderr[-5000:]}"
     return folder
 
@@ -82,7 +97,7 @@ def site(tmp_path_factory) -> pathlib.Path:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     requested: list = []
 
-    def log_message(self, format, *args):   # noqa: A002  (the base class's name)
+    def log_message(self, format, *args):  # noqa: A002  (the base class's name)
         QuietHandler.requested.append(self.path)
 
 
@@ -101,12 +116,20 @@ def server(site):
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                     "--disable-default-apps", "--disable-sync"):
+    for argument in (
+        "--headless=new",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-sync",
+    ):
         options.add_argument(argument)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        options.add_argument("--no-sandbox")     # Chromium refuses its sandbox as root
+        options.add_argument("--no-sandbox")  # Chromium refuses its sandbox as root
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(PAGE_TIMEOUT)
@@ -127,6 +150,7 @@ def page_urls(site: pathlib.Path, base: str) -> list[str]:
 
 # ------------------------------------------------------------------ what a page did
 
+
 def requests_made(driver) -> list[str]:
     """URLs the page asked for since the last call, from Chrome's performance log."""
     urls = []
@@ -144,11 +168,14 @@ def console_errors(driver) -> list[str]:
 def settle(driver) -> None:
     """Wait until the document has loaded and MathJax has typeset it."""
     WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: d.execute_script(
-        "return !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"))
+    WebDriverWait(driver, PAGE_TIMEOUT).until(
+        lambda d: d.execute_script("return !!(window.MathJax && MathJax.startup && MathJax.startup.promise)")
+    )
     driver.set_script_timeout(PAGE_TIMEOUT)
-    driver.execute_async_script("const done = arguments[arguments.length - 1];"
-                                "MathJax.startup.promise.then(() => done(true), () => done(false));")
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "MathJax.startup.promise.then(() => done(true), () => done(false));"
+    )
 
 
 def is_local(url: str, base: str) -> bool:
@@ -187,6 +214,7 @@ def anchors_of(site: pathlib.Path, path: str, cache: dict) -> set | None:
 
 # ------------------------------------------------------------------ the test
 
+
 def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
     urls = page_urls(site, server)
     assert len(urls) >= 15, urls
@@ -210,9 +238,13 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
 
         if "/tutorials/" in url and url != f"{server}tutorials/":
             images = browser.execute_script(
-                "return Array.from(document.images, i => [i.currentSrc || i.src, i.complete, i.naturalWidth])")
-            problems += [f"{url}: image not loaded: {src[:80]}" for src, complete, width in images
-                         if not (complete and width > 0)]
+                "return Array.from(document.images, i => [i.currentSrc || i.src, i.complete, i.naturalWidth])"
+            )
+            problems += [
+                f"{url}: image not loaded: {src[:80]}"
+                for src, complete, width in images
+                if not (complete and width > 0)
+            ]
             graphs = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG svg g.graph")
             if not images and not graphs:
                 problems.append(f"{url}: a tutorial page without a single picture")
@@ -220,13 +252,15 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
                 problems.append(f"{url}: an SVG picture shown as an image, where its tooltips cannot show")
             untipped = browser.execute_script(
                 "return Array.from(document.querySelectorAll('svg g.node'))"
-                ".filter(g => !g.querySelector('a[*|title]')).map(g => g.textContent.trim()).slice(0, 5)")
+                ".filter(g => !g.querySelector('a[*|title]')).map(g => g.textContent.trim()).slice(0, 5)"
+            )
             problems += [f"{url}: graph node without a tooltip: {text}" for text in untipped]
             if url.rstrip("/").rsplit("/", 1)[-1] in GRAPH_TUTORIALS and not graphs:
                 problems.append(f"{url}: the unrolled graph is not drawn as SVG")
             leftover = browser.execute_script(
                 "return Array.from(document.querySelectorAll('.jp-MarkdownOutput p, .jp-MarkdownOutput li'),"
-                " e => e.textContent).filter(t => /\\$[^$]+\\$/.test(t)).slice(0, 3)")
+                " e => e.textContent).filter(t => /\\$[^$]+\\$/.test(t)).slice(0, 3)"
+            )
             if not browser.find_elements(By.CSS_SELECTOR, "mjx-container") or leftover:
                 problems.append(f"{url}: math not typeset: {leftover}")
             download = browser.find_elements(By.CSS_SELECTOR, "a[href$='.ipynb']")
@@ -237,9 +271,10 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
             browser.save_screenshot(str(shots / "home.png"))
         if url == f"{server}tutorials/05_vanishing_gradients/":
             pictures = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedSVG")
-            if pictures:   # the first graph picture, a little below the top of the window
-                browser.execute_script("window.scrollTo(0, arguments[0].getBoundingClientRect().top"
-                                       " + window.scrollY - 160)", pictures[0])
+            if pictures:  # the first graph picture, a little below the top of the window
+                browser.execute_script(
+                    "window.scrollTo(0, arguments[0].getBoundingClientRect().top + window.scrollY - 160)", pictures[0]
+                )
                 time.sleep(0.5)
             browser.save_screenshot(str(shots / "tutorial.png"))
 
@@ -251,7 +286,7 @@ def test_every_page_in_a_real_browser(site, server, browser, tmp_path):
         elif parts.fragment and urllib.parse.unquote(parts.fragment) not in anchors:
             problems.append(f"{found_on}: link {href} names a fragment the page does not have")
 
-    (shots / "requests.json").write_text(json.dumps(log, indent=1))   # every request, page by page
+    (shots / "requests.json").write_text(json.dumps(log, indent=1))  # every request, page by page
     assert not problems, "\n".join(problems[:40])
     assert any("/assets/mathjax/tex-mml-chtml.js" in url for url in requested), "MathJax was not loaded from the site"
     served = set(QuietHandler.requested)
@@ -272,12 +307,13 @@ def test_search_finds_backward(server, browser):
     browser.get(server)
     settle(browser)
     box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
-    if not box.is_displayed():       # a narrow window shows a search button instead of the box
+    if not box.is_displayed():  # a narrow window shows a search button instead of the box
         browser.find_element(By.CSS_SELECTOR, "label.md-header__button[for='__search']").click()
     box.click()
     box.send_keys("backward")
     results = WebDriverWait(browser, PAGE_TIMEOUT).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "li.md-search-result__item") or False)
+        lambda d: d.find_elements(By.CSS_SELECTOR, "li.md-search-result__item") or False
+    )
     text = " ".join(result.text for result in results).lower()
     assert "backward" in text
     box.send_keys(Keys.ENTER)
@@ -298,8 +334,11 @@ def test_the_api_pages_document_every_public_name(site):
     for page in sorted((site / "api").rglob("index.html")):
         anchors |= anchors_of(site, "/" + page.relative_to(site).as_posix(), cache)
     documented = {anchor.rsplit(".", 1)[-1] for anchor in anchors if anchor.startswith("tinygrad_rnn.")}
-    optimizers = [name for name in optim.__all__ if isinstance(getattr(optim, name), type)
-                  and issubclass(getattr(optim, name), optim.Optimizer)]
+    optimizers = [
+        name
+        for name in optim.__all__
+        if isinstance(getattr(optim, name), type) and issubclass(getattr(optim, name), optim.Optimizer)
+    ]
     assert {"SGD", "Adam"} <= set(optimizers)
     wanted = {"Tensor", "RNN", "LSTM", "GRU", "jit", *optimizers, *nn.__all__, *jit.__all__}
     wanted |= {name for name in tinygrad_rnn.__all__ if not isinstance(getattr(tinygrad_rnn, name), type(nn))}

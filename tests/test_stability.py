@@ -1,4 +1,5 @@
 """Saturating ops at |x| = 1000: finite values and gradients, and not a single floating-point warning."""
+
 import warnings
 
 import numpy as np
@@ -50,9 +51,11 @@ def test_saturated_values_are_the_exact_limits():
         np.testing.assert_array_equal(x.sigmoid().numpy()[0], [1.0, 0.0, 0.5])
         np.testing.assert_allclose(x.softmax(axis=1).numpy(), softmax_reference(BIG, 1), rtol=1e-15)
         np.testing.assert_allclose(x.log_softmax(axis=1).numpy()[0], [0.0, -2000.0, -1000.0], rtol=1e-15)
-        np.testing.assert_allclose(x.logsumexp(axis=1).numpy(),
-                                   [1000.0, -999.0 + np.log1p(2 * np.exp(-1.0)), 1000.0 + np.log(2 + np.exp(-1.0))],
-                                   rtol=1e-15)
+        np.testing.assert_allclose(
+            x.logsumexp(axis=1).numpy(),
+            [1000.0, -999.0 + np.log1p(2 * np.exp(-1.0)), 1000.0 + np.log(2 + np.exp(-1.0))],
+            rtol=1e-15,
+        )
 
 
 def test_saturated_gradients_have_the_right_limits():
@@ -87,6 +90,7 @@ def test_float32_does_not_overflow_either():
 
 # ---------------------------------------------------------------- edge values, against PyTorch
 
+
 def test_sigmoid_keeps_its_relative_accuracy_in_the_left_tail():
     for x in (-40.0, -100.0, -700.0):
         value = Tensor(x).sigmoid().item()
@@ -100,7 +104,7 @@ def test_sigmoid_keeps_its_relative_accuracy_in_the_left_tail():
 def test_pow_zero_has_gradient_zero_even_at_zero():
     x = Tensor([0.0, 2.0, -3.0], requires_grad=True)
     with np.errstate(all="raise"):
-        (x ** 0).sum().backward()
+        (x**0).sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
 
 
@@ -111,7 +115,7 @@ def test_the_softmax_family_over_an_empty_axis_gives_an_empty_result(axis):
         assert x.softmax(axis).shape == (3, 0) and x.log_softmax(axis).shape == (3, 0)
         total = x.logsumexp(axis=1)
         total.sum().backward()
-    np.testing.assert_array_equal(total.numpy(), [-np.inf, -np.inf, -np.inf])   # log of an empty sum
+    np.testing.assert_array_equal(total.numpy(), [-np.inf, -np.inf, -np.inf])  # log of an empty sum
     assert x.logsumexp(axis=0).shape == (0,) and x.grad.shape == (3, 0)
 
 
@@ -128,10 +132,10 @@ def test_nan_flows_through_max_and_relu_as_in_pytorch():
         top = x.max()
         top.backward()
         assert np.isnan(top.item())
-    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])   # the NaN takes the gradient
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])  # the NaN takes the gradient
     y = Tensor([-1.0, np.nan, 3.0], requires_grad=True)
     y.relu().sum().backward()
-    np.testing.assert_array_equal(y.grad, [0.0, 1.0, 1.0])   # PyTorch passes g where relu(x) is NaN
+    np.testing.assert_array_equal(y.grad, [0.0, 1.0, 1.0])  # PyTorch passes g where relu(x) is NaN
     assert np.isnan(Tensor([1.0, np.nan]).logsumexp().item())
 
 
@@ -143,7 +147,7 @@ def test_edge_values_match_pytorch():
         "sigmoid(-40)": (lambda t: t.sigmoid(), lambda t: t.sigmoid(), [-40.0]),
         "max with NaN": (lambda t: t.max(), lambda t: t.max(), [1.0, np.nan, 3.0]),
         "relu at NaN": (lambda t: t.relu(), lambda t: t.relu(), [-1.0, np.nan, 3.0]),
-        "x ** 0 at 0": (lambda t: t ** 0, lambda t: t ** 0, [0.0, 1.5]),
+        "x ** 0 at 0": (lambda t: t**0, lambda t: t**0, [0.0, 1.5]),
         "softmax of extremes": (lambda t: t.softmax(0), lambda t: t.softmax(0), [1e308, -1e308]),
     }
     for name, (ours, theirs, values) in cases.items():
@@ -156,8 +160,9 @@ def test_edge_values_match_pytorch():
         np.testing.assert_array_equal(x.grad, x_torch.grad.numpy(), err_msg=name)
     p = Tensor([-40.0]).sigmoid()
     loss = F.binary_cross_entropy(p, np.ones(1))
-    expected = torch.nn.functional.binary_cross_entropy(torch.tensor([-40.0], dtype=torch.float64).sigmoid(),
-                                                        torch.ones(1, dtype=torch.float64))
+    expected = torch.nn.functional.binary_cross_entropy(
+        torch.tensor([-40.0], dtype=torch.float64).sigmoid(), torch.ones(1, dtype=torch.float64)
+    )
     assert loss.item() == pytest.approx(expected.item(), rel=1e-12) and loss.item() == pytest.approx(40.0)
     empty = torch.logsumexp(torch.zeros(3, 0, dtype=torch.float64), 1).numpy()
     np.testing.assert_array_equal(Tensor(np.zeros((3, 0))).logsumexp(axis=1).numpy(), empty)

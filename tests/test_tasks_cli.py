@@ -1,4 +1,5 @@
 """The tasks and the command line: quick runs, the demo's files, and clean argument errors."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """tbptt_step against full BPTT and against chunks run by hand from detached states."""
+
 import numpy as np
 import pytest
 
@@ -32,8 +33,7 @@ def parameters(rnn, head):
 
 def gradients(rnn, head):
     """Copies of every gradient; zeros for a parameter a chunk never used (weight_hh at t = 0)."""
-    return [np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
-            for p in parameters(rnn, head)]
+    return [np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True) for p in parameters(rnn, head)]
 
 
 def zero(rnn, head):
@@ -55,8 +55,8 @@ def chunks_by_hand(rnn, head, x, y, k):
     carry = None
     for start in range(0, T, k):
         zero(rnn, head)
-        output, carry = rnn(x[start:start + k], carry)
-        sum_loss(head(output), y[start:start + k]).backward()
+        output, carry = rnn(x[start : start + k], carry)
+        sum_loss(head(output), y[start : start + k]).backward()
         total = [t + g for t, g in zip(total, gradients(rnn, head))]
         carry = detach_state(carry)
     return total

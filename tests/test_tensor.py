@@ -1,4 +1,5 @@
 """Tensor basics: construction and dtypes, properties, repr, detach, names, and dtype through ops."""
+
 import numpy as np
 import pytest
 
@@ -15,9 +16,37 @@ def test_python_numbers_and_lists_become_float64(data):
 def test_float32_on_request_and_kept_by_ops_with_python_numbers():
     x = Tensor([1.0, 2.0, 4.0], dtype=np.float32, requires_grad=True)
     assert x.dtype == np.float32
-    results = [x + 1, 1 + x, x - 0.5, 2 - x, x * 3.0, 0.5 * x, x / 3, 1 / x, -x, x ** 2, x ** 0.5, 2 ** x,
-               x.exp(), x.log(), x.tanh(), x.sigmoid(), x.relu(), x.clip(1.5, 3.0), x.softmax(), x.log_softmax(),
-               x.logsumexp(), x.sum(), x.mean(), x.max(), x.reshape(3, 1), x.T, x[1:], x @ x, x + [1.0, 2.0, 3.0]]
+    results = [
+        x + 1,
+        1 + x,
+        x - 0.5,
+        2 - x,
+        x * 3.0,
+        0.5 * x,
+        x / 3,
+        1 / x,
+        -x,
+        x**2,
+        x**0.5,
+        2**x,
+        x.exp(),
+        x.log(),
+        x.tanh(),
+        x.sigmoid(),
+        x.relu(),
+        x.clip(1.5, 3.0),
+        x.softmax(),
+        x.log_softmax(),
+        x.logsumexp(),
+        x.sum(),
+        x.mean(),
+        x.max(),
+        x.reshape(3, 1),
+        x.T,
+        x[1:],
+        x @ x,
+        x + [1.0, 2.0, 3.0],
+    ]
     for r in results:
         assert r.dtype == np.float32, r
     sum(r.sum() for r in results).backward()
@@ -136,10 +165,20 @@ def test_a_float16_mean_of_many_elements_accumulates_without_overflow():
 F32 = np.float32
 
 
-@pytest.mark.parametrize("other", [2.0, 3, np.float64(0.5), Tensor(np.float64(1.5)), np.array(2.0),
-                                   np.array([1, 2], dtype=np.int64), [1.0, 2.0], True],
-                         ids=["float", "int", "np.float64", "0-d float64 tensor", "0-d float64 array",
-                              "int64 array", "list", "bool"])
+@pytest.mark.parametrize(
+    "other",
+    [
+        2.0,
+        3,
+        np.float64(0.5),
+        Tensor(np.float64(1.5)),
+        np.array(2.0),
+        np.array([1, 2], dtype=np.int64),
+        [1.0, 2.0],
+        True,
+    ],
+    ids=["float", "int", "np.float64", "0-d float64 tensor", "0-d float64 array", "int64 array", "list", "bool"],
+)
 def test_a_float32_tensor_stays_float32_beside_numbers_0d_tensors_and_integer_arrays(other):
     x = Tensor(np.array([1.0, 2.0], dtype=F32), requires_grad=True)
     for result in (x + other, other + x, x * other, other * x, x - other, other - x, x / other):
@@ -179,17 +218,25 @@ def test_result_dtypes_match_pytorchs():
     torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install torch==2.13.0")
     from tinygrad_rnn.tensors import result_dtype
 
-    as_torch = {np.float32: torch.float32, np.float64: torch.float64, np.int64: torch.int64,
-                np.int32: torch.int32, np.bool_: torch.bool}
-    tensors = {f"{d.__name__}{'' if shape else ' 0-d'}": (np.ones(shape, dtype=d), torch.ones(shape, dtype=as_torch[d]))
-               for d in as_torch for shape in ((2,), ())}
+    as_torch = {
+        np.float32: torch.float32,
+        np.float64: torch.float64,
+        np.int64: torch.int64,
+        np.int32: torch.int32,
+        np.bool_: torch.bool,
+    }
+    tensors = {
+        f"{d.__name__}{'' if shape else ' 0-d'}": (np.ones(shape, dtype=d), torch.ones(shape, dtype=as_torch[d]))
+        for d in as_torch
+        for shape in ((2,), ())
+    }
     numbers = {"1.5": 1.5, "2": 2, "True": True}
     for name_a, (a, ta) in tensors.items():
         for name_b, (b, tb) in {**tensors, **{k: (v, v) for k, v in numbers.items()}}.items():
             ours = result_dtype(Tensor(a), b if name_b in numbers else Tensor(b))
             theirs = torch.result_type(ta, tb)
             if theirs == torch.float32 and ours == np.float64 and name_b == "1.5" and a.dtype.kind != "f":
-                continue   # an integer tensor times a Python float: PyTorch's default float is float32, ours float64
+                continue  # an integer tensor times a Python float: PyTorch's default float is float32, ours float64
             assert as_torch[ours.type] == theirs, (name_a, name_b, ours, theirs)
 
 
@@ -207,21 +254,28 @@ def test_a_float32_linear_layer_casts_a_float64_input():
 
 # ---------------------------------------------------------------- comparisons and Python numbers
 
+
 def test_comparisons_give_bool_tensors_without_gradient():
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = Tensor([3.0, 2.0, 1.0])
-    for result, expected in ((x < y, [True, False, False]), (x <= y, [True, True, False]),
-                             (x > 2, [False, False, True]), (x >= 2, [False, True, True]),
-                             (x == y, [False, True, False]), (x != y, [True, False, True]),
-                             (2.0 < x, [False, False, True]), (np.array([1.0, 5.0, 3.0]) == x, [True, False, True])):
+    for result, expected in (
+        (x < y, [True, False, False]),
+        (x <= y, [True, True, False]),
+        (x > 2, [False, False, True]),
+        (x >= 2, [False, True, True]),
+        (x == y, [False, True, False]),
+        (x != y, [True, False, True]),
+        (2.0 < x, [False, False, True]),
+        (np.array([1.0, 5.0, 3.0]) == x, [True, False, True]),
+    ):
         assert isinstance(result, Tensor) and result.dtype == np.bool_ and not result.requires_grad
         np.testing.assert_array_equal(result.numpy(), expected)
-    assert (x == "a") is False and (x != None) is True   # noqa: E711 -- not comparable: Python's identity rule
+    assert (x == "a") is False and (x != None) is True  # noqa: E711 -- not comparable: Python's identity rule
 
 
 def test_float32_and_float64_compare_after_promotion_as_in_pytorch():
     tenth = Tensor(np.array([0.1], dtype=F32))
-    assert (tenth == Tensor(np.float64(0.1))).numpy().all()   # the 0-d float64 operand is rounded to float32 first
+    assert (tenth == Tensor(np.float64(0.1))).numpy().all()  # the 0-d float64 operand is rounded to float32 first
 
 
 def test_bool_float_and_int_of_one_element():
@@ -240,7 +294,7 @@ def test_bool_float_and_int_of_one_element():
         match=r"int\(\): only a one-element tensor converts to a Python number, got shape \(0,\)",
     ):
         int(Tensor(np.zeros(0)))
-    if Tensor(3.0) > 2:   # a comparison used as a condition
+    if Tensor(3.0) > 2:  # a comparison used as a condition
         pass
     else:
         pytest.fail("Tensor(3.0) > 2 is true")

@@ -4,6 +4,7 @@ Each model's state_dict is loaded into the PyTorch module by name (strictly, so 
 be PyTorch's), both run the same input and initial state, and one scalar loss is backpropagated
 through both. Outputs, final states and every gradient must agree to 1e-10.
 """
+
 import numpy as np
 import pytest
 
@@ -88,11 +89,16 @@ def run_sequence_model(model, theirs, num_layers, batch_first, state_names, give
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_rnn_matches_pytorch(nonlinearity, num_layers, bias, batch_first):
     rng = np.random.default_rng(0)
-    options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=num_layers, nonlinearity=nonlinearity,
-                   bias=bias, batch_first=batch_first)
+    options = dict(
+        input_size=INPUT,
+        hidden_size=HIDDEN,
+        num_layers=num_layers,
+        nonlinearity=nonlinearity,
+        bias=bias,
+        batch_first=batch_first,
+    )
     model = nn.RNN(**options, rng=rng)
-    run_sequence_model(model, torch_copy(model, torch.nn.RNN, **options), num_layers, batch_first,
-                       ("h",), True, rng)
+    run_sequence_model(model, torch_copy(model, torch.nn.RNN, **options), num_layers, batch_first, ("h",), True, rng)
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -102,8 +108,9 @@ def test_lstm_matches_pytorch(num_layers, bias, batch_first):
     rng = np.random.default_rng(1)
     options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=num_layers, bias=bias, batch_first=batch_first)
     model = LSTM(**options, rng=rng)
-    run_sequence_model(model, torch_copy(model, torch.nn.LSTM, **options), num_layers, batch_first,
-                       ("h", "c"), True, rng)
+    run_sequence_model(
+        model, torch_copy(model, torch.nn.LSTM, **options), num_layers, batch_first, ("h", "c"), True, rng
+    )
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -113,8 +120,7 @@ def test_gru_matches_pytorch(num_layers, bias, batch_first):
     rng = np.random.default_rng(2)
     options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=num_layers, bias=bias, batch_first=batch_first)
     model = GRU(**options, rng=rng)
-    run_sequence_model(model, torch_copy(model, torch.nn.GRU, **options), num_layers, batch_first,
-                       ("h",), True, rng)
+    run_sequence_model(model, torch_copy(model, torch.nn.GRU, **options), num_layers, batch_first, ("h",), True, rng)
 
 
 @pytest.mark.parametrize(
@@ -128,8 +134,9 @@ def test_zero_initial_state_matches_pytorch(model_class, torch_class, state_name
     run_sequence_model(model, torch_copy(model, torch_class, **options), 2, False, state_names, False, rng)
 
 
-@pytest.mark.parametrize("model_class, torch_class", [(nn.RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM),
-                                                      (GRU, torch.nn.GRU)])
+@pytest.mark.parametrize(
+    "model_class, torch_class", [(nn.RNN, torch.nn.RNN), (LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)]
+)
 def test_unbatched_sequence_matches_pytorch(model_class, torch_class):
     rng = np.random.default_rng(4)
     options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=2)
@@ -144,8 +151,11 @@ def test_unbatched_sequence_matches_pytorch(model_class, torch_class):
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize(
     "cell_class, torch_class, state_names",
-    [(nn.RNNCell, torch.nn.RNNCell, ("h",)), (LSTMCell, torch.nn.LSTMCell, ("h", "c")),
-     (GRUCell, torch.nn.GRUCell, ("h",))],
+    [
+        (nn.RNNCell, torch.nn.RNNCell, ("h",)),
+        (LSTMCell, torch.nn.LSTMCell, ("h", "c")),
+        (GRUCell, torch.nn.GRUCell, ("h",)),
+    ],
 )
 def test_cells_match_pytorch(cell_class, torch_class, state_names, bias):
     rng = np.random.default_rng(5)
@@ -175,8 +185,9 @@ def test_cells_match_pytorch(cell_class, torch_class, state_names, bias):
     "model_class, torch_class, state_names",
     [(nn.RNN, torch.nn.RNN, ("h",)), (LSTM, torch.nn.LSTM, ("h", "c")), (GRU, torch.nn.GRU, ("h",))],
 )
-def test_a_loss_on_the_last_step_and_the_first_layer_state_matches_pytorch(model_class, torch_class,
-                                                                           state_names, batch_first):
+def test_a_loss_on_the_last_step_and_the_first_layer_state_matches_pytorch(
+    model_class, torch_class, state_names, batch_first
+):
     """Reading one position of a stacked output (output[-1], h_n[0]): the sparse path of Stack."""
     rng = np.random.default_rng(6)
     options = dict(input_size=INPUT, hidden_size=HIDDEN, num_layers=2, batch_first=batch_first)

@@ -1,5 +1,6 @@
 """tinygrad_rnn.viz: the unrolled graph's boxes, shared weights and data flow, read back from the
 DOT source and the rendered SVG; rendering without a system Graphviz; gradient flow through time."""
+
 import re
 import xml.etree.ElementTree as ElementTree
 
@@ -61,6 +62,7 @@ def step_index(cluster: str) -> int:
 
 # ---------------------------------------------------------------- boxes, weights, data flow
 
+
 @pytest.mark.parametrize("steps, num_layers", [(5, 1), (4, 2)])
 def test_one_box_per_time_step_inside_one_box_per_layer(steps, num_layers):
     _, _, loss = unrolled_rnn(steps, num_layers)
@@ -70,10 +72,10 @@ def test_one_box_per_time_step_inside_one_box_per_layer(steps, num_layers):
         assert sorted(step_index(c) for c in step_clusters(clusters, layer)) == list(range(steps))
     assert len(clusters) == num_layers * (steps + 1)
     for layer in range(num_layers):
-        for t in range(steps):   # every step, the first included, computes h_{t-1} @ W_hh.T
+        for t in range(steps):  # every step, the first included, computes h_{t-1} @ W_hh.T
             inside = [title for box, title in nodes.values() if box == f"layer{layer}/t={t}"]
             assert "GetItem" in inside and "Tanh" in inside and "Linear" in inside
-            assert ("h_0" in inside) == (t == 0)   # the zero initial state, drawn where it is used
+            assert ("h_0" in inside) == (t == 0)  # the zero initial state, drawn where it is used
 
 
 @pytest.mark.parametrize("with_h0", [True, False])
@@ -120,13 +122,19 @@ def test_edges_follow_the_data_flow_and_hidden_state_edges_stand_out():
     nodes, edges, _ = parse_dot(draw_graph(loss).source)
     for layer in range(2):
         for t in range(1, steps):
-            recurrent = [line for source, target, line in edges
-                         if nodes[source] == (f"layer{layer}/t={t - 1}", "Tanh")
-                         and nodes[target] == (f"layer{layer}/t={t}", "Linear")]
+            recurrent = [
+                line
+                for source, target, line in edges
+                if nodes[source] == (f"layer{layer}/t={t - 1}", "Tanh")
+                and nodes[target] == (f"layer{layer}/t={t}", "Linear")
+            ]
             assert len(recurrent) == 1 and RECURRENT_COLOR in recurrent[0]
-    for t in range(steps):   # layer 0's h_t, stacked, are the sequence layer 1 projects
-        upward = [1 for source, target, _ in edges
-                  if nodes[source] == (f"layer0/t={t}", "Tanh") and nodes[target] == ("layer0", "Stack")]
+    for t in range(steps):  # layer 0's h_t, stacked, are the sequence layer 1 projects
+        upward = [
+            1
+            for source, target, _ in edges
+            if nodes[source] == (f"layer0/t={t}", "Tanh") and nodes[target] == ("layer0", "Stack")
+        ]
         assert upward == [1]
     (stacked,) = [node for node, box_title in nodes.items() if box_title == ("layer0", "Stack")]
     assert [nodes[target] for source, target, _ in edges if source == stacked] == [("layer1", "Linear")]
@@ -144,7 +152,7 @@ def test_the_input_sequence_is_one_small_constant_in_the_layer_box():
     assert [box for box, title in nodes.values() if title == "const"].count("layer0") == 1
     for t in range(steps):
         assert "const" not in [title for box, title in nodes.values() if box == f"layer0/t={t}"]
-    assert len(re.findall(r"label=<const<br/>.*fontsize=9", source)) == 2   # the input sequence and the target
+    assert len(re.findall(r"label=<const<br/>.*fontsize=9", source)) == 2  # the input sequence and the target
 
 
 def test_collapsed_graph_has_the_same_size_for_any_length_and_keeps_the_flow():
@@ -181,6 +189,7 @@ def test_collapse_that_hides_nothing_leaves_the_graph_alone():
 
 # ---------------------------------------------------------------- values and gradient norms
 
+
 def test_values_and_gradient_norms_label_the_nodes():
     rnn, _, loss = unrolled_rnn(3)
     assert f"{loss.item():.3g}" in draw_graph(loss, show_values=True).source
@@ -197,12 +206,12 @@ def test_values_and_gradient_norms_label_the_nodes():
     weight_norm = np.linalg.norm(rnn.weight_hh_l0.grad)
     weight_line = next(line for line in source.splitlines() if "<b>weight_hh_l0</b>" in line)
     assert f"|grad| = {weight_norm:.3g}" in weight_line
-    fills = {re.search(r'fillcolor="(#\w+)"', line).group(1)
-             for line in source.splitlines() if "<b>Tanh</b>" in line}
-    assert len(fills) > 1   # the gradient shrinks going back in time, and the colours show it
+    fills = {re.search(r'fillcolor="(#\w+)"', line).group(1) for line in source.splitlines() if "<b>Tanh</b>" in line}
+    assert len(fills) > 1  # the gradient shrinks going back in time, and the colours show it
 
 
 # ---------------------------------------------------------------- rendering without a system dot
+
 
 def test_pure_renderer_writes_svg_and_png(tmp_path):
     program = pure_dot_program()
@@ -230,6 +239,7 @@ def test_the_graphviz_package_can_display_without_a_system_dot():
 
 # ---------------------------------------------------------------- gradient flow
 
+
 def test_gradient_flow_matches_the_retained_grads_and_the_bptt_formula():
     steps, hidden = 6, 4
     rng = np.random.default_rng(3)
@@ -243,9 +253,9 @@ def test_gradient_flow_matches_the_retained_grads_and_the_bptt_formula():
 
     w_hh = rnn.weight_hh_l0.data
     h = [state.data for state in states]
-    delta = np.ones(hidden)                        # dL/dh_T for L = sum(h_T)
+    delta = np.ones(hidden)  # dL/dh_T for L = sum(h_T)
     expected = [np.linalg.norm(delta)]
-    for t in range(steps - 1, 0, -1):              # dL/dh_{t-1} = W_hh^T ((1 - h_t^2) * dL/dh_t)
+    for t in range(steps - 1, 0, -1):  # dL/dh_{t-1} = W_hh^T ((1 - h_t^2) * dL/dh_t)
         delta = w_hh.T @ ((1 - h[t] ** 2) * delta)
         expected.append(np.linalg.norm(delta))
     assert np.allclose(norms, expected[::-1], rtol=1e-12, atol=1e-15)

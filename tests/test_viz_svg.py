@@ -1,5 +1,6 @@
 """The SVG pictures a learner points at: a tooltip on every node (op, scope, shape, values,
 gradient norm), and the time steps left to right in order for any number of steps."""
+
 import re
 import xml.etree.ElementTree as ElementTree
 
@@ -116,6 +117,7 @@ def test_value_summary_is_exact_for_every_kind_of_array():
 
 # ---------------------------------------------------------------- tinygrad-rnn graph
 
+
 def test_graph_command_draws_each_tasks_own_model(tmp_path):
     from tinygrad_rnn.cli import main
 
@@ -126,15 +128,15 @@ def test_graph_command_draws_each_tasks_own_model(tmp_path):
         pictures[task] = path.read_text()
     assert len(set(pictures.values())) == 4
     tips = {task: [tip for _, tip in groups(svg, "node")] for task, svg in pictures.items()}
-    assert not any("bias" in tip for tip in tips["sine"])               # document 004 has no biases
+    assert not any("bias" in tip for tip in tips["sine"])  # document 004 has no biases
     (weight_hh,) = [tip for tip in tips["sine"] if tip.startswith("rnn.weight_hh_l0 (parameter")]
-    assert "shape: (50, 50)" in weight_hh                               # hidden 50, as the task trains
+    assert "shape: (50, 50)" in weight_hh  # hidden 50, as the task trains
     (weight_hh,) = [tip for tip in tips["temperature"] if tip.startswith("rnn.weight_hh_l0 (parameter")]
     assert "shape: (16, 16)" in weight_hh
     (weight_ih,) = [tip for tip in tips["weather"] if tip.startswith("rnn.weight_ih_l0 (parameter")]
-    assert "shape: (4, 3)" in weight_ih                                 # 3 features, hidden 4
+    assert "shape: (4, 3)" in weight_ih  # 3 features, hidden 4
     heads = [tip for tip in tips["weather"] if tip.startswith("Linear (op)") and "shape: (1, 3, 1)" in tip]
-    assert len(heads) == 1                                              # a prediction at every step
+    assert len(heads) == 1  # a prediction at every step
 
 
 def test_graph_command_keeps_time_order_and_collapses(tmp_path):
@@ -156,4 +158,4 @@ def test_a_backslash_in_a_name_is_shown_not_read_as_an_escape():
     weight = Tensor(np.ones(2), requires_grad=True, name=r"w\N")
     svg = draw_graph((weight * 2.0).sum()).pipe(format="svg").decode()
     tips = [tip for _, tip in groups(svg, "node")]
-    assert any(tip.startswith("w\u29f5N (parameter") for tip in tips), tips   # not "w" + the node's id
+    assert any(tip.startswith("w\u29f5N (parameter") for tip in tips), tips  # not "w" + the node's id

@@ -3,6 +3,7 @@
 The numbers the walk-through prints are the only hard-coded values; the parameters are drawn
 with np.random.RandomState(0).rand in the document's order, as `np.random.seed(0)` then `rand` did.
 """
+
 import numpy as np
 import pytest
 
@@ -15,9 +16,11 @@ TARGETS = [70.0, 62.0, 65.0]
 
 RELU_OUTPUTS = [57.94406231, 124.54916092, 190.94853131]
 TANH_OUTPUTS = [74.31470595, 80.66149404, 77.67852446]
-TANH_HIDDENS = [[0.56784618, 0.99320288, 0.87557333, 0.53166114, -0.76483255],
-                [0.58366756, 0.99568651, 0.90034879, 0.69338529, -0.84149203],
-                [0.5383306, 0.99164251, 0.86287584, 0.66091071, -0.80543591]]
+TANH_HIDDENS = [
+    [0.56784618, 0.99320288, 0.87557333, 0.53166114, -0.76483255],
+    [0.58366756, 0.99568651, 0.90034879, 0.69338529, -0.84149203],
+    [0.5383306, 0.99164251, 0.86287584, 0.66091071, -0.80543591],
+]
 OUTPUT_GRADIENT = [4.31470595, 18.66149404, 12.67852446]
 I_WEIGHT_GRADIENT = [[54498.71460476, 926.96931526, 16257.75098388, 66153.99689818, 27292.28884188]]
 
@@ -26,15 +29,17 @@ PRINTED = 5e-9  # the document prints 8 decimals: half a unit in the last place
 
 def relu_params():
     rng = np.random.RandomState(0)
-    return {name: Tensor(rng.rand(*shape), requires_grad=True, name=name)
-            for name, shape in [("i_weight", (1, 2)), ("h_weight", (2, 2)), ("o_weight", (2, 1))]}
+    return {
+        name: Tensor(rng.rand(*shape), requires_grad=True, name=name)
+        for name, shape in [("i_weight", (1, 2)), ("h_weight", (2, 2)), ("o_weight", (2, 1))]
+    }
 
 
 def tanh_params():
     rng = np.random.RandomState(0)
-    i_weight = rng.rand(1, 5) / 5 - .1
-    h_weight = rng.rand(5, 5) / 5 - .1
-    h_bias = rng.rand(1, 5) / 5 - .1
+    i_weight = rng.rand(1, 5) / 5 - 0.1
+    h_weight = rng.rand(5, 5) / 5 - 0.1
+    h_bias = rng.rand(1, 5) / 5 - 0.1
     o_weight = rng.rand(5, 1) * 50
     o_bias = rng.rand(1, 1)
     values = dict(i_weight=i_weight, h_weight=h_weight, h_bias=h_bias, o_weight=o_weight, o_bias=o_bias)
@@ -106,8 +111,12 @@ def test_every_walkthrough_gradient_agrees_with_finite_differences():
 
     relu = relu_params()
     relu_names = list(relu)
-    report = gradcheck(lambda *ts: half_squared_error(relu_walkthrough(**dict(zip(relu_names, ts)))),
-                       list(relu.values()), rtol=1e-6, atol=1e-6)
+    report = gradcheck(
+        lambda *ts: half_squared_error(relu_walkthrough(**dict(zip(relu_names, ts)))),
+        list(relu.values()),
+        rtol=1e-6,
+        atol=1e-6,
+    )
     assert report.ok
 
 

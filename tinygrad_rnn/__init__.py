@@ -7,6 +7,7 @@ Tensor ops, its unrolled graph is recorded as it runs, and backward() walks it.
 tg.nn.functional, tg.optim, tg.optim.lr_scheduler, tg.data, tg.checkpoint, tg.viz (imported
 on first use, since it pulls in plotting), the tensor factories and tg.to_torch/tg.from_torch.
 """
+
 import importlib
 
 from . import checkpoint, data, nn, optim
@@ -21,12 +22,41 @@ from .tensors import Tensor, maximum, minimum, where
 LAZY_SUBMODULES = ("viz",)
 
 __all__ = [
-    "Tensor", "tensor", "stack", "cat", "concatenate", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
-    "where", "maximum", "minimum",
-    "randn", "rand", "manual_seed",
-    "no_grad", "enable_grad", "is_grad_enabled", "scope", "detect_anomaly", "retain_grads",
-    "gradcheck", "directional_gradcheck", "GradcheckError", "GradcheckReport",
-    "nn", "optim", "data", "checkpoint", "viz", "to_torch", "from_torch", "jit",
+    "Tensor",
+    "tensor",
+    "stack",
+    "cat",
+    "concatenate",
+    "zeros",
+    "ones",
+    "zeros_like",
+    "ones_like",
+    "full",
+    "arange",
+    "where",
+    "maximum",
+    "minimum",
+    "randn",
+    "rand",
+    "manual_seed",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "scope",
+    "detect_anomaly",
+    "retain_grads",
+    "gradcheck",
+    "directional_gradcheck",
+    "GradcheckError",
+    "GradcheckReport",
+    "nn",
+    "optim",
+    "data",
+    "checkpoint",
+    "viz",
+    "to_torch",
+    "from_torch",
+    "jit",
 ]
 __version__ = "0.1.0"
 

@@ -1,4 +1,5 @@
 """`python -m tinygrad_rnn`."""
+
 import sys
 
 from .cli import main

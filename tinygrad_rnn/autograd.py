@@ -5,6 +5,7 @@ Reverse mode: visit the recorded graph from the output back to the leaves, lates
 through its op's vector-Jacobian product and adding (never assigning) what arrives at
 each input.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -274,8 +275,9 @@ def run_hooks(hooks: list, grad: np.ndarray, shape: tuple) -> np.ndarray:
             continue
         array = np.asarray(result.data if isinstance(result, Tensor) else result)
         if array.shape != shape:
-            raise ValueError(f"register_hook: the hook returned a gradient of shape {array.shape} "
-                             f"for a tensor of shape {shape}")
+            raise ValueError(
+                f"register_hook: the hook returned a gradient of shape {array.shape} for a tensor of shape {shape}"
+            )
         grad = array.astype(grad.dtype, copy=False)
     return grad
 

@@ -16,6 +16,7 @@ declared size) before any array is allocated; the CRC-32 of every member is veri
 is written only after every array has been read. Whatever is wrong with a file is reported as
 one CheckpointError naming the path and the problem, and the model is left unchanged.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,16 @@ MAX_ARRAY_BYTES = 2**30  # what load_state_dict reads at most without a model to
 READABLE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 # What the zip and .npy readers raise on bytes that are not what they should be.
-DAMAGE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error,
-                 NotImplementedError, OverflowError)
+DAMAGE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    NotImplementedError,
+    OverflowError,
+)
 
 
 class CheckpointError(ValueError):
@@ -57,6 +66,7 @@ class CheckpointError(ValueError):
 
 
 # ------------------------------------------------------------------------------- saving
+
 
 def save(module: Module, path, metadata: dict | None = None) -> None:
     """Write module.state_dict() and JSON-safe `metadata` to `path` (exactly that name: no suffix
@@ -141,6 +151,7 @@ def _write_archive(file, arrays: dict, metadata_text: str) -> None:
 
 # ------------------------------------------------------------------------------- loading
 
+
 def read_metadata(path, *, task: str | None = None) -> dict:
     """The metadata stored with the checkpoint at `path` ({} if it has none), read and checked
     without reading any array. With `task`, a CheckpointError unless the file records that task."""
@@ -168,8 +179,10 @@ def load(path, module: Module) -> Module:
     the module unchanged."""
     if not isinstance(module, Module):
         swapped = " (the arguments are swapped)" if isinstance(path, Module) else ""
-        raise TypeError(f"checkpoint.load(path, module): expected a Module as the second argument, "
-                        f"got {type(module).__name__}{swapped}")
+        raise TypeError(
+            f"checkpoint.load(path, module): expected a Module as the second argument, "
+            f"got {type(module).__name__}{swapped}"
+        )
     expected = OrderedDict((name, param.shape) for name, param in module.named_parameters())
     module.load_state_dict(_read_arrays(path, expected, type(module).__name__, MAX_ARRAY_BYTES))
     return module
@@ -186,8 +199,9 @@ def _read_arrays(path, expected: dict | None, model: str, max_bytes: int) -> Ord
         budget = max_bytes
         for name, info in members.items():
             with _damage_reported(path, f" (array {name!r})"):
-                state[name] = _read_array(path, archive, info, name, None if expected is None else expected[name],
-                                          budget)
+                state[name] = _read_array(
+                    path, archive, info, name, None if expected is None else expected[name], budget
+                )
             budget -= state[name].nbytes
     return state
 
@@ -200,8 +214,9 @@ def _opened(path):
     with open(path, "rb") as file:
         signature = file.read(4)
         if signature not in ZIP_SIGNATURES:
-            raise CheckpointError(path, f"is not an .npz archive: it starts with {signature!r}, "
-                                        f"not a zip signature {ZIP_SIGNATURES[0]!r}")
+            raise CheckpointError(
+                path, f"is not an .npz archive: it starts with {signature!r}, not a zip signature {ZIP_SIGNATURES[0]!r}"
+            )
         file.seek(0)
         with _damage_reported(path, ""), zipfile.ZipFile(file) as archive:
             yield (archive, *_members(path, archive))
@@ -224,16 +239,20 @@ def _members(path: str, archive: zipfile.ZipFile) -> tuple[zipfile.ZipInfo | Non
     metadata, arrays = None, OrderedDict[str, zipfile.ZipInfo]()
     for info in archive.infolist():
         if info.filename != METADATA_MEMBER and not info.filename.endswith(".npy"):
-            raise CheckpointError(path, f"holds {info.filename!r}, which is neither an array (.npy) "
-                                        f"nor {METADATA_MEMBER}")
-        name = info.filename[:-len(".npy")]
+            raise CheckpointError(
+                path, f"holds {info.filename!r}, which is neither an array (.npy) nor {METADATA_MEMBER}"
+            )
+        name = info.filename[: -len(".npy")]
         if (metadata if info.filename == METADATA_MEMBER else arrays.get(name)) is not None:
             raise CheckpointError(path, f"holds {info.filename!r} twice")
         if info.flag_bits & 0x1:
             raise CheckpointError(path, f"holds {info.filename!r} encrypted")
         if info.compress_type not in READABLE_COMPRESSION:
-            raise CheckpointError(path, f"holds {info.filename!r} compressed by method {info.compress_type}; "
-                                        f"only stored (0) and deflated (8) are read")
+            raise CheckpointError(
+                path,
+                f"holds {info.filename!r} compressed by method {info.compress_type}; "
+                f"only stored (0) and deflated (8) are read",
+            )
         if info.filename == METADATA_MEMBER:
             metadata = info
         else:
@@ -274,14 +293,18 @@ def _check_fields(metadata: dict, error) -> None:
 def _check_names(path: str, model: str, stored: list, wanted: list) -> None:
     missing = [name for name in wanted if name not in stored]
     unexpected = [name for name in stored if name not in wanted]
-    problems = [f"{label}: {', '.join(names)}" for label, names in
-                (("missing keys", missing), ("unexpected keys", unexpected)) if names]
+    problems = [
+        f"{label}: {', '.join(names)}"
+        for label, names in (("missing keys", missing), ("unexpected keys", unexpected))
+        if names
+    ]
     if problems:
         raise CheckpointError(path, f"does not fit {model}: " + "; ".join(problems))
 
 
-def _read_array(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
-                shape: tuple | None, budget: int) -> np.ndarray:
+def _read_array(
+    path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, shape: tuple | None, budget: int
+) -> np.ndarray:
     """One member's array, its header checked against `shape` (or `budget` bytes when None) and
     against the member's declared size before the data is read."""
     with archive.open(info) as member:
@@ -291,20 +314,27 @@ def _read_array(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name
         reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
         stored_shape, fortran_order, dtype = reader(member)
         if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-            raise CheckpointError(path, f"array {name!r} has dtype {dtype}; only booleans and numbers are read "
-                                        f"(no pickled objects)")
+            raise CheckpointError(
+                path, f"array {name!r} has dtype {dtype}; only booleans and numbers are read (no pickled objects)"
+            )
         if any(size < 0 for size in stored_shape):
             raise CheckpointError(path, f"array {name!r} claims shape {stored_shape}")
         if shape is not None and stored_shape != shape:
             raise CheckpointError(path, f"array {name!r} has shape {stored_shape} in the file, {shape} in the model")
         nbytes = math.prod(stored_shape) * dtype.itemsize
         if shape is None and nbytes > budget:
-            raise CheckpointError(path, f"array {name!r} of shape {stored_shape} and dtype {dtype} needs {nbytes} "
-                                        f"bytes, more than the {budget} left of max_bytes")
+            raise CheckpointError(
+                path,
+                f"array {name!r} of shape {stored_shape} and dtype {dtype} needs {nbytes} "
+                f"bytes, more than the {budget} left of max_bytes",
+            )
         header = member.tell()
         if info.file_size != header + nbytes:
-            raise CheckpointError(path, f"array {name!r} declares {info.file_size} bytes, but its header "
-                                        f"({stored_shape}, {dtype}) describes {header + nbytes}")
+            raise CheckpointError(
+                path,
+                f"array {name!r} declares {info.file_size} bytes, but its header "
+                f"({stored_shape}, {dtype}) describes {header + nbytes}",
+            )
         data = member.read(nbytes)  # reading to the declared end checks the CRC-32
         if len(data) != nbytes:
             raise CheckpointError(path, f"array {name!r} ends after {len(data)} of {nbytes} bytes")

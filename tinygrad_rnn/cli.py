@@ -6,6 +6,7 @@ failed gradient check) exits with code 1. Files are written only at the end of a
 succeeded. Only the library's own errors are reported this way: any other exception is a bug
 and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,13 @@ from .tasks.common import CELLS, INIT_SCHEMES, outputs
 from .tensors import Tensor
 
 PROG = "tinygrad-rnn"
-SENTIMENT_MAPPING = {"Wxh": ("rnn.weight_ih_l0", None), "Whh": ("rnn.weight_hh_l0", None),
-                     "bh": ("rnn.bias_ih_l0", "flatten"), "Why": ("head.weight", None),
-                     "by": ("head.bias", "flatten")}
+SENTIMENT_MAPPING = {
+    "Wxh": ("rnn.weight_ih_l0", None),
+    "Whh": ("rnn.weight_hh_l0", None),
+    "bh": ("rnn.bias_ih_l0", "flatten"),
+    "Why": ("head.weight", None),
+    "by": ("head.bias", "flatten"),
+}
 GRADIENT_TOLERANCE = 1e-10
 CSV_TASKS = ("temperature", "weather")
 CSV_OPTIONS = ("csv", "date_column", "feature_columns", "target_column", "fill_missing")
@@ -48,6 +53,7 @@ class UsageError(TinygradRNNError, ValueError):
 
 
 # ------------------------------------------------------------------------------- argument types
+
 
 def _positive_int(text: str) -> int:
     value = _integer(text)
@@ -98,6 +104,7 @@ def _column_list(text: str) -> tuple[str, ...]:
 
 # ------------------------------------------------------------------------------- checks before work
 
+
 def _output_file(option: str, path: str, formats=None) -> None:
     """Raise UsageError unless `path` can be written: its folder exists and is writable, it is
     not a folder, and (when `formats` is given) its suffix names one of them."""
@@ -110,8 +117,10 @@ def _output_file(option: str, path: str, formats=None) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
     if formats is not None and target.suffix.lstrip(".").lower() not in formats:
-        raise UsageError(f"{option} {path}: unknown format {target.suffix or '(no suffix)'}; "
-                         f"use one of {', '.join('.' + name for name in formats)}")
+        raise UsageError(
+            f"{option} {path}: unknown format {target.suffix or '(no suffix)'}; "
+            f"use one of {', '.join('.' + name for name in formats)}"
+        )
 
 
 def _output_folder(option: str, path: str) -> None:
@@ -146,23 +155,27 @@ def _check_data_options(args, task: str) -> None:
     given = [name for name in CSV_OPTIONS if getattr(args, name) is not None]
     if task not in CSV_TASKS:
         if given:
-            raise UsageError(f"--{given[0].replace('_', '-')}: the {task} task reads no CSV file; "
-                             f"only {' and '.join(CSV_TASKS)} do")
+            raise UsageError(
+                f"--{given[0].replace('_', '-')}: the {task} task reads no CSV file; only {' and '.join(CSV_TASKS)} do"
+            )
         return
     if args.csv is None:
         if given:
-            raise UsageError(f"--{given[0].replace('_', '-')} needs --csv (the bundled Seattle data "
-                             "has fixed columns)")
+            raise UsageError(f"--{given[0].replace('_', '-')} needs --csv (the bundled Seattle data has fixed columns)")
         return
     _input_file("--csv", args.csv)
     if task == "temperature" and args.feature_columns is not None:
         if len(args.feature_columns) != 1:
-            raise UsageError(f"--feature-columns: the temperature task reads one series, got "
-                             f"{len(args.feature_columns)} columns ({', '.join(args.feature_columns)})")
+            raise UsageError(
+                f"--feature-columns: the temperature task reads one series, got "
+                f"{len(args.feature_columns)} columns ({', '.join(args.feature_columns)})"
+            )
         if args.target_column is not None and args.target_column != args.feature_columns[0]:
-            raise UsageError(f"--feature-columns {args.feature_columns[0]} differs from --target-column "
-                             f"{args.target_column}: the temperature task predicts the next value of "
-                             "the series it reads")
+            raise UsageError(
+                f"--feature-columns {args.feature_columns[0]} differs from --target-column "
+                f"{args.target_column}: the temperature task predicts the next value of "
+                "the series it reads"
+            )
 
 
 def _check_train(args) -> None:
@@ -199,6 +212,7 @@ def _check_demo(args) -> None:
 
 # ------------------------------------------------------------------------------- writing at the end
 
+
 def _staged(path) -> Path:
     """A fresh temporary name beside `path`, keeping its suffix (writers read the format from it)."""
     target = Path(path)
@@ -226,6 +240,7 @@ def _write_outputs(files: dict, last=None) -> None:
 
 # ------------------------------------------------------------------------------- subcommands
 
+
 def _print_metrics(metrics: dict, seconds: float | None = None) -> None:
     """One "name: value" line per metric; None (an epoch never reached, as epoch_100) reads "not reached"."""
     for name, value in metrics.items():
@@ -240,9 +255,13 @@ def sentiment_gradient_check(model, text: str, label: bool) -> dict:
     sentiment = TASKS["sentiment"]
     vocab = sentiment.vocabulary()
     inputs = sentiment.encode(vocab, text)
-    params = {"Wxh": model.rnn.weight_ih_l0.data, "Whh": model.rnn.weight_hh_l0.data,
-              "bh": (model.rnn.bias_ih_l0.data + model.rnn.bias_hh_l0.data)[:, None],
-              "Why": model.head.weight.data, "by": model.head.bias.data[:, None]}
+    params = {
+        "Wxh": model.rnn.weight_ih_l0.data,
+        "Whh": model.rnn.weight_hh_l0.data,
+        "bh": (model.rnn.bias_ih_l0.data + model.rnn.bias_hh_l0.data)[:, None],
+        "Why": model.head.weight.data,
+        "by": model.head.bias.data[:, None],
+    }
     manual = sentiment_bptt(inputs[0], int(label), params).grads
     model.zero_grad()
     F.cross_entropy(model(Tensor(inputs)), np.array([int(label)])).backward()
@@ -260,17 +279,21 @@ def demo(args) -> int:
     config = sentiment.Config(epochs=30 if args.quick else 1000)
     result = sentiment.run(config)
     steps = "eager (--eager)" if args.eager else "compiled by jit"
-    print(f"sentiment RNN, {result.metrics['epochs']} epochs ({steps} training steps) in {result.seconds:.1f} s: "
-          f"train accuracy {result.metrics['train_accuracy']:.0%}, "
-          f"test accuracy {result.metrics['test_accuracy']:.0%}")
+    print(
+        f"sentiment RNN, {result.metrics['epochs']} epochs ({steps} training steps) in {result.seconds:.1f} s: "
+        f"train accuracy {result.metrics['train_accuracy']:.0%}, "
+        f"test accuracy {result.metrics['test_accuracy']:.0%}"
+    )
     text, label = "i am not happy", False
     comparison = sentiment_gradient_check(result.model, text, label)
     print(f"\nautograd vs hand-derived BPTT (after Victor Zhou's RNN introduction, corrected) on {text!r}:")
     print(format_comparison(comparison))
     worst = max(row["max_abs_diff"] for row in comparison.values())
     if not worst < GRADIENT_TOLERANCE:
-        print(f"{PROG} demo: gradient check failed: max abs diff {worst:.3e} >= {GRADIENT_TOLERANCE:g}; "
-              "nothing written", file=sys.stderr)
+        print(
+            f"{PROG} demo: gradient check failed: max abs diff {worst:.3e} >= {GRADIENT_TOLERANCE:g}; nothing written",
+            file=sys.stderr,
+        )
         return 1
     out = Path(args.out)
     created = [folder for folder in (out.absolute(), *out.absolute().parents) if not folder.exists()]
@@ -278,11 +301,14 @@ def demo(args) -> int:
     vocab = sentiment.vocabulary()
     loss_plot, graph = out / "loss.png", out / "rnn_graph.svg"
     try:
-        _write_outputs({
-            loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
-            graph: lambda path: _graph_of(result.model, sentiment.encode(vocab, text), np.array([int(label)]),
-                                          F.cross_entropy, path),
-        })
+        _write_outputs(
+            {
+                loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
+                graph: lambda path: _graph_of(
+                    result.model, sentiment.encode(vocab, text), np.array([int(label)]), F.cross_entropy, path
+                ),
+            }
+        )
     except BaseException:
         for folder in created:  # innermost first; each is empty again
             folder.rmdir()
@@ -295,16 +321,20 @@ def _config(task: str, args):
     """The task's Config: its defaults, replaced by the options given."""
     module = TASKS[task]
     fields = {field.name for field in dataclasses.fields(module.Config)}
-    values = {name: getattr(args, name) for name in ("epochs", "hidden", "lr", "init", "seed", "cell", "batch_size")
-              if getattr(args, name, None) is not None}
+    values = {
+        name: getattr(args, name)
+        for name in ("epochs", "hidden", "lr", "init", "seed", "cell", "batch_size")
+        if getattr(args, name, None) is not None
+    }
     values.update(_data_values(args, fields))
     return module.Config(**values)
 
 
 def _data_values(args, fields) -> dict:
     """The CSV options given, as Config fields (temperature's one feature column is its series)."""
-    values = {name: getattr(args, name) for name in CSV_OPTIONS
-              if getattr(args, name, None) is not None and name in fields}
+    values = {
+        name: getattr(args, name) for name in CSV_OPTIONS if getattr(args, name, None) is not None and name in fields
+    }
     if args.feature_columns is not None and "feature_columns" not in fields:
         values["target_column"] = args.feature_columns[0]
     return values
@@ -324,8 +354,10 @@ def train(args) -> int:
         plots[Path(args.plot)] = lambda path: result.history.plot(path, title=f"{args.task}: loss per epoch")
     save = None
     if args.save:
+
         def save():
             checkpoint.save(result.model, args.save, metadata=result.metadata)
+
     _write_outputs(plots, last=save)
     for path in (args.save, args.plot):
         if path:
@@ -345,8 +377,9 @@ def _from_checkpoint(args):
             fields = {field.name for field in dataclasses.fields(module.Config)}
             config, model, fitted = module.from_metadata(metadata, **_data_values(args, fields))
     except DataError as error:
-        raise checkpoint.CheckpointError(args.checkpoint, f"has metadata the {args.task} task cannot use: "
-                                                          f"{error}") from error
+        raise checkpoint.CheckpointError(
+            args.checkpoint, f"has metadata the {args.task} task cannot use: {error}"
+        ) from error
     checkpoint.load(args.checkpoint, model)
     if args.task == "sentiment":
         return model, fitted
@@ -362,11 +395,11 @@ def predict(args) -> int:
         if args.text is not None:
             unknown = [word for word in words_of(args.text) if word not in data]
             if unknown:
-                raise UsageError(f"--text: unknown word {unknown[0]!r}; the checkpoint's vocabulary holds "
-                                 f"{' '.join(data.words)}")
+                raise UsageError(
+                    f"--text: unknown word {unknown[0]!r}; the checkpoint's vocabulary holds {' '.join(data.words)}"
+                )
             negative, positive = module.predict(model, data, args.text)
-            print(f"{args.text!r}: {'positive' if positive > negative else 'negative'} "
-                  f"(p(positive) = {positive:.4f})")
+            print(f"{args.text!r}: {'positive' if positive > negative else 'negative'} (p(positive) = {positive:.4f})")
         _print_metrics(module.evaluate(model, data))
         return 0
     windows = data.valid if args.task == "weather" else data.validation if args.task == "sine" else data.test
@@ -374,8 +407,10 @@ def predict(args) -> int:
     count = DEFAULT_COUNT if args.count is None else args.count
     print("prediction  target  persistence")
     for index in range(min(count, len(predictions))):
-        print(f"{predictions[index].ravel()[-1]:10.4f}  {windows.targets[index].ravel()[-1]:6.4f}  "
-              f"{windows.persistence[index].ravel()[-1]:11.4f}")
+        print(
+            f"{predictions[index].ravel()[-1]:10.4f}  {windows.targets[index].ravel()[-1]:6.4f}  "
+            f"{windows.persistence[index].ravel()[-1]:11.4f}"
+        )
     print(f"({len(predictions)} validation windows)")
     _print_metrics(module.evaluate(model, data))
     return 0
@@ -388,7 +423,7 @@ def graph(args) -> int:
     config = module.Config(**({"hidden": args.hidden} if args.hidden else {}))
     if args.task == "sentiment":
         vocab = module.vocabulary()
-        words = (["i", "am", "not", "very", "happy"] * args.steps)[:args.steps]
+        words = (["i", "am", "not", "very", "happy"] * args.steps)[: args.steps]
         model = module.make_model(config, len(vocab))
         inputs, target, loss_fn = module.encode(vocab, " ".join(words)), np.array([0]), F.cross_entropy
     else:
@@ -403,8 +438,10 @@ def graph(args) -> int:
 
 # ------------------------------------------------------------------------------- the parser
 
-EAGER_HELP = ("run each training step eagerly, op by op, instead of as the program jit compiles "
-              "from it (the same numbers, slower)")
+EAGER_HELP = (
+    "run each training step eagerly, op by op, instead of as the program jit compiles "
+    "from it (the same numbers, slower)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -434,20 +471,35 @@ def _task_defaults(name: str) -> str:
 
 def _data_options(parser) -> None:
     group = parser.add_argument_group("CSV data (temperature and weather only; the options after --csv need it)")
-    group.add_argument("--csv", metavar="FILE",
-                       help="read this CSV file (header row, one row per day, dates increasing) "
-                            "instead of the bundled Seattle weather (default: Seattle)")
-    group.add_argument("--date-column", type=_column_name, metavar="NAME",
-                       help="the CSV column holding the dates (default: date)")
-    group.add_argument("--feature-columns", type=_column_list, metavar="A,B,...",
-                       help="comma-separated input columns; temperature takes one, the series it "
-                            "reads (default: weather temp_max,temp_min,precipitation; temperature "
-                            "the target column)")
-    group.add_argument("--target-column", type=_column_name, metavar="NAME",
-                       help="the column to predict (default: temperature temp_min, weather temp_max)")
-    group.add_argument("--fill-missing", choices=FILL_MISSING,
-                       help="what an empty or NA value does: 'error' stops naming its line and "
-                            "column, 'previous' carries the value above it forward (default: error)")
+    group.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="read this CSV file (header row, one row per day, dates increasing) "
+        "instead of the bundled Seattle weather (default: Seattle)",
+    )
+    group.add_argument(
+        "--date-column", type=_column_name, metavar="NAME", help="the CSV column holding the dates (default: date)"
+    )
+    group.add_argument(
+        "--feature-columns",
+        type=_column_list,
+        metavar="A,B,...",
+        help="comma-separated input columns; temperature takes one, the series it "
+        "reads (default: weather temp_max,temp_min,precipitation; temperature "
+        "the target column)",
+    )
+    group.add_argument(
+        "--target-column",
+        type=_column_name,
+        metavar="NAME",
+        help="the column to predict (default: temperature temp_min, weather temp_max)",
+    )
+    group.add_argument(
+        "--fill-missing",
+        choices=FILL_MISSING,
+        help="what an empty or NA value does: 'error' stops naming its line and "
+        "column, 'previous' carries the value above it forward (default: error)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -460,62 +512,99 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler, check=check)
         return sub
 
-    run_demo = command("demo", "train the sentiment RNN, check its gradients against hand-derived "
-                       "BPTT, and write its loss plot and unrolled graph", demo, _check_demo)
-    run_demo.add_argument("--out", default=".", metavar="DIR",
-                          help="folder for loss.png and rnn_graph.svg, created (with missing parents) "
-                               "if it does not exist")
+    run_demo = command(
+        "demo",
+        "train the sentiment RNN, check its gradients against hand-derived "
+        "BPTT, and write its loss plot and unrolled graph",
+        demo,
+        _check_demo,
+    )
+    run_demo.add_argument(
+        "--out",
+        default=".",
+        metavar="DIR",
+        help="folder for loss.png and rnn_graph.svg, created (with missing parents) if it does not exist",
+    )
     run_demo.add_argument("--quick", action="store_true", help="train 30 epochs instead of up to 1000")
     run_demo.add_argument("--eager", action="store_true", help=EAGER_HELP)
 
     run_train = command("train", "train one task and print its metrics", train, _check_train)
     run_train.add_argument("task", choices=sorted(TASKS), help="which document's task to train")
-    run_train.add_argument("--epochs", type=_positive_int,
-                           help=f"most passes over the training data ({_task_defaults('epochs')})")
-    run_train.add_argument("--hidden", type=_positive_int,
-                           help=f"hidden size of the recurrent layer ({_task_defaults('hidden')})")
-    run_train.add_argument("--lr", type=_learning_rate,
-                           help=f"learning rate, finite and > 0 ({_task_defaults('lr')})")
-    run_train.add_argument("--init", choices=INIT_SCHEMES,
-                           help="weight initialisation (default: the task's document's scheme)")
-    run_train.add_argument("--seed", type=_non_negative_int,
-                           help=f"random seed for initialisation and shuffling ({_task_defaults('seed')})")
+    run_train.add_argument(
+        "--epochs", type=_positive_int, help=f"most passes over the training data ({_task_defaults('epochs')})"
+    )
+    run_train.add_argument(
+        "--hidden", type=_positive_int, help=f"hidden size of the recurrent layer ({_task_defaults('hidden')})"
+    )
+    run_train.add_argument("--lr", type=_learning_rate, help=f"learning rate, finite and > 0 ({_task_defaults('lr')})")
+    run_train.add_argument(
+        "--init", choices=INIT_SCHEMES, help="weight initialisation (default: the task's document's scheme)"
+    )
+    run_train.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        help=f"random seed for initialisation and shuffling ({_task_defaults('seed')})",
+    )
     run_train.add_argument("--cell", choices=CELLS, help="recurrent cell (default: rnn)")
-    run_train.add_argument("--batch-size", type=_positive_int,
-                           help="sentiment only: phrases per update, zero-padded to the longest, each "
-                                "classified from its own last state (default: 1, one phrase per update)")
+    run_train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help="sentiment only: phrases per update, zero-padded to the longest, each "
+        "classified from its own last state (default: 1, one phrase per update)",
+    )
     _data_options(run_train)
-    run_train.add_argument("--save", metavar="FILE",
-                           help="write the trained model and what predicting needs to this .npz file, "
-                                "in an existing folder (default: not saved)")
-    run_train.add_argument("--plot", metavar="FILE",
-                           help="write the loss curves to this image (.png, .svg, .pdf, ...), in an "
-                                "existing folder (default: no plot)")
+    run_train.add_argument(
+        "--save",
+        metavar="FILE",
+        help="write the trained model and what predicting needs to this .npz file, "
+        "in an existing folder (default: not saved)",
+    )
+    run_train.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write the loss curves to this image (.png, .svg, .pdf, ...), in an existing folder (default: no plot)",
+    )
     run_train.add_argument("--quiet", action="store_true", help="no progress bar")
     run_train.add_argument("--eager", action="store_true", help=EAGER_HELP)
 
-    run_predict = command("predict", "print a saved model's predictions and its held-out metrics",
-                          predict, _check_predict)
-    run_predict.add_argument("--task", required=True, choices=sorted(TASKS),
-                             help="the task the checkpoint was trained on (required)")
-    run_predict.add_argument("--checkpoint", required=True, metavar="FILE",
-                             help="a .npz file written by `train --save` (required)")
-    run_predict.add_argument("--text", help="phrase to classify, sentiment only; case and punctuation "
-                                            "are ignored (default: none, only the metrics)")
-    run_predict.add_argument("--count", type=_non_negative_int,
-                             help=f"validation windows to list, not for sentiment (default: {DEFAULT_COUNT})")
+    run_predict = command(
+        "predict", "print a saved model's predictions and its held-out metrics", predict, _check_predict
+    )
+    run_predict.add_argument(
+        "--task", required=True, choices=sorted(TASKS), help="the task the checkpoint was trained on (required)"
+    )
+    run_predict.add_argument(
+        "--checkpoint", required=True, metavar="FILE", help="a .npz file written by `train --save` (required)"
+    )
+    run_predict.add_argument(
+        "--text",
+        help="phrase to classify, sentiment only; case and punctuation are ignored (default: none, only the metrics)",
+    )
+    run_predict.add_argument(
+        "--count",
+        type=_non_negative_int,
+        help=f"validation windows to list, not for sentiment (default: {DEFAULT_COUNT})",
+    )
     _data_options(run_predict)
 
     run_graph = command("graph", "draw the unrolled graph of one window", graph, _check_graph)
     run_graph.add_argument("--task", default="sine", choices=sorted(TASKS), help="whose model to draw")
     run_graph.add_argument("--steps", type=_positive_int, default=5, help="time steps to unroll")
     run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
-    run_graph.add_argument("--collapse", type=_positive_int, metavar="K",
-                           help="draw only the first and last K steps, one node for the rest "
-                                "(default: every step drawn)")
-    run_graph.add_argument("-o", "--output", default="rnn.svg", metavar="FILE",
-                           help=f"the picture, in an existing folder; its suffix gives the format "
-                                f"({', '.join('.' + name for name in GRAPH_FORMATS)})")
+    run_graph.add_argument(
+        "--collapse",
+        type=_positive_int,
+        metavar="K",
+        help="draw only the first and last K steps, one node for the rest (default: every step drawn)",
+    )
+    run_graph.add_argument(
+        "-o",
+        "--output",
+        default="rnn.svg",
+        metavar="FILE",
+        help=f"the picture, in an existing folder; its suffix gives the format "
+        f"({', '.join('.' + name for name in GRAPH_FORMATS)})",
+    )
     return parser
 
 
@@ -538,8 +627,7 @@ def main(argv=None) -> int:
         print(f"{where}: {_one_line(error)}; nothing written", file=sys.stderr)
         return 1
     except MissingValueError as error:
-        print(f"{where}: error: {_one_line(error)} (the option --fill-missing previous does that)",
-              file=sys.stderr)
+        print(f"{where}: error: {_one_line(error)} (the option --fill-missing previous does that)", file=sys.stderr)
         return 2
     except LIBRARY_ERRORS as error:
         print(f"{where}: error: {_one_line(error)}", file=sys.stderr)

@@ -4,6 +4,7 @@ A document's BPTT gives gradients under its own names and layout (row vectors: x
 so an input weight is (I, H)); a model here uses PyTorch's names and layout (W is (H, I)).
 `mapping` joins the two, and the result says how far apart each pair is.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,10 @@ def _autodiff_gradients(model_or_tensors) -> dict:
     if isinstance(model_or_tensors, Module):
         return {name: param.grad for name, param in model_or_tensors.named_parameters()}
     if isinstance(model_or_tensors, dict):
-        return {name: value.grad if isinstance(value, Tensor) else np.asarray(value)
-                for name, value in model_or_tensors.items()}
+        return {
+            name: value.grad if isinstance(value, Tensor) else np.asarray(value)
+            for name, value in model_or_tensors.items()
+        }
     raise TypeError(
         f"compare_gradients: expected a Module or a dict name -> Tensor, got {type(model_or_tensors).__name__}"
     )
@@ -85,23 +88,39 @@ def compare_gradients(manual: dict, model_or_tensors, mapping: dict | None = Non
         if arranged.shape != autodiff.shape:
             how = "" if transform is None else " after its transform"
             raise ValueError(
-                f"compare_gradients: {name} has shape {arranged.shape}{how} but {model_name} "
-                f"has shape {autodiff.shape}"
+                f"compare_gradients: {name} has shape {arranged.shape}{how} but {model_name} has shape {autodiff.shape}"
             )
         max_abs, max_rel = _differences(np.asarray(autodiff, dtype=np.float64), arranged)
-        result[name] = {"model_name": model_name, "manual_shape": hand.shape, "model_shape": autodiff.shape,
-                        "max_abs_diff": max_abs, "max_rel_diff": max_rel}
+        result[name] = {
+            "model_name": model_name,
+            "manual_shape": hand.shape,
+            "model_shape": autodiff.shape,
+            "max_abs_diff": max_abs,
+            "max_rel_diff": max_rel,
+        }
     return result
 
 
 def format_comparison(result: dict) -> str:
     """compare_gradients' result as an aligned text table, one row per gradient."""
     header = ("gradient", "parameter", "manual shape", "model shape", "max abs diff", "max rel diff")
-    rows = [(name, row["model_name"], str(row["manual_shape"]), str(row["model_shape"]),
-             f"{row['max_abs_diff']:.3e}", f"{row['max_rel_diff']:.3e}") for name, row in result.items()]
+    rows = [
+        (
+            name,
+            row["model_name"],
+            str(row["manual_shape"]),
+            str(row["model_shape"]),
+            f"{row['max_abs_diff']:.3e}",
+            f"{row['max_rel_diff']:.3e}",
+        )
+        for name, row in result.items()
+    ]
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     numeric = {4, 5}
-    lines = ["  ".join(cell.rjust(w) if i in numeric else cell.ljust(w)
-                       for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
-             for line in [header, *rows]]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))
+        ).rstrip()
+        for line in [header, *rows]
+    ]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ Each is also a standard Python error (ValueError, KeyError, FloatingPointError),
 catches those keeps working, while the command line can catch exactly these, report them in
 one line, and let any other exception (a bug) show its traceback.
 """
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ Floating values are float64 unless `dtype` says otherwise (the library's default
 is float32); integer fills and integer ranges stay integers, as in torch. randn and rand draw
 from the library's generator (seeded by manual_seed) or the `generator` given.
 """
+
 from __future__ import annotations
 
 import numbers

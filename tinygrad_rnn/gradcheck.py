@@ -4,6 +4,7 @@ Central differences: df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps), with
 of order eps**2. A non-scalar output y is reduced to the scalar sum(y * w) with a fixed
 random w, so every output element takes part.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,9 @@ def _analytic_grads(objective, inputs) -> list:
     return [np.zeros_like(t.data) if t.grad is None else t.grad.copy() for t in inputs]
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1e-6,
-              raise_exception: bool = True, seed: int = 0) -> GradcheckReport:
+def gradcheck(
+    fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1e-6, raise_exception: bool = True, seed: int = 0
+) -> GradcheckReport:
     """Compare backward with central differences for every element of every input needing grad.
 
     An element passes when |analytic - numeric| <= atol + rtol * |numeric|. Returns a
@@ -105,8 +107,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1
     return _finish(worst, raise_exception)
 
 
-def directional_gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1e-6,
-                          raise_exception: bool = True, seed: int = 0) -> GradcheckReport:
+def directional_gradcheck(
+    fn, inputs, eps: float = 1e-6, atol: float = 1e-8, rtol: float = 1e-6, raise_exception: bool = True, seed: int = 0
+) -> GradcheckReport:
     """Cheap check for large inputs: along one random direction v, compare grad . v with
     (f(x + eps v) - f(x - eps v)) / (2 eps). Two extra evaluations, whatever the size."""
     inputs = _checked_inputs(inputs)
@@ -136,8 +139,9 @@ def _element_report(index, element, analytic, numeric, atol, rtol) -> GradcheckR
     abs_error = abs(analytic - numeric)
     rel_error = abs_error / max(abs(numeric), abs(analytic), np.finfo(float).tiny)
     ok = bool(abs_error <= atol + rtol * abs(numeric))
-    return GradcheckReport(ok, index, tuple(int(i) for i in element), float(analytic), float(numeric),
-                           float(abs_error), float(rel_error))
+    return GradcheckReport(
+        ok, index, tuple(int(i) for i in element), float(analytic), float(numeric), float(abs_error), float(rel_error)
+    )
 
 
 def _badness(report: GradcheckReport, atol: float, rtol: float) -> float:

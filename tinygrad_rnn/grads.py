@@ -9,6 +9,7 @@ Both offer `dense()` (the array, freshly made) and `add_to(total)` (total + self
 `total`, an array the caller owns). Slicing a sequence step by step so costs O(T) in backward:
 every step's slice is added into one buffer, never T full-size arrays.
 """
+
 from __future__ import annotations
 
 import numpy as np

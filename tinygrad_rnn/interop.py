@@ -8,6 +8,7 @@ Dropout, Sequential, ModuleList and ModuleDict of those, and the tasks' Sequence
 same forward). Parameters keep their dtype (float64 stays float64) and the training flag
 carries over. torch is imported only when one of these functions is called.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -72,8 +73,13 @@ def _numpy_dtype_of(torch_module):
 
 def _recurrent_options(module) -> dict:
     """The constructor options a recurrent layer shares with its counterpart."""
-    options = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
-                   dropout=module.dropout, bidirectional=module.bidirectional)
+    options = dict(
+        num_layers=module.num_layers,
+        bias=module.bias,
+        batch_first=module.batch_first,
+        dropout=module.dropout,
+        bidirectional=module.bidirectional,
+    )
     if type(module).__name__ == "RNN":
         options["nonlinearity"] = module.nonlinearity
     return options
@@ -110,24 +116,32 @@ def _to_torch(module, torch):
     if isinstance(module, nn.Linear):
         theirs = torch.nn.Linear(module.in_features, module.out_features, bias=module.bias is not None, dtype=dtype)
     elif kind in RECURRENT and isinstance(module, getattr(nn, kind)):
-        theirs = getattr(torch.nn, kind)(module.input_size, module.hidden_size, **_recurrent_options(module),
-                                         dtype=dtype)
+        theirs = getattr(torch.nn, kind)(
+            module.input_size, module.hidden_size, **_recurrent_options(module), dtype=dtype
+        )
     elif kind in CELLS and isinstance(module, getattr(nn, kind)):
         options = dict(bias=module.bias_ih is not None)
         if kind == "RNNCell":
             options["nonlinearity"] = module.nonlinearity
         theirs = getattr(torch.nn, kind)(module.input_size, module.hidden_size, **options, dtype=dtype)
     elif isinstance(module, nn.Embedding):
-        theirs = torch.nn.Embedding(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx,
-                                    dtype=dtype)
+        theirs = torch.nn.Embedding(
+            module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx, dtype=dtype
+        )
     elif isinstance(module, nn.LayerNorm):
-        theirs = torch.nn.LayerNorm(module.normalized_shape, eps=module.eps,
-                                    elementwise_affine=module.elementwise_affine, bias=module.bias is not None,
-                                    dtype=dtype)
+        theirs = torch.nn.LayerNorm(
+            module.normalized_shape,
+            eps=module.eps,
+            elementwise_affine=module.elementwise_affine,
+            bias=module.bias is not None,
+            dtype=dtype,
+        )
     else:
-        raise TypeError(f"to_torch: no torch.nn counterpart known for {kind}; supported: Linear, RNN, LSTM, "
-                        "GRU and their cells, Embedding, LayerNorm, Dropout, Sequential, ModuleList, ModuleDict, "
-                        "SequenceModel")
+        raise TypeError(
+            f"to_torch: no torch.nn counterpart known for {kind}; supported: Linear, RNN, LSTM, "
+            "GRU and their cells, Embedding, LayerNorm, Dropout, Sequential, ModuleList, ModuleDict, "
+            "SequenceModel"
+        )
     with torch.no_grad():
         theirs.load_state_dict({name: torch.from_numpy(value) for name, value in module.state_dict().items()})
     return theirs
@@ -153,8 +167,14 @@ def _from_torch(theirs, torch):
         rnn = theirs.rnn
         if type(rnn).__name__ not in RECURRENT or not rnn.batch_first:
             raise ValueError("from_torch: a sequence model needs a batch_first RNN, LSTM or GRU")
-        options = dict(cell=theirs.cell, num_layers=rnn.num_layers, many_to_many=theirs.many_to_many,
-                       bias=rnn.bias and head.bias is not None, dtype=dtype, rng=unused)
+        options = dict(
+            cell=theirs.cell,
+            num_layers=rnn.num_layers,
+            many_to_many=theirs.many_to_many,
+            bias=rnn.bias and head.bias is not None,
+            dtype=dtype,
+            rng=unused,
+        )
         if theirs.cell == "rnn":
             options["nonlinearity"] = rnn.nonlinearity
         ours = SequenceModel(rnn.input_size, rnn.hidden_size, head.out_features, **options)
@@ -167,13 +187,13 @@ def _from_torch(theirs, torch):
     elif isinstance(theirs, torch.nn.Dropout):
         return nn.Dropout(theirs.p)
     elif isinstance(theirs, torch.nn.Linear):
-        ours = nn.Linear(theirs.in_features, theirs.out_features, bias=theirs.bias is not None, dtype=dtype,
-                         rng=unused)
+        ours = nn.Linear(theirs.in_features, theirs.out_features, bias=theirs.bias is not None, dtype=dtype, rng=unused)
     elif kind in RECURRENT and isinstance(theirs, getattr(torch.nn, kind)):
         if getattr(theirs, "proj_size", 0):
             raise ValueError(f"from_torch: {kind} with proj_size={theirs.proj_size} has no counterpart here")
-        ours = getattr(nn, kind)(theirs.input_size, theirs.hidden_size, **_recurrent_options(theirs), dtype=dtype,
-                                 rng=unused)
+        ours = getattr(nn, kind)(
+            theirs.input_size, theirs.hidden_size, **_recurrent_options(theirs), dtype=dtype, rng=unused
+        )
     elif kind in CELLS and isinstance(theirs, getattr(torch.nn, kind)):
         options = dict(bias=theirs.bias)
         if kind == "RNNCell":
@@ -181,16 +201,25 @@ def _from_torch(theirs, torch):
         ours = getattr(nn, kind)(theirs.input_size, theirs.hidden_size, **options, dtype=dtype, rng=unused)
     elif isinstance(theirs, torch.nn.Embedding):
         if theirs.max_norm is not None or theirs.scale_grad_by_freq or theirs.sparse:
-            raise ValueError("from_torch: Embedding with max_norm, scale_grad_by_freq or sparse=True "
-                             "has no counterpart here")
-        ours = nn.Embedding(theirs.num_embeddings, theirs.embedding_dim, padding_idx=theirs.padding_idx,
-                            dtype=dtype, rng=unused)
+            raise ValueError(
+                "from_torch: Embedding with max_norm, scale_grad_by_freq or sparse=True has no counterpart here"
+            )
+        ours = nn.Embedding(
+            theirs.num_embeddings, theirs.embedding_dim, padding_idx=theirs.padding_idx, dtype=dtype, rng=unused
+        )
     elif isinstance(theirs, torch.nn.LayerNorm):
-        ours = nn.LayerNorm(theirs.normalized_shape, eps=theirs.eps, elementwise_affine=theirs.elementwise_affine,
-                            bias=theirs.bias is not None, dtype=dtype)
+        ours = nn.LayerNorm(
+            theirs.normalized_shape,
+            eps=theirs.eps,
+            elementwise_affine=theirs.elementwise_affine,
+            bias=theirs.bias is not None,
+            dtype=dtype,
+        )
     else:
-        raise TypeError(f"from_torch: no tinygrad_rnn counterpart known for torch.nn.{kind}; supported: Linear, "
-                        "RNN, LSTM, GRU and their cells, Embedding, LayerNorm, Dropout, Sequential, ModuleList, "
-                        "ModuleDict, and modules made by to_torch")
+        raise TypeError(
+            f"from_torch: no tinygrad_rnn counterpart known for torch.nn.{kind}; supported: Linear, "
+            "RNN, LSTM, GRU and their cells, Embedding, LayerNorm, Dropout, Sequential, ModuleList, "
+            "ModuleDict, and modules made by to_torch"
+        )
     ours.load_state_dict({name: value.detach().cpu().numpy().copy() for name, value in theirs.state_dict().items()})
     return ours

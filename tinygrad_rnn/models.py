@@ -1,4 +1,5 @@
 """The documents' network shape as one module: a recurrent layer and a linear read-out."""
+
 from __future__ import annotations
 
 from . import nn
@@ -14,9 +15,20 @@ class SequenceModel(nn.Module):
     many_to_many=True:  y_t = Linear(h_t) at every step, shape (B, T, output_size) (document 001).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, output_size: int, *, cell: str = "rnn",
-                 num_layers: int = 1, many_to_many: bool = False, nonlinearity: str = "tanh",
-                 bias: bool = True, dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        cell: str = "rnn",
+        num_layers: int = 1,
+        many_to_many: bool = False,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        dtype=DEFAULT_DTYPE,
+        rng=None,
+    ):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"SequenceModel: unknown cell {cell!r}; choose one of {', '.join(CELLS)}")

@@ -13,6 +13,7 @@ The contract of an op, which `Tensor` (recording) and `autograd` (the backward w
   a view of it: the walk copies a gradient before adding into it.
 - An op's docstring states its equation and its derivative.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -74,8 +75,20 @@ class Function:
     recorded (None for a parent that is an op), for backward to check.
     """
 
-    __slots__ = ("parents", "saved", "needs_grad", "released", "number", "shape", "scope", "output",
-                 "retains_grad", "grad", "versions", "hooks")
+    __slots__ = (
+        "parents",
+        "saved",
+        "needs_grad",
+        "released",
+        "number",
+        "shape",
+        "scope",
+        "output",
+        "retains_grad",
+        "grad",
+        "versions",
+        "hooks",
+    )
     takes_indexed_grad = False  # backward() receives an IndexedGrad as it is, not made dense
     scope: str  # the scope path the output was made in
 
@@ -103,6 +116,7 @@ class Function:
 
 
 # ---------------------------------------------------------------- elementwise binary
+
 
 class Add(Function):
     """z = x + y;  dz/dx = 1, dz/dy = 1 (each summed back to its operand's shape)."""
@@ -236,7 +250,8 @@ class Linear(Function):
             z += b  # in place, into the fresh product
         except ValueError:
             raise ValueError(
-                f"the bias of shape {b.shape} does not broadcast to the output's shape {z.shape}") from None
+                f"the bias of shape {b.shape} does not broadcast to the output's shape {z.shape}"
+            ) from None
         return z
 
     def backward(self, g):
@@ -249,6 +264,7 @@ class Linear(Function):
 
 
 # ---------------------------------------------------------------- elementwise unary
+
 
 class Neg(Function):
     """z = -x;  dz/dx = -1."""
@@ -269,7 +285,7 @@ class Pow(Function):
     def forward(self, x, exponent):
         self.exponent = exponent
         self.saved = (x,)
-        return x ** exponent
+        return x**exponent
 
     def backward(self, g):
         (x,) = self.saved
@@ -384,6 +400,7 @@ class BinaryCrossEntropy(Function):
 
 # ---------------------------------------------------------------- along an axis
 
+
 def _max_along(x: np.ndarray, axis) -> np.ndarray:
     """max(x) along `axis`, kept as an axis of length 1: -inf over a size-0 axis, NaN where a
     NaN is among the values."""
@@ -395,6 +412,7 @@ def _max_along(x: np.ndarray, axis) -> np.ndarray:
 # The softmax family subtracts the maximum first, so exp never overflows. x - max can still
 # overflow to -inf (1e308 - -1e308); exp(-inf) = 0 is then the right answer, and so is an
 # underflow to 0: both are silenced.
+
 
 class Softmax(Function):
     """z = exp(x - max) / sum(exp(x - max));  dx = z * (g - sum(g * z)). Over a size-0 axis,
@@ -460,6 +478,7 @@ class LogSumExp(Function):
 
 
 # ---------------------------------------------------------------- reductions
+
 
 class Sum(Function):
     """z = sum(x, axes);  dx = g broadcast back over the summed axes."""
@@ -531,6 +550,7 @@ class MaxOfAll(Max):
 
 
 # ---------------------------------------------------------------- shape
+
 
 class Reshape(Function):
     """z = x viewed with a new shape;  dx = g viewed with x's shape."""
@@ -616,6 +636,7 @@ class Stack(Function):
 # ================================================================ PyTorch's tensor idioms
 # Elementwise math, selection, statistics and shape ops under PyTorch's names; a NaN or an
 # inf input gives PyTorch's value and gradient.
+
 
 class Abs(Function):
     """z = |x|;  dz/dx = sign(x), 0 at x = 0 and at NaN (as PyTorch)."""

@@ -1,4 +1,5 @@
 """The library's random generator, so a run is reproducible from one seed."""
+
 from __future__ import annotations
 
 import numpy as np

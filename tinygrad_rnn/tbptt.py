@@ -15,6 +15,7 @@ Trade-off against full BPTT over all T steps:
 
 With k >= T there is one chunk, and the gradient is exactly full BPTT's.
 """
+
 from __future__ import annotations
 
 

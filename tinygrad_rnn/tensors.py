@@ -1,4 +1,5 @@
 """Tensor: a NumPy array that remembers the op that made it, so backward() can run the chain rule."""
+
 from __future__ import annotations
 
 import math
@@ -136,8 +137,9 @@ class Tensor:
         PyTorch. Hooks run in the order registered; the handle's remove() takes one away. On an
         op's output the hook lives on the op, so it runs even once the tensor itself is gone."""
         if not callable(hook):
-            raise TypeError(f"register_hook: the hook must be callable as hook(grad), "
-                            f"got {type(hook).__name__} {hook!r}")
+            raise TypeError(
+                f"register_hook: the hook must be callable as hook(grad), got {type(hook).__name__} {hook!r}"
+            )
         if not self.requires_grad:
             raise RuntimeError("register_hook: the tensor does not require grad; hooks see gradients only")
         if self._ctx is not None:
@@ -191,8 +193,7 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's .grad, weighted by `gradient` for non-scalars."""
         if not self.requires_grad:
             raise RuntimeError(
-                "backward(): this tensor does not require grad; "
-                "no tensor it was computed from has requires_grad=True"
+                "backward(): this tensor does not require grad; no tensor it was computed from has requires_grad=True"
             )
         if gradient is None:
             if self.data.size != 1:
@@ -204,9 +205,7 @@ class Tensor:
         else:
             seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
             if seed.shape != self.shape:
-                raise ValueError(
-                    f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}"
-                )
+                raise ValueError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
         run_backward(self, seed, retain_graph)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
@@ -228,17 +227,38 @@ class Tensor:
             return Tensor._from_op(np.asarray(other), None)
         raise TypeError(f"cannot combine a Tensor with {type(other).__name__}")
 
-    def __add__(self, other): return apply(ops.Add, *promoted(self, other))
-    def __radd__(self, other): return apply(ops.Add, *promoted(other, self))
-    def __sub__(self, other): return apply(ops.Sub, *promoted(self, other))
-    def __rsub__(self, other): return apply(ops.Sub, *promoted(other, self))
-    def __mul__(self, other): return apply(ops.Mul, *promoted(self, other))
-    def __rmul__(self, other): return apply(ops.Mul, *promoted(other, self))
-    def __truediv__(self, other): return apply(ops.Div, *promoted(self, other))
-    def __rtruediv__(self, other): return apply(ops.Div, *promoted(other, self))
-    def __matmul__(self, other): return apply(ops.MatMul, *promoted(self, other))
-    def __rmatmul__(self, other): return apply(ops.MatMul, *promoted(other, self))
-    def __neg__(self): return apply(ops.Neg, self)
+    def __add__(self, other):
+        return apply(ops.Add, *promoted(self, other))
+
+    def __radd__(self, other):
+        return apply(ops.Add, *promoted(other, self))
+
+    def __sub__(self, other):
+        return apply(ops.Sub, *promoted(self, other))
+
+    def __rsub__(self, other):
+        return apply(ops.Sub, *promoted(other, self))
+
+    def __mul__(self, other):
+        return apply(ops.Mul, *promoted(self, other))
+
+    def __rmul__(self, other):
+        return apply(ops.Mul, *promoted(other, self))
+
+    def __truediv__(self, other):
+        return apply(ops.Div, *promoted(self, other))
+
+    def __rtruediv__(self, other):
+        return apply(ops.Div, *promoted(other, self))
+
+    def __matmul__(self, other):
+        return apply(ops.MatMul, *promoted(self, other))
+
+    def __rmatmul__(self, other):
+        return apply(ops.MatMul, *promoted(other, self))
+
+    def __neg__(self):
+        return apply(ops.Neg, self)
 
     def __pow__(self, exponent):
         if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
@@ -253,25 +273,39 @@ class Tensor:
             raise ValueError(f"pow: a number raised to a Tensor needs a positive base, got {base!r}")
         return (self * float(np.log(float(base)))).exp()
 
-    def matmul(self, other): return self @ other
+    def matmul(self, other):
+        return self @ other
 
     # ------------------------------------------------------------ comparisons and Python numbers
     # Comparisons give bool tensors without a gradient; == and != compare values, so a tensor
     # hashes by identity (object's hash), as the backward walk's dicts need.
     __hash__ = object.__hash__
 
-    def __eq__(self, other): return _compare(np.equal, self, other)
-    def __ne__(self, other): return _compare(np.not_equal, self, other)
-    def __lt__(self, other): return _compare(np.less, self, other)
-    def __le__(self, other): return _compare(np.less_equal, self, other)
-    def __gt__(self, other): return _compare(np.greater, self, other)
-    def __ge__(self, other): return _compare(np.greater_equal, self, other)
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor; of more elements it is ambiguous, as in PyTorch."""
         if self._data.size != 1:
-            raise RuntimeError(f"bool(): the truth value of a tensor of shape {self.shape} is ambiguous; "
-                               "reduce it first, e.g. (t > 0).all()")
+            raise RuntimeError(
+                f"bool(): the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "reduce it first, e.g. (t > 0).all()"
+            )
         return bool(self._data.item())
 
     def __float__(self) -> float:
@@ -287,15 +321,24 @@ class Tensor:
         return int(self._data.item())
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return apply(ops.Exp, self)
-    def log(self): return apply(ops.Log, self)
-    def tanh(self): return apply(ops.Tanh, self)
-    def sigmoid(self): return apply(ops.Sigmoid, self)
-    def relu(self): return apply(ops.Relu, self)
+    def exp(self):
+        return apply(ops.Exp, self)
+
+    def log(self):
+        return apply(ops.Log, self)
+
+    def tanh(self):
+        return apply(ops.Tanh, self)
+
+    def sigmoid(self):
+        return apply(ops.Sigmoid, self)
+
+    def relu(self):
+        return apply(ops.Relu, self)
 
     def sqrt(self):
         """x ** 0.5."""
-        return self ** 0.5
+        return self**0.5
 
     def clip(self, min=None, max=None):
         """Values limited to [min, max]; the gradient is zero where a bound was hit."""
@@ -378,9 +421,14 @@ class Tensor:
         """The number of elements."""
         return self.data.size
 
-    def abs(self): return apply(ops.Abs, self)
-    def sin(self): return apply(ops.Sin, self)
-    def cos(self): return apply(ops.Cos, self)
+    def abs(self):
+        return apply(ops.Abs, self)
+
+    def sin(self):
+        return apply(ops.Sin, self)
+
+    def cos(self):
+        return apply(ops.Cos, self)
 
     def maximum(self, other):
         """Elementwise max(self, other), broadcast; a tie gives each side half the gradient."""
@@ -404,8 +452,9 @@ class Tensor:
         send no gradient back to self."""
         mask = _as_bool_mask("masked_fill", mask)
         if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
-            raise ValueError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to the "
-                             f"tensor's shape {self.shape}")
+            raise ValueError(
+                f"masked_fill: a mask of shape {mask.shape} does not broadcast to the tensor's shape {self.shape}"
+            )
         value = self._lift(value)
         if value.ndim != 0:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
@@ -482,8 +531,9 @@ class Tensor:
         """The axes reordered: output axis i is input axis dims[i]."""
         dims = _sizes(dims)
         if sorted(_checked_dim("permute", d, self.ndim) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes "
-                             f"of shape {self.shape}")
+            raise ValueError(
+                f"permute: {tuple(dims)} is not a permutation of the {self.ndim} axes of shape {self.shape}"
+            )
         return apply(ops.Transpose, self, axes=tuple(dims))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
@@ -494,8 +544,8 @@ class Tensor:
         end = _checked_dim("flatten", end_dim, self.ndim)
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
-        merged = math.prod(self.shape[start:end + 1])
-        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+        merged = math.prod(self.shape[start : end + 1])
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
 
     def expand(self, *sizes):
         """Broadcast to `sizes` without copying (-1 keeps an axis' length; new axes go in front);
@@ -516,9 +566,14 @@ class Tensor:
             target.append(n)
         return apply(ops.Expand, self, shape=tuple(target))
 
-    def float(self): return self.to(np.float32)
-    def double(self): return self.to(np.float64)
-    def long(self): return self.to(np.int64)
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def long(self):
+        return self.to(np.int64)
 
     def to(self, dtype):
         """This tensor converted to `dtype` (self when it has it already). A floating result
@@ -734,6 +789,7 @@ def ones(*shape, requires_grad: bool = False, dtype=DEFAULT_DTYPE) -> Tensor:
 
 
 # ---------------------------------------------------------------- PyTorch's idioms
+
 
 def where(condition, input, other) -> Tensor:
     """`input` where the bool `condition` is True, else `other`, all three broadcast together;

@@ -1,4 +1,5 @@
 """Training loop: mini-batches, clipping, validation, early stopping, and a loss history."""
+
 from __future__ import annotations
 
 import math
@@ -94,10 +95,15 @@ def check_finite_loss(value: float, epoch: int, batch: int, last_finite: float |
     epoch and the batch (both counted from 1) and the last finite loss before it."""
     if math.isfinite(value):
         return value
-    before = (f"the last finite loss was {last_finite:.6g}" if last_finite is not None
-              else "no earlier batch had a finite loss")
-    raise NonFiniteLossError(f"training stopped: the loss became {value} at epoch {epoch}, "
-                             f"batch {batch}, before the optimizer step; {before}")
+    before = (
+        f"the last finite loss was {last_finite:.6g}"
+        if last_finite is not None
+        else "no earlier batch had a finite loss"
+    )
+    raise NonFiniteLossError(
+        f"training stopped: the loss became {value} at epoch {epoch}, "
+        f"batch {batch}, before the optimizer step; {before}"
+    )
 
 
 def _as_target(target):
@@ -117,9 +123,20 @@ class Trainer:
     step stay outside it.
     """
 
-    def __init__(self, model, loss_fn, optimizer, *, batch_size: int | None = None,
-                 clip_value: float | None = None, clip_norm: float | None = None,
-                 shuffle: bool = True, rng=None, progress: bool | None = None, jit: bool = True):
+    def __init__(
+        self,
+        model,
+        loss_fn,
+        optimizer,
+        *,
+        batch_size: int | None = None,
+        clip_value: float | None = None,
+        clip_norm: float | None = None,
+        shuffle: bool = True,
+        rng=None,
+        progress: bool | None = None,
+        jit: bool = True,
+    ):
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be at least 1, got {batch_size}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
@@ -140,7 +157,7 @@ class Trainer:
         order = self.rng.permutation(count) if shuffle else np.arange(count)
         size = self.batch_size or count
         for start in range(0, count, size):
-            yield order[start:start + size]
+            yield order[start : start + size]
 
     def train_epoch(self, inputs, targets, epoch: int = 1) -> float:
         """One pass over the training set (epoch number `epoch`, from 1, for error messages);
@@ -182,11 +199,11 @@ class Trainer:
     def predict(self, inputs) -> np.ndarray:
         """The model's outputs for every example, as one array."""
         self.model.eval()
-        return np.concatenate([self.model(inputs[index]).data
-                               for index in self._batches(len(inputs), shuffle=False)])
+        return np.concatenate([self.model(inputs[index]).data for index in self._batches(len(inputs), shuffle=False)])
 
-    def fit(self, inputs, targets, *, epochs: int, validation=None,
-            early_stopping: EarlyStopping | None = None) -> History:
+    def fit(
+        self, inputs, targets, *, epochs: int, validation=None, early_stopping: EarlyStopping | None = None
+    ) -> History:
         """Train for up to `epochs`; `validation` is an (inputs, targets) pair."""
         if len(inputs) != len(targets):
             raise ValueError(f"Trainer.fit: {len(inputs)} inputs but {len(targets)} targets")

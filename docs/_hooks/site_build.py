@@ -10,6 +10,7 @@
   template's MathJax 2 and its mermaid.js loader: no page may fetch anything from another host.
 - Put the notebooks' SVG pictures into their pages as SVG, so every node's tooltip shows.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,12 +32,34 @@ from mkdocs.structure.files import File
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tinygrad_rnn"
 NOTEBOOK_SOURCES = {ROOT / "notebooks": "tutorials", ROOT / "docs" / "how-to": "how-to"}
-CELL_TIMEOUT = 300          # seconds for one cell
+CELL_TIMEOUT = 300  # seconds for one cell
 HASH_KEY = "tinygrad_rnn_site_source_hash"
 # modules with an API page, in reading order; any other public module is added after them
-API_ORDER = ["tinygrad_rnn", "tensors", "factories", "autograd", "ops", "grads", "gradcheck", "nn", "optim", "jit",
-             "tbptt", "interop", "checkpoint", "train", "models", "data", "tasks", "viz", "reference", "compare",
-             "random", "errors", "cli"]
+API_ORDER = [
+    "tinygrad_rnn",
+    "tensors",
+    "factories",
+    "autograd",
+    "ops",
+    "grads",
+    "gradcheck",
+    "nn",
+    "optim",
+    "jit",
+    "tbptt",
+    "interop",
+    "checkpoint",
+    "train",
+    "models",
+    "data",
+    "tasks",
+    "viz",
+    "reference",
+    "compare",
+    "random",
+    "errors",
+    "cli",
+]
 API_HIDDEN = {"__main__"}
 MATHJAX_DIR = "assets/mathjax"
 MATHJAX_ENTRY = "tex-mml-chtml.js"
@@ -65,8 +88,9 @@ def _execute(source: pathlib.Path, target: pathlib.Path, library_hash: str) -> s
         if previous.metadata.get(HASH_KEY) == source_hash:
             return f"{source.name}: unchanged"
     notebook = jupytext.read(source)
-    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(source.parent)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}}
+    )
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as error:
@@ -97,8 +121,11 @@ def on_pre_build(config) -> None:
 
 
 def _api_modules() -> list[str]:
-    found = {name for _, name, _ in pkgutil.iter_modules([str(PACKAGE)])
-             if not name.startswith("_") and name not in API_HIDDEN}
+    found = {
+        name
+        for _, name, _ in pkgutil.iter_modules([str(PACKAGE)])
+        if not name.startswith("_") and name not in API_HIDDEN
+    }
     ordered = [name for name in API_ORDER if name == "tinygrad_rnn" or name in found]
     return ordered + sorted(found - set(ordered))
 
@@ -118,9 +145,11 @@ def _top_level_page() -> str:
         rows.append(f"| [`{name}`]{target} | {summary} |")
     table = "\n".join(["| name | what it is |", "|---|---|", *rows])
     modules = ", ".join(f"[`{name}`]({name}.md)" for name in _api_modules() if name != "tinygrad_rnn")
-    return ("# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n"
-            "      show_root_heading: false\n\n"
-            f"## Imported from `tinygrad_rnn`\n\n{table}\n\n## Modules\n\nOne page each: {modules}.\n")
+    return (
+        "# API reference\n\n::: tinygrad_rnn\n    options:\n      members: false\n"
+        "      show_root_heading: false\n\n"
+        f"## Imported from `tinygrad_rnn`\n\n{table}\n\n## Modules\n\nOne page each: {modules}.\n"
+    )
 
 
 def _api_page(name: str) -> str:
@@ -163,8 +192,10 @@ def _mathjax_source() -> pathlib.Path:
     folder = pathlib.Path(next(iter(spec.submodule_search_locations or []), "")) if spec else None
     source = folder / "static" / "mathjax" / "es5" if folder else None
     if source is None or not (source / MATHJAX_ENTRY).is_file():
-        raise PluginError("the docs extra installs django-static-mathjax, which ships the MathJax every page "
-                          "loads from the site: pip install -e \".[docs]\"")
+        raise PluginError(
+            "the docs extra installs django-static-mathjax, which ships the MathJax every page "
+            'loads from the site: pip install -e ".[docs]"'
+        )
     return source
 
 
@@ -172,8 +203,11 @@ def _mathjax_source() -> pathlib.Path:
 # diagram, mermaid.js; both blocks are dropped, since every page loads the site's MathJax 3 and
 # these notebooks show no diagram
 NOTEBOOK_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
-MERMAID_LOADER = re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{'
-                            r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>', re.DOTALL)
+MERMAID_LOADER = re.compile(
+    r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded", async \(\) => \{'
+    r'\s*const diagrams = document\.querySelectorAll\("\.jp-Mermaid.*?</script>',
+    re.DOTALL,
+)
 
 
 # nbconvert writes an SVG output as <img src="data:...">, where no tooltip can show; the graph

@@ -50,7 +50,7 @@ def step(x, y):
 
 compiled = tg.jit(step)
 rng = np.random.default_rng(0)
-x, y = rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 1))   # (T, B, I) and (B, 1)
+x, y = rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 1))  # (T, B, I) and (B, 1)
 
 # %% [markdown]
 # ## The same gradients as the eager step
@@ -70,8 +70,8 @@ def gradients_of(run):
 
 
 eager_loss, eager_grads = gradients_of(step)
-gradients_of(compiled)                                   # traces
-compiled_loss, compiled_grads = gradients_of(compiled)   # runs the generated program
+gradients_of(compiled)  # traces
+compiled_loss, compiled_grads = gradients_of(compiled)  # runs the generated program
 assert compiled.traces == 1
 assert np.isclose(compiled_loss, eager_loss, rtol=1e-12)
 for eager, generated in zip(eager_grads, compiled_grads):
@@ -97,6 +97,7 @@ print(compiled.source)
 # One number from this build's machine, not a benchmark (`benchmarks/bench_bptt.py` is the
 # place for those): the median of 200 calls of each step.
 
+
 # %%
 def median_seconds(run, repeats=200):
     times = []
@@ -108,5 +109,7 @@ def median_seconds(run, repeats=200):
 
 
 eager_time, compiled_time = median_seconds(step), median_seconds(compiled)
-print(f"eager {eager_time * 1e6:.0f} us per step, jit {compiled_time * 1e6:.0f} us per step "
-      f"({eager_time / compiled_time:.1f}x)")
+print(
+    f"eager {eager_time * 1e6:.0f} us per step, jit {compiled_time * 1e6:.0f} us per step "
+    f"({eager_time / compiled_time:.1f}x)"
+)

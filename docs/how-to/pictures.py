@@ -39,9 +39,9 @@ from tinygrad_rnn.viz import draw_graph, gradient_flow, plot_gradient_flow, rend
 # %%
 rng = np.random.default_rng(0)
 rnn, head = nn.RNN(input_size=2, hidden_size=3, rng=0), nn.Linear(3, 1, rng=1)
-rnn.retain_hidden = True      # keep h_t (and, after backward, its gradient) for each step
+rnn.retain_hidden = True  # keep h_t (and, after backward, its gradient) for each step
 model = nn.Sequential(rnn, head)
-output, h_n = rnn(rng.standard_normal((4, 1, 2)))     # (T, B, I)
+output, h_n = rnn(rng.standard_normal((4, 1, 2)))  # (T, B, I)
 loss = F.mse_loss(head(h_n[-1]), np.zeros((1, 1)))
 draw_graph(loss, names=model)
 
@@ -62,7 +62,7 @@ with retain_grads():
     loss.backward()
 picture = draw_graph(loss, names=model, grad_norms=True)
 norms = gradient_flow(rnn.hidden_states[0])
-for t, hidden in enumerate(rnn.hidden_states[0]):   # the tooltips read the same numbers
+for t, hidden in enumerate(rnn.hidden_states[0]):  # the tooltips read the same numbers
     assert f"|grad| = {np.linalg.norm(hidden.grad):.4g}" in picture.source
 picture
 
@@ -91,7 +91,7 @@ draw_graph(long_loss, names=long_rnn, collapse=2, grad_norms=True)
 
 # %%
 long_norms = gradient_flow(long_rnn.hidden_states[0])
-assert long_norms[0] < long_norms[-1]     # the signal from early steps is the weaker one
+assert long_norms[0] < long_norms[-1]  # the signal from early steps is the weaker one
 ax = plot_gradient_flow({"RNN, hidden 4, T = 200": long_norms})
 ax.figure
 
@@ -111,5 +111,5 @@ ax.figure
 with tempfile.TemporaryDirectory() as folder:
     path = render(picture, pathlib.Path(folder) / "graph.svg")
     svg = path.read_text()
-assert svg.count('class="node"') == svg.count('<g id="a_node')   # every node keeps its tooltip
+assert svg.count('class="node"') == svg.count('<g id="a_node')  # every node keeps its tooltip
 print(f"{path.name}: {len(svg):,} characters of SVG")

@@ -1,5 +1,6 @@
 """Data for recurrent networks in pure NumPy: windows, scalers, time-ordered splits, loaders,
 the source documents' tasks, and one-hot text."""
+
 from .datasets import (
     DailySeries,
     SeattleWeather,

@@ -5,6 +5,7 @@ cuts windows inside each split, so no window mixes rows of two splits. Each set 
 carries `persistence`, the prediction "the next value equals the latest known one", to report
 beside any model's score.
 """
+
 from __future__ import annotations
 
 import csv
@@ -108,18 +109,13 @@ def _parse_number(text: str, line: int, column: str, path) -> float:
     try:
         number = float(text)
     except ValueError:
-        raise DataError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
-        ) from None
+        raise DataError(f"{path}: line {line}, column {column!r}: {text!r} is not a number") from None
     if not math.isfinite(number):
-        raise DataError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a finite number"
-        )
+        raise DataError(f"{path}: line {line}, column {column!r}: {text!r} is not a finite number")
     return number
 
 
-def _missing_value(path, line: int, column: str, text: str, previous_line: int | None,
-                   fill_missing: str) -> None:
+def _missing_value(path, line: int, column: str, text: str, previous_line: int | None, fill_missing: str) -> None:
     """Raise MissingValueError for a gap that cannot (or may not) be filled."""
     shown = "empty" if not text.strip() else f"{text.strip()!r}, a missing-value marker"
     if fill_missing == "error":
@@ -143,9 +139,7 @@ def _rows(path, reader, date_column: str, value_columns: Sequence[str], fill_mis
     positions = {}
     for name in [date_column, *value_columns]:
         if name not in header:
-            raise DataError(
-                f"{path} has no column {name!r}; available columns: {', '.join(header)}"
-            )
+            raise DataError(f"{path} has no column {name!r}; available columns: {', '.join(header)}")
         positions[name] = header.index(name)
     dates: list[np.datetime64] = []
     lines: list[int] = []
@@ -155,9 +149,7 @@ def _rows(path, reader, date_column: str, value_columns: Sequence[str], fill_mis
             continue
         line = reader.line_num
         if len(row) != len(header):
-            raise DataError(
-                f"{path}: line {line} has {len(row)} fields but the header has {len(header)}"
-            )
+            raise DataError(f"{path}: line {line} has {len(row)} fields but the header has {len(header)}")
         dates.append(_parse_date(row[positions[date_column]], line, date_column, path))
         for name in value_columns:
             text = row[positions[name]]
@@ -213,9 +205,7 @@ def _bundled_seattle_csv() -> Path:
 
 def seattle_weather() -> SeattleWeather:
     """Seattle daily weather 2012-2015 from the CSV inside the vega_datasets package, offline."""
-    dates, columns = _read_columns(
-        _bundled_seattle_csv(), "date", ("precipitation", "temp_max", "temp_min", "wind")
-    )
+    dates, columns = _read_columns(_bundled_seattle_csv(), "date", ("precipitation", "temp_max", "temp_min", "wind"))
     return SeattleWeather(dates=dates, **columns)
 
 
@@ -236,9 +226,7 @@ def load_csv(
     `fill_missing="previous"` fills it forward from the row above.
     """
     if isinstance(feature_columns, str):
-        raise TypeError(
-            f"feature_columns must be a list of column names, got the string {feature_columns!r}"
-        )
+        raise TypeError(f"feature_columns must be a list of column names, got the string {feature_columns!r}")
     feature_names = tuple(feature_columns)
     if not feature_names:
         raise ValueError("feature_columns must name at least one column")
@@ -338,9 +326,7 @@ def weather_task(
     """
     fractions = tuple(fractions)
     if len(fractions) != 2:
-        raise ValueError(
-            f"weather_task needs two fractions (train, valid), the rest being test; got {fractions}"
-        )
+        raise ValueError(f"weather_task needs two fractions (train, valid), the rest being test; got {fractions}")
     series = _seattle_daily_series() if data is None else data
     today_features = chronological_split(series.features[:-1], fractions)
     tomorrow_targets = chronological_split(series.target[1:], fractions)
@@ -357,16 +343,10 @@ def weather_task(
         ("train", "valid", "test"), today_features, tomorrow_targets, today_targets
     ):
         if len(features) < window:
-            raise DataError(
-                f"the {name} split has {len(features)} days, fewer than the window of {window}"
-            )
-        inputs, targets = sliding_windows(
-            features, window, horizon=0, many_to_many=True, targets=tomorrow
-        )
+            raise DataError(f"the {name} split has {len(features)} days, fewer than the window of {window}")
+        inputs, targets = sliding_windows(features, window, horizon=0, many_to_many=True, targets=tomorrow)
         _, persistence = sliding_windows(today, window, horizon=0, many_to_many=True)
-        splits.append(
-            Windows(inputs=scaler.transform(inputs), targets=targets, persistence=persistence)
-        )
+        splits.append(Windows(inputs=scaler.transform(inputs), targets=targets, persistence=persistence))
     train, valid, test = splits
     return WeatherTask(
         train=train,
@@ -403,8 +383,7 @@ def sine_task(num_points: int = 1000, window: int = 4) -> SineTask:
     rows = num_points // 4
     if rows < window:
         raise ValueError(
-            f"num_points {num_points} gives {rows} rows (num_points // 4), "
-            f"fewer than the window of {window}"
+            f"num_points {num_points} gives {rows} rows (num_points // 4), fewer than the window of {window}"
         )
     x = np.arange(num_points) * (10 * math.pi) / num_points
     y = np.array([math.sin(point / 20) for point in x])
@@ -412,7 +391,7 @@ def sine_task(num_points: int = 1000, window: int = 4) -> SineTask:
     return SineTask(
         x=x,
         y=y,
-        train=_next_value_windows(y[:rows + 1], window),
-        validation=_next_value_windows(y[offset:offset + rows + 1], window),
+        train=_next_value_windows(y[: rows + 1], window),
+        validation=_next_value_windows(y[offset : offset + rows + 1], window),
         validation_offset=offset,
     )

@@ -1,4 +1,5 @@
 """TensorDataset and DataLoader, as torch.utils.data: samples by index, batches by collation."""
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,9 @@ def default_collate(samples: list):
     first = samples[0]
     if isinstance(first, Tensor):
         return stack(samples, axis=0)
-    if isinstance(first, (np.ndarray, np.generic)) or (isinstance(first, numbers.Number)
-                                                       and not isinstance(first, bool)):
+    if isinstance(first, (np.ndarray, np.generic)) or (
+        isinstance(first, numbers.Number) and not isinstance(first, bool)
+    ):
         return Tensor(np.stack([np.asarray(s) for s in samples]))
     if isinstance(first, str):
         return list(samples)
@@ -44,8 +46,10 @@ def default_collate(samples: list):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (tuple, list)):
         if len({len(s) for s in samples}) > 1:
-            raise ValueError("default_collate: samples have different numbers of fields; "
-                             "give a collate_fn (for example one that pads with pad_sequence)")
+            raise ValueError(
+                "default_collate: samples have different numbers of fields; "
+                "give a collate_fn (for example one that pads with pad_sequence)"
+            )
         fields = [default_collate(list(column)) for column in zip(*samples)]
         return tuple(fields) if isinstance(first, tuple) else fields
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}; give a collate_fn")
@@ -59,8 +63,15 @@ class DataLoader:
     otherwise in index order. drop_last=True leaves out a last batch smaller than batch_size.
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, collate_fn=None,
-                 drop_last: bool = False, generator=None):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        collate_fn=None,
+        drop_last: bool = False,
+        generator=None,
+    ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
@@ -79,5 +90,5 @@ class DataLoader:
         count = len(self.dataset)
         order = as_generator(self.generator).permutation(count) if self.shuffle else np.arange(count)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            indices = order[start:start + self.batch_size]
+            indices = order[start : start + self.batch_size]
             yield self.collate_fn([self.dataset[int(i)] for i in indices])

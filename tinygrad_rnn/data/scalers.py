@@ -14,6 +14,7 @@ features, whose every entry is a value of the same series).
 A constant column (all training values equal) has no spread; it is shifted by its value and
 divided by 1 instead, so it maps to exactly 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,9 +51,7 @@ class _ColumnScaler:
         if table.ndim == 1:
             table = table[:, None]
         if table.ndim != 2:
-            raise ValueError(
-                f"{type(self).__name__}.fit takes (N,) or (N, F) data, got shape {table.shape}"
-            )
+            raise ValueError(f"{type(self).__name__}.fit takes (N,) or (N, F) data, got shape {table.shape}")
         if len(table) == 0:
             raise ValueError(f"{type(self).__name__}.fit needs at least one row, got none")
         if not np.all(np.isfinite(table)):
@@ -156,8 +155,11 @@ def scaler_from_dict(values: object) -> _ColumnScaler:
     length = None
     for name in ("offset_", "scale_", *scaler.STATISTICS):
         entry = values.get(name)
-        if not isinstance(entry, list) or not entry or not all(
-                isinstance(number, (int, float)) and math.isfinite(number) for number in entry):
+        if (
+            not isinstance(entry, list)
+            or not entry
+            or not all(isinstance(number, (int, float)) and math.isfinite(number) for number in entry)
+        ):
             raise DataError(f"scaler: {name} must be a non-empty list of finite numbers, got {entry!r}")
         if length is not None and len(entry) != length:
             raise DataError(f"scaler: {name} has {len(entry)} entries, offset_ has {length}")

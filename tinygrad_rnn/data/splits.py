@@ -1,4 +1,5 @@
 """Chronological train / validation / test splits: earlier rows train, later rows evaluate."""
+
 from __future__ import annotations
 
 import math
@@ -20,10 +21,7 @@ def chronological_split(array, fractions: Sequence[float]) -> tuple[np.ndarray, 
     if values.ndim == 0:
         raise ValueError("chronological_split needs an array with a time axis, got a scalar")
     if isinstance(fractions, (int, float)):
-        raise TypeError(
-            "fractions must be a sequence such as (0.67,) or (0.7, 0.15), "
-            f"got the number {fractions}"
-        )
+        raise TypeError(f"fractions must be a sequence such as (0.67,) or (0.7, 0.15), got the number {fractions}")
     shares = list(fractions)
     if not shares:
         raise ValueError("fractions must hold at least one share, e.g. (0.67,)")
@@ -37,9 +35,7 @@ def chronological_split(array, fractions: Sequence[float]) -> tuple[np.ndarray, 
             "so their sum must be below 1 (e.g. (0.7, 0.15) for 70/15/15)"
         )
     num_rows = len(values)
-    boundaries = [
-        math.floor(round(math.fsum(shares[:k + 1]) * num_rows, 9)) for k in range(len(shares))
-    ]
+    boundaries = [math.floor(round(math.fsum(shares[: k + 1]) * num_rows, 9)) for k in range(len(shares))]
     edges = [0, *boundaries, num_rows]
     pieces = tuple(values[start:stop] for start, stop in zip(edges[:-1], edges[1:]))
     for index, piece in enumerate(pieces):

@@ -7,6 +7,7 @@ each hold exactly one sentiment word, at most one "not", and optional intensifie
 (the sentiment word is positive) XOR (the phrase contains "not"). So "not good" is negative
 and "not bad" positive, and a recurrent network can learn the rule from order and presence.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,7 @@ class Vocabulary:
 
     def __init__(self, texts: Iterable[str]):
         if isinstance(texts, str):
-            raise TypeError(
-                "Vocabulary takes a collection of texts (or a {text: label} dict), not one string"
-            )
+            raise TypeError("Vocabulary takes a collection of texts (or a {text: label} dict), not one string")
         distinct_words = {word for text in texts for word in words_of(text)}
         self.words: tuple[str, ...] = tuple(sorted(distinct_words))
         if not self.words:
@@ -66,8 +65,7 @@ class Vocabulary:
         for word in words:
             if word not in self.index:
                 raise UnknownWordError(
-                    f"unknown word {word!r} in {text!r}: "
-                    f"not among the vocabulary's {len(self)} words"
+                    f"unknown word {word!r} in {text!r}: not among the vocabulary's {len(self)} words"
                 )
         one_hot = np.zeros((len(words), len(self)), dtype=np.float64)
         one_hot[np.arange(len(words)), [self.index[word] for word in words]] = 1.0
@@ -87,7 +85,6 @@ _TRAIN_PHRASES = (
     ("not happy", False),
     ("not bad", True),
     ("not sad", True),
-
     ("i am happy", True),
     ("i am sad", False),
     ("i was good", True),
@@ -100,7 +97,6 @@ _TRAIN_PHRASES = (
     ("it is bad", False),
     ("it was great", True),
     ("it was sad", False),
-
     ("i am very good", True),
     ("i am very bad", False),
     ("i was very happy", True),
@@ -113,14 +109,12 @@ _TRAIN_PHRASES = (
     ("it is very bad", False),
     ("it was very good", True),
     ("it was very sad", False),
-
     ("i am really happy", True),
     ("i was really awful", False),
     ("this is really great", True),
     ("this was really terrible", False),
     ("it is really fine", True),
     ("it was really bad", False),
-
     ("i am not happy", False),
     ("i am not sad", True),
     ("i was not fine", False),
@@ -133,7 +127,6 @@ _TRAIN_PHRASES = (
     ("it is not terrible", True),
     ("it was not good", False),
     ("it was not sad", True),
-
     ("i am not very happy", False),
     ("i am not very sad", True),
     ("i was not very good", False),
@@ -154,23 +147,19 @@ _TEST_PHRASES = (
     ("this is bad", False),
     ("it was awful", False),
     ("this was good", True),
-
     ("i am very happy", True),
     ("this is very bad", False),
     ("it is very sad", False),
     ("i was very good", True),
-
     ("i am really sad", False),
     ("this is really good", True),
     ("it was really great", True),
-
     ("i am not good", False),
     ("i was not sad", True),
     ("this is not bad", True),
     ("it is not great", False),
     ("it was not awful", True),
     ("this was not fine", False),
-
     ("i am not very good", False),
     ("i was not very bad", True),
     ("it is not very sad", True),

@@ -3,6 +3,7 @@
 A series is a 1-D array of N values (one feature) or an (N, F) table (F features per
 time step). Window `i` covers rows i .. i+length-1; its targets come `horizon` rows later.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,9 +42,7 @@ def _column_indices(target_columns, num_columns: int) -> list[int]:
         raise ValueError("target_columns must name at least one column")
     for column in chosen:
         if not -num_columns <= column < num_columns:
-            raise IndexError(
-                f"target column {column} is out of range for a table with {num_columns} columns"
-            )
+            raise IndexError(f"target column {column} is out of range for a table with {num_columns} columns")
     return [int(column) for column in chosen]
 
 
@@ -82,8 +81,7 @@ def sliding_windows(
         target_table = _as_table(targets, "targets")
         if len(target_table) != len(table):
             raise ValueError(
-                f"targets has {len(target_table)} rows but series has {len(table)}; "
-                "they must be aligned row by row"
+                f"targets has {len(target_table)} rows but series has {len(table)}; they must be aligned row by row"
             )
     rows_needed = length + horizon
     if len(table) < rows_needed:
@@ -111,10 +109,7 @@ def lagged_features(series, look_back: int) -> np.ndarray:
         raise ValueError(f"series must be 1-D, got shape {values.shape}")
     look_back = _check_count(look_back, "look_back", 1)
     if len(values) < look_back:
-        raise ValueError(
-            f"too few rows for look_back {look_back}: "
-            f"got {len(values)} rows, need at least {look_back}"
-        )
+        raise ValueError(f"too few rows for look_back {look_back}: got {len(values)} rows, need at least {look_back}")
     starts = np.arange(len(values) - look_back + 1)
     return values[starts[:, None] + np.arange(look_back)[None, :]]
 
@@ -139,4 +134,4 @@ def lookback_pairs_dropping_last(dataset, look_back: int = 1) -> tuple[np.ndarra
         )
     features = lagged_features(column, look_back)
     num_pairs = len(column) - look_back - 1
-    return features[:num_pairs], column[look_back:look_back + num_pairs].copy()
+    return features[:num_pairs], column[look_back : look_back + num_pairs].copy()

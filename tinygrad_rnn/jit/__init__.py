@@ -6,6 +6,7 @@ Python function with shapes fixed and the time steps of recurrent layers rolled 
 (program.py, rolling.py, render.py). Later calls run that function. Nothing is differentiated
 here: every derivative in a program is a call some op's backward made.
 """
+
 from .function import CompiledStep, JitFallbackWarning, compiling, eager_steps, jit
 from .recorder import JitError
 

@@ -9,6 +9,7 @@ of a gradient buffer (x[t] += g_t) one addition of the stacked rows. A value tho
 is written into its row of one array as the loop makes it. Each of these gives every element
 the result the step-by-step program gives (sums only in another order).
 """
+
 from __future__ import annotations
 
 from .ir import Ref, Source, Stmt, Var
@@ -28,7 +29,7 @@ class Renderer:
         self.block_of: dict[Var, Block] = {}
         self.family_steps: dict = {}
         for item in self.items:
-            for blk in (item.blocks if isinstance(item, Loop) else [item]):
+            for blk in item.blocks if isinstance(item, Loop) else [item]:
                 if blk.family is not None:
                     self.family_steps.setdefault(blk.family, []).append(blk.step)
                 for j, stmt in enumerate(blk.stmts):
@@ -37,17 +38,24 @@ class Renderer:
                         self.block_of[var] = blk
                         if isinstance(item, Loop):
                             self.loop_of[var] = item
-        self.item_number = {id(blk): n for n, item in enumerate(self.items)
-                            for blk in (item.blocks if isinstance(item, Loop) else [item])}
+        self.item_number = {
+            id(blk): n
+            for n, item in enumerate(self.items)
+            for blk in (item.blocks if isinstance(item, Loop) else [item])
+        }
         self.readers: dict[Var, int] = {}
         for item in self.items:
-            for blk in (item.blocks if isinstance(item, Loop) else [item]):
+            for blk in item.blocks if isinstance(item, Loop) else [item]:
                 for stmt in blk.stmts:
                     for var in stmt.refs():
                         self.readers[var] = self.readers.get(var, 0) + 1
-        self.written = {stmt.writes for item in self.items
-                        for blk in (item.blocks if isinstance(item, Loop) else [item]) for stmt in blk.stmts
-                        if stmt.writes is not None}
+        self.written = {
+            stmt.writes
+            for item in self.items
+            for blk in (item.blocks if isinstance(item, Loop) else [item])
+            for stmt in blk.stmts
+            if stmt.writes is not None
+        }
         self.extra_buffered: set = set()
         self.stacks: dict = {}  # (family, position) -> (stacked variable, first step, last step)
         for item in self.items:
@@ -113,8 +121,12 @@ class Renderer:
                     key = self._slice_key(loop, var)
                     every_step = self._same_in_every_step(loop, j, var)
                     owner_items = {self.item_number[id(self.block_of[v])] for v in every_step}
-                    if (key is None or var.shape != out.shape or max(owner_items) >= start_item
-                            or any(v in self.written for v in self._same_in_every_step(loop, j, var))):
+                    if (
+                        key is None
+                        or var.shape != out.shape
+                        or max(owner_items) >= start_item
+                        or any(v in self.written for v in self._same_in_every_step(loop, j, var))
+                    ):
                         ok = False
                     per_step += 1
                 if not ok:
@@ -161,14 +173,18 @@ class Renderer:
             if loop.affine[base[v]] is None or not _unit_slope(loop.affine[base[v]]):
                 continue
             if any(not _constant_part(p) for p in parts[1:]) or any(
-                    loop.affine[base[v] + i] is not None for i in range(1, len(_ints_of(view)))):
+                loop.affine[base[v] + i] is not None for i in range(1, len(_ints_of(view)))
+            ):
                 continue
             x = target.var
             others = [s for i, s in enumerate(first.stmts) if i not in (v, j) and x in s.refs()]
             if others or any(self.readers.get(blk.stmts[v].outs[0], 0) != 1 for blk in loop.blocks):
                 continue
-            if (self._slice_key(loop, g_ref.var) is None or g_ref.var.shape != view_ref.var.shape
-                    or any(g in self.written for g in self._same_in_every_step(loop, j, g_ref.var))):
+            if (
+                self._slice_key(loop, g_ref.var) is None
+                or g_ref.var.shape != view_ref.var.shape
+                or any(g in self.written for g in self._same_in_every_step(loop, j, g_ref.var))
+            ):
                 continue
             offset = parts[0] - loop.steps[0]
             loop.scatters[j] = (v, x, parts, offset, g_ref.var)
@@ -196,7 +212,8 @@ class Renderer:
             (a_ref,) = made.args
             kind, b = "sum", None
         elif (made.kind == "call" and made.target == "np.dot" and not made.kwargs) or (
-                made.kind == "binop" and made.target == "@"):
+            made.kind == "binop" and made.target == "@"
+        ):
             a_t, b_ref = made.args
             if not (isinstance(a_t, Ref) and isinstance(b_ref, Ref) and a_t.var in mine):
                 return None
@@ -219,7 +236,7 @@ class Renderer:
                 for var in blk.stmts[number].outs:
                     if self.readers.get(var, 0) != 1:
                         return None
-        for v in ([a] if b is None else [a, b]):
+        for v in [a] if b is None else [a, b]:
             self.extra_buffered.add(self._slice_key(loop, v)[0])
         return kind, acc, a, b, removed
 
@@ -263,8 +280,11 @@ class Renderer:
                     needed.update(v for v in stmt.refs() if v in self.loop_of)
                     for run in _sequences((stmt.args, tuple(stmt.kwargs.values()))):
                         needed.update(v for v in run if v in self.block_of and self.block_of[v].family is not None)
-        return {(self.block_of[v].family, self.position[v]) for v in needed if v in self.block_of
-                and self.block_of[v].family is not None} | self.extra_buffered
+        return {
+            (self.block_of[v].family, self.position[v])
+            for v in needed
+            if v in self.block_of and self.block_of[v].family is not None
+        } | self.extra_buffered
 
     def name(self, var: Var, loop: bool = False) -> str:
         if var not in self.var_names:
@@ -288,8 +308,10 @@ class Renderer:
             name = self.names(var.hint + ("_" + prefix if prefix else "") + "_steps")
             self.buffers[key] = name
             where = family[1].rstrip("/") or "the sequence"
-            self.allocations.append(f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
-                                    f"# {var.hint} of every step of {where} ({family[0]})")
+            self.allocations.append(
+                f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
+                f"# {var.hint} of every step of {where} ({family[0]})"
+            )
         return name
 
     def stores(self, stmt: Stmt, blk: Block, index: str, read) -> list[str]:
@@ -313,8 +335,14 @@ class Renderer:
     def _note_stack(self, stmt: Stmt) -> None:
         """Remember an np.array of a run of steps' values (a layer's outputs stacked): a loop
         that needs those values stacked later takes rows of it instead of stacking again."""
-        if not (stmt.kind == "call" and stmt.target == "np.array" and len(stmt.args) == 1 and not stmt.kwargs
-                and isinstance(stmt.args[0], (tuple, list)) and len(stmt.outs) == 1):
+        if not (
+            stmt.kind == "call"
+            and stmt.target == "np.array"
+            and len(stmt.args) == 1
+            and not stmt.kwargs
+            and isinstance(stmt.args[0], (tuple, list))
+            and len(stmt.outs) == 1
+        ):
             return
         out = stmt.outs[0]
         variables = [v.var for v in stmt.args[0] if isinstance(v, Ref)]
@@ -351,8 +379,9 @@ class Renderer:
 
     def sequence(self, variables: list) -> str | None:
         """A run of the same value of consecutive steps, as a slice of its buffer."""
-        if len(variables) < MIN_LOOP or any(v not in self.block_of or self.block_of[v].family is None
-                                            for v in variables):
+        if len(variables) < MIN_LOOP or any(
+            v not in self.block_of or self.block_of[v].family is None for v in variables
+        ):
             return None
         keys = {(self.block_of[v].family, self.position[v]) for v in variables}
         steps = [self.block_of[v].step for v in variables]
@@ -423,8 +452,7 @@ class Renderer:
         for var in self._stacked_after(loop):
             j = next(j for j, s in enumerate(first.stmts) if var in s.outs)
             stmt = first.stmts[j]
-            if (var in self.written or j in loop.vectorized or j in removed or j in loop.hoisted
-                    or not _into_out(stmt)):
+            if var in self.written or j in loop.vectorized or j in removed or j in loop.hoisted or not _into_out(stmt):
                 continue
             key = (first.family, self.position[var])
             if key in self.stacks:
@@ -489,8 +517,21 @@ class Renderer:
         return self.var_names[var]
 
 
-_ELEMENTWISE_CALLS = {"np.tanh", "np.exp", "np.log", "np.square", "np.sqrt", "np.negative", "np.abs",
-                      "np.maximum", "np.minimum", "np.multiply", "np.add", "np.subtract", "np.divide"}
+_ELEMENTWISE_CALLS = {
+    "np.tanh",
+    "np.exp",
+    "np.log",
+    "np.square",
+    "np.sqrt",
+    "np.negative",
+    "np.abs",
+    "np.maximum",
+    "np.minimum",
+    "np.multiply",
+    "np.add",
+    "np.subtract",
+    "np.divide",
+}
 
 
 def _elementwise(stmt: Stmt) -> bool:
@@ -535,8 +576,7 @@ def _with_out(stmt: Stmt, row: str) -> Stmt:
         target, args = "np.negative", stmt.args
     else:
         target, args = stmt.target, stmt.args
-    return Stmt("call", target, args, {"out": Source(row)}, outs=stmt.outs, reads=stmt.reads,
-                extra=dict(stmt.extra))
+    return Stmt("call", target, args, {"out": Source(row)}, outs=stmt.outs, reads=stmt.reads, extra=dict(stmt.extra))
 
 
 def _step_index(offset: int) -> str:

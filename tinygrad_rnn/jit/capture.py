@@ -17,6 +17,7 @@ The eager core does not know about tracing, so for the length of one traced call
     are checked before the program is used again, and name the parameters in its source.
 Everything is put back when the call ends, however it ends.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,21 @@ def set_raw_data(tensor: Tensor, array) -> None:
     Tensor.__dict__[DATA_SLOT].__set__(tensor, array)
 
 
-CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray", "zeros", "ones", "empty", "full",
-                "arange", "eye", "identity", "linspace", "tri")
+CONSTRUCTORS = (
+    "array",
+    "asarray",
+    "asanyarray",
+    "ascontiguousarray",
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "arange",
+    "eye",
+    "identity",
+    "linspace",
+    "tri",
+)
 
 
 class Capture:
@@ -109,15 +123,19 @@ class Capture:
                 capture._born_alive.append(tensor)
             else:
                 if id(tensor) not in capture.born:
-                    rec.refuse(f"the step assigns the data of tensor '{tensor.name or 'unnamed'}' (an optimizer "
-                               "step or load_state_dict?); call it outside the compiled function")
+                    rec.refuse(
+                        f"the step assigns the data of tensor '{tensor.name or 'unnamed'}' (an optimizer "
+                        "step or load_state_dict?); call it outside the compiled function"
+                    )
             data_slot.__set__(tensor, value)
 
         def get_grad(tensor):
             if id(tensor) not in capture.born and rec.depth == 0:
-                rec.refuse(f"the step reads the gradient of tensor '{tensor.name or 'unnamed'}' (an optimizer "
-                           "step or gradient clipping?); call it outside the compiled function, on the "
-                           "gradients the call leaves")
+                rec.refuse(
+                    f"the step reads the gradient of tensor '{tensor.name or 'unnamed'}' (an optimizer "
+                    "step or gradient clipping?); call it outside the compiled function, on the "
+                    "gradients the call leaves"
+                )
             return grad_slot.__get__(tensor)
 
         def set_grad(tensor, value):
@@ -127,8 +145,10 @@ class Capture:
                 pass
             else:
                 if id(tensor) not in capture.born and rec.depth == 0:
-                    rec.refuse(f"the step sets the gradient of tensor '{tensor.name or 'unnamed'}' (zero_grad?); "
-                               "call zero_grad() outside the compiled function")
+                    rec.refuse(
+                        f"the step sets the gradient of tensor '{tensor.name or 'unnamed'}' (zero_grad?); "
+                        "call zero_grad() outside the compiled function"
+                    )
             grad_slot.__set__(tensor, value)
 
         def accumulate_grad(tensor, g):
@@ -156,6 +176,7 @@ class Capture:
                 if rec.depth:
                     return original(*args, **kwargs)
                 return rec.constructor(original, args, kwargs)
+
             make.__name__ = name
             return make
 
@@ -189,7 +210,7 @@ def argument_names(fn, count: int) -> list[str]:
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
     names = []
     if code is not None:
-        names = list(code.co_varnames[:code.co_argcount])
+        names = list(code.co_varnames[: code.co_argcount])
         if hasattr(fn, "__self__"):
             names = names[1:]
     names = [n for n in names][:count]

@@ -1,4 +1,5 @@
 """jit(fn): the compiled training step, its cache of programs and when it runs eagerly instead."""
+
 from __future__ import annotations
 
 import contextlib
@@ -72,8 +73,13 @@ class CompiledStep:
         print(self.source)
 
     def __call__(self, *args):
-        if (self.fallback_reason is not None or _EAGER[0] or not STATE.grad_enabled or STATE.anomaly
-                or STATE.retain_all_grads):
+        if (
+            self.fallback_reason is not None
+            or _EAGER[0]
+            or not STATE.grad_enabled
+            or STATE.anomaly
+            or STATE.retain_all_grads
+        ):
             return self.fn(*args)
         key = signature(args)
         programs = self.programs.setdefault(key, [])
@@ -108,8 +114,11 @@ class CompiledStep:
                 rec.fall_back(problem)
         if rec.fallback_reason is not None:
             self.fallback_reason = rec.fallback_reason
-            warnings.warn(f"jit({self.__name__}) runs eagerly from now on: {rec.fallback_reason}",
-                          JitFallbackWarning, stacklevel=3)
+            warnings.warn(
+                f"jit({self.__name__}) runs eagerly from now on: {rec.fallback_reason}",
+                JitFallbackWarning,
+                stacklevel=3,
+            )
             _untrace(result)
             return result
         program = build(capture, result, loop=self.loop)

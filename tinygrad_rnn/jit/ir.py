@@ -8,6 +8,7 @@ wrote into an array it was given (`out=`, `+=`, item assignment) names that vari
 `writes`; replaying the statements in order then reproduces every in-place update and every
 view exactly as the run made them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

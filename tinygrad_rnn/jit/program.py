@@ -6,6 +6,7 @@ the parameters of every module it ran, their `training` flags, outside numbers) 
 _Stale if not, then runs the recorded NumPy calls, the per-step blocks of recurrent layers
 rolled into loops (rolling.py), and returns the loss as a Tensor.
 """
+
 from __future__ import annotations
 
 import io
@@ -139,8 +140,10 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             namespace[name + "_tensor"] = tensor
             var_names[var] = name
             prologue.append(f"{name} = {name}_tensor.data")
-            checks.append(f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {_dtype(var.dtype)} "
-                          f"or {name}_tensor.requires_grad is not {tensor.requires_grad}")
+            checks.append(
+                f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {_dtype(var.dtype)} "
+                f"or {name}_tensor.requires_grad is not {tensor.requires_grad}"
+            )
             continue
         name = names(var.hint)
         holder = names(name + "_from")
@@ -151,8 +154,10 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             namespace[holder] = var.source[1]
             prologue.append(f"{name} = {holder}[{var.source[2]!r}]")
         var_names[var] = name
-        checks.append(f"type({name}) is not np.ndarray or {name}.shape != {literal_shape(var.shape)} "
-                      f"or {name}.dtype != {_dtype(var.dtype)}")
+        checks.append(
+            f"type({name}) is not np.ndarray or {name}.shape != {literal_shape(var.shape)} "
+            f"or {name}.dtype != {_dtype(var.dtype)}"
+        )
     checks += _module_checks(capture, namespace, names)
     checks += _outside_checks(capture, namespace, names)
     for dtype in {v.dtype for v in rec.inputs}:
@@ -209,8 +214,11 @@ def release_dead(body: list[str], returned: str) -> list[str]:
         if following is not None and following.string in ("=", ",") and line_start and "=" in body[line_number]:
             targets = body[line_number].split("=")[0]
             assigned.update(n.strip() for n in targets.split(",") if n.strip().isidentifier())
-    keep = {token.string for token in tokenize.generate_tokens(io.StringIO(returned + "\n").readline)
-            if token.type == tokenize.NAME}
+    keep = {
+        token.string
+        for token in tokenize.generate_tokens(io.StringIO(returned + "\n").readline)
+        if token.type == tokenize.NAME
+    }
     freed: dict[int, list[str]] = {}
     for name in sorted(assigned - keep):
         freed.setdefault(last_use[name], []).append(name)
@@ -295,6 +303,7 @@ def _output_expression(result, read) -> str:
         if t is None:
             return "None"
         return f"_from_op({read(raw_data(t)._var)}, None)"
+
     if isinstance(result, (tuple, list)):
         items = [one(t) for t in result]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
@@ -310,8 +319,22 @@ def hand_over(tensor, g) -> None:
         tensor.grad += g
 
 
-_FRESH_CALLS = {"np.dot", "np.matmul", "np.array", "np.concatenate", "np.stack", "np.zeros", "np.ones", "np.full",
-                "np.zeros_like", "np.ones_like", "np.full_like", "np.copy", "np.outer", "np.where"}
+_FRESH_CALLS = {
+    "np.dot",
+    "np.matmul",
+    "np.array",
+    "np.concatenate",
+    "np.stack",
+    "np.zeros",
+    "np.ones",
+    "np.full",
+    "np.zeros_like",
+    "np.ones_like",
+    "np.full_like",
+    "np.copy",
+    "np.outer",
+    "np.where",
+}
 _FRESH_METHODS = {"sum", "mean", "copy", "dot", "prod", "max", "min"}
 
 
@@ -341,8 +364,14 @@ def mark_handovers(stmts: list[Stmt], outputs: list[Var]) -> None:
         if stmt.kind != "grad":
             continue
         tensor_var, g = stmt.args[0].var, stmt.args[1].var
-        if (last_reader.get(g) == i and g not in outputs and _fresh(g) and g.dtype == tensor_var.dtype
-                and g.shape == tensor_var.shape and g.contiguous):
+        if (
+            last_reader.get(g) == i
+            and g not in outputs
+            and _fresh(g)
+            and g.dtype == tensor_var.dtype
+            and g.shape == tensor_var.shape
+            and g.contiguous
+        ):
             stmt.extra["hand_over"] = True
 
 
@@ -360,11 +389,19 @@ def known_zeros(stmts: list[Stmt]) -> set:
         (out,) = stmt.outs
         reads = stmt.refs()
         made = stmt.kind == "call" and (
-            (stmt.target == "np.zeros" and not reads) or stmt.target == "np.zeros_like"
-            or (stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero))
-        viewed = len(reads) == 1 and reads[0] in zero and (
-            (stmt.kind == "attr" and stmt.target in ("T", "mT")) or stmt.kind == "getitem"
-            or (stmt.kind == "method" and stmt.target in _VIEWS))
+            (stmt.target == "np.zeros" and not reads)
+            or stmt.target == "np.zeros_like"
+            or (stmt.target in ("np.array", "np.copy") and len(reads) == 1 and reads[0] in zero)
+        )
+        viewed = (
+            len(reads) == 1
+            and reads[0] in zero
+            and (
+                (stmt.kind == "attr" and stmt.target in ("T", "mT"))
+                or stmt.kind == "getitem"
+                or (stmt.kind == "method" and stmt.target in _VIEWS)
+            )
+        )
         if made:
             zero.add(out)
             family[out] = out
@@ -383,7 +420,8 @@ def mark_zero_products(stmts: list[Stmt]) -> None:
     zeros = known_zeros(stmts)
     for stmt in stmts:
         if not (stmt.kind == "call" and stmt.target == "np.dot" and not stmt.kwargs and len(stmt.args) == 2) and not (
-                stmt.kind == "binop" and stmt.target == "@"):
+            stmt.kind == "binop" and stmt.target == "@"
+        ):
             continue
         a, b = stmt.args
         if not (isinstance(a, Ref) and isinstance(b, Ref)) or len(stmt.outs) != 1 or stmt.outs[0].scalar:

@@ -10,6 +10,7 @@ Every argument of a recorded call is sorted into one of three kinds:
                                 falls back to eager;
   anything else              -> a literal (shapes, axes, Python numbers, dtypes, slices).
 """
+
 from __future__ import annotations
 
 import linecache
@@ -45,27 +46,136 @@ _PACKAGE_DIR = os.path.dirname(_JIT_DIR)
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 
 # ufuncs written back as Python operators: (binary symbol, in-place symbol)
-_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/", "power": "**",
-          "matmul": "@", "floor_divide": "//", "remainder": "%", "greater": ">", "greater_equal": ">=",
-          "less": "<", "less_equal": "<=", "equal": "==", "not_equal": "!=", "bitwise_and": "&",
-          "bitwise_or": "|", "bitwise_xor": "^", "logical_and": None, "logical_or": None}
+_INFIX = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "true_divide": "/",
+    "power": "**",
+    "matmul": "@",
+    "floor_divide": "//",
+    "remainder": "%",
+    "greater": ">",
+    "greater_equal": ">=",
+    "less": "<",
+    "less_equal": "<=",
+    "equal": "==",
+    "not_equal": "!=",
+    "bitwise_and": "&",
+    "bitwise_or": "|",
+    "bitwise_xor": "^",
+    "logical_and": None,
+    "logical_or": None,
+}
 _UNARY = {"negative": "-", "invert": "~", "positive": "+"}
 # NumPy functions whose result depends only on shapes, dtypes or memory layout: constants
-_SHAPE_FUNCTIONS = {"shape", "ndim", "size", "result_type", "shares_memory", "may_share_memory", "min_scalar_type",
-                    "can_cast", "iscomplexobj", "isrealobj", "isfortran"}
+_SHAPE_FUNCTIONS = {
+    "shape",
+    "ndim",
+    "size",
+    "result_type",
+    "shares_memory",
+    "may_share_memory",
+    "min_scalar_type",
+    "can_cast",
+    "iscomplexobj",
+    "isrealobj",
+    "isfortran",
+}
 # calls whose result's shape depends on the values in their first array, not only on its shape
-_DATA_SHAPED = {"nonzero", "flatnonzero", "argwhere", "unique", "unique_values", "unique_counts", "unique_inverse",
-                "unique_all", "extract", "trim_zeros", "bincount", "histogram", "histogram_bin_edges", "setdiff1d",
-                "compress", "intersect1d", "union1d", "setxor1d", "arange", "linspace", "geomspace", "logspace",
-                "zeros", "ones", "empty", "full", "eye", "identity", "tri"}
+_DATA_SHAPED = {
+    "nonzero",
+    "flatnonzero",
+    "argwhere",
+    "unique",
+    "unique_values",
+    "unique_counts",
+    "unique_inverse",
+    "unique_all",
+    "extract",
+    "trim_zeros",
+    "bincount",
+    "histogram",
+    "histogram_bin_edges",
+    "setdiff1d",
+    "compress",
+    "intersect1d",
+    "union1d",
+    "setxor1d",
+    "arange",
+    "linspace",
+    "geomspace",
+    "logspace",
+    "zeros",
+    "ones",
+    "empty",
+    "full",
+    "eye",
+    "identity",
+    "tri",
+}
 # calls whose result's shape follows from their arguments' shapes whatever their values
-_SHAPE_SAFE = {"take", "take_along_axis", "put_along_axis", "where", "clip", "concatenate", "stack", "hstack",
-               "vstack", "dstack", "column_stack", "choose", "select", "dot", "vdot", "matmul", "einsum",
-               "tensordot", "outer", "inner", "kron", "copyto", "putmask", "searchsorted", "isin", "array",
-               "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy", "zeros_like", "ones_like",
-               "empty_like", "full_like", "fill", "put", "astype", "round", "around", "nan_to_num", "interp",
-               "allclose", "isclose", "array_equal", "squeeze", "expand_dims", "moveaxis", "swapaxes", "transpose",
-               "ravel", "flatten", "atleast_1d", "atleast_2d", "atleast_3d", "real", "imag", "conj"}
+_SHAPE_SAFE = {
+    "take",
+    "take_along_axis",
+    "put_along_axis",
+    "where",
+    "clip",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "dstack",
+    "column_stack",
+    "choose",
+    "select",
+    "dot",
+    "vdot",
+    "matmul",
+    "einsum",
+    "tensordot",
+    "outer",
+    "inner",
+    "kron",
+    "copyto",
+    "putmask",
+    "searchsorted",
+    "isin",
+    "array",
+    "asarray",
+    "asanyarray",
+    "ascontiguousarray",
+    "asfortranarray",
+    "copy",
+    "zeros_like",
+    "ones_like",
+    "empty_like",
+    "full_like",
+    "fill",
+    "put",
+    "astype",
+    "round",
+    "around",
+    "nan_to_num",
+    "interp",
+    "allclose",
+    "isclose",
+    "array_equal",
+    "squeeze",
+    "expand_dims",
+    "moveaxis",
+    "swapaxes",
+    "transpose",
+    "ravel",
+    "flatten",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "real",
+    "imag",
+    "conj",
+}
 
 
 def user_frame(depth: int):
@@ -125,7 +235,6 @@ class Recorder:
 
     def traced(self, array: np.ndarray, var: Var):
 
-
         wrapper = np.ndarray.view(array, Traced)
         wrapper._var = var
         return wrapper
@@ -160,8 +269,10 @@ class Recorder:
             return value, value
         if kind is Traced and (value._var is None or value._var.owner is self):
             if value._var is None:
-                self.fall_back("a NumPy call received a view of a traced array that NumPy made without "
-                               "telling the tracer (an ndarray attribute or method jit does not follow)")
+                self.fall_back(
+                    "a NumPy call received a view of a traced array that NumPy made without "
+                    "telling the tracer (an ndarray attribute or method jit does not follow)"
+                )
                 return plain(value), None
             if value._var in self.unverified:
                 self.verify(value._var, plain(value))
@@ -177,13 +288,19 @@ class Recorder:
                 return value, Ref(var)
             base = value.base
             while base is not None:
-                if (isinstance(base, Traced) and base._var is not None and base._var.owner is self
-                        and _same_view(base, value)):
+                if (
+                    isinstance(base, Traced)
+                    and base._var is not None
+                    and base._var.owner is self
+                    and _same_view(base, value)
+                ):
                     return value, Ref(base._var)
                 base = getattr(base, "base", None)
-            self.fall_back(f"a NumPy call received an array of shape {value.shape} that is neither an input, "
-                           "a parameter, an array in the function's closure or globals, nor made by the "
-                           "step's own NumPy calls (a random draw, or an array read through a container?)")
+            self.fall_back(
+                f"a NumPy call received an array of shape {value.shape} that is neither an input, "
+                "a parameter, an array in the function's closure or globals, nor made by the "
+                "step's own NumPy calls (a random draw, or an array read through a container?)"
+            )
             return value, None
         if isinstance(value, tuple):
             pairs = [self.convert(v) for v in value]
@@ -232,8 +349,9 @@ class Recorder:
             return (type(op).__name__ if op is not None else None), "backward", (op.scope if op is not None else "")
         return None, "forward", STATE.scope_path
 
-    def record(self, kind: str, target: str, args, kwargs: dict, run, writes=None, returns=None,
-               value_shaped: bool = False):
+    def record(
+        self, kind: str, target: str, args, kwargs: dict, run, writes=None, returns=None, value_shaped: bool = False
+    ):
         """Run `run(*plain_args, **plain_kwargs)`, append the statement and return the result
         with its arrays traced (`returns` instead, for a call that wrote into it). A call
         whose result's shape may follow a traced value (`value_shaped`) is followed by a guard
@@ -248,8 +366,9 @@ class Recorder:
         finally:
             self.depth -= 1
         op, phase, scope = self.context()
-        stmt = Stmt(kind, target, ir_args, ir_kwargs, writes=writes, op=op, phase=phase, scope=scope,
-                    index=len(self.stmts))
+        stmt = Stmt(
+            kind, target, ir_args, ir_kwargs, writes=writes, op=op, phase=phase, scope=scope, index=len(self.stmts)
+        )
         hint = op.lower() if op else ("grad" if phase == "backward" else "v")
         if phase == "backward" and op:
             hint = "d_" + hint
@@ -259,9 +378,19 @@ class Recorder:
         traced = self._outputs(result, stmt, hint)
         if value_shaped and _shape_follows_values(kind, target, ir_args, ir_kwargs):
             for var in stmt.outs:
-                self.stmts.append(Stmt("guard", "shape", (Ref(var),), {"value": var.shape}, op=op, phase=phase,
-                                       scope=scope, index=len(self.stmts),
-                                       extra={"where": describe_frame(user_frame(3))}))
+                self.stmts.append(
+                    Stmt(
+                        "guard",
+                        "shape",
+                        (Ref(var),),
+                        {"value": var.shape},
+                        op=op,
+                        phase=phase,
+                        scope=scope,
+                        index=len(self.stmts),
+                        extra={"where": describe_frame(user_frame(3))},
+                    )
+                )
         return traced
 
     def _outputs(self, result, stmt: Stmt, hint: str):
@@ -294,12 +423,13 @@ class Recorder:
     def _writes(self, value):
         """The variable behind an array a call is about to write into (refusing a parameter's)."""
 
-
         if isinstance(value, Traced) and value._var is not None and value._var.owner is self:
             var = value._var
             if var.source is not None and var.source[0] == "tensor":
-                self.refuse(f"the step writes into the data of tensor '{var.hint}' in place (an optimizer "
-                            "step?); call optimizer.step() outside the compiled function")
+                self.refuse(
+                    f"the step writes into the data of tensor '{var.hint}' in place (an optimizer "
+                    "step?); call optimizer.step() outside the compiled function"
+                )
             return var
         self.fall_back("a NumPy call writes into an array the tracer does not follow")
         return None
@@ -319,10 +449,22 @@ class Recorder:
             kwargs = dict(kwargs, out=out[0])
             writes = self._writes(out[0])
             symbol = _INFIX.get(name)
-            if (method == "__call__" and set(kwargs) == {"out"} and len(inputs) == 2 and inputs[0] is out[0]
-                    and symbol in ("+", "-", "*", "/", "**", "//", "%", "&", "|", "^")):
-                return self.record("inplace", symbol + "=", inputs, {}, lambda a, b: function(a, b, out=a),
-                                   writes=writes, returns=out[0])
+            if (
+                method == "__call__"
+                and set(kwargs) == {"out"}
+                and len(inputs) == 2
+                and inputs[0] is out[0]
+                and symbol in ("+", "-", "*", "/", "**", "//", "%", "&", "|", "^")
+            ):
+                return self.record(
+                    "inplace",
+                    symbol + "=",
+                    inputs,
+                    {},
+                    lambda a, b: function(a, b, out=a),
+                    writes=writes,
+                    returns=out[0],
+                )
             target = f"np.{name}" if method == "__call__" else f"np.{name}.{method}"
             return self.record("call", target, inputs, kwargs, function, writes=writes, returns=out[0])
         if method == "__call__" and not kwargs and len(inputs) == 2 and (infix := _INFIX.get(name)):
@@ -338,8 +480,9 @@ class Recorder:
             return _plain_call(func, args, kwargs)
         target = f"np.{name}" if getattr(np, name, None) is func else _qualified(func)
         if kwargs.get("out") is not None:
-            return self.record("call", target, args, kwargs, func, writes=self._writes(kwargs["out"]),
-                               returns=kwargs["out"])
+            return self.record(
+                "call", target, args, kwargs, func, writes=self._writes(kwargs["out"]), returns=kwargs["out"]
+            )
         if name == "copyto":
             return self.record("call", target, args, kwargs, func, writes=self._writes(args[0]))
         return self.record("call", target, args, kwargs, func, value_shaped=True)
@@ -360,15 +503,33 @@ class Recorder:
                 self.stmts[-1].extra["ellipsis"] = True
             return result
         if name == "__setitem__":
-            return self.record("setitem", "", (traced,) + tuple(args), {}, lambda a, i, v: a.__setitem__(i, v),
-                               writes=self._writes(traced))
+            return self.record(
+                "setitem",
+                "",
+                (traced,) + tuple(args),
+                {},
+                lambda a, i, v: a.__setitem__(i, v),
+                writes=self._writes(traced),
+            )
         if kind == "attr":
             return self.record("attr", name, (traced,), {}, lambda a: getattr(a, name))
         if name in ("fill", "sort", "put", "resize"):
-            return self.record("method", name, (traced,) + tuple(args), kwargs,
-                               lambda a, *rest, **kw: getattr(a, name)(*rest, **kw), writes=self._writes(traced))
-        return self.record("method", name, (traced,) + tuple(args), kwargs,
-                           lambda a, *rest, **kw: getattr(a, name)(*rest, **kw), value_shaped=True)
+            return self.record(
+                "method",
+                name,
+                (traced,) + tuple(args),
+                kwargs,
+                lambda a, *rest, **kw: getattr(a, name)(*rest, **kw),
+                writes=self._writes(traced),
+            )
+        return self.record(
+            "method",
+            name,
+            (traced,) + tuple(args),
+            kwargs,
+            lambda a, *rest, **kw: getattr(a, name)(*rest, **kw),
+            value_shaped=True,
+        )
 
     def constructor(self, func, args, kwargs):
         """A patched NumPy constructor (np.array, np.zeros, ...): written down, so that every
@@ -378,7 +539,6 @@ class Recorder:
         fill the array itself. So a new array is checked when a statement first uses it: it
         must still hold what the constructor made (np.empty's arrays are filled with a marker
         first: their content is NumPy's choice anyway); if not, the step falls back."""
-
 
         if func.__name__ in ("asarray", "asanyarray", "ascontiguousarray") and args and isinstance(args[0], Traced):
             self.depth += 1
@@ -407,17 +567,28 @@ class Recorder:
                 expected.fill(np.nan if expected.dtype.kind in "fc" else np.iinfo(expected.dtype).max)
         finally:
             self.depth -= 1
-        same = array.shape == expected.shape and np.array_equal(
-            array, expected, equal_nan=array.dtype.kind in "fc")
+        same = array.shape == expected.shape and np.array_equal(array, expected, equal_nan=array.dtype.kind in "fc")
         if not same:
-            self.fall_back(f"an array of shape {array.shape} made by np.{func.__name__} was filled by code the "
-                           "tracer does not see before the step used it (a random draw?)")
+            self.fall_back(
+                f"an array of shape {array.shape} made by np.{func.__name__} was filled by code the "
+                "tracer does not see before the step used it (a random draw?)"
+            )
 
     def add_gradient(self, tensor_var: Var, g) -> None:
         """backward() accumulates g into the .grad of the tensor whose data is `tensor_var`."""
         op, _, scope = self.context()
-        self.stmts.append(Stmt("grad", "", (Ref(tensor_var), Ref(g._var)), {}, op=op, phase="backward",
-                               scope=scope, index=len(self.stmts)))
+        self.stmts.append(
+            Stmt(
+                "grad",
+                "",
+                (Ref(tensor_var), Ref(g._var)),
+                {},
+                op=op,
+                phase="backward",
+                scope=scope,
+                index=len(self.stmts),
+            )
+        )
 
     def escape(self, traced, how: str, result) -> None:
         """A traced value became a Python value (bool, int, float, item, tolist)."""
@@ -425,13 +596,25 @@ class Recorder:
         in_library = frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR)
         if in_library and how in ("bool", "int", "index") and traced._var is not None:
             op, phase, scope = self.context()
-            self.stmts.append(Stmt("guard", how, (Ref(traced._var),), {"value": result}, op=op, phase=phase,
-                                   scope=scope, index=len(self.stmts),
-                                   extra={"where": describe_frame(frame)}))
+            self.stmts.append(
+                Stmt(
+                    "guard",
+                    how,
+                    (Ref(traced._var),),
+                    {"value": result},
+                    op=op,
+                    phase=phase,
+                    scope=scope,
+                    index=len(self.stmts),
+                    extra={"where": describe_frame(frame)},
+                )
+            )
             return
         shown = "a Python " + ("float" if how == "item" else ("list" if how == "tolist" else how))
-        self.fall_back(f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
-                       "a branch on values cannot be compiled")
+        self.fall_back(
+            f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
+            "a branch on values cannot be compiled"
+        )
 
 
 def _shape_follows_values(kind: str, target: str, args: tuple, kwargs: dict) -> bool:
@@ -441,8 +624,10 @@ def _shape_follows_values(kind: str, target: str, args: tuple, kwargs: dict) -> 
     call whose result's length is a count of values (np.nonzero, np.unique)."""
     if kind == "getitem":
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
-        return any(isinstance(item, slice) and _reads_any(item) or
-                   type(item) is Ref and item.var.dtype == np.bool_ for item in index)
+        return any(
+            isinstance(item, slice) and _reads_any(item) or type(item) is Ref and item.var.dtype == np.bool_
+            for item in index
+        )
     name = target.rsplit(".", 1)[-1]
     if name == "where" and len(args) + len(kwargs) == 1:  # np.where(condition) is np.nonzero
         return True
@@ -482,8 +667,12 @@ def _plain_call(function, args, kwargs):
 
 def _same_view(base, value) -> bool:
     interface_a, interface_b = base.__array_interface__, value.__array_interface__
-    return (interface_a["data"][0] == interface_b["data"][0] and base.shape == value.shape
-            and base.strides == value.strides and base.dtype == value.dtype)
+    return (
+        interface_a["data"][0] == interface_b["data"][0]
+        and base.shape == value.shape
+        and base.strides == value.strides
+        and base.dtype == value.dtype
+    )
 
 
 def _qualified(func) -> str:

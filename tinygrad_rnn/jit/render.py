@@ -4,6 +4,7 @@
 inside a loop); `integer(value, position)` may replace the position-th integer literal of the
 statement (counting in the order they are written) by an expression of the loop counter.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,12 @@ class Writer:
     def value(self, value) -> str:
         if isinstance(value, Ref):
             return self.name_of(value.var)
-        if self.sequence is not None and isinstance(value, (tuple, list)) and value and all(
-                isinstance(v, Ref) for v in value):
+        if (
+            self.sequence is not None
+            and isinstance(value, (tuple, list))
+            and value
+            and all(isinstance(v, Ref) for v in value)
+        ):
             text = self.sequence([v.var for v in value])
             if text is not None:
                 return f"tuple({text})" if isinstance(value, tuple) else text
@@ -121,12 +126,16 @@ def expression(stmt: Stmt, w: Writer) -> str:
     if kind == "setitem":
         return f"{w.value(args[0])}[{w.index(args[1], False)}] = {w.value(args[2])}"
     if kind == "guard" and stmt.target == "shape":
-        return (f"if {w.value(args[0])}.shape != {tuple(stmt.kwargs['value'])!r}: "
-                f"raise _Stale('the shape made at {_quoted(stmt.extra.get('where', ''))} changed', True)")
+        return (
+            f"if {w.value(args[0])}.shape != {tuple(stmt.kwargs['value'])!r}: "
+            f"raise _Stale('the shape made at {_quoted(stmt.extra.get('where', ''))} changed', True)"
+        )
     if kind == "guard":
         convert = "bool" if stmt.target == "bool" else "int"
-        return (f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
-                f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed', True)")
+        return (
+            f"if {convert}({w.value(args[0])}) != {w.value(stmt.kwargs['value'])}: "
+            f"raise _Stale('the value checked at {_quoted(stmt.extra.get('where', ''))} changed', True)"
+        )
     if kind == "grad":
         if stmt.extra.get("hand_over"):
             return f"_hand_over({w.value(args[0])}_tensor, {w.value(args[1])})"
@@ -147,8 +156,10 @@ def line(stmt: Stmt, name_of, integer=None, sequence=None) -> str:
     if other is not None:
         out = stmt.outs[0]
         shape = "(" + ", ".join(map(str, out.shape)) + ("," if len(out.shape) == 1 else "") + ")"
-        text = (f"np.zeros({shape}, {literal(out.dtype)}) if np.isfinite({name_of(other)}).all() "
-                f"else {text}  # a factor is zero on every call")
+        text = (
+            f"np.zeros({shape}, {literal(out.dtype)}) if np.isfinite({name_of(other)}).all() "
+            f"else {text}  # a factor is zero on every call"
+        )
     targets = ", ".join(name_of(v) for v in stmt.outs)
     if stmt.tuple_out and len(stmt.outs) == 1:
         targets += ","

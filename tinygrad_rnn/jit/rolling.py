@@ -15,6 +15,7 @@ phase form a family whose steps follow each other (forward t = 0, 1, ...; backwa
 
 Blocks outside every window stay written out. body.py writes the result as Python.
 """
+
 from __future__ import annotations
 
 import re
@@ -163,6 +164,7 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
 
 # ---------------------------------------------------------------- finding loops
 
+
 def _skeleton(block: Block) -> tuple:
     """What must be equal for two blocks to share a loop body: per statement its kind, target,
     output count and the non-integer literals; per variable read, 'local j' (made by statement j
@@ -173,9 +175,18 @@ def _skeleton(block: Block) -> tuple:
             local[var] = (j, k)
     shape = []
     for stmt in block.stmts:
-        shape.append((stmt.kind, stmt.target, len(stmt.outs), stmt.tuple_out, stmt.extra.get("ellipsis", False),
-                      bool(stmt.outs and stmt.outs[0].scalar),
-                      _literal_shape(stmt.args, local), _literal_shape(tuple(stmt.kwargs.items()), local)))
+        shape.append(
+            (
+                stmt.kind,
+                stmt.target,
+                len(stmt.outs),
+                stmt.tuple_out,
+                stmt.extra.get("ellipsis", False),
+                bool(stmt.outs and stmt.outs[0].scalar),
+                _literal_shape(stmt.args, local),
+                _literal_shape(tuple(stmt.kwargs.items()), local),
+            )
+        )
     return tuple(shape)
 
 
@@ -188,8 +199,12 @@ def _literal_shape(value, local):
     if isinstance(value, list):
         return ("list",) + tuple(_literal_shape(v, local) for v in value)
     if isinstance(value, slice):
-        return ("slice", _literal_shape(value.start, local), _literal_shape(value.stop, local),
-                _literal_shape(value.step, local))
+        return (
+            "slice",
+            _literal_shape(value.start, local),
+            _literal_shape(value.stop, local),
+            _literal_shape(value.step, local),
+        )
     if isinstance(value, int) and not isinstance(value, bool):
         return ("int",)
     if isinstance(value, float):
@@ -295,8 +310,14 @@ def find_loops(blocks: list[Block]) -> list:
             end += 1
         count = end - b
         if count >= MIN_LOOP:
-            items.append(Loop(block.family, blocks[b:end], [blk.step for blk in blocks[b:end]],
-                              {m[1] for m in modes if m[0] == "fixed"}))  # type: ignore[union-attr]  # set by every extension
+            items.append(
+                Loop(
+                    block.family,
+                    blocks[b:end],
+                    [blk.step for blk in blocks[b:end]],
+                    {m[1] for m in modes if m[0] == "fixed"},  # type: ignore[union-attr]  # set by every extension
+                )
+            )
             b = end
         else:
             items.append(block)

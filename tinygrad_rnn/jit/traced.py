@@ -10,6 +10,7 @@ is a value the step branches on: the recorder decides what that means (`escape`)
 
 Outside a trace (no recorder), a Traced array left over from one behaves as a plain ndarray.
 """
+
 from __future__ import annotations
 
 import operator
@@ -137,23 +138,68 @@ def _escape(self, how, args=()):
     elif how == "tolist":
         result = value.tolist()
     else:
-        conversions: dict[str, Callable] = {"bool": bool, "float": float, "int": int, "index": operator.index,
-                                            "complex": complex}
+        conversions: dict[str, Callable] = {
+            "bool": bool,
+            "float": float,
+            "int": int,
+            "index": operator.index,
+            "complex": complex,
+        }
         result = conversions[how](value)
     if rec is not None:
         rec.escape(self, how, result)
     return result
 
 
-_METHODS = ("reshape", "transpose", "swapaxes", "squeeze", "ravel", "flatten", "copy", "astype", "sum",
-            "mean", "max", "min", "prod", "any", "all", "argmax", "argmin", "cumsum", "clip", "dot", "fill",
-            "nonzero", "std", "var", "take", "repeat", "round", "conj", "view", "sort", "argsort", "diagonal",
-            "trace", "cumprod", "ptp", "compress", "choose", "searchsorted", "put", "resize", "byteswap")
+_METHODS = (
+    "reshape",
+    "transpose",
+    "swapaxes",
+    "squeeze",
+    "ravel",
+    "flatten",
+    "copy",
+    "astype",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "prod",
+    "any",
+    "all",
+    "argmax",
+    "argmin",
+    "cumsum",
+    "clip",
+    "dot",
+    "fill",
+    "nonzero",
+    "std",
+    "var",
+    "take",
+    "repeat",
+    "round",
+    "conj",
+    "view",
+    "sort",
+    "argsort",
+    "diagonal",
+    "trace",
+    "cumprod",
+    "ptp",
+    "compress",
+    "choose",
+    "searchsorted",
+    "put",
+    "resize",
+    "byteswap",
+)
 
 
 def _make_method(name):
     def method(self, *args, **kwargs):
         return _method(self, name, args, kwargs)
+
     method.__name__ = name
     method.__doc__ = f"ndarray.{name}, written down while tracing."
     return method

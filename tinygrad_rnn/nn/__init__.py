@@ -1,4 +1,5 @@
 """Layers, losses and initialisation, named as in PyTorch's torch.nn."""
+
 from . import functional, init, utils
 from .dropout import Dropout
 from .embedding import Embedding
@@ -11,7 +12,27 @@ from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .rnn import RNN, RNNCell
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "Linear", "RNNCell", "RNN", "LSTMCell", "LSTM",
-    "GRUCell", "GRU", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
-    "functional", "init", "utils", "ModuleList", "ModuleDict", "Dropout", "Embedding", "LayerNorm",
+    "Module",
+    "Parameter",
+    "Sequential",
+    "Linear",
+    "RNNCell",
+    "RNN",
+    "LSTMCell",
+    "LSTM",
+    "GRUCell",
+    "GRU",
+    "MSELoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "functional",
+    "init",
+    "utils",
+    "ModuleList",
+    "ModuleDict",
+    "Dropout",
+    "Embedding",
+    "LayerNorm",
 ]

@@ -1,4 +1,5 @@
 """Embedding: a lookup table of vectors, one row per id."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,13 +18,16 @@ class Embedding(Module):
     still what the lookup returns), as in torch.nn.Embedding.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=DEFAULT_DTYPE, rng=None
+    ):
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding({num_embeddings}, {embedding_dim}): padding_idx {padding_idx} "
-                                 f"is outside [-{num_embeddings}, {num_embeddings})")
+                raise ValueError(
+                    f"Embedding({num_embeddings}, {embedding_dim}): padding_idx {padding_idx} "
+                    f"is outside [-{num_embeddings}, {num_embeddings})"
+                )
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         weight = as_generator(rng).standard_normal((num_embeddings, embedding_dim))

@@ -9,6 +9,7 @@ A float target is converted to the prediction's dtype and must have the predicti
 shape exactly: a (N, 1) prediction against a (N,) target is an error, never a silent
 (N, N) broadcast. Class targets are integers (whole-valued floats are accepted).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,12 +28,14 @@ def _as_tensor(x) -> Tensor:
 
 # ---------------------------------------------------------------- layers
 
+
 def linear(input, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight^T + bias, one op;  d/dinput = g @ weight, d/dweight = g^T @ input, d/dbias = sum of g."""
     return tensors.linear(_as_tensor(input), _as_tensor(weight), None if bias is None else _as_tensor(bias))
 
 
 # ---------------------------------------------------------------- activations
+
 
 def tanh(input) -> Tensor:
     """tanh(x);  derivative 1 - tanh(x)**2."""
@@ -60,6 +63,7 @@ def log_softmax(input, dim: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------- shared checks
+
 
 def check_reduction(reduction: str, loss: str) -> None:
     """Raise ValueError naming `loss` unless `reduction` is "mean", "sum" or "none"."""
@@ -143,6 +147,7 @@ def _negative_picked(log_probs: Tensor, classes: np.ndarray) -> Tensor:
 
 
 # ---------------------------------------------------------------- losses
+
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """l_i = (x_i - y_i)**2;  dl_i/dx_i = 2 (x_i - y_i), divided by the element count for "mean"."""

@@ -11,6 +11,7 @@ The reset gate multiplies the whole hidden term of n, b_hn included, which is wh
 biases cannot be merged into one as they can for the other gates (and for an LSTM).
 No backward is written here: the step is ordinary Tensor code and backward() walks what it records.
 """
+
 from __future__ import annotations
 
 from ..tensors import Tensor, linear

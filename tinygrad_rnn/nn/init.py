@@ -26,6 +26,7 @@ Both are He's normal initialisation (kaiming_normal_ with nonlinearity="relu"); 
 Glorot's, whose variance 2 / (fan_in + fan_out) also counts the outputs. Here fan_in is the last
 dimension of a weight (1 for a bias).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,7 @@ from ..random import as_generator
 from ..tensors import Tensor
 
 SCHEMES = ("uniform", "random", "xavier", "he")
-GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0),
-         "selu": 3.0 / 4.0}
+GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 3.0 / 4.0}
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
@@ -57,12 +57,14 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         slope = 0.01 if param is None else param
         if isinstance(slope, bool) or not isinstance(slope, (int, float)):
             raise ValueError(f"calculate_gain: negative slope {slope!r} is not a number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity.startswith("conv"):
         return 1.0
     if nonlinearity not in GAINS:
-        raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; choose one of "
-                         f"{', '.join([*GAINS, 'leaky_relu', 'conv1d', 'conv2d', 'conv3d'])}")
+        raise ValueError(
+            f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; choose one of "
+            f"{', '.join([*GAINS, 'leaky_relu', 'conv1d', 'conv2d', 'conv3d'])}"
+        )
     return GAINS[nonlinearity]
 
 
@@ -82,6 +84,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 # ---------------------------------------------------------------- torch.nn.init's functions
+
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """U(a, b) per element."""
@@ -121,16 +124,18 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in_ + fan_out)), generator)
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                     generator=None) -> Tensor:
+def kaiming_uniform_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+) -> Tensor:
     """He's uniform: U(-b, b), b = calculate_gain(nonlinearity, a) * sqrt(3 / fan)."""
     fan = _fan(tensor, mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-                    generator=None) -> Tensor:
+def kaiming_normal_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+) -> Tensor:
     """He's normal: N(0, s**2), s = calculate_gain(nonlinearity, a) / sqrt(fan)."""
     fan = _fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
@@ -155,6 +160,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 
 # ---------------------------------------------------------------- document 000's schemes
+
 
 def fan_in(tensor: Tensor) -> int:
     """Document 000's fan-in: the last dimension of a weight (1 for a bias)."""

@@ -1,4 +1,5 @@
 """LayerNorm: normalise each sample over its last dimensions, then scale and shift."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,14 @@ class LayerNorm(Module):
     (mean, subtraction, a power), so its gradient is theirs composed.
     """
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
-                 dtype=DEFAULT_DTYPE):
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype=DEFAULT_DTYPE,
+    ):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
         if not shape or any(int(n) <= 0 for n in shape):
@@ -28,9 +35,11 @@ class LayerNorm(Module):
     def forward(self, x) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
         count = len(self.normalized_shape)
-        if x.ndim < count or x.shape[x.ndim - count:] != self.normalized_shape:
-            raise ValueError(f"LayerNorm{self.normalized_shape}: input has shape {x.shape}; its last "
-                             f"{count} dimension(s) must be {self.normalized_shape}")
+        if x.ndim < count or x.shape[x.ndim - count :] != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm{self.normalized_shape}: input has shape {x.shape}; its last "
+                f"{count} dimension(s) must be {self.normalized_shape}"
+            )
         axes = tuple(range(x.ndim - count, x.ndim))
         centered = x - x.mean(axis=axes, keepdims=True)
         variance = (centered * centered).mean(axis=axes, keepdims=True)

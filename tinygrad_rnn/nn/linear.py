@@ -1,4 +1,5 @@
 """Linear: y = x @ W^T + b, with PyTorch's (out, in) weight layout."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,7 @@ class Linear(Module):
     Cast, so its gradient comes back in its own dtype).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=DEFAULT_DTYPE, rng=None):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features

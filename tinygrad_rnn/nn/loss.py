@@ -3,6 +3,7 @@
 Each forwards to the function of the same loss in `functional`, where its formula and
 gradient are written down.
 """
+
 from __future__ import annotations
 
 from . import functional as F

@@ -13,6 +13,7 @@ No backward is written here: the step is ordinary Tensor code and backward() wal
 The additive path c -> f * c -> c' is why the cell state carries gradients further back in time
 than an Elman RNN's h does.
 """
+
 from __future__ import annotations
 
 from ..tensors import Tensor, linear

@@ -1,4 +1,5 @@
 """Module and Parameter: a tree of layers whose trainable tensors are found by name."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -18,7 +19,7 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
     def __repr__(self) -> str:
-        return "Parameter" + super().__repr__()[len("Tensor"):]
+        return "Parameter" + super().__repr__()[len("Tensor") :]
 
 
 class Module:

@@ -35,6 +35,7 @@ Over a PackedSequence, step t runs only the batch_sizes[t] sequences still going
 of the packed data for step t): forward in time, a sequence that ended keeps its last state
 as its final one; in reverse, a sequence joins at its own last step with its initial state.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,7 +74,7 @@ def zero_state(name: str, batch_shape: tuple, hidden_size: int, dtype) -> Tensor
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
     """The index-th block of hidden_size columns of a (..., G*H) pre-activation."""
-    return pre_activation[..., index * hidden_size:(index + 1) * hidden_size]
+    return pre_activation[..., index * hidden_size : (index + 1) * hidden_size]
 
 
 class RecurrentCell(Module):
@@ -84,8 +85,7 @@ class RecurrentCell(Module):
 
     gate_count = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=DEFAULT_DTYPE, rng=None):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         rng = as_generator(rng)
@@ -145,9 +145,18 @@ class RecurrentLayers(Module):
     gate_count = 1
     state_names: tuple[str, ...] = ("h",)
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=DEFAULT_DTYPE,
+        rng=None,
+    ):
         super().__init__()
         name = type(self).__name__
         if num_layers < 1:
@@ -155,8 +164,11 @@ class RecurrentLayers(Module):
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
         if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout acts between layers, so with num_layers=1 it does nothing "
-                          f"(got dropout={dropout})", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"{name}: dropout acts between layers, so with num_layers=1 it does nothing (got dropout={dropout})",
+                UserWarning,
+                stacklevel=3,
+            )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
@@ -245,8 +257,10 @@ class RecurrentLayers(Module):
     def _packed_data(self, packed: PackedSequence) -> Tensor:
         data = as_input(packed.data, self.weight_ih_l0.dtype)
         if data.ndim != 2 or data.shape[1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: the packed data has shape {data.shape}; "
-                             f"expected (sum of lengths, {self.input_size})")
+            raise ValueError(
+                f"{type(self).__name__}: the packed data has shape {data.shape}; "
+                f"expected (sum of lengths, {self.input_size})"
+            )
         return data
 
     def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...]]:
@@ -256,8 +270,10 @@ class RecurrentLayers(Module):
         runs = self.num_layers * len(self.directions)
         dtype = self.weight_ih_l0.dtype
         if given is None:
-            return [tuple(zero_state(f"{name}_0", batch_shape, self.hidden_size, dtype) for name in self.state_names)
-                    for _ in range(runs)]
+            return [
+                tuple(zero_state(f"{name}_0", batch_shape, self.hidden_size, dtype) for name in self.state_names)
+                for _ in range(runs)
+            ]
         expected = (runs,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
@@ -293,8 +309,9 @@ class RecurrentLayers(Module):
                 with scope(f"layer{layer}{suffix}"):
                     input_bias, weights = self.layer_weights(layer, suffix)
                     projected = linear(sequence, getattr(self, f"weight_ih_l{layer}{suffix}"), input_bias)
-                    run_states, final = self._run(projected, batch, states[len(finals)], weights,
-                                                  reverse=direction == 1)
+                    run_states, final = self._run(
+                        projected, batch, states[len(finals)], weights, reverse=direction == 1
+                    )
                     outputs.append(batch.join([state[0] for state in run_states], output_axis if last else 0))
                 finals.append(final)
                 if self.retain_hidden:
@@ -327,8 +344,10 @@ class RecurrentLayers(Module):
                         tensor.retain_grad()
             run_states[t] = state
         if finished:  # the sequences that ended early, shortest last
-            state = tuple(concatenate([value, *(piece[k] for piece in reversed(finished))], axis=0)
-                          for k, value in enumerate(state))
+            state = tuple(
+                concatenate([value, *(piece[k] for piece in reversed(finished))], axis=0)
+                for k, value in enumerate(state)
+            )
         return run_states, state
 
     def extra_repr(self) -> str:
@@ -360,7 +379,7 @@ class StepRows:
         if self.sizes is None:
             return sequence[t]
         start = int(self.starts[t])
-        return sequence[start:start + int(self.sizes[t])]
+        return sequence[start : start + int(self.sizes[t])]
 
     def join(self, per_step: list, axis: int) -> Tensor:
         """The steps' hidden states as one sequence: stacked along `axis`, or, packed, concatenated."""
@@ -381,4 +400,3 @@ class StepRows:
             joining = tuple(value[current:size] for value in initial)
             return tuple(concatenate([value, extra], axis=0) for value, extra in zip(state, joining))
         return state
-

@@ -7,6 +7,7 @@ product in scope("layer<l>"); each time step is ordinary Tensor code run inside
 scope("layer<l>/t=<i>"). The unrolled graph they record is what backward() walks, so
 backpropagation through time is just reverse mode over that graph.
 """
+
 from __future__ import annotations
 
 from .. import ops
@@ -35,8 +36,15 @@ class RNNCell(RecurrentCell):
     Parameters are drawn U(-k, k), k = 1/sqrt(hidden_size), as PyTorch does.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        dtype=DEFAULT_DTYPE,
+        rng=None,
+    ):
         super().__init__(input_size, hidden_size, bias=bias, dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
         self._activation = _activation(nonlinearity)
@@ -68,12 +76,31 @@ class RNN(RecurrentLayers):
     With `retain_hidden = True`, every h_t keeps its gradient and `hidden_states[k][t]` holds it.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=DEFAULT_DTYPE, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=DEFAULT_DTYPE,
+        rng=None,
+    ):
         activation = _activation(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
-                         dropout=dropout, bidirectional=bidirectional, dtype=dtype, rng=rng)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
         self.nonlinearity = nonlinearity
         self._activation = activation
 

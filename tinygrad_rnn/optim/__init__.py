@@ -1,4 +1,5 @@
 """Optimizers, learning-rate schedules and gradient clipping, with torch.optim's names and rules."""
+
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -7,5 +8,14 @@ from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "clip_grad_value_", "clip_grad_norm_",
-           "lr_scheduler"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "clip_grad_value_",
+    "clip_grad_norm_",
+    "lr_scheduler",
+]

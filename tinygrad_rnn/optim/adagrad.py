@@ -1,4 +1,5 @@
 """Adagrad (torch.optim.Adagrad): steps divided by the root of every squared gradient so far."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,19 +10,33 @@ from .optimizer import Optimizer, check_non_negative
 class Adagrad(Optimizer):
     """For each parameter at its step t = 1, 2, ..., with its group's options:
 
-        g = grad + weight_decay * p
-        s = s + g**2                  (s starts at initial_accumulator_value)
-        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+    g = grad + weight_decay * p
+    s = s + g**2                  (s starts at initial_accumulator_value)
+    p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
     """
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+            ),
+        )
 
     def check_options(self, group: dict) -> None:
-        check_non_negative("Adagrad", group, ("lr", "lr_decay", "weight_decay", "initial_accumulator_value",
-                                              "eps"))
+        check_non_negative("Adagrad", group, ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"))
 
     def update(self, param, grad, state, group) -> None:
         if not state:

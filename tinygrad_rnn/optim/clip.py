@@ -1,4 +1,5 @@
 """Gradient clipping between backward() and step(), in place, as torch.nn.utils does it."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ rate the group has now by a factor, as torch's do, so two of them on one optimiz
 LambdaLR sets base rate * lr_lambda(epoch). ReduceLROnPlateau watches a metric instead of
 the epoch count.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,10 @@ class LRScheduler:
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
             elif "initial_lr" not in group:
-                raise KeyError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs 'initial_lr' "
-                               f"in parameter group {index}")
+                raise KeyError(
+                    f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs 'initial_lr' "
+                    f"in parameter group {index}"
+                )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.step()
@@ -99,8 +102,10 @@ class CosineAnnealingLR(LRScheduler):
         if epoch == 0:
             return [group["lr"] for group in groups]
         if (epoch - 1 - period) % (2 * period) == 0:  # just past a minimum, where the ratio is 0 / 0
-            return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / period)) / 2
-                    for base, group in zip(self.base_lrs, groups)]
+            return [
+                group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / period)) / 2
+                for base, group in zip(self.base_lrs, groups)
+            ]
         ratio = (1 + math.cos(math.pi * epoch / period)) / (1 + math.cos(math.pi * (epoch - 1) / period))
         return [ratio * (group["lr"] - eta_min) + eta_min for group in groups]
 
@@ -131,9 +136,18 @@ class ReduceLROnPlateau:
     group's min_lr, and a change smaller than eps is not made.
     """
 
-    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0.0,
-                 eps: float = 1e-8):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr=0.0,
+        eps: float = 1e-8,
+    ):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: expects an Optimizer, got {type(optimizer).__name__}")
         if mode not in ("min", "max"):
@@ -148,7 +162,12 @@ class ReduceLROnPlateau:
             raise ValueError(f"ReduceLROnPlateau: got {len(min_lrs)} min_lr values for {count} parameter groups")
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown, self.min_lrs, self.eps = (
-            threshold, threshold_mode, cooldown, min_lrs, eps)
+            threshold,
+            threshold_mode,
+            cooldown,
+            min_lrs,
+            eps,
+        )
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs, self.cooldown_counter, self.last_epoch = 0, 0, 0
         self._last_lr = [group["lr"] for group in optimizer.param_groups]

@@ -8,6 +8,7 @@ optimizer's defaults. `state[p]` is parameter p's own dict (its step count, mome
 backward through a graph that saved the old values raises; a parameter whose grad is None is
 skipped and its state left alone.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,9 @@ class Optimizer:
         if isinstance(params, Module):
             params = params.parameters()
         elif isinstance(params, Tensor):
-            raise TypeError(f"{owner}: params must be an iterable of Parameters or a Module, got one Tensor; "
-                            "wrap it in a list")
+            raise TypeError(
+                f"{owner}: params must be an iterable of Parameters or a Module, got one Tensor; wrap it in a list"
+            )
         params = list(params)
         if not params:
             raise ValueError(f"{owner}: got an empty parameter list")
@@ -76,8 +78,9 @@ class Optimizer:
         """Append a group: its "params" and any options, the rest from the defaults (checked first)."""
         owner = type(self).__name__
         if not isinstance(param_group, dict) or "params" not in param_group:
-            raise TypeError(f"{owner}: a parameter group must be a dict with a 'params' entry, "
-                            f"got {type(param_group).__name__}")
+            raise TypeError(
+                f"{owner}: a parameter group must be a dict with a 'params' entry, got {type(param_group).__name__}"
+            )
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -155,27 +158,34 @@ class Optimizer:
         if not isinstance(saved_groups, list) or not isinstance(state_dict.get("state"), dict):
             raise ValueError(f"{owner}.load_state_dict: expects a dict with 'state' and 'param_groups'")
         if len(saved_groups) != len(groups):
-            raise ValueError(f"{owner}.load_state_dict: the state has {len(saved_groups)} parameter groups, "
-                             f"the optimizer {len(groups)}")
+            raise ValueError(
+                f"{owner}.load_state_dict: the state has {len(saved_groups)} parameter groups, "
+                f"the optimizer {len(groups)}"
+            )
         params: dict[int, Tensor] = {}
         for index, (group, saved) in enumerate(zip(groups, saved_groups)):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{owner}.load_state_dict: group {index} has {len(saved['params'])} parameters "
-                                 f"in the state, {len(group['params'])} in the optimizer")
+                raise ValueError(
+                    f"{owner}.load_state_dict: group {index} has {len(saved['params'])} parameters "
+                    f"in the state, {len(group['params'])} in the optimizer"
+                )
             params.update(zip(saved["params"], group["params"]))
         new_state = ParameterState()
         for number, values in state_dict["state"].items():
             if number not in params:
-                raise ValueError(f"{owner}.load_state_dict: the state names parameter {number}, "
-                                 f"which no group holds")
+                raise ValueError(f"{owner}.load_state_dict: the state names parameter {number}, which no group holds")
             param = params[number]
             for key, value in values.items():
                 if isinstance(value, np.ndarray) and value.shape not in (param.shape, ()):
-                    raise ValueError(f"{owner}.load_state_dict: parameter {number} ({param.name or 'unnamed'}): "
-                                     f"state {key!r} has shape {value.shape}, the parameter {param.shape}")
+                    raise ValueError(
+                        f"{owner}.load_state_dict: parameter {number} ({param.name or 'unnamed'}): "
+                        f"state {key!r} has shape {value.shape}, the parameter {param.shape}"
+                    )
             new_state[param] = {key: _copied(value, param.dtype) for key, value in values.items()}
-        new_groups = [{**{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
-                      for group, saved in zip(groups, saved_groups)]
+        new_groups = [
+            {**{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
+            for group, saved in zip(groups, saved_groups)
+        ]
         self.param_groups[:] = new_groups
         self.state = new_state
 

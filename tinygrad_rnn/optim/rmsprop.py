@@ -1,4 +1,5 @@
 """RMSprop (torch.optim.RMSprop): steps divided by a running root mean square of the gradient."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,16 +10,25 @@ from .optimizer import Optimizer, check_non_negative
 class RMSprop(Optimizer):
     """For each parameter, with its group's options:
 
-        g = grad + weight_decay * p
-        s = alpha * s + (1 - alpha) * g**2
-        a = sqrt(s) + eps;  centered: a = sqrt(s - m**2) + eps with m = alpha * m + (1 - alpha) * g
-        p = p - lr * g / a;  with momentum: b = momentum * b + g / a,  p = p - lr * b
+    g = grad + weight_decay * p
+    s = alpha * s + (1 - alpha) * g**2
+    a = sqrt(s) + eps;  centered: a = sqrt(s - m**2) + eps with m = alpha * m + (1 - alpha) * g
+    p = p - lr * g / a;  with momentum: b = momentum * b + g / a,  p = p - lr * b
     """
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ):
+        super().__init__(
+            params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        )
 
     def check_options(self, group: dict) -> None:
         check_non_negative("RMSprop", group, ("lr", "alpha", "eps", "weight_decay", "momentum"))

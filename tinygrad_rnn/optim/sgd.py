@@ -1,4 +1,5 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,15 +10,23 @@ from .optimizer import Optimizer, check_non_negative
 class SGD(Optimizer):
     """For each parameter, with its group's options:
 
-        g = grad + weight_decay * p
-        b = g on the parameter's first step, then b = momentum * b + (1 - dampening) * g
-        p = p - lr * d,   d = g (momentum 0), b (momentum), g + momentum * b (nesterov)
+    g = grad + weight_decay * p
+    b = g on the parameter's first step, then b = momentum * b + (1 - dampening) * g
+    p = p - lr * d,   d = g (momentum 0), b (momentum), g + momentum * b (nesterov)
     """
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        )
 
     def check_options(self, group: dict) -> None:
         check_non_negative("SGD", group, ("lr", "momentum", "dampening", "weight_decay"))

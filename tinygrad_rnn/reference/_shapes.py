@@ -1,4 +1,5 @@
 """Shape checking shared by the reference functions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,11 +18,12 @@ def checked_arrays(function: str, data: dict, params: dict, expected: dict) -> d
     sizes: dict[str, int] = {}
     for name in param_names + list(data):
         dims, shape = expected[name], arrays[name].shape
-        wanted = tuple(sizes.setdefault(dim, size) if isinstance(dim, str) else dim
-                       for dim, size in zip(dims, shape))
+        wanted = tuple(sizes.setdefault(dim, size) if isinstance(dim, str) else dim for dim, size in zip(dims, shape))
         if len(shape) != len(dims) or shape != wanted or 0 in shape:
             described = ", ".join(f"{dim}={sizes[dim]}" if dim in sizes else str(dim) for dim in dims)
             given = ", ".join(f"{key} {value.shape}" for key, value in arrays.items())
-            raise ValueError(f"{function}: {name} must have shape ({described}), every size at least 1, "
-                             f"got {shape}; shapes given: {given}")
+            raise ValueError(
+                f"{function}: {name} must have shape ({described}), every size at least 1, "
+                f"got {shape}; shapes given: {given}"
+            )
     return arrays

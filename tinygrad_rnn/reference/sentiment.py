@@ -12,6 +12,7 @@ applied to the last hidden state:
     Why (O, H) == linear.weight
     by  (O, 1) == linear.bias[:, None]
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -47,8 +48,14 @@ def _arrays(function: str, inputs, params: dict) -> dict:
     inputs = np.asarray(inputs, dtype=np.float64)
     if inputs.ndim == 3 and inputs.shape[2] == 1:
         inputs = inputs[:, :, 0]
-    expected = {"inputs": ("T", "I"), "Wxh": ("H", "I"), "Whh": ("H", "H"), "Why": ("O", "H"),
-                "bh": ("H", 1), "by": ("O", 1)}
+    expected = {
+        "inputs": ("T", "I"),
+        "Wxh": ("H", "I"),
+        "Whh": ("H", "H"),
+        "Why": ("O", "H"),
+        "bh": ("H", 1),
+        "by": ("O", 1),
+    }
     return _checked_arrays(function, {"inputs": inputs}, params, expected)
 
 
@@ -71,8 +78,7 @@ def _bptt(function: str, inputs, target_index, params: dict, transpose_carry: bo
     arrays = _arrays(function, inputs, params)
     hiddens, logits, probabilities = _forward_pass(arrays)
     if not isinstance(target_index, (int, np.integer)) or not 0 <= target_index < len(logits):
-        raise ValueError(f"{function}: target_index must be an integer in [0, {len(logits)}), "
-                         f"got {target_index!r}")
+        raise ValueError(f"{function}: target_index must be an integer in [0, {len(logits)}), got {target_index!r}")
     logits_grad = probabilities.copy()
     logits_grad[target_index] -= 1.0
     carry = arrays["Whh"].T if transpose_carry else arrays["Whh"]
@@ -132,12 +138,13 @@ def _checked_update(function: str, params: dict, grads: dict, clip: float) -> No
     """Raise a ValueError naming `function` unless grads match params key for key and shape
     for shape and clip is positive."""
     if set(params) != set(grads):
-        raise ValueError(f"{function}: params and grads need the same keys, "
-                         f"got {list(params)} and {list(grads)}")
+        raise ValueError(f"{function}: params and grads need the same keys, got {list(params)} and {list(grads)}")
     for name in params:
         if np.shape(params[name]) != np.shape(grads[name]):
-            raise ValueError(f"{function}: grads[{name!r}] has shape {np.shape(grads[name])}, "
-                             f"params[{name!r}] has shape {np.shape(params[name])}")
+            raise ValueError(
+                f"{function}: grads[{name!r}] has shape {np.shape(grads[name])}, "
+                f"params[{name!r}] has shape {np.shape(params[name])}"
+            )
     if not clip > 0:
         raise ValueError(f"{function}: clip must be positive, got {clip!r}")
 
@@ -149,12 +156,13 @@ def sgd_step(params: dict, grads: dict, lr: float, clip: float = 1.0) -> dict[st
     Returns new arrays; params and grads are not modified.
     """
     _checked_update("sgd_step", params, grads, clip)
-    return {name: np.asarray(value, dtype=np.float64) - lr * np.clip(grads[name], -clip, clip)
-            for name, value in params.items()}
+    return {
+        name: np.asarray(value, dtype=np.float64) - lr * np.clip(grads[name], -clip, clip)
+        for name, value in params.items()
+    }
 
 
-def sgd_step_as_published(params: dict, grads: dict, lr: float,
-                          clip: float = 1.0) -> dict[str, np.ndarray]:
+def sgd_step_as_published(params: dict, grads: dict, lr: float, clip: float = 1.0) -> dict[str, np.ndarray]:
     """Document 003's update as printed: inside the clipping loop, so it runs five times.
 
     The loop goes over the gradients in the order Wxh, Whh, Why, bh, by; each pass clips one more
@@ -163,8 +171,7 @@ def sgd_step_as_published(params: dict, grads: dict, lr: float,
     lr (4 g + clip(g)). Returns new arrays; params and grads are not modified.
     """
     if set(params) != set(PARAMS):
-        raise ValueError(f"sgd_step_as_published: params must have the keys {list(PARAMS)}, "
-                         f"got {list(params)}")
+        raise ValueError(f"sgd_step_as_published: params must have the keys {list(PARAMS)}, got {list(params)}")
     _checked_update("sgd_step_as_published", params, grads, clip)
     updated = {name: np.array(params[name], dtype=np.float64) for name in PARAMS}
     current_grads = {name: np.array(grads[name], dtype=np.float64) for name in PARAMS}

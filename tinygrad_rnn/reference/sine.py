@@ -11,6 +11,7 @@ nn.Linear(H, 1, bias=False), applied to the last hidden state:
     Whh (H, H) == rnn.weight_hh_l0
     Who (1, H) == linear.weight
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -92,4 +93,4 @@ def sine_bptt(x, y_target: float, params: dict) -> SineBPTT:
         "Whh": deltas.T @ previous_hiddens,
         "Who": error * hiddens[-1][None, :],
     }
-    return SineBPTT(float(0.5 * error ** 2), grads, hiddens, outputs)
+    return SineBPTT(float(0.5 * error**2), grads, hiddens, outputs)

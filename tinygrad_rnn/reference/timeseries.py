@@ -13,6 +13,7 @@ applied to the last hidden state:
     weights_ho (H, O) == linear.weight.T
     bias_o     (1, O) == linear.bias
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -45,8 +46,9 @@ def _arrays(function: str, xs, params: dict, target=None) -> dict:
     if target is not None:
         expected["target"] = ("O",)
         data["target"] = np.atleast_1d(np.asarray(target, dtype=np.float64))
-    expected.update(weights_ih=("I", "H"), weights_hh=("H", "H"), weights_ho=("H", "O"),
-                    bias_h=(1, "H"), bias_o=(1, "O"))
+    expected.update(
+        weights_ih=("I", "H"), weights_hh=("H", "H"), weights_ho=("H", "O"), bias_h=(1, "H"), bias_o=(1, "O")
+    )
     return _checked_arrays(function, data, params, expected)
 
 
@@ -64,8 +66,8 @@ def _forward_pass(arrays: dict) -> TimeseriesForward:
 def _recurrent_grads(arrays: dict, hiddens: np.ndarray, output_grad: np.ndarray) -> dict:
     """Gradients of weights_ih, weights_hh and bias_h given g = dL/dy, by the recursion
 
-        dh_T = g W_ho^T,   da_t = dh_t * (1 - h_t^2),   dh_{t-1} = da_t W_hh^T
-        W_ih: sum_t x_t^T da_t     W_hh: sum_t h_{t-1}^T da_t     b_h: sum_t da_t
+    dh_T = g W_ho^T,   da_t = dh_t * (1 - h_t^2),   dh_{t-1} = da_t W_hh^T
+    W_ih: sum_t x_t^T da_t     W_hh: sum_t h_{t-1}^T da_t     b_h: sum_t da_t
     """
     deltas = np.zeros_like(hiddens)
     hidden_grad = output_grad @ arrays["weights_ho"].T
@@ -73,8 +75,11 @@ def _recurrent_grads(arrays: dict, hiddens: np.ndarray, output_grad: np.ndarray)
         deltas[t] = hidden_grad * (1.0 - hiddens[t] ** 2)
         hidden_grad = deltas[t] @ arrays["weights_hh"].T
     previous_hiddens = np.vstack([np.zeros((1, hiddens.shape[1])), hiddens[:-1]])
-    return {"weights_ih": arrays["xs"].T @ deltas, "weights_hh": previous_hiddens.T @ deltas,
-            "bias_h": deltas.sum(axis=0, keepdims=True)}
+    return {
+        "weights_ih": arrays["xs"].T @ deltas,
+        "weights_hh": previous_hiddens.T @ deltas,
+        "bias_h": deltas.sum(axis=0, keepdims=True),
+    }
 
 
 def timeseries_forward(xs, params: dict) -> TimeseriesForward:
@@ -101,9 +106,12 @@ def timeseries_bptt(xs, target, params: dict) -> TimeseriesBPTT:
     hiddens, output = _forward_pass(arrays)
     error = output - arrays["target"]
     output_grad = 2.0 * error / error.size
-    grads = {**_recurrent_grads(arrays, hiddens, output_grad),
-             "weights_ho": np.outer(hiddens[-1], output_grad), "bias_o": output_grad[None, :]}
-    return TimeseriesBPTT(float(np.mean(error ** 2)), grads, hiddens, output)
+    grads = {
+        **_recurrent_grads(arrays, hiddens, output_grad),
+        "weights_ho": np.outer(hiddens[-1], output_grad),
+        "bias_o": output_grad[None, :],
+    }
+    return TimeseriesBPTT(float(np.mean(error**2)), grads, hiddens, output)
 
 
 def timeseries_bptt_as_published(xs, target, params: dict) -> TimeseriesBPTT:
@@ -117,13 +125,17 @@ def timeseries_bptt_as_published(xs, target, params: dict) -> TimeseriesBPTT:
     arrays = _arrays("timeseries_bptt_as_published", xs, params, target)
     hiddens, output = _forward_pass(arrays)
     error = output - arrays["target"]
-    grads = {**_recurrent_grads(arrays, hiddens, error / error.size),
-             "weights_ho": np.zeros_like(arrays["weights_ho"]), "bias_o": np.zeros_like(arrays["bias_o"])}
-    return TimeseriesBPTT(float(np.mean(error ** 2)), grads, hiddens, output)
+    grads = {
+        **_recurrent_grads(arrays, hiddens, error / error.size),
+        "weights_ho": np.zeros_like(arrays["weights_ho"]),
+        "bias_o": np.zeros_like(arrays["bias_o"]),
+    }
+    return TimeseriesBPTT(float(np.mean(error**2)), grads, hiddens, output)
 
 
-def init_weights(input_size: int, hidden_size: int, output_size: int, method: str = "random",
-                 rng=None) -> dict[str, np.ndarray]:
+def init_weights(
+    input_size: int, hidden_size: int, output_size: int, method: str = "random", rng=None
+) -> dict[str, np.ndarray]:
     """Document 000's initialize_weights, plus its zero biases: a full params dict.
 
     Each weight is standard normal times a scale set by its fan-in (I for weights_ih, H for
@@ -134,9 +146,11 @@ def init_weights(input_size: int, hidden_size: int, output_size: int, method: st
     Draws weights_ih, weights_hh, weights_ho in that order from rng (a numpy Generator or an
     int seed); NumPy's global random state is not used.
     """
-    scales = {"random": lambda fan_in: 0.01,
-              "xavier": lambda fan_in: 1.0 / np.sqrt(fan_in / 2),
-              "he": lambda fan_in: np.sqrt(2.0 / fan_in)}
+    scales = {
+        "random": lambda fan_in: 0.01,
+        "xavier": lambda fan_in: 1.0 / np.sqrt(fan_in / 2),
+        "he": lambda fan_in: np.sqrt(2.0 / fan_in),
+    }
     if method not in scales:
         raise ValueError(f"init_weights: method must be 'random', 'xavier' or 'he', got {method!r}")
     sizes = {"input_size": input_size, "hidden_size": hidden_size, "output_size": output_size}

@@ -13,6 +13,7 @@ Parameters keep the document's names. Against PyTorch's nn.RNN(I, H) followed by
 The complete implementation (`sequence_*`) is exactly that stack. The walk-through
 (`walkthrough_*`) is not: it leaves both h_weight and h_bias out of step 0.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -46,8 +47,7 @@ def _walkthrough_arrays(function: str, temps, params: dict, activation: str, tar
         expected["targets"] = ("T",)
         data["targets"] = targets
     if activation == "tanh":
-        expected.update(i_weight=(1, "H"), h_weight=("H", "H"), h_bias=(1, "H"),
-                        o_weight=("H", 1), o_bias=(1, 1))
+        expected.update(i_weight=(1, "H"), h_weight=("H", "H"), h_bias=(1, "H"), o_weight=("H", 1), o_bias=(1, 1))
     elif activation == "relu":
         expected.update(i_weight=(1, "H"), h_weight=("H", "H"), o_weight=("H", 1))
     else:
@@ -73,8 +73,9 @@ def _walkthrough_pass(arrays: dict, activation: str) -> WeatherForward:
     return WeatherForward(hiddens, outputs)
 
 
-def _pre_activation_grads(hiddens: np.ndarray, output_grads: np.ndarray,
-                          h_weight: np.ndarray, o_weight: np.ndarray) -> np.ndarray:
+def _pre_activation_grads(
+    hiddens: np.ndarray, output_grads: np.ndarray, h_weight: np.ndarray, o_weight: np.ndarray
+) -> np.ndarray:
     """dL/da_t for every step (T, H), where h_t = tanh(a_t), from the recursion run backwards in t:
 
         dL/dh_t = g_t o_weight^T + dL/da_{t+1} h_weight^T   (no second term at the last step)
@@ -101,8 +102,13 @@ def walkthrough_params(seed: int = 0, activation: str = "tanh") -> dict[str, np.
     """
     rand = np.random.RandomState(seed).rand
     if activation == "tanh":
-        return {"i_weight": rand(1, 5) / 5 - 0.1, "h_weight": rand(5, 5) / 5 - 0.1,
-                "h_bias": rand(1, 5) / 5 - 0.1, "o_weight": rand(5, 1) * 50, "o_bias": rand(1, 1)}
+        return {
+            "i_weight": rand(1, 5) / 5 - 0.1,
+            "h_weight": rand(5, 5) / 5 - 0.1,
+            "h_bias": rand(1, 5) / 5 - 0.1,
+            "o_weight": rand(5, 1) * 50,
+            "o_bias": rand(1, 1),
+        }
     if activation == "relu":
         return {"i_weight": rand(1, 2), "h_weight": rand(2, 2), "o_weight": rand(2, 1)}
     raise ValueError(f"walkthrough_params: activation must be 'tanh' or 'relu', got {activation!r}")
@@ -176,8 +182,7 @@ def walkthrough_bptt_as_published(temps, targets, params: dict) -> WeatherBPTT:
         paired_hidden = hiddens[1] if t == 1 else hiddens[t - 1]
         h_weight_grad += np.outer(paired_hidden, deltas[t])
         h_bias_grad += deltas[t].mean()
-    grads = {**result.grads, "h_weight": h_weight_grad,
-             "h_bias": np.full((1, hiddens.shape[1]), h_bias_grad)}
+    grads = {**result.grads, "h_weight": h_weight_grad, "h_bias": np.full((1, hiddens.shape[1]), h_bias_grad)}
     return result._replace(grads=grads)
 
 
@@ -188,8 +193,7 @@ def _sequence_arrays(function: str, x, params: dict, targets=None) -> dict:
     if targets is not None:
         expected["targets"] = ("T", "O")
         data["targets"] = targets
-    expected.update(i_weight=("I", "H"), h_weight=("H", "H"), h_bias=(1, "H"),
-                    o_weight=("H", "O"), o_bias=(1, "O"))
+    expected.update(i_weight=("I", "H"), h_weight=("H", "H"), h_bias=(1, "H"), o_weight=("H", "O"), o_bias=(1, "O"))
     return _checked_arrays(function, data, params, expected)
 
 
@@ -239,4 +243,4 @@ def sequence_bptt(x, targets, params: dict) -> WeatherBPTT:
         "o_weight": hiddens.T @ output_grads,
         "o_bias": output_grads.sum(axis=0, keepdims=True),
     }
-    return WeatherBPTT(0.5 * float(np.sum(output_grads ** 2)), grads, hiddens, outputs)
+    return WeatherBPTT(0.5 * float(np.sum(output_grads**2)), grads, hiddens, outputs)

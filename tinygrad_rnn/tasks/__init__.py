@@ -1,5 +1,6 @@
 """The source documents' tasks, each a module with a `Config` dataclass of the document's
 defaults and `run(config, progress=False) -> TaskResult`."""
+
 from . import sentiment, sine, temperature, weather
 from .common import TaskResult
 

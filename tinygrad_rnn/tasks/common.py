@@ -1,5 +1,6 @@
 """What every task shares: its result, model construction and initialisation, and the metadata
 a checkpoint carries so that predicting can rebuild the task's model and data."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,16 @@ class TaskResult:
     metadata: dict = field(default_factory=dict)
 
 
-def build_model(input_size: int, hidden: int, output_size: int, *, cell: str = "rnn",
-                init_scheme: str | None = None, rng=None, **options) -> SequenceModel:
+def build_model(
+    input_size: int,
+    hidden: int,
+    output_size: int,
+    *,
+    cell: str = "rnn",
+    init_scheme: str | None = None,
+    rng=None,
+    **options,
+) -> SequenceModel:
     """A SequenceModel, re-initialised with `init_scheme` (uniform, random, xavier, he) when given."""
     model = SequenceModel(input_size, hidden, output_size, cell=cell, rng=rng, **options)
     if init_scheme is not None:
@@ -54,8 +63,9 @@ def outputs(model, inputs: np.ndarray) -> np.ndarray:
 def task_metadata(task: str, config, input_size: int, **extra) -> dict:
     """What predicting needs, as plain JSON values: the task's name, its config (a dataclass),
     the model's input size, and task-specific entries such as the scaler or the vocabulary."""
-    values = {name: list(value) if isinstance(value, tuple) else value
-              for name, value in dataclasses.asdict(config).items()}
+    values = {
+        name: list(value) if isinstance(value, tuple) else value for name, value in dataclasses.asdict(config).items()
+    }
     return {"task": task, "config": values, "input_size": int(input_size), **extra}
 
 
@@ -76,11 +86,13 @@ def config_from_metadata(config_class, metadata: dict):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise DataError(f"checkpoint metadata: config {name} must be an integer >= {least}, got {value!r}")
     if converted.get("cell", "rnn") not in CELLS:
-        raise DataError(f"checkpoint metadata: config cell must be one of {', '.join(CELLS)}, "
-                        f"got {converted['cell']!r}")
+        raise DataError(
+            f"checkpoint metadata: config cell must be one of {', '.join(CELLS)}, got {converted['cell']!r}"
+        )
     if converted.get("init") not in (None, *INIT_SCHEMES):
-        raise DataError(f"checkpoint metadata: config init must be one of {', '.join(INIT_SCHEMES)}, "
-                        f"got {converted['init']!r}")
+        raise DataError(
+            f"checkpoint metadata: config init must be one of {', '.join(INIT_SCHEMES)}, got {converted['init']!r}"
+        )
     return config_class(**converted)
 
 

@@ -10,6 +10,7 @@ longest one's length; each phrase is classified from its own last state h_{L_b -
 by index from the padded run (padding after a phrase cannot change its earlier states), and
 the loss is the batch mean, so the gradient is the mean of the phrases' own gradients.
 """
+
 from __future__ import annotations
 
 import time
@@ -71,7 +72,7 @@ def padded_batch(vocab: Vocabulary, texts) -> tuple[np.ndarray, np.ndarray]:
     longest = max(len(words) for words in encoded)
     inputs = np.zeros((len(encoded), longest, len(vocab)))
     for row, words in enumerate(encoded):
-        inputs[row, :len(words)] = words
+        inputs[row, : len(words)] = words
     return inputs, np.array([len(words) - 1 for words in encoded], dtype=np.int64)
 
 
@@ -127,8 +128,7 @@ def from_metadata(values: dict):
     vocab = Vocabulary.from_words(words)
     size = input_size_from_metadata(values)
     if len(vocab) != size or len(words) != size:
-        raise DataError(f"checkpoint metadata: the vocabulary lists {len(words)} words "
-                        f"but the model reads {size}")
+        raise DataError(f"checkpoint metadata: the vocabulary lists {len(words)} words but the model reads {size}")
     return config, make_model(config, size), vocab
 
 
@@ -142,7 +142,7 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
     model = make_model(config, len(vocab), rng)
     optimizer = SGD(model.parameters(), lr=config.lr)
     texts, labels = list(train), np.array([int(label) for label in train.values()])
-    examples = [(encode(vocab, text), labels[i:i + 1]) for i, text in enumerate(texts)]
+    examples = [(encode(vocab, text), labels[i : i + 1]) for i, text in enumerate(texts)]
 
     @jit  # one compiled program per phrase length
     def train_step(inputs, target):
@@ -165,7 +165,7 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
         total = 0.0
         order = rng.permutation(len(examples))
         for batch, first in enumerate(range(0, len(order), config.batch_size), start=1):
-            indices = order[first:first + config.batch_size]
+            indices = order[first : first + config.batch_size]
             optimizer.zero_grad()
             if config.batch_size == 1:
                 loss = train_step(*examples[indices[0]])
@@ -179,15 +179,18 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             train_acc, test_acc = accuracy(model, vocab, train), accuracy(model, vocab, test)
             if progress:
-                print(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} "
-                      f"train {train_acc:.0%} test {test_acc:.0%}")
+                print(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} train {train_acc:.0%} test {test_acc:.0%}")
             if first_perfect is None and train_acc == 1.0 and test_acc == 1.0:
                 first_perfect = epoch
                 if config.stop_at_100:
                     history.stopped_early = epoch < config.epochs
                     break
-    metrics = {"train_accuracy": train_acc, "test_accuracy": test_acc,
-               "epoch_100": first_perfect, "epochs": history.epochs}
+    metrics = {
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "epoch_100": first_perfect,
+        "epochs": history.epochs,
+    }
     return TaskResult(metrics, history, model, time.perf_counter() - start, metadata(config, vocab))
 
 

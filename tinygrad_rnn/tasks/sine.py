@@ -7,6 +7,7 @@ SGD at lr 5e-5 from uniform(0, 0.99) weights (clipped to [-1, 1]), does not reac
 after 20 epochs. So this task keeps the default U(-k, k) init and trains with Adam on full
 batches, stopping early on the validation loss; both losses end far below those numbers.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,8 +55,10 @@ def data(config: SineConfig) -> SineTask:
 def evaluate(model, task: SineTask) -> dict:
     """Validation loss (sum of squares / 2N) of the model and of persistence."""
     validation = task.validation
-    return {"validation_loss": half_mse(outputs(model, validation.inputs), validation.targets).item(),
-            "persistence_validation_loss": half_mse(validation.persistence, validation.targets).item()}
+    return {
+        "validation_loss": half_mse(outputs(model, validation.inputs), validation.targets).item(),
+        "persistence_validation_loss": half_mse(validation.persistence, validation.targets).item(),
+    }
 
 
 def metadata(config: SineConfig) -> dict:
@@ -85,11 +88,18 @@ def run(config: SineConfig | None = None, progress: bool = False) -> TaskResult:
     rng = as_generator(config.seed)
     model = make_model(config, rng)
     trainer = Trainer(model, half_mse, Adam(model.parameters(), lr=config.lr), rng=rng, progress=progress)
-    history = trainer.fit(train.inputs, train.targets, epochs=config.epochs,
-                          validation=(validation.inputs, validation.targets),
-                          early_stopping=EarlyStopping(patience=50))
-    metrics = {"train_loss": trainer.evaluate(train.inputs, train.targets), **evaluate(model, task),
-               "epochs": history.epochs}
+    history = trainer.fit(
+        train.inputs,
+        train.targets,
+        epochs=config.epochs,
+        validation=(validation.inputs, validation.targets),
+        early_stopping=EarlyStopping(patience=50),
+    )
+    metrics = {
+        "train_loss": trainer.evaluate(train.inputs, train.targets),
+        **evaluate(model, task),
+        "epochs": history.epochs,
+    }
     return TaskResult(metrics, history, model, time.perf_counter() - start, metadata(config))
 
 

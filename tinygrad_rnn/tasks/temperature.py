@@ -8,6 +8,7 @@ length 1), so this task trains with Adam on mini-batches,
 clipping per value to [-1, 1] and stopping early (patience 10) as the document does. Scores are MSE on the scaled
 test windows, beside persistence and a least-squares linear model on the same windows.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,8 +59,14 @@ def data(config: TemperatureConfig, scaler: MinMaxScaler | None = None) -> Tempe
     that is both input and target), scaled by `scaler` or by one fitted on the training rows."""
     series = None
     if config.csv is not None:
-        table = load_csv(config.csv, config.date_column, [config.target_column], config.target_column,
-                         min_rows=2 * (config.seq_len + 1), fill_missing=config.fill_missing)
+        table = load_csv(
+            config.csv,
+            config.date_column,
+            [config.target_column],
+            config.target_column,
+            min_rows=2 * (config.seq_len + 1),
+            fill_missing=config.fill_missing,
+        )
         series = table.target
     return temperature_task(look_back=1, seq_len=config.seq_len, series=series, scaler=scaler)
 
@@ -67,8 +74,10 @@ def data(config: TemperatureConfig, scaler: MinMaxScaler | None = None) -> Tempe
 def evaluate(model, task: TemperatureTask) -> dict:
     """MSE on the scaled test windows (reported as validation) of the model and of persistence."""
     test = task.test
-    return {"validation_mse": mse(outputs(model, test.inputs), test.targets),
-            "persistence_mse": mse(test.persistence, test.targets)}
+    return {
+        "validation_mse": mse(outputs(model, test.inputs), test.targets),
+        "persistence_mse": mse(test.persistence, test.targets),
+    }
 
 
 def metadata(config: TemperatureConfig, task: TemperatureTask) -> dict:
@@ -88,6 +97,7 @@ def from_metadata(values: dict, **data_options):
 
 def linear_baseline(train, test) -> float:
     """Test MSE of a least-squares linear model (with intercept) on the flattened windows."""
+
     def design(windows):
         flat = windows.inputs.reshape(len(windows.inputs), -1)
         return np.hstack([flat, np.ones((len(flat), 1))])
@@ -110,12 +120,28 @@ def run(config: TemperatureConfig | None = None, progress: bool = False) -> Task
     train, test = task.train, task.test
     rng = as_generator(config.seed)
     model = make_model(config, rng)
-    trainer = Trainer(model, F.mse_loss, Adam(model.parameters(), lr=config.lr),
-                      batch_size=config.batch_size, clip_value=1.0, rng=rng, progress=progress)
-    history = trainer.fit(train.inputs, train.targets, epochs=config.epochs,
-                          validation=(test.inputs, test.targets), early_stopping=EarlyStopping(patience=10))
-    metrics = {"train_mse": trainer.evaluate(train.inputs, train.targets), **evaluate(model, task),
-               "linear_mse": linear_baseline(train, test), "epochs": history.epochs}
+    trainer = Trainer(
+        model,
+        F.mse_loss,
+        Adam(model.parameters(), lr=config.lr),
+        batch_size=config.batch_size,
+        clip_value=1.0,
+        rng=rng,
+        progress=progress,
+    )
+    history = trainer.fit(
+        train.inputs,
+        train.targets,
+        epochs=config.epochs,
+        validation=(test.inputs, test.targets),
+        early_stopping=EarlyStopping(patience=10),
+    )
+    metrics = {
+        "train_mse": trainer.evaluate(train.inputs, train.targets),
+        **evaluate(model, task),
+        "linear_mse": linear_baseline(train, test),
+        "epochs": history.epochs,
+    }
     return TaskResult(metrics, history, model, time.perf_counter() - start, metadata(config, task))
 
 

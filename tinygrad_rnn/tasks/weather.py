@@ -10,6 +10,7 @@ their mean, so this task starts that bias at the training targets' mean, trains 
 mini-batches and stops early on the validation split. Scores sit beside persistence
 (tomorrow = today).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,23 +62,36 @@ def data(config: WeatherConfig, scaler: StandardScaler | None = None) -> Weather
     by `scaler` or by one fitted on the training rows."""
     table = None
     if config.csv is not None:
-        table = load_csv(config.csv, config.date_column, list(config.feature_columns), config.target_column,
-                         min_rows=3 * config.window + 1, fill_missing=config.fill_missing)
+        table = load_csv(
+            config.csv,
+            config.date_column,
+            list(config.feature_columns),
+            config.target_column,
+            min_rows=3 * config.window + 1,
+            fill_missing=config.fill_missing,
+        )
     return weather_task(window=config.window, data=table, scaler=scaler)
 
 
 def evaluate(model, task: WeatherTask) -> dict:
     """Validation and test MSE in the target's units squared, of the model and of persistence."""
-    return {"validation_mse": mse(outputs(model, task.valid.inputs), task.valid.targets),
-            "test_mse": mse(outputs(model, task.test.inputs), task.test.targets),
-            "persistence_validation_mse": mse(task.valid.persistence, task.valid.targets),
-            "persistence_test_mse": mse(task.test.persistence, task.test.targets)}
+    return {
+        "validation_mse": mse(outputs(model, task.valid.inputs), task.valid.targets),
+        "test_mse": mse(outputs(model, task.test.inputs), task.test.targets),
+        "persistence_validation_mse": mse(task.valid.persistence, task.valid.targets),
+        "persistence_test_mse": mse(task.test.persistence, task.test.targets),
+    }
 
 
 def metadata(config: WeatherConfig, task: WeatherTask) -> dict:
     """What a checkpoint needs to rebuild the model and to scale new data as in training."""
-    return task_metadata(NAME, config, input_size=task.train.inputs.shape[-1],
-                         scaler=task.scaler.to_dict(), feature_names=list(task.feature_names))
+    return task_metadata(
+        NAME,
+        config,
+        input_size=task.train.inputs.shape[-1],
+        scaler=task.scaler.to_dict(),
+        feature_names=list(task.feature_names),
+    )
 
 
 def from_metadata(values: dict, **data_options):
@@ -95,8 +109,7 @@ def make_model(config: WeatherConfig, input_size: int | None = None, rng=None):
     """RNN input -> hidden -> 1 at every step."""
     rng = as_generator(rng if rng is not None else config.seed)
     size = input_size or len(config.feature_columns)
-    return build_model(size, config.hidden, 1, cell=config.cell, init_scheme=config.init, rng=rng,
-                       many_to_many=True)
+    return build_model(size, config.hidden, 1, cell=config.cell, init_scheme=config.init, rng=rng, many_to_many=True)
 
 
 def run(config: WeatherConfig | None = None, progress: bool = False) -> TaskResult:
@@ -108,13 +121,26 @@ def run(config: WeatherConfig | None = None, progress: bool = False) -> TaskResu
     model = make_model(config, task.train.inputs.shape[-1], rng)
     if model.head.bias is not None:
         model.head.bias.data[...] = task.train.targets.mean()
-    trainer = Trainer(model, F.mse_loss, Adam(model.parameters(), lr=config.lr),
-                      batch_size=config.batch_size, rng=rng, progress=progress)
-    history = trainer.fit(task.train.inputs, task.train.targets, epochs=config.epochs,
-                          validation=(task.valid.inputs, task.valid.targets),
-                          early_stopping=EarlyStopping(patience=config.patience))
-    metrics = {"train_mse": trainer.evaluate(task.train.inputs, task.train.targets), **evaluate(model, task),
-               "epochs": history.epochs}
+    trainer = Trainer(
+        model,
+        F.mse_loss,
+        Adam(model.parameters(), lr=config.lr),
+        batch_size=config.batch_size,
+        rng=rng,
+        progress=progress,
+    )
+    history = trainer.fit(
+        task.train.inputs,
+        task.train.targets,
+        epochs=config.epochs,
+        validation=(task.valid.inputs, task.valid.targets),
+        early_stopping=EarlyStopping(patience=config.patience),
+    )
+    metrics = {
+        "train_mse": trainer.evaluate(task.train.inputs, task.train.targets),
+        **evaluate(model, task),
+        "epochs": history.epochs,
+    }
     return TaskResult(metrics, history, model, time.perf_counter() - start, metadata(config, task))
 
 

@@ -5,6 +5,7 @@ render(digraph, "graph.svg")    SVG or PNG, with a system `dot` or, without one,
 gradient_flow(hidden_states)    ||dL/dh_t|| for each time step
 plot_gradient_flow(norms, ...)  those norms on a log axis: vanishing and exploding gradients
 """
+
 from .draw import draw_graph
 from .flow import gradient_flow, plot_gradient_flow
 from .render import dot_program, pure_dot_program, render

@@ -1,4 +1,5 @@
 """Time steps: reading "t=<i>" out of scope paths, and hiding the middle of a long unrolled graph."""
+
 from __future__ import annotations
 
 import re
@@ -38,12 +39,18 @@ def collapse_steps(graph: TensorGraph, keep: int) -> TensorGraph:
     hidden_steps: dict[str, set] = {}
     for loop, steps in steps_by_loop.items():
         ordered = sorted(steps)
-        middle = ordered[keep:len(ordered) - keep]
+        middle = ordered[keep : len(ordered) - keep]
         if middle:
             hidden_steps[loop] = set(middle)
             noun = "step" if len(middle) == 1 else "steps"
-            placeholders[loop] = Node(f"collapsed{len(placeholders)}", "collapsed", f"... {len(middle)} {noun} ...",
-                                      loop, detail=f"t={middle[0]} ... t={middle[-1]}", first_step=middle[0])
+            placeholders[loop] = Node(
+                f"collapsed{len(placeholders)}",
+                "collapsed",
+                f"... {len(middle)} {noun} ...",
+                loop,
+                detail=f"t={middle[0]} ... t={middle[-1]}",
+                first_step=middle[0],
+            )
 
     stand_in: dict[int, Node] = {}
     for node in graph.nodes:

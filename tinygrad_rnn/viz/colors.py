@@ -1,4 +1,5 @@
 """A logarithmic colour scale for gradient norms: pale for vanishing, deep red for exploding."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,8 @@ ZERO_COLOR = "#d9d9d9"
 
 
 def _mix(start: str, end: str, fraction: float) -> str:
-    a = [int(start[i:i + 2], 16) for i in (1, 3, 5)]
-    b = [int(end[i:i + 2], 16) for i in (1, 3, 5)]
+    a = [int(start[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(end[i : i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(x + (y - x) * fraction):02x}" for x, y in zip(a, b))
 
 
@@ -37,5 +38,5 @@ class GradientScale:
     def ticks(self, count: int = 5) -> list[float]:
         """Norms spread evenly (in log10) across the scale, for the legend."""
         if self.high == self.low:
-            return [10 ** self.low]
-        return [float(10 ** e) for e in np.linspace(self.low, self.high, count)]
+            return [10**self.low]
+        return [float(10**e) for e in np.linspace(self.low, self.high, count)]

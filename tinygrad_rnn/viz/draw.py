@@ -1,4 +1,5 @@
 """draw_graph: the unrolled graph as a graphviz Digraph, one box per layer and per time step."""
+
 from __future__ import annotations
 
 import html
@@ -22,10 +23,23 @@ PLAIN_EDGE = {"color": "#444444", "penwidth": "1.0", "arrowsize": "0.8"}
 NODE_STYLE = {
     "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff", "color": "#555555"},
     "parameter": {"shape": "box", "style": "filled", "fillcolor": "#fff1c1", "color": "#b08d2a", "penwidth": "1.6"},
-    "constant": {"shape": "box", "style": "rounded,dashed", "color": "#9a9a9a", "fontcolor": "#555555",
-                 "fontsize": "9", "margin": "0.04,0.02", "height": "0.2", "width": "0.3"},
-    "collapsed": {"shape": "box", "style": "rounded,dashed,filled", "fillcolor": "#eeeeee", "color": "#777777",
-                  "fontsize": "13"},
+    "constant": {
+        "shape": "box",
+        "style": "rounded,dashed",
+        "color": "#9a9a9a",
+        "fontcolor": "#555555",
+        "fontsize": "9",
+        "margin": "0.04,0.02",
+        "height": "0.2",
+        "width": "0.3",
+    },
+    "collapsed": {
+        "shape": "box",
+        "style": "rounded,dashed,filled",
+        "fillcolor": "#eeeeee",
+        "color": "#777777",
+        "fontsize": "13",
+    },
 }
 LAYER_BOX = {"style": "rounded,dashed", "color": "#8c8c8c", "fontsize": "13", "labeljust": "l"}
 STEP_BOX = {"style": "rounded,filled", "fillcolor": "#eef3fa", "color": "#7a9cc6", "fontsize": "12"}
@@ -75,8 +89,9 @@ def _label(node: Node, show_values: bool, grad_norms: bool) -> str:
 
 
 def _node_attributes(node: Node, show_values: bool, scale: GradientScale | None) -> dict:
-    attributes = dict(NODE_STYLE[node.kind], label=_label(node, show_values, scale is not None),
-                      tooltip=node_tooltip(node))
+    attributes = dict(
+        NODE_STYLE[node.kind], label=_label(node, show_values, scale is not None), tooltip=node_tooltip(node)
+    )
     if scale is not None and node.kind in ("op", "parameter"):
         norm = _gradient_norm(node)
         if norm is None:
@@ -151,7 +166,7 @@ def _time_order(graph: TensorGraph) -> tuple[set, list]:
             earlier, later = by_step[(loop, before)], by_step[(loop, after)]
             inside_later = {id(n) for n in later}
             if any(id(u) in {id(n) for n in earlier} for n in later for u in users[id(n)]):
-                continue   # data flows backwards in time here: leave the order to the edges
+                continue  # data flows backwards in time here: leave the order to the edges
             last = earlier[-1]
             followers = {id(u) for u in users[id(last)]}
             for node in later:
@@ -177,7 +192,7 @@ def _draw_boxes(digraph: graphviz.Digraph, nodes: list, show_values: bool, scale
     for path in by_scope:
         parts = path.split("/") if path else []
         for depth in range(len(parts)):
-            children.setdefault("/".join(parts[:depth]), set()).add("/".join(parts[:depth + 1]))
+            children.setdefault("/".join(parts[:depth]), set()).add("/".join(parts[: depth + 1]))
 
     def fill(box: graphviz.Digraph, path: str) -> None:
         for node in by_scope.get(path, []):
@@ -185,8 +200,9 @@ def _draw_boxes(digraph: graphviz.Digraph, nodes: list, show_values: bool, scale
         for child in sorted(children.get(path, ()), key=_box_order):
             name = child.rsplit("/", 1)[-1]
             child_box = graphviz.Digraph(name=f"cluster_{child}")
-            child_box.attr(label=name, tooltip=box_tooltip(child),
-                           **(STEP_BOX if STEP_NAME.fullmatch(name) else LAYER_BOX))
+            child_box.attr(
+                label=name, tooltip=box_tooltip(child), **(STEP_BOX if STEP_NAME.fullmatch(name) else LAYER_BOX)
+            )
             fill(child_box, child)
             box.subgraph(child_box)
 
@@ -197,15 +213,30 @@ def _legend(digraph: graphviz.Digraph, scale: GradientScale) -> None:
     cells = "".join(f'<td bgcolor="{scale.color(v)}">{_number(v)}</td>' for v in scale.ticks())
     cells += f'<td bgcolor="{scale.color(0.0)}">0</td><td>none</td>'
     count = len(scale.ticks()) + 2
-    table = (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-             f'<tr><td colspan="{count}"><b>gradient norm |dL/dx| (log scale)</b></td></tr><tr>{cells}</tr></table>>')
-    digraph.node("legend", label=table, shape="plaintext", fontsize="10",
-                 tooltip="fill colour of each op and parameter: the norm of the gradient it received, "
-                         "pale where it vanished, deep red where it exploded; dashed white: none kept")
+    table = (
+        f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+        f'<tr><td colspan="{count}"><b>gradient norm |dL/dx| (log scale)</b></td></tr><tr>{cells}</tr></table>>'
+    )
+    digraph.node(
+        "legend",
+        label=table,
+        shape="plaintext",
+        fontsize="10",
+        tooltip="fill colour of each op and parameter: the norm of the gradient it received, "
+        "pale where it vanished, deep red where it exploded; dashed white: none kept",
+    )
 
 
-def draw_graph(tensor, *, show_values: bool = False, grad_norms: bool = False, collapse: int | None = None,
-               hide_bookkeeping: bool = True, names=None, rankdir: str = "LR") -> graphviz.Digraph:
+def draw_graph(
+    tensor,
+    *,
+    show_values: bool = False,
+    grad_norms: bool = False,
+    collapse: int | None = None,
+    hide_bookkeeping: bool = True,
+    names=None,
+    rankdir: str = "LR",
+) -> graphviz.Digraph:
     """Everything that produced `tensor`, as a Digraph: ops in one box per scope (a box per time
     step inside a box per layer), parameters once outside every box with an edge into each op
     that uses them (W_hh into every step, W_ih into the layer's projection of all its steps).

@@ -1,4 +1,5 @@
 """Gradient flow through time: ||dL/dh_t|| for each step, and a log-scale plot of it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,14 @@ def plot_gradient_flow(norms_or_dict, path=None, ax=None):
     for label, norms in curves.items():
         values = np.asarray(norms, dtype=np.float64).ravel()
         shown = np.where(values > 0, values, np.nan)
-        ax.plot(np.arange(len(values)), shown, marker="o" if len(values) <= 40 else None,
-                markersize=3.5, linewidth=1.6, label=label)
+        ax.plot(
+            np.arange(len(values)),
+            shown,
+            marker="o" if len(values) <= 40 else None,
+            markersize=3.5,
+            linewidth=1.6,
+            label=label,
+        )
     ax.set_yscale("log")
     ax.set_xlabel("time step t")
     ax.set_ylabel(GRADIENT_LABEL)

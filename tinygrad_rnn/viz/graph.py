@@ -9,6 +9,7 @@ outside every box. Cheap expressions made of parameters alone (the per-layer
 while its output tensor is still alive (the graph itself keeps only the op), its gradient
 after a retain_grads() backward.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,13 +28,13 @@ class Node:
     """One box or oval of the picture and the graph items (ops or leaf tensors) it stands for."""
 
     id: str
-    kind: str                      # "op", "parameter", "constant" or "collapsed"
-    title: str                     # op name, parameter name or expression, "const", "... n steps ..."
-    scope: str                     # path of the box it is drawn in; "" outside every box
+    kind: str  # "op", "parameter", "constant" or "collapsed"
+    title: str  # op name, parameter name or expression, "const", "... n steps ..."
+    scope: str  # path of the box it is drawn in; "" outside every box
     items: list = field(default_factory=list)
-    inputs: list = field(default_factory=list)   # Nodes feeding this one, in order, no repeats
+    inputs: list = field(default_factory=list)  # Nodes feeding this one, in order, no repeats
     detail: str = ""
-    first_step: int | None = None                # a collapsed run: the first step it hides
+    first_step: int | None = None  # a collapsed run: the first step it hides
 
     @property
     def shape(self) -> tuple:
@@ -130,7 +131,7 @@ def build_graph(output: Tensor, *, hide_bookkeeping: bool = True, names=None) ->
     def name_of(leaf):
         return by_name.get(id(leaf)) or leaf.name or "leaf"
 
-    folded: dict[int, tuple] = {}   # id(op) -> (signature, expression text)
+    folded: dict[int, tuple] = {}  # id(op) -> (signature, expression text)
     if hide_bookkeeping:
         for item in items:
             if not isinstance(item, Function) or type(item).__name__ not in BOOKKEEPING_OPS:

@@ -4,6 +4,7 @@ graphviz-pure is a pip-installed, self-contained program that reads and writes w
 does. Importing this module points the graphviz package at it when no `dot` is on PATH, so
 `Digraph.pipe()`, `Digraph.render()` and notebook display work without a system Graphviz.
 """
+
 from __future__ import annotations
 
 import pathlib

@@ -6,6 +6,7 @@ backward run under `retain_grads()`. Graphviz writes them as `xlink:title`, whic
 on hover. A backslash is shown as the look-alike U+29F5: Graphviz reads `\\N`, `\\G` and the like
 in a tooltip as escapes, and renderers do not agree on how to escape the backslash itself.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from .collapse import step_of
 from .graph import Node
 
-SMALL = 6   # arrays up to this size are listed in full
+SMALL = 6  # arrays up to this size are listed in full
 
 
 def _number(value: float) -> str:
@@ -37,8 +38,10 @@ def value_summary(array: np.ndarray) -> str:
     finite = flat[np.isfinite(flat)]
     parts = []
     if finite.size:
-        parts.append(f"min {_number(finite.min())}, mean {_number(finite.mean())}, max {_number(finite.max())}, "
-                     f"norm {_number(float(np.linalg.norm(finite)))}")
+        parts.append(
+            f"min {_number(finite.min())}, mean {_number(finite.mean())}, max {_number(finite.max())}, "
+            f"norm {_number(float(np.linalg.norm(finite)))}"
+        )
     nan, inf = int(np.isnan(flat).sum()), int(np.isinf(flat).sum())
     if nan:
         parts.append(f"{nan} NaN")
@@ -68,8 +71,10 @@ def _plain(text: str) -> str:
 def node_tooltip(node: Node) -> str:
     """Several lines of plain text describing `node` (see the module docstring)."""
     if node.kind == "collapsed":
-        return _plain(f"{node.title.strip('. ')} hidden: {node.detail}\nin {node.scope}\n"
-                      "their edges meet here; draw_graph(collapse=None) shows every step")
+        return _plain(
+            f"{node.title.strip('. ')} hidden: {node.detail}\nin {node.scope}\n"
+            "their edges meet here; draw_graph(collapse=None) shows every step"
+        )
     item = node.items[0]
     lines = []
     if node.kind == "op":

@@ -9,6 +9,7 @@ sequence's own last element (and, run in reverse, its first state starts there).
 Packing and padding are gathers of rows (GetItem ops), so gradients flow back through both
 to the padded input.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -18,8 +19,9 @@ import numpy as np
 from ...tensors import Tensor, concatenate, stack
 
 
-def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
-                 padding_side: str = "right") -> Tensor:
+def pad_sequence(
+    sequences, batch_first: bool = False, padding_value: float = 0.0, padding_side: str = "right"
+) -> Tensor:
     """Stack sequences of shapes (L_i, *) into one (L_max, B, *) tensor, or (B, L_max, *) with
     batch_first, filling each one's missing steps with padding_value (after its steps, or
     before them with padding_side="left"). Gradients flow back to every sequence's steps;
@@ -32,8 +34,9 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     rest = {t.shape[1:] for t in tensors if t.ndim}
     if any(t.ndim == 0 for t in tensors) or len(rest) > 1:
         shapes = ", ".join(str(t.shape) for t in tensors)
-        raise ValueError(f"pad_sequence: sequences must have shapes (L_i, *) with the same trailing "
-                         f"dimensions, got {shapes}")
+        raise ValueError(
+            f"pad_sequence: sequences must have shapes (L_i, *) with the same trailing dimensions, got {shapes}"
+        )
     longest = max(len(t) for t in tensors)
     padded = []
     for t in tensors:
@@ -73,11 +76,14 @@ def _checked_lengths(lengths, batch: int, steps: int, enforce_sorted: bool) -> n
     if array.size == 0:
         raise ValueError("pack_padded_sequence: the batch holds no sequence")
     if array.min() < 1 or array.max() > steps:
-        raise ValueError(f"pack_padded_sequence: every length must be between 1 and the padded length {steps}, "
-                         f"got {array.tolist()}")
+        raise ValueError(
+            f"pack_padded_sequence: every length must be between 1 and the padded length {steps}, got {array.tolist()}"
+        )
     if enforce_sorted and np.any(np.diff(array) > 0):
-        raise ValueError(f"pack_padded_sequence: lengths {array.tolist()} are not in decreasing order; sort the "
-                         "batch or pass enforce_sorted=False")
+        raise ValueError(
+            f"pack_padded_sequence: lengths {array.tolist()} are not in decreasing order; sort the "
+            "batch or pass enforce_sorted=False"
+        )
     return array
 
 
@@ -103,16 +109,18 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
     return PackedSequence(input[rows], batch_sizes, sorted_indices, unsorted_indices)
 
 
-def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0,
-                        total_length: int | None = None) -> tuple[Tensor, Tensor]:
+def pad_packed_sequence(
+    sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0, total_length: int | None = None
+) -> tuple[Tensor, Tensor]:
     """The padded batch (T, B, *) (or (B, T, *)) and the lengths (int64) of a PackedSequence,
     in the batch's original order; T is the longest length, or total_length when given."""
     data, batch_sizes = sequence.data, np.asarray(sequence.batch_sizes)
     steps = len(batch_sizes)
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(f"pad_packed_sequence: total_length {total_length} is shorter than the longest "
-                             f"sequence ({steps})")
+            raise ValueError(
+                f"pad_packed_sequence: total_length {total_length} is shorter than the longest sequence ({steps})"
+            )
         steps = total_length
     batch = int(batch_sizes[0])
     # row[t, j]: where step t of the j-th longest sequence sits in data, or the padding row after it
