@@ -576,3 +576,17 @@ def test_an_epoch_never_reached_prints_as_not_reached(capsys):
     out = capsys.readouterr().out
     assert "epoch_100: not reached" in out
     assert "None" not in out
+
+
+def test_every_task_and_the_demo_show_progress_as_one_tqdm_bar(capsys):
+    from tinygrad_rnn.tasks import sentiment, sine
+
+    sentiment.run(sentiment.Config(epochs=3, eval_every=1), progress=True)
+    sentiment_out = capsys.readouterr()
+    sine.run(sine.Config(epochs=3), progress=True)
+    sine_out = capsys.readouterr()
+    for captured in (sentiment_out, sine_out):
+        assert "3/3" in captured.err and "epoch" in captured.err  # tqdm's counter and unit
+        assert "epoch 1:" not in captured.out  # no per-epoch lines beside the bar
+    sentiment.run(sentiment.Config(epochs=2), progress=False)
+    assert capsys.readouterr().err == ""

@@ -277,7 +277,7 @@ def demo(args) -> int:
     """Train the sentiment RNN, check its gradients against BPTT by hand, draw its loss and graph."""
     sentiment = TASKS["sentiment"]
     config = sentiment.Config(epochs=30 if args.quick else 1000)
-    result = sentiment.run(config)
+    result = sentiment.run(config, progress=None)  # a bar on a terminal, as every task shows
     steps = "eager (--eager)" if args.eager else "compiled by jit"
     print(
         f"sentiment RNN, {result.metrics['epochs']} epochs ({steps} training steps) in {result.seconds:.1f} s: "

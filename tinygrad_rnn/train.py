@@ -110,6 +110,16 @@ def _as_target(target):
     return target if isinstance(target, Tensor) else np.asarray(target)
 
 
+def progress_bar(epochs: int, show: bool | None):
+    """The bar every training loop here shows: tqdm over `epochs` on stderr when `show` is True
+    (None: when stderr is a terminal), else None."""
+    if not (show if show is not None else sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=epochs, unit="epoch", leave=False)
+
+
 class Trainer:
     """Fit `model` by minimising `loss_fn(model(inputs), targets)` over mini-batches.
 
@@ -231,12 +241,7 @@ class Trainer:
         return history
 
     def _progress_bar(self, epochs: int):
-        show = self.progress if self.progress is not None else sys.stderr.isatty()
-        if not show:
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=epochs, unit="epoch", leave=False)
+        return progress_bar(epochs, self.progress)
 
     @staticmethod
     def _postfix(history: History) -> dict:

@@ -27,7 +27,7 @@ from ..nn import init
 from ..optim import SGD, clip_grad_value_
 from ..random import as_generator
 from ..tensors import Tensor
-from ..train import History, check_finite_loss
+from ..train import History, check_finite_loss, progress_bar
 from .common import (
     TaskResult,
     build_model,
@@ -132,7 +132,7 @@ def from_metadata(values: dict):
     return config, make_model(config, size), vocab
 
 
-def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskResult:
+def run(config: SentimentConfig | None = None, progress: bool | None = False) -> TaskResult:
     """Train on the 66 training phrases; metrics: train/test accuracy and the epoch both hit 100%."""
     config = config or SentimentConfig()
     start = time.perf_counter()
@@ -160,31 +160,37 @@ def run(config: SentimentConfig | None = None, progress: bool = False) -> TaskRe
     first_perfect = None
     last_finite = None
     train_acc = test_acc = 0.0
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        total = 0.0
-        order = rng.permutation(len(examples))
-        for batch, first in enumerate(range(0, len(order), config.batch_size), start=1):
-            indices = order[first : first + config.batch_size]
-            optimizer.zero_grad()
-            if config.batch_size == 1:
-                loss = train_step(*examples[indices[0]])
-            else:
-                loss = batch_step(*padded_batch(vocab, [texts[i] for i in indices]), labels[indices])
-            last_finite = check_finite_loss(loss.item(), epoch, batch, last_finite)
-            clip_grad_value_(list(model.parameters()), config.clip)
-            optimizer.step()
-            total += last_finite * len(indices)
-        history.train_loss.append(total / len(examples))
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            train_acc, test_acc = accuracy(model, vocab, train), accuracy(model, vocab, test)
-            if progress:
-                print(f"epoch {epoch}: loss {history.train_loss[-1]:.4f} train {train_acc:.0%} test {test_acc:.0%}")
-            if first_perfect is None and train_acc == 1.0 and test_acc == 1.0:
-                first_perfect = epoch
-                if config.stop_at_100:
-                    history.stopped_early = epoch < config.epochs
-                    break
+    bar = progress_bar(config.epochs, progress)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            total = 0.0
+            order = rng.permutation(len(examples))
+            for batch, first in enumerate(range(0, len(order), config.batch_size), start=1):
+                indices = order[first : first + config.batch_size]
+                optimizer.zero_grad()
+                if config.batch_size == 1:
+                    loss = train_step(*examples[indices[0]])
+                else:
+                    loss = batch_step(*padded_batch(vocab, [texts[i] for i in indices]), labels[indices])
+                last_finite = check_finite_loss(loss.item(), epoch, batch, last_finite)
+                clip_grad_value_(list(model.parameters()), config.clip)
+                optimizer.step()
+                total += last_finite * len(indices)
+            history.train_loss.append(total / len(examples))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(train=f"{history.train_loss[-1]:.4g}", accuracy=f"{train_acc:.0%}/{test_acc:.0%}")
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                train_acc, test_acc = accuracy(model, vocab, train), accuracy(model, vocab, test)
+                if first_perfect is None and train_acc == 1.0 and test_acc == 1.0:
+                    first_perfect = epoch
+                    if config.stop_at_100:
+                        history.stopped_early = epoch < config.epochs
+                        break
+    finally:
+        if bar is not None:
+            bar.close()
     metrics = {
         "train_accuracy": train_acc,
         "test_accuracy": test_acc,
