@@ -526,18 +526,22 @@ class Max(Function):
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
-        z = x.max(axis=self.axes, keepdims=True)
-        is_max = x == z
+        z = self._extreme(x)
+        is_extreme = x == z
         if self.nans_share_gradient:
-            is_max |= np.isnan(x) & np.isnan(z)
-        with np.errstate(invalid="ignore"):  # no maximum equals a NaN: 0 / 0 is NaN, the answer
-            self.saved = (is_max / is_max.sum(axis=self.axes, keepdims=True),)
+            is_extreme |= np.isnan(x) & np.isnan(z)
+        with np.errstate(invalid="ignore"):  # no value equals a NaN: 0 / 0 is NaN, the answer
+            self.saved = (is_extreme / is_extreme.sum(axis=self.axes, keepdims=True),)
         return z if keepdims else np.squeeze(z, axis=self.axes)
+
+    def _extreme(self, x):
+        """The reduced values, axes kept (Amin takes the minimum instead)."""
+        return x.max(axis=self.axes, keepdims=True)
 
     def backward(self, g):
         share = self.saved[0]
         g = expand_reduced(g, self.axes, self.keepdims, share.shape)
-        if self.nans_share_gradient:  # exact zeros away from the maxima, even for a NaN g
+        if self.nans_share_gradient:  # exact zeros away from the extremes, even for a NaN g
             return (np.where(share != 0, g * share, 0),)
         return (g * share,)
 
@@ -779,30 +783,14 @@ class Std(Var):
         return super().backward(grad_of_var)
 
 
-class Amin(Function):
+class Amin(Max):
     """z = min(x, axes);  dx = g at the minima (shared equally between ties), 0 elsewhere;
     NaN wherever the minimum is NaN, as in PyTorch's amin."""
 
-    __slots__ = ("axes", "keepdims")
-    nans_share_gradient = False
+    __slots__ = ()
 
-    def forward(self, x, axis, keepdims):
-        self.axes = normalize_axes(axis, x.ndim)
-        self.keepdims = keepdims
-        z = x.min(axis=self.axes, keepdims=True)
-        is_min = x == z
-        if self.nans_share_gradient:
-            is_min |= np.isnan(x) & np.isnan(z)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.saved = (is_min / is_min.sum(axis=self.axes, keepdims=True),)
-        return z if keepdims else np.squeeze(z, axis=self.axes)
-
-    def backward(self, g):
-        share = self.saved[0]
-        g = expand_reduced(g, self.axes, self.keepdims, share.shape)
-        if self.nans_share_gradient:  # exact zeros away from the minima, even for a NaN g
-            return (np.where(share != 0, g * share, 0),)
-        return (g * share,)
+    def _extreme(self, x):
+        return x.min(axis=self.axes, keepdims=True)
 
 
 class MinOfAll(Amin):
