@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 class Var:
     """One array of the traced run: its shape and dtype, where it came from and a name hint.
@@ -23,7 +25,8 @@ class Var:
     Tensor argument, ("tensor", t) for the data of a Tensor that existed before the call (a
     parameter), ("cell", cell) or ("global", namespace, name) for an array read from outside.
     `scalar` marks a 0-d result that plain NumPy returns as a scalar: the program wraps it in
-    np.asarray so it stays an array, as the trace kept it.
+    np.asarray so it stays an array, as the trace kept it. `value` keeps what a statement made
+    when it is one element or none (simplify.py folds such constants).
     """
 
     __slots__ = (
@@ -37,6 +40,7 @@ class Var:
         "shape",
         "source",
         "stmt",
+        "value",
     )
 
     def __init__(self, number: int, hint: str, shape: tuple, dtype, source=None):
@@ -45,6 +49,7 @@ class Var:
         self.scalar = False
         self.owner: Any = None  # the recorder that made it
         self.contiguous = False  # whether the traced array was C-contiguous
+        self.value = None  # a copy of the traced array when it has at most one element
 
     def __repr__(self) -> str:
         return f"Var({self.number}, {self.hint!r}, {self.shape})"
@@ -123,6 +128,38 @@ class Stmt:
             _refs_in(tuple(self.kwargs.values()), found)
             self.reads = tuple(found)
         return self.reads
+
+
+    def makes_new_array(self) -> bool:
+        """True when the statement returns a new array: not a view, not an array it was given."""
+        if self.writes is not None:
+            return False
+        if self.kind in ("binop", "unop"):
+            return True
+        if self.kind == "call":
+            name = self.target[3:] if self.target.startswith("np.") else ""
+            is_ufunc = isinstance(getattr(np, name, None), np.ufunc) and "out" not in self.kwargs
+            return is_ufunc or (self.target in _NEW_ARRAY_CALLS and self.kwargs.get("copy", True) is not False)
+        return self.kind == "method" and self.target in _NEW_ARRAY_METHODS and "out" not in self.kwargs
+
+
+_NEW_ARRAY_CALLS = {
+    "np.dot",
+    "np.matmul",
+    "np.array",
+    "np.concatenate",
+    "np.stack",
+    "np.zeros",
+    "np.ones",
+    "np.full",
+    "np.zeros_like",
+    "np.ones_like",
+    "np.full_like",
+    "np.copy",
+    "np.outer",
+    "np.where",
+}
+_NEW_ARRAY_METHODS = {"sum", "mean", "copy", "dot", "prod", "max", "min"}
 
 
 def _refs_in(value, found: list) -> None:

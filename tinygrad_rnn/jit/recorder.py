@@ -400,12 +400,13 @@ class Recorder:
         if isinstance(result, np.ndarray):
             var = self.new_var(result, hint)
             var.stmt = stmt
+            var.value = result.copy() if result.size <= 1 else None
             stmt.outs = (var,)
             return self.traced(result, var)
         if isinstance(result, np.generic):
             array = np.asarray(result)
             var = self.new_var(array, hint)
-            var.stmt, var.scalar = stmt, True
+            var.stmt, var.scalar, var.value = stmt, True, array.copy()
             stmt.outs = (var,)
             return self.traced(array, var)
         if isinstance(result, (tuple, list)) and result and all(isinstance(r, np.ndarray) for r in result):

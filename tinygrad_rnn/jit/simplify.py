@@ -1,0 +1,172 @@
+"""Rewrites of the recorded statements that leave every value's elements as they were, with fewer
+NumPy calls: what the loss's chain of small arrays makes on every call.
+
+- A constant: a variable of one element that every call makes alike (np.ones_like(loss), its
+  negation, np.full of it, a mean's 1/N) is written as a number where an elementwise operator
+  reads it beside an array of the result's shape: `c * g` with c = [[-1.0]] becomes `-1.0 * g`.
+- An identity: `x * 1`, `1 * x`, `x / 1` and `x ** 1` of the same dtype and shape are x itself.
+  IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included.
+
+A variable is replaced by another only where no statement writes into either of them or into an
+array that may share their memory, so no in-place update can tell the two apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import Literal, Ref, Stmt, Var
+
+_MADE_FROM_NOTHING = {"np.zeros", "np.ones", "np.full", "np.eye", "np.arange", "np.array", "np.asarray"}
+_MADE_FROM_SHAPE = {"np.zeros_like", "np.ones_like", "np.full_like"}  # read their argument's shape alone
+_ELEMENTWISE = {"+", "-", "*", "/"}
+
+
+def simplify(stmts: list[Stmt], outputs: list[Var]) -> tuple[list[Stmt], list[Var]]:
+    """The statements with constants written as numbers and identities removed, and the outputs
+    as the simplified statements name them."""
+    families = _memory_families(stmts)
+    written = {families.root(s.writes) for s in stmts if s.writes is not None}
+
+    def unwritten(var: Var) -> bool:
+        return families.root(var) not in written
+
+    constants = _constants(stmts, unwritten)
+    alias: dict[Var, Var] = {}
+    kept = []
+    for stmt in stmts:
+        if alias:
+            stmt.args = _renamed(stmt.args, alias)
+            stmt.kwargs = {key: _renamed(value, alias) for key, value in stmt.kwargs.items()}
+            stmt.reads = None
+        if stmt.outs and all(v in constants for v in stmt.outs):
+            kept.append(stmt)  # read as numbers from now on; dropped if nothing else reads it
+            continue
+        _write_constants_as_numbers(stmt, constants)
+        same = _identity_of(stmt)
+        if same is not None and unwritten(same) and unwritten(stmt.outs[0]):
+            alias[stmt.outs[0]] = same
+            continue
+        kept.append(stmt)
+    return kept, [alias.get(v, v) for v in outputs]
+
+
+class _Families:
+    """Union-find over variables: two variables share a family when one may be a view of the other."""
+
+    def __init__(self):
+        self.parent: dict[Var, Var] = {}
+
+    def root(self, var: Var) -> Var:
+        while self.parent.get(var, var) is not var:
+            var = self.parent[var]
+        return var
+
+    def join(self, a: Var, b: Var) -> None:
+        self.parent[self.root(a)] = self.root(b)
+
+
+def _memory_families(stmts: list[Stmt]) -> _Families:
+    """Every statement that may not return a new array joins what it made to what it read: a
+    view, np.asarray's own argument, a reshape."""
+    families = _Families()
+    for stmt in stmts:
+        if stmt.makes_new_array():
+            continue
+        for out in stmt.outs:
+            for read in stmt.refs():
+                families.join(out, read)
+    return families
+
+
+def _constants(stmts: list[Stmt], unwritten) -> dict[Var, object]:
+    """Variables of one element that hold the same value on every call, with that value (as the
+    trace made it): made by a constructor from literals or from another array's shape, or by
+    any NumPy call, method or operator from constants alone, and never written into."""
+    constants: dict[Var, object] = {}
+    for stmt in stmts:
+        if stmt.writes is not None or stmt.kind in ("grad", "guard", "setitem", "inplace") or len(stmt.outs) != 1:
+            continue
+        (out,) = stmt.outs
+        if out.value is None or not unwritten(out):
+            continue
+        reads = stmt.refs()
+        if stmt.kind == "call":
+            if stmt.target in _MADE_FROM_SHAPE:
+                reads = reads[1:]
+            elif not stmt.target.startswith("np.") or stmt.target.startswith(("np.empty", "np.random")):
+                continue
+            elif not reads and stmt.target not in _MADE_FROM_NOTHING:
+                continue
+        elif not reads:
+            continue
+        if all(v in constants for v in reads):
+            constants[out] = out.value
+    return constants
+
+
+def _write_constants_as_numbers(stmt: Stmt, constants: dict) -> None:
+    """`c op g` (or `g op c`, `g op= c`) with c a constant becomes the number op g, where the
+    result keeps g's shape and dtype."""
+    if stmt.kind not in ("binop", "inplace") or stmt.target.rstrip("=") not in _ELEMENTWISE:
+        return
+    args = list(stmt.args)
+    for i, other in ((0, 1), (1, 0)):
+        a, b = args[i], args[other]
+        if not (type(a) is Ref and a.var in constants and type(b) is Ref and b.var not in constants):
+            continue
+        result = stmt.writes if stmt.kind == "inplace" else stmt.outs[0]
+        if b.var.shape != result.shape:
+            continue
+        number = _as_number(constants[a.var], b.var.dtype, result.dtype, stmt.target.rstrip("="), i)
+        if number is not None:
+            args[i] = number
+    stmt.args, stmt.reads = tuple(args), None
+
+
+def _as_number(value: np.ndarray, other_dtype, result_dtype, operator: str, position: int):
+    """`value` as a Python number where the operator then gives `result_dtype` as before, else as
+    a NumPy scalar of its own dtype where that does; None if neither does."""
+    scalar = value.reshape(()).item()
+    probe = np.ones((), other_dtype)
+    for candidate in (scalar, value.reshape(())[()]):
+        pair = (candidate, probe) if position == 0 else (probe, candidate)
+        made = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[operator](*pair)
+        if np.asarray(made).dtype == result_dtype:
+            return candidate if candidate is scalar else Literal(candidate)
+    return None
+
+
+def _identity_of(stmt: Stmt) -> Var | None:
+    """x for `x * 1`, `1 * x`, `x / 1` and `x ** 1` giving x's dtype and shape, else None."""
+    if stmt.kind != "binop" or len(stmt.outs) != 1:
+        return None
+    a, b = stmt.args
+    candidates = []
+    if stmt.target in ("*", "/", "**") and type(a) is Ref and _is_one(b):
+        candidates.append(a.var)
+    if stmt.target == "*" and type(b) is Ref and _is_one(a):
+        candidates.append(b.var)
+    out = stmt.outs[0]
+    for var in candidates:
+        if var.shape == out.shape and var.dtype == out.dtype and var.scalar == out.scalar:
+            return var
+    return None
+
+
+def _is_one(value) -> bool:
+    if isinstance(value, Literal):
+        value = value.value
+    return type(value) in (int, float) and value == 1 or isinstance(value, np.generic) and value == 1
+
+
+def _renamed(value, alias: dict):
+    if type(value) is Ref:
+        return Ref(alias[value.var]) if value.var in alias else value
+    if isinstance(value, tuple):
+        return tuple(_renamed(v, alias) for v in value)
+    if isinstance(value, list):
+        return [_renamed(v, alias) for v in value]
+    if isinstance(value, slice):
+        return slice(*(_renamed(v, alias) for v in (value.start, value.stop, value.step)))
+    return value
