@@ -129,7 +129,6 @@ class Stmt:
             self.reads = tuple(found)
         return self.reads
 
-
     def makes_new_array(self) -> bool:
         """True when the statement returns a new array: not a view, not an array it was given."""
         if self.writes is not None:
