@@ -76,11 +76,12 @@ compiled = jit(train_step)
 
 # %% [markdown]
 # The phrases of the data set have one to five words. A loop over time needs at least three steps that
-# do the same thing, and the last two steps of the backward pass and its first step differ from
-# the rest (the first gradient arrives from the head; the next one starts the sum for
-# $W_{hh}$; at $t = 0$ the previous hidden state is the zero $h_0$). So for a five-word phrase
-# the program writes the backward steps out one by one, and we take a longer phrase of the same
-# words to see the loop: twelve words, negative (one *not*, a positive word).
+# do the same thing. Every forward step does, and so does every backward step but the one of
+# $t = 0$, whose previous hidden state is the initial $h_0$ (which needs no gradient): the first
+# backward step's gradient, which arrives from the head, is the loop's starting value, and the
+# sums over steps start at zero before the loop. A five-word phrase already has its loops; we
+# take a longer phrase of the same words to see more steps: twelve words, negative (one *not*,
+# a positive word).
 
 # %%
 phrase = "this is really really not very very really really very very good"
@@ -171,7 +172,7 @@ compiled.print_source()
 # %% [markdown]
 # ### The backward loop beside the hand formula
 #
-# Below is the heart of the program's backward pass: its loop over time (t = 9 down to 1, for
+# Below is the heart of the program's backward pass: its loop over time (t = 11 down to 1, for
 # twelve words) and the weight gradient it sums, up to the block of $t = 0$. The hand formula,
 # in the document's column vectors (`reference.sentiment_bptt`, in short), is
 #
@@ -196,14 +197,14 @@ print(backward_loop)
 # The model works on rows: a batch of hidden states is a (batch, 64) array, and the layer
 # computes $h_t = \tanh(x_t W_{xh}^\top + h_{t-1} W_{hh}^\top + b)$, PyTorch's convention. A row
 # is the transpose of the document's column, so every product appears transposed,
-# $(W^\top v)^\top = v^\top W$. The two side by side (T = 12: the loop covers t = 9, ..., 1;
-# the blocks of t = 11, 10 and 0 are the same statements written out). Every program line
+# $(W^\top v)^\top = v^\top W$. The two side by side (T = 12: the loop covers t = 11, ..., 1;
+# the block of t = 0, whose $h_{-1}$ is the initial state, is written out). Every program line
 # printed is checked to be in the source:
 
 # %%
 side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     ("hidden_grad = Why.T @ logits_grad", ["d_linear = np.dot(d_logsoftmax_5, head_weight)"]),
-    ("for t in reversed(range(T)):", ["for t in range(9, 0, -1):"]),
+    ("for t in reversed(range(T)):", ["for t in range(11, 0, -1):"]),
     (
         "    1.0 - hiddens[t] ** 2",
         [
@@ -216,12 +217,12 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
         ["    d_tanh_l0_t = np.multiply(d_linear_l0_t, d_tanh_l0_t_all_2[t - 1], out=d_tanh_l0_t_all_2[t - 1])"],
     ),
     ("    hidden_grad = Whh.T @ deltas[t]", ["    d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)"]),
-    ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0_t10_4 += np.dot(d_tanh_rows.T, tanh_rows)"]),
+    ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0 += np.dot(d_tanh_rows.T, tanh_rows)"]),
     (
         "dWxh = deltas.T @ inputs",
-        ["d_getitem_l0_t10[1:10] += d_tanh_l0_t_all_2", "d_linear_l0_4 = np.dot(d_linear_l0_2, d_linear_l0_3)"],
+        ["d_getitem_l0[1:12] += d_tanh_l0_t_all_2", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
     ),
-    ("dbh = deltas.sum(axis=0)", ["d_linear_l0_5 = d_getitem_l0_t10.sum(axis=(0, 1))"]),
+    ("dbh = deltas.sum(axis=0)", ["d_linear_l0_6 = d_getitem_l0.sum(axis=(0, 1))"]),
 ]
 print(f"    {'hand BPTT (columns, sentiment_bptt)':38s} | program (rows, compiled.source)")
 for number, (hand, program_lines) in enumerate(side_by_side, start=1):
@@ -249,10 +250,10 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    applied op by op, puts the transpose where it belongs. The document wrote `Whh @ temp`,
 #    whose row form would be `np.dot(d_tanh_l0_t, weight_hh_l0.T)`: the transpose it missed.
 # 6. $\sum_t \delta a_t h_{t-1}^\top$ as one product over the loop's steps (`tanh_rows` are their
-#    $h_{t-1}$), added to the terms of t = 11 and 10 written out before the loop. At t = 0 the
+#    $h_{t-1}$), added to a sum that starts at zero before the loop. At t = 0 the
 #    factor is $h_0 = 0$: the program knows that product is zero on every call and adds zeros
 #    (it multiplies only if the gradient is not finite, so a NaN still reaches the weights).
-# 7. Every step's $\delta a_t$ goes into row t of `d_getitem_l0_t10` (the loop's rows at once);
+# 7. Every step's $\delta a_t$ goes into row t of `d_getitem_l0` (the loop's rows at once);
 #    the input projection of all steps was one product forward, so its gradient is one product
 #    backward, $\sum_t \delta a_t x_t^\top$.
 # 8. The bias gradient: the sum over steps (and the batch of one), handed to both biases.
@@ -279,13 +280,13 @@ print("the row-form carry is W_hh^T da_t at every step; W_hh da_t differs at eve
 # %% [markdown]
 # ## 4. The loop runs backwards, and the program does not grow with T
 #
-# The forward pass has its own loop, `for t in range(1, T)`; the backward one counts down. Each
+# The forward pass has its own loop, `for t in range(0, T)`; the backward one counts down. Each
 # phrase length is its own signature, so a new length traces a new program. Their line counts:
 
 # %%
 loops = re.findall(r"for t in range\(([^)]*)\):", source)
 print("loops in the program:", loops)
-assert loops == [f"1, {T}", f"{T - 3}, 0, -1"]  # forward t = 1..T-1; backward t = T-3..1
+assert loops == [f"0, {T}", f"{T - 1}, 0, -1"]  # forward t = 0..T-1; backward t = T-1..1
 
 line_counts = {}
 for length in [12, 50, 200, 2000]:
@@ -296,7 +297,7 @@ for length in [12, 50, 200, 2000]:
     model.zero_grad()
     compiled(x, target)  # runs the program
     line_counts[length] = len(compiled.source.splitlines())
-    assert re.search(rf"for t in range\({length - 3}, 0, -1\):", compiled.source)
+    assert re.search(rf"for t in range\({length - 1}, 0, -1\):", compiled.source)
 print("lines of the program per phrase length:", line_counts)
 print("traces so far:", compiled.traces)
 assert len(set(line_counts.values())) == 1
@@ -342,8 +343,8 @@ assert np.all(per_step == per_step[0]) and per_step[0] > 10
 assert unrolled_lines[-1] > 5 * rolled_lines[-1]
 
 # %% [markdown]
-# A five-word phrase of the training set writes its backward steps out, as explained in
-# section 1 (its forward steps still form a loop):
+# A five-word phrase of the training set has both loops too, with the block of t = 0 written out
+# after the backward one, as explained in section 1:
 
 # %%
 short = "this was not very good"
@@ -355,5 +356,5 @@ short_source = compiled.source
 short_loops = re.findall(r"for t in range\(([^)]*)\):", short_source)
 short_blocks = re.findall(r"# backward: layer0/t=(\d+)", short_source)
 print(f"{short!r}: {len(short_source.splitlines())} lines, loops {short_loops}, backward blocks t = {short_blocks}")
-assert short_loops == ["1, 5"]
-assert short_blocks == ["4", "3", "2", "1", "0"]
+assert short_loops == ["0, 5", "4, 0, -1"]
+assert short_blocks == ["0"]

@@ -266,17 +266,23 @@ class Renderer:
         first = loop.blocks[0]
         direction = loop.steps[1] - loop.steps[0]
         skipped = self._removed(loop) | set(loop.vectorized)
+        mine = {v for stmt in first.stmts for v in stmt.outs}
         eligible: dict = {}
         for j, stmt in enumerate(first.stmts):
             for var in stmt.refs():
+                if var in loop.entry:  # rolling.py checked the order
+                    eligible[loop.entry[var]] = j not in skipped and loop.entry[var][0] not in skipped
+                    continue
                 owner = self.block_of.get(var)
-                if owner is None or owner.family != first.family or var in loop.fixed:
+                if owner is None or owner.family != first.family or var in loop.fixed or var in mine:
                     continue
                 position = self.position[var]
                 reads_before = owner.step == first.step - direction and j <= position[0] and j not in skipped
                 ok = reads_before and position[0] not in skipped
                 eligible[position] = eligible.get(position, True) and ok
         loop.carried = {position for position, ok in eligible.items() if ok}
+        if any(position not in loop.carried for position in loop.entry.values()):
+            raise AssertionError("jit: a loop's starting value is not read before the loop makes its own")
 
     def _local_after_loop(self, var: Var) -> bool:
         """Whether `var` is the last iteration's value of a statement its loop runs: after the
@@ -455,6 +461,8 @@ class Renderer:
                 return self.loop_name(var)
             if var in loop.fixed:
                 return self.read_outside_loops(var)
+            if var in loop.entry:
+                return self.loop_name(carried_template[loop.entry[var]])
             owner = self.block_of[var]
             if self.position[var] in loop.carried and owner.family == first.family:
                 return self.loop_name(carried_template[self.position[var]])
@@ -466,11 +474,15 @@ class Renderer:
         for stmt in first.stmts:  # the values the first iteration reads as the previous one's
             for var in stmt.refs():
                 carried = self.position.get(var) in loop.carried and self.block_of[var].family == first.family
-                if var not in mine and carried:
+                if var in loop.entry:
+                    local = self.loop_name(carried_template[loop.entry[var]])
+                elif var not in mine and carried:
                     local = self.loop_name(carried_template[self.position[var]])
-                    initial = f"{local} = {self.read_outside_loops(var)}"
-                    if initial not in before:
-                        before.append(initial)
+                else:
+                    continue
+                initial = f"{local} = {self.read_outside_loops(var)}"
+                if initial not in before:
+                    before.append(initial)
         stacked_names: dict = {}
 
         def read_stacked(var):

@@ -25,8 +25,8 @@ class Var:
     Tensor argument, ("tensor", t) for the data of a Tensor that existed before the call (a
     parameter), ("cell", cell) or ("global", namespace, name) for an array read from outside.
     `scalar` marks a 0-d result that plain NumPy returns as a scalar: the program wraps it in
-    np.asarray so it stays an array, as the trace kept it. `value` keeps what a statement made
-    when it is one element or none (simplify.py folds such constants).
+    np.asarray so it stays an array, as the trace kept it. `value` keeps the value of a small
+    array whose elements all hold it (simplify.py writes such constants as numbers).
     """
 
     __slots__ = (
@@ -49,7 +49,7 @@ class Var:
         self.scalar = False
         self.owner: Any = None  # the recorder that made it
         self.contiguous = False  # whether the traced array was C-contiguous
-        self.value = None  # a copy of the traced array when it has at most one element
+        self.value = None  # the one value every element of a small traced array holds, if any
 
     def __repr__(self) -> str:
         return f"Var({self.number}, {self.hint!r}, {self.shape})"

@@ -27,6 +27,7 @@ from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import literal
 from .simplify import simplify
+from .uniform import uniform_steps
 
 _program_numbers = itertools.count()
 
@@ -104,7 +105,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     rec = capture.recorder
     traced_outputs = _output_vars(result)
     stmts, outputs = simplify(live_statements(rec.stmts, traced_outputs), traced_outputs)
-    stmts = live_statements(stmts, outputs)
+    stmts = uniform_steps(live_statements(stmts, outputs)) if loop else live_statements(stmts, outputs)
     names = Namer(("np", "_Stale", "_from_op"))
     namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op}
     arg_names = [names(n) for n in _argument_names(capture)]

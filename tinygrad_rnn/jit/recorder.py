@@ -400,13 +400,13 @@ class Recorder:
         if isinstance(result, np.ndarray):
             var = self.new_var(result, hint)
             var.stmt = stmt
-            var.value = result.copy() if result.size <= 1 else None
+            var.value = self.uniform_value(result)
             stmt.outs = (var,)
             return self.traced(result, var)
         if isinstance(result, np.generic):
             array = np.asarray(result)
             var = self.new_var(array, hint)
-            var.stmt, var.scalar, var.value = stmt, True, array.copy()
+            var.stmt, var.scalar, var.value = stmt, True, self.uniform_value(array)
             stmt.outs = (var,)
             return self.traced(array, var)
         if isinstance(result, (tuple, list)) and result and all(isinstance(r, np.ndarray) for r in result):
@@ -420,6 +420,14 @@ class Recorder:
             return tuple(traced) if isinstance(result, tuple) else traced
         self.fall_back(f"{stmt.target} returned a {type(result).__name__} computed from traced arrays")
         return result
+
+    def uniform_value(self, array: np.ndarray):
+        """uniform_value(array), with NumPy's calls inside it left unrecorded."""
+        self.depth += 1
+        try:
+            return uniform_value(plain(array) if isinstance(array, Traced) else array)
+        finally:
+            self.depth -= 1
 
     def _writes(self, value):
         """The variable behind an array a call is about to write into (refusing a parameter's)."""
@@ -616,6 +624,22 @@ class Recorder:
             f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
             "a branch on values cannot be compiled"
         )
+
+
+UNIFORM_MAX_SIZE = 64  # arrays up to this size are checked for one value in every element
+
+
+def uniform_value(array: np.ndarray) -> np.ndarray | None:
+    """The value every element of a small array holds (as a 0-d array, sign of zero included),
+    or None: a constant the program may write as a number (simplify.py)."""
+    if not 0 < array.size <= UNIFORM_MAX_SIZE:
+        return None
+    flat = array.reshape(-1)
+    first = flat[:1].reshape(()).copy()
+    same = flat == first
+    if array.dtype.kind in "fc":
+        same &= np.signbit(flat.real) == np.signbit(first.real)
+    return first if same.all() else None
 
 
 def _shape_follows_values(kind: str, target: str, args: tuple, kwargs: dict) -> bool:

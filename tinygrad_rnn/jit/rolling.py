@@ -11,7 +11,9 @@ phase form a family whose steps follow each other (forward t = 0, 1, ...; backwa
   * every variable a statement reads is either made earlier in the same block (a loop-local
     name), or made in the block d steps away, the same d in every block (read from a buffer
     filled as the loop goes: buf[t + d]), or the very same variable in every block (a name from
-    outside the loop, such as a weight or a gradient being summed).
+    outside the loop, such as a weight or a gradient being summed). The first block may read a
+    variable from before the window where the others read what the step before made (h_0, or
+    the gradient of the last hidden state): it is the loop's starting value.
 
 Blocks outside every window stay written out. body.py writes the result as Python.
 """
@@ -25,7 +27,7 @@ from .ir import Literal, Ref, Stmt, Var
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
-MIN_STACKED = 8  # stacking steps (vectorized statements, scatters) pays from this many iterations on
+MIN_STACKED = 2  # stacking steps (vectorized statements, scatters) pays from this many iterations on
 
 
 def scope_suffix(scope: str, loop: bool) -> str:
@@ -66,6 +68,7 @@ class Loop:
     vectorized: list = field(default_factory=list)  # elementwise statements run once on all steps, before
     scatters: dict = field(default_factory=dict)  # statement number -> (view statement, g): added after
     carried: set = field(default_factory=set)  # positions (j, k) whose previous-iteration value is read as a local
+    entry: dict = field(default_factory=dict)  # var read by the first iteration where later ones read (j, k)'s
 
 
 def split_blocks(stmts: list[Stmt]) -> list[Block]:
@@ -225,6 +228,20 @@ def _outside_reads(block: Block) -> list:
     return [v for s in block.stmts for v in s.refs() if v not in local]
 
 
+def _outside_readers(block: Block) -> list[int]:
+    """For each of _outside_reads(block), the number of the statement that reads it."""
+    local = {v for s in block.stmts for v in s.outs}
+    return [j for j, s in enumerate(block.stmts) for v in s.refs() if v not in local]
+
+
+def _enters(mode: tuple, step_change: int, reader: int, first_read: tuple) -> bool:
+    """Whether the first block of a window may read a variable from before the window where the
+    later blocks read what the iteration before made (mode): the value is carried into the loop
+    when the iteration reads it before making its own (statement `reader` <= the maker)."""
+    _, _, offset, j, _ = mode
+    return offset == -step_change and reader <= j and first_read[0] == "fixed"
+
+
 def block_integers(block: Block) -> list[int]:
     found: list = []
     for stmt in block.stmts:
@@ -253,6 +270,7 @@ def find_loops(blocks: list[Block]) -> list:
                 defined[var] = (b, j, k)
     skeletons = [_skeleton(block) if block.family else None for block in blocks]
     reads = [_outside_reads(block) for block in blocks]
+    readers = [_outside_readers(block) for block in blocks]
     integers = [block_integers(block) for block in blocks]
 
     def relation(b: int, var: Var):
@@ -278,6 +296,7 @@ def find_loops(blocks: list[Block]) -> list:
         modes = None
         deltas = None
         direction = None
+        entry: dict = {}
         while end < len(blocks):
             nxt, prev = blocks[end], blocks[end - 1]
             if nxt.family != block.family or skeletons[end] != skeletons[b]:
@@ -288,11 +307,17 @@ def find_loops(blocks: list[Block]) -> list:
             if len(reads[end]) != len(reads[b]):
                 break
             new_modes = []
-            for u, v in zip(reads[end - 1], reads[end]):
+            new_entry: dict = {}
+            for u, v, reader in zip(reads[end - 1], reads[end], readers[end - 1]):
                 if u is v:  # the same variable in both: it must come from before the window
                     new_modes.append(("fixed", u))
                     continue
                 mode = relation(end, v)
+                if mode[0] == "rel" and end - 1 == b and _enters(mode, step_change, reader, relation(b, u)):
+                    if new_entry.setdefault(u, mode[3:]) != mode[3:]:
+                        break
+                    new_modes.append(mode)
+                    continue
                 if mode[0] != "rel" or relation(end - 1, u) != mode:
                     break
                 new_modes.append(mode)
@@ -307,6 +332,10 @@ def find_loops(blocks: list[Block]) -> list:
             # iteration's value: only variables from outside the window may be fixed
             if any(m[0] == "fixed" and defined.get(m[1], (-1,))[0] >= b for m in new_modes):
                 break
+            if end - 1 == b:
+                if any(m[0] == "fixed" and m[1] in new_entry for m in new_modes):
+                    break
+                entry = new_entry
             modes, deltas, direction = new_modes, new_deltas, step_change
             end += 1
         count = end - b
@@ -317,6 +346,7 @@ def find_loops(blocks: list[Block]) -> list:
                     blocks[b:end],
                     [blk.step for blk in blocks[b:end]],
                     {m[1] for m in modes if m[0] == "fixed"},  # type: ignore[union-attr]  # set by every extension
+                    entry=entry,
                 )
             )
             b = end

@@ -1,9 +1,10 @@
 """Rewrites of the recorded statements that leave every value's elements as they were, with fewer
 NumPy calls: what the loss's chain of small arrays makes on every call.
 
-- A constant: a variable of one element that every call makes alike (np.ones_like(loss), its
-  negation, np.full of it, a mean's 1/N) is written as a number where an elementwise operator
-  reads it beside an array of the result's shape: `c * g` with c = [[-1.0]] becomes `-1.0 * g`.
+- A constant: a small variable that every call makes alike and whose elements all hold one
+  value (np.ones_like(loss), its negation, np.full or np.broadcast_to of it, a mean's 1/N) is
+  written as that number where an elementwise operator reads it beside an array of the
+  result's shape: `c * g` with c = [[-1.0, -1.0]] becomes `-1.0 * g`.
 - An identity: `x * 1`, `1 * x`, `x / 1` and `x ** 1` of the same dtype and shape are x itself
   (IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included), and so is a copy
   `np.array(x)` that nothing writes into.
@@ -26,7 +27,7 @@ _ELEMENTWISE = {"+", "-", "*", "/"}
 def simplify(stmts: list[Stmt], outputs: list[Var]) -> tuple[list[Stmt], list[Var]]:
     """The statements with constants written as numbers and identities removed, and the outputs
     as the simplified statements name them."""
-    families = _memory_families(stmts)
+    families = memory_families(stmts)
     written = {families.root(s.writes) for s in stmts if s.writes is not None}
 
     def unwritten(var: Var) -> bool:
@@ -67,7 +68,7 @@ class _Families:
         self.parent[self.root(a)] = self.root(b)
 
 
-def _memory_families(stmts: list[Stmt]) -> _Families:
+def memory_families(stmts: list[Stmt]) -> _Families:
     """Every statement that may not return a new array joins what it made to what it read: a
     view, np.asarray's own argument, a reshape."""
     families = _Families()
@@ -81,7 +82,7 @@ def _memory_families(stmts: list[Stmt]) -> _Families:
 
 
 def _constants(stmts: list[Stmt], unwritten) -> dict[Var, object]:
-    """Variables of one element that hold the same value on every call, with that value (as the
+    """Variables whose elements hold one value, the same on every call, with that value (as the
     trace made it): made by a constructor from literals or from another array's shape, or by
     any NumPy call, method or operator from constants alone, and never written into."""
     constants: dict[Var, object] = {}

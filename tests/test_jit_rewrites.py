@@ -1,0 +1,130 @@
+"""The rewrites between the trace and the program: they keep every value (exactness is tested
+in test_jit.py); here, that each fires where it may and never where an in-place write could
+tell two arrays apart."""
+
+import numpy as np
+import pytest
+
+from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.jit import jit
+from tinygrad_rnn.jit.ir import Literal, Ref, Stmt, Var
+from tinygrad_rnn.jit.simplify import simplify
+from tinygrad_rnn.nn import functional as F
+
+
+def var(number, shape=(2, 3), dtype=np.float64, source=None, value=None):
+    v = Var(number, f"v{number}", shape, np.dtype(dtype), source)
+    v.value = value
+    return v
+
+
+def stmt(kind, target, args, out=None, writes=None):
+    s = Stmt(kind, target, tuple(args), {}, outs=(out,) if out is not None else (), writes=writes)
+    if out is not None:
+        out.stmt = s
+    return s
+
+
+def test_times_one_is_the_array_itself_when_nothing_writes_into_either():
+    a, c = var(1, source=("arg", 0)), var(2, source=("arg", 1))
+    b, d = var(3), var(4)
+    stmts = [stmt("binop", "*", (Ref(a), 1), b), stmt("binop", "+", (Ref(b), Ref(c)), d)]
+    kept, outputs = simplify(stmts, [d])
+    assert [s.target for s in kept] == ["+"]
+    assert kept[0].args[0].var is a and outputs == [d]
+
+
+def test_times_one_stays_when_the_result_is_written_in_place():
+    a, c = var(1, source=("arg", 0)), var(2, source=("arg", 1))
+    b = var(3)
+    stmts = [stmt("binop", "*", (Ref(a), 1), b), stmt("inplace", "+=", (Ref(b), Ref(c)), writes=b)]
+    kept, _ = simplify(stmts, [b])
+    assert [s.target for s in kept] == ["*", "+="]  # b += c must not change a
+
+
+def test_a_copy_stays_when_its_source_is_written_through_a_view():
+    a, c = var(1), var(2, source=("arg", 0))
+    copy, view = var(3), var(4)
+    stmts = [
+        stmt("call", "np.zeros", ((2, 3),), a),
+        stmt("call", "np.array", (Ref(a),), copy),
+        stmt("getitem", "", (Ref(a), 0), view),
+        stmt("inplace", "+=", (Ref(view), Ref(c)), writes=view),
+    ]
+    kept, _ = simplify(stmts, [copy])
+    assert "np.array" in [s.target for s in kept]
+
+
+def test_a_constant_becomes_a_number_of_the_dtype_that_keeps_the_result_dtype():
+    g = var(1, dtype=np.float32, source=("arg", 0))
+    ones, out = var(2, shape=(1, 1), value=np.array(1.0)), var(3, dtype=np.float64)
+    stmts = [stmt("call", "np.ones", ((1, 1),), ones), stmt("binop", "*", (Ref(ones), Ref(g)), out)]
+    kept, _ = simplify(stmts, [out])
+    number = kept[-1].args[0]
+    # float64 ones times float32 g is float64: a Python 1.0 would give float32, so a float64 scalar
+    assert isinstance(number, Literal) and number.value.dtype == np.float64
+    assert kept[-1].target == "*"  # and 1.0 * g is not g: the dtype differs
+
+
+def test_a_python_number_where_the_dtype_allows():
+    g = var(1, source=("arg", 0))
+    minus_one, out = var(2, shape=(1, 1), value=np.array(-1.0)), var(3)
+    stmts = [stmt("call", "np.full", ((1, 1), -1.0), minus_one), stmt("binop", "*", (Ref(minus_one), Ref(g)), out)]
+    kept, _ = simplify(stmts, [out])
+    assert kept[-1].args[0] == -1.0 and type(kept[-1].args[0]) is float
+
+
+def elman_program(steps, batch=2):
+    rnn, head = nn.RNN(3, 5, rng=0), nn.Linear(5, 1, rng=1)
+
+    def step(x, y):
+        out, _ = rnn(x)
+        loss = F.mse_loss(head(out[-1]), y)
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    x, y = np.random.default_rng(0).standard_normal((steps, batch, 3)), np.zeros((batch, 1))
+    compiled(x, y)
+    return compiled.source
+
+
+@pytest.mark.parametrize("steps", [4, 7, 50])
+def test_every_backward_step_but_the_first_is_one_loop(steps):
+    source = elman_program(steps)
+    assert f"for t in range(0, {steps}):" in source  # h_0 is the forward loop's starting value
+    assert f"for t in range({steps - 1}, 0, -1):" in source  # the head's gradient, the backward one's
+    assert "# backward: layer0/t=0" in source and f"# backward: layer0/t={steps - 1}" not in source
+
+
+def test_the_carried_gradient_is_a_local_not_a_buffer_of_every_step():
+    source = elman_program(50)
+    assert "d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)" in source
+    assert "_steps[t + 1]" not in source  # no value of the iteration before is read from a buffer
+
+
+def test_the_loss_chain_of_a_mean_folds_to_one_product():
+    source = elman_program(7)
+    assert "np.ones_like" not in source and "np.full(" not in source
+
+
+def test_a_step_that_multiplies_by_one_and_writes_in_place_matches_eager():
+    w = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+
+    def step(x):
+        y = w * 1.0
+        z = (y + x) * 1.0
+        loss = (z * z).sum()
+        loss.backward()
+        return loss
+
+    x = np.ones((2, 3))
+    step(x)
+    eager = w.grad.copy()
+    w.grad = None
+    compiled = jit(step)
+    for _ in range(3):
+        w.grad = None
+        loss = compiled(x)
+        np.testing.assert_array_equal(w.grad, eager)
+    assert loss.item() == step(x).item()
