@@ -208,7 +208,7 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     (
         "    1.0 - hiddens[t] ** 2",
         [
-            "d_tanh_l0_t_all = tanh_stacked * tanh_stacked",
+            "d_tanh_l0_t_all = np.multiply(tanh_stacked, tanh_stacked, out=d_getitem_l0[1:12])",
             "d_tanh_l0_t_all_2 = np.subtract(1.0, d_tanh_l0_t_all, out=d_tanh_l0_t_all)",
         ],
     ),
@@ -220,7 +220,7 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0 += np.dot(d_tanh_rows.T, tanh_rows)"]),
     (
         "dWxh = deltas.T @ inputs",
-        ["d_getitem_l0[1:12] += d_tanh_l0_t_all_2", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
+        ["d_getitem_l0[1:12] += 0.0", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
     ),
     ("dbh = deltas.sum(axis=0)", ["d_linear_l0_6 = d_getitem_l0.sum(axis=(0, 1))"]),
 ]
@@ -240,7 +240,8 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    backward before it.
 # 2. The same steps, last to first.
 # 3. tanh's derivative $1 - h_t^2$, from its own output. It does not depend on the gradient being
-#    carried, so the program computes it for all the loop's steps at once, before the loop.
+#    carried, so the program computes it for all the loop's steps at once, before the loop, into
+#    the rows of the zeros that gather the steps' gradients for the input projection.
 # 4. $\delta a_t = (1 - h_t^2) \odot \delta h_t$. `d_linear_l0_t` is $\delta h_t$, computed by
 #    the iteration before (step $t + 1$); the result replaces $1 - h_t^2$ in its row of the same
 #    array, which becomes the hand code's `deltas`.
@@ -253,8 +254,9 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    $h_{t-1}$), added to a sum that starts at zero before the loop. At t = 0 the
 #    factor is $h_0 = 0$: the program knows that product is zero on every call and adds zeros
 #    (it multiplies only if the gradient is not finite, so a NaN still reaches the weights).
-# 7. Every step's $\delta a_t$ goes into row t of `d_getitem_l0` (the loop's rows at once);
-#    the input projection of all steps was one product forward, so its gradient is one product
+# 7. Every step's $\delta a_t$ is row t of `d_getitem_l0` already; adding 0.0 gives each row the
+#    value that adding it into zeros gives (a $-0.0$ becomes $0.0$, nothing else changes). The
+#    input projection of all steps was one product forward, so its gradient is one product
 #    backward, $\sum_t \delta a_t x_t^\top$.
 # 8. The bias gradient: the sum over steps (and the batch of one), handed to both biases.
 #

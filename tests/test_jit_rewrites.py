@@ -128,3 +128,40 @@ def test_a_step_that_multiplies_by_one_and_writes_in_place_matches_eager():
         loss = compiled(x)
         np.testing.assert_array_equal(w.grad, eager)
     assert loss.item() == step(x).item()
+
+
+def test_no_list_keeps_every_step_the_outputs_are_rows_of_their_stack():
+    source = elman_program(50)
+    assert "[None] *" not in source  # no per-step buffer at all
+    assert "np.tanh(linear_l0_t_2, out=stack_l0[t])" in source
+    assert "np.array(tuple(" not in source  # the stack is not copied from the steps
+
+
+def test_the_deltas_are_computed_in_the_rows_that_gather_the_input_gradient():
+    source = elman_program(50)
+    assert "out=d_getitem_l0[1:50])" in source
+    assert "d_getitem_l0[1:50] += 0.0" in source
+
+
+@pytest.mark.parametrize("kind", [nn.RNN, nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_programs_that_read_every_output_match_eager_on_inputs_and_weights(kind, layers):
+    x = Tensor(np.random.default_rng(1).standard_normal((9, 2, 3)), requires_grad=True)
+    rnn, head = kind(3, 4, num_layers=layers, rng=0), nn.Linear(4, 1, rng=1)
+
+    def step(inputs):
+        out, _ = rnn(inputs)
+        loss = F.mse_loss(head(out), np.zeros((9, 2, 1)))
+        loss.backward()
+        return loss
+
+    step(x)
+    eager = {"x": x.grad.copy(), **{n: p.grad.copy() for n, p in rnn.named_parameters()}}
+    compiled = jit(step)
+    for _ in range(2):
+        x.grad = None
+        rnn.zero_grad()
+        compiled(x)
+    np.testing.assert_allclose(x.grad, eager["x"], rtol=1e-12, atol=1e-15)
+    for name, p in rnn.named_parameters():
+        np.testing.assert_allclose(p.grad, eager[name], rtol=1e-12, atol=1e-15, err_msg=name)

@@ -64,6 +64,9 @@ class Renderer:
             if isinstance(item, Loop):
                 self._plan_loop(item)
         self.buffered_positions = self._plan_buffers()
+        self.rows: dict = {}  # (family, position) -> (array name, first step): values kept as its rows
+        self.dropped: set = set()  # id() of the stacks of such values: their rows are the stack
+        self._plan_rows()
 
     # ------------------------------------------------------------ what a loop does once
     def _plan_loop(self, loop: Loop) -> None:
@@ -284,6 +287,46 @@ class Renderer:
         if any(position not in loop.carried for position in loop.entry.values()):
             raise AssertionError("jit: a loop's starting value is not read before the loop makes its own")
 
+    def _plan_rows(self) -> None:
+        """A layer's outputs stacked after its loop (np.array of every step's value, in order):
+        the loop writes each value into its row of the stack instead (out=), so no list keeps
+        them and no copy is made."""
+        for item in self.items:
+            for stmt in [] if isinstance(item, Loop) else item.stmts:
+                arg = stmt.args[0] if stmt.kind == "call" and stmt.target == "np.array" and stmt.args else None
+                if stmt.kwargs or len(stmt.args) != 1 or not isinstance(arg, tuple) or len(stmt.outs) != 1:
+                    continue
+                variables = [a.var for a in arg if isinstance(a, Ref)]
+                loop = self.loop_of.get(variables[0]) if variables else None
+                if loop is None or len(variables) != len(arg):
+                    continue
+                if any(self.loop_of.get(v) is not loop for v in variables):
+                    continue
+                out, template = stmt.outs[0], loop.blocks[0]
+                position = self.position[variables[0]]
+                j = position[0]
+                steps = [self.block_of[v].step for v in variables]
+                if (
+                    steps != sorted(loop.steps)
+                    or steps != loop.steps
+                    or any(self.position[v] != position for v in variables)
+                    or out in self.written
+                    or any(v in self.written for v in variables)
+                    or j in self._removed(loop) | set(loop.vectorized) | set(loop.hoisted)
+                    or not _into_out(template.stmts[j])
+                    or out.dtype != variables[0].dtype
+                ):
+                    continue
+                key = (template.family, position)
+                self.rows[key] = (self.name(out), steps[0])
+                self.stacks[key] = (out, steps[0], steps[-1])
+                self.dropped.add(id(stmt))
+
+    def _row(self, key, index: str) -> str:
+        """The row of a kept value at step `index` (a Python expression)."""
+        name, first = self.rows[key]
+        return f"{name}[{index} - {first}]" if first else f"{name}[{index}]"
+
     def _local_after_loop(self, var: Var) -> bool:
         """Whether `var` is the last iteration's value of a statement its loop runs: after the
         loop, the loop's local name still holds it."""
@@ -362,7 +405,7 @@ class Renderer:
             return text
         for var in stmt.outs:
             key = (blk.family, self.position[var])
-            if key in self.buffered_positions:
+            if key in self.buffered_positions and key not in self.rows:
                 text.append(f"{self.buffer(key, var)}[{index}] = {read(var)}")
         return text
 
@@ -372,7 +415,8 @@ class Renderer:
             return self.name(var)
         if var in self.loop_of:
             blk = self.block_of[var]
-            return f"{self.buffer((blk.family, self.position[var]), var)}[{blk.step}]"
+            key = (blk.family, self.position[var])
+            return self._row(key, str(blk.step)) if key in self.rows else f"{self.buffer(key, var)}[{blk.step}]"
         return self.name(var)
 
     def _note_stack(self, stmt: Stmt) -> None:
@@ -431,13 +475,20 @@ class Renderer:
         if len(keys) != 1 or steps != list(range(steps[0], steps[0] + len(steps))):  # type: ignore[arg-type, operator]
             return None
         (key,) = keys
+        if key in self.rows:
+            name, first = self.rows[key]
+            return f"{name}[{steps[0] - first}:{steps[-1] - first + 1}]"
         if key not in self.buffered_positions:
             return None
         return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"  # type: ignore[operator]
 
     def block_lines(self, blk: Block) -> list[str]:
+        if all(id(stmt) in self.dropped for stmt in blk.stmts):
+            return []
         text = [f"# {blk.phase}" + (f": {blk.scope}" if blk.scope else "")]
         for stmt in blk.stmts:
+            if id(stmt) in self.dropped:
+                continue  # the loop before wrote its rows
             self._note_stack(stmt)
             text.append(line(stmt, self.read_outside_loops, sequence=self.sequence))
             text += self.stores(stmt, blk, str(blk.step), self.read_outside_loops)
@@ -466,7 +517,8 @@ class Renderer:
             owner = self.block_of[var]
             if self.position[var] in loop.carried and owner.family == first.family:
                 return self.loop_name(carried_template[self.position[var]])
-            return f"{self.buffer((owner.family, self.position[var]), var)}[{_step_index(owner.step - first.step)}]"
+            key, index = (owner.family, self.position[var]), _step_index(owner.step - first.step)
+            return self._row(key, index) if key in self.rows else f"{self.buffer(key, var)}[{index}]"
 
         removed = self._removed(loop)
         before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
@@ -498,6 +550,7 @@ class Renderer:
         for j, stmt in enumerate(first.stmts):
             base_of[j] = position
             position += len(_ints_of(stmt))
+        in_place = self._scatters_in_place(loop, low, high)
         for j in loop.vectorized:
             stmt = first.stmts[j]
             (out,) = stmt.outs
@@ -506,13 +559,22 @@ class Renderer:
             def write(var, out=out):
                 return vector_names[var] if var is out else read_stacked(var)
 
-            # a stacked value read here alone takes this statement's result in its place
-            spent = [v for v in stmt.refs() if v in vector_names and self.readers.get(v) == 1]
-            if spent and _into_out(stmt) and spent[0].shape == out.shape and spent[0].dtype == out.dtype:
-                stmt = _with_out(stmt, vector_names[spent[0]])
+            spent = self._inherited(stmt, vector_names)
+            if spent is not None:  # a stacked value read here alone takes this statement's result in its place
+                stmt = _with_out(stmt, vector_names[spent])
+            elif j in in_place.values():  # the rows of the zeros the steps' values are added to after the loop
+                stmt = _with_out(stmt, next(rows for (_, rows), root in in_place.items() if root == j))
             before.append(line(stmt, write, lambda value, position, base=base_of[j]: loop.affine[base + position]))
         # values the sums after the loop stack: written into their rows of one array as they are made
         filled = {}
+        for j, stmt in enumerate(first.stmts):  # a layer's outputs, written into their stack
+            for var in stmt.outs:
+                key = (first.family, self.position[var])
+                if key in self.rows:
+                    name, row_first = self.rows[key]
+                    shape = ", ".join(str(n) for n in (len(loop.steps),) + tuple(var.shape))
+                    before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
+                    filled[j] = name
         for var in self._stacked_after(loop):
             j = next(j for j, s in enumerate(first.stmts) if var in s.outs)
             stmt = first.stmts[j]
@@ -521,13 +583,9 @@ class Renderer:
             key = (first.family, self.position[var])
             if key in self.stacks:
                 continue
-            spent = [
-                v
-                for v in stmt.refs()
-                if v in vector_names and self.readers.get(v) == 1 and (v.shape, v.dtype) == (var.shape, var.dtype)
-            ]
-            if spent:  # the row of a stacked value read here alone: the step's result takes its place
-                name = vector_names[spent[0]]
+            spent = self._inherited(stmt, vector_names)
+            if spent is not None:  # the row of a stacked value read here alone: the step's result takes its place
+                name = vector_names[spent]
             else:
                 name = self.names(var.hint + "_" + scope_suffix(first.scope, True) + "_rows")
                 shape = ", ".join(str(n) for n in (high - low + 1,) + tuple(var.shape))
@@ -563,8 +621,12 @@ class Renderer:
             after.append("# what every step added, added at once")
         for j, (v, x, parts, offset, g) in loop.scatters.items():
             rest = "".join(", " + Writer(self.read_outside_loops).index_part(p) for p in parts[1:])
+            target = f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}]"
+            if (x, target) in in_place:
+                after.append(f"{target} += 0.0  # 0 + each step's value, as the zeros it was written over")
+                continue
             rows = self.stacked(loop, g, low, high, after, stacks_after)
-            after.append(f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}{rest}] += {rows}")
+            after.append(f"{target} += {rows}")
         for kind, acc, a, b, _ in loop.fused.values():
             rows_a = self.stacked(loop, a, low, high, after, stacks_after)
             if kind == "sum":
@@ -581,6 +643,62 @@ class Renderer:
                 for var, same in zip(stmt.outs, template.outs):
                     self.var_names[var] = self.loop_name(same)
         return before + inside + after
+
+    def _inherited(self, stmt: Stmt, vector_names: dict) -> Var | None:
+        """The stacked value a vectorized statement writes its result over: one it reads alone,
+        of its shape and dtype."""
+        (out,) = stmt.outs
+        spent = [v for v in stmt.refs() if v in vector_names and self.readers.get(v) == 1]
+        if spent and _into_out(stmt) and (spent[0].shape, spent[0].dtype) == (out.shape, out.dtype):
+            return spent[0]
+        return None
+
+    def _scatters_in_place(self, loop: Loop, low: int, high: int) -> dict:
+        """(x, rows text) -> the vectorized statement to write into rows of x: for a scatter
+        x[rows] += G after the loop whose G is an array of vectorized statements the loop writes
+        over, into zeros x that nothing reads before then. The chain's first statement writes
+        into those rows of x instead, and the scatter adds 0 (so -0.0 becomes 0.0 as before)."""
+        first = loop.blocks[0]
+        vectorized = {first.stmts[j].outs[0]: j for j in loop.vectorized}
+        start = self.item_number[id(first)]
+        found = {}
+        for j, (v, x, parts, offset, g) in loop.scatters.items():
+            made = x.stmt
+            if len(parts) != 1 or made is None or not (made.kind == "call" and made.target == "np.zeros"):
+                continue
+            if made.refs() or made.kwargs.get("dtype") is None or not x.contiguous:
+                continue
+            maker = first.stmts[self.position[g][0]]
+            chain = [v2 for v2 in maker.refs() if v2 in vectorized and self.readers.get(v2) == 1]
+            if not chain or not _into_out(maker) or (chain[0].shape, chain[0].dtype) != (g.shape, g.dtype):
+                continue
+            root = chain[0]
+            while True:  # back to the statement whose array the chain writes over
+                stmt = first.stmts[vectorized[root]]
+                earlier = [u for u in stmt.refs() if u in vectorized and self.readers.get(u) == 1 and _into_out(stmt)]
+                if not earlier or (earlier[0].shape, earlier[0].dtype) != (root.shape, root.dtype):
+                    break
+                root = earlier[0]
+            if (root.dtype, root.shape) != (x.dtype, x.shape[1:]) or not self._untouched(
+                x, loop, low + offset, high + offset, start
+            ):
+                continue
+            target = f"{self.read_outside_loops(x)}[{low + offset}:{high + offset + 1}]"
+            found[(x, target)] = vectorized[root]
+        return found
+
+    def _untouched(self, x: Var, loop: Loop, low: int, high: int, start: int) -> bool:
+        """Whether nothing reads or writes rows low..high of x before the loop's scatter: every
+        statement that reads x before the loop indexes one row outside them."""
+        for item in self.items[:start]:
+            for blk in item.blocks if isinstance(item, Loop) else [item]:
+                for stmt in blk.stmts:
+                    if x not in stmt.refs() or stmt is x.stmt:
+                        continue
+                    row = stmt.args[1] if stmt.kind == "getitem" and len(stmt.args) == 2 else None
+                    if type(row) is not int or low <= row <= high:
+                        return False
+        return True  # inside the loop only the scatter's own views read x (_plan_scatters)
 
     def loop_name(self, var: Var) -> str:
         if var not in self.var_names:
