@@ -611,7 +611,8 @@ class Renderer:
                 continue
             if j in filled:
                 row = f"{filled[j]}[t - {low}]" if low else f"{filled[j]}[t]"
-                inside.append("    " + line(_with_out(stmt, row), read, integer))
+                written = _updated_in_place(stmt, row, read, self.loop_name(stmt.outs[0]))
+                inside += ["    " + text for text in written or [line(_with_out(stmt, row), read, integer)]]
             else:
                 inside.append("    " + line(stmt, read, integer))
             inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
@@ -767,6 +768,22 @@ def _with_out(stmt: Stmt, row: str) -> Stmt:
     else:
         target, args = stmt.target, stmt.args
     return Stmt("call", target, args, {"out": Source(row)}, outs=stmt.outs, reads=stmt.reads, extra=dict(stmt.extra))
+
+
+def _updated_in_place(stmt: Stmt, row: str, read, name: str) -> list[str] | None:
+    """`name = row; name op= other` for a binary operator whose operand is that very row: the
+    same values as `np.op(a, b, out=row)` (a * b and a + b are b * a and b + a in IEEE
+    arithmetic), in the cheaper in-place form."""
+    if stmt.kind != "binop" or stmt.target not in ("+", "-", "*", "/") or not all(type(a) is Ref for a in stmt.args):
+        return None
+    left, right = (read(a.var) for a in stmt.args)
+    if left == row:
+        other = right
+    elif right == row and stmt.target in ("+", "*"):
+        other = left
+    else:
+        return None
+    return [f"{name} = {row}", f"{name} {stmt.target}= {other}"]
 
 
 def _without_unread_buffers(lines: list[str], buffers: list[str]) -> list[str]:

@@ -41,6 +41,10 @@ def simplify(stmts: list[Stmt], outputs: list[Var]) -> tuple[list[Stmt], list[Va
             stmt.args = _renamed(stmt.args, alias)
             stmt.kwargs = {key: _renamed(value, alias) for key, value in stmt.kwargs.items()}
             stmt.reads = None
+        same = _identity_of(stmt)
+        if same is not None and unwritten(same) and unwritten(stmt.outs[0]):
+            alias[stmt.outs[0]] = same
+            continue
         if stmt.outs and all(v in constants for v in stmt.outs):
             kept.append(stmt)  # read as numbers from now on; dropped if nothing else reads it
             continue
