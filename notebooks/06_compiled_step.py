@@ -214,7 +214,7 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     ),
     (
         "    deltas[t] = (...) * hidden_grad",
-        ["    d_tanh_l0_t = np.multiply(d_linear_l0_t, d_tanh_l0_t_all_2[t - 1], out=d_tanh_l0_t_all_2[t - 1])"],
+        ["    d_tanh_l0_t = d_tanh_l0_t_all_2[t - 1]", "    d_tanh_l0_t *= d_linear_l0_t"],
     ),
     ("    hidden_grad = Whh.T @ deltas[t]", ["    d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)"]),
     ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0 += np.dot(d_tanh_rows.T, tanh_rows)"]),
@@ -243,8 +243,8 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    carried, so the program computes it for all the loop's steps at once, before the loop, into
 #    the rows of the zeros that gather the steps' gradients for the input projection.
 # 4. $\delta a_t = (1 - h_t^2) \odot \delta h_t$. `d_linear_l0_t` is $\delta h_t$, computed by
-#    the iteration before (step $t + 1$); the result replaces $1 - h_t^2$ in its row of the same
-#    array, which becomes the hand code's `deltas`.
+#    the iteration before (step $t + 1$); the product replaces $1 - h_t^2$ in its row (`*=`), so
+#    that array becomes the hand code's `deltas`.
 # 5. $\delta h_{t-1} = W_{hh}^\top \delta a_t$, as a row $\delta a_t^\top W_{hh}$. The program
 #    multiplies by `weight_hh_l0` itself because the forward loop multiplied by its transpose
 #    (`linear_l0_t = weight_hh_l0.T`), and the backward of `h @ W.T` is `d @ W`: the chain rule,
