@@ -217,7 +217,7 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
         ["    d_tanh_l0_t = d_tanh_l0_t_all_2[t - 1]", "    d_tanh_l0_t *= d_linear_l0_t"],
     ),
     ("    hidden_grad = Whh.T @ deltas[t]", ["    d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)"]),
-    ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0 += np.dot(d_tanh_rows.T, tanh_rows)"]),
+    ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0 = np.dot(d_tanh_rows.T, tanh_rows)"]),
     (
         "dWxh = deltas.T @ inputs",
         ["d_getitem_l0[1:12] += 0.0", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
@@ -251,9 +251,9 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    applied op by op, puts the transpose where it belongs. The document wrote `Whh @ temp`,
 #    whose row form would be `np.dot(d_tanh_l0_t, weight_hh_l0.T)`: the transpose it missed.
 # 6. $\sum_t \delta a_t h_{t-1}^\top$ as one product over the loop's steps (`tanh_rows` are their
-#    $h_{t-1}$), added to a sum that starts at zero before the loop. At t = 0 the
-#    factor is $h_0 = 0$: the program knows that product is zero on every call and adds zeros
-#    (it multiplies only if the gradient is not finite, so a NaN still reaches the weights).
+#    $h_{t-1}$). At t = 0 the factor is $h_0 = 0$: the program knows that product is zero on
+#    every call and adds nothing (it multiplies and adds only if the gradient is not finite, so
+#    a NaN still reaches the weights).
 # 7. Every step's $\delta a_t$ is row t of `d_getitem_l0` already; adding 0.0 gives each row the
 #    value that adding it into zeros gives (a $-0.0$ becomes $0.0$, nothing else changes). The
 #    input projection of all steps was one product forward, so its gradient is one product

@@ -60,12 +60,13 @@ class Renderer:
         }
         self.extra_buffered: set = set()
         self.stacks: dict = {}  # (family, position) -> (stacked variable, first step, last step)
+        self.dropped: set = set()  # id() of statements left out: the loops write what they made
+        self.starts: set = set()  # sums a loop starts: `acc = ...` after it, their zeros left out
         for item in self.items:
             if isinstance(item, Loop):
                 self._plan_loop(item)
         self.buffered_positions = self._plan_buffers()
         self.rows: dict = {}  # (family, position) -> (array name, first step): values kept as its rows
-        self.dropped: set = set()  # id() of the stacks of such values: their rows are the stack
         self._plan_rows()
 
     # ------------------------------------------------------------ what a loop does once
@@ -94,9 +95,28 @@ class Renderer:
             fusion = self._fusion(loop, j, stmt, mine, made_by)
             if fusion is not None:
                 loop.fused[j] = fusion
+                self._plan_start(loop, fusion)
         if len(loop.blocks) >= MIN_STACKED:
             self._plan_vectorized(loop, mine)
             self._plan_scatters(loop, made_by)
+
+    def _plan_start(self, loop: Loop, fusion: tuple) -> None:
+        """A fused sum into zeros made for it that nothing touched before the loop: the sum after
+        the loop is the first value (`acc = G^T @ X`), not added to zeros (which would only turn
+        a -0.0 into 0.0); the zeros are not made."""
+        kind, acc, a, b, _ = fusion
+        made = acc.stmt
+        if made is None or not (made.kind == "call" and made.target == "np.zeros" and not made.refs()):
+            return
+        if any(v.dtype != acc.dtype for v in (a, b) if v is not None):
+            return
+        start = self.item_number[id(loop.blocks[0])]
+        for item in self.items[:start]:
+            for blk in item.blocks if isinstance(item, Loop) else [item]:
+                if any(acc in stmt.refs() or stmt.writes is acc for stmt in blk.stmts):
+                    return
+        self.starts.add(acc)
+        self.dropped.add(id(made))
 
     def _plan_vectorized(self, loop: Loop, mine: set) -> None:
         """Elementwise statements that read only values made before the loop (the forward
@@ -631,14 +651,14 @@ class Renderer:
         for kind, acc, a, b, _ in loop.fused.values():
             rows_a = self.stacked(loop, a, low, high, after, stacks_after)
             if kind == "sum":
-                after.append(f"{read(acc)} += {rows_a}.sum(axis=(0, 1))")
+                after.append(f"{read(acc)} {'=' if acc in self.starts else '+='} {rows_a}.sum(axis=(0, 1))")
             else:
                 rows_b = self.stacked(loop, b, low, high, after, stacks_after)
                 a_rows = self.names(a.hint + "_rows")
                 b_rows = self.names(b.hint + "_rows")
                 after.append(f"{a_rows} = {rows_a}.reshape(-1, {a.shape[-1]})")
                 after.append(f"{b_rows} = {rows_b}.reshape(-1, {b.shape[-1]})")
-                after.append(f"{read(acc)} += np.dot({a_rows}.T, {b_rows})")
+                after.append(f"{read(acc)} {'=' if acc in self.starts else '+='} np.dot({a_rows}.T, {b_rows})")
         for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
             for stmt, template in zip(blk.stmts, first.stmts):
                 for var, same in zip(stmt.outs, template.outs):

@@ -168,7 +168,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
         namespace[_dtype(dtype)] = dtype
 
     mark_handovers(stmts, outputs)
-    mark_zero_products(stmts)
+    stmts = mark_zero_products(stmts)
     namespace["_hand_over"] = hand_over
     renderer = Renderer(rolling.arrange(stmts, loop), var_names, names)
     renamed = dict(zip(traced_outputs, outputs))
@@ -395,12 +395,19 @@ def known_zeros(stmts: list[Stmt]) -> set:
     return {v for v in zero if family[v] not in written}
 
 
-def mark_zero_products(stmts: list[Stmt]) -> None:
+def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
     """A matrix product with a factor that is zero on every call (h_0 = 0 at the first step) is
     zero unless the other factor holds an inf or a NaN: where that factor is smaller than the
     product and the product is large, the program checks it and makes zeros instead of
-    multiplying."""
+    multiplying. A product only added into a sum (W_hh's gradient) is added only when the check
+    fails: adding zeros changes no value (a -0.0 in the sum aside). Returns the statements
+    without those additions."""
     zeros = known_zeros(stmts)
+    readers: dict[Var, list] = {}
+    for stmt in stmts:
+        for var in stmt.refs():
+            readers.setdefault(var, []).append(stmt)
+    folded = set()
     for stmt in stmts:
         if not (stmt.kind == "call" and stmt.target == "np.dot" and not stmt.kwargs and len(stmt.args) == 2) and not (
             stmt.kind == "binop" and stmt.target == "@"
@@ -415,6 +422,21 @@ def mark_zero_products(stmts: list[Stmt]) -> None:
         if other is None or size < MIN_ZERO_PRODUCT or math.prod(other.shape) >= size:
             continue
         stmt.extra["zero_unless"] = other
+        found = readers.get(out, [])
+        add = found[0] if len(found) == 1 else None
+        if (
+            add is not None
+            and add.kind == "inplace"
+            and add.target == "+="
+            and type(add.args[0]) is Ref
+            and type(add.args[1]) is Ref
+            and add.args[1].var is out
+            and (add.args[0].var.shape, add.args[0].var.dtype) == (out.shape, out.dtype)
+        ):
+            stmt.extra["add_into"] = add.args[0].var
+            stmt.writes = add.args[0].var
+            folded.add(id(add))
+    return [stmt for stmt in stmts if id(stmt) not in folded]
 
 
 def live_statements(stmts: list[Stmt], outputs: list[Var]) -> list[Stmt]:

@@ -153,6 +153,9 @@ def line(stmt: Stmt, name_of, integer=None, sequence=None) -> str:
     if stmt.outs[0].scalar and len(stmt.outs) == 1:
         text = f"np.asarray({text})"
     other = stmt.extra.get("zero_unless")
+    if other is not None and "add_into" in stmt.extra:
+        total = name_of(stmt.extra["add_into"])
+        return f"if not np.isfinite({name_of(other)}).all(): {total} += {text}  # else a factor is zero"
     if other is not None:
         out = stmt.outs[0]
         shape = "(" + ", ".join(map(str, out.shape)) + ("," if len(out.shape) == 1 else "") + ")"
