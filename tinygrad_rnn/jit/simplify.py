@@ -6,8 +6,8 @@ NumPy calls: what the loss's chain of small arrays makes on every call.
   written as that number where an elementwise operator reads it beside an array of the
   result's shape: `c * g` with c = [[-1.0, -1.0]] becomes `-1.0 * g`.
 - An identity: `x * 1`, `1 * x`, `x / 1` and `x ** 1` of the same dtype and shape are x itself
-  (IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included), and so is a copy
-  `np.array(x)` that nothing writes into.
+  (IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included), and so are a copy
+  `np.array(x)` and the one element of a stack, `np.array((x,))[0]`, that nothing writes into.
 
 A variable is replaced by another only where no statement writes into either of them or into an
 array that may share their memory, so no in-place update can tell the two apart.
@@ -151,6 +151,8 @@ def _identity_of(stmt: Stmt) -> Var | None:
     candidates = []
     if stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and not stmt.kwargs and len(stmt.args) == 1:
         candidates = [stmt.args[0].var] if type(stmt.args[0]) is Ref else []
+    if stmt.kind == "getitem":
+        candidates = _stacked_element(stmt)
     if stmt.kind != "binop":
         return _same_form(candidates, stmt.outs[0])
     a, b = stmt.args
@@ -159,6 +161,22 @@ def _identity_of(stmt: Stmt) -> Var | None:
     if stmt.target == "*" and type(b) is Ref and _is_one(a):
         candidates.append(b.var)
     return _same_form(candidates, stmt.outs[0])
+
+
+def _stacked_element(stmt: Stmt) -> list:
+    """[x] for `np.array((x,))[0]`: the one step of a layer's stacked outputs taken out again.
+    (A longer stack stays: a loop writes the steps into its rows, and the backward pass reads
+    them stacked.)"""
+    stacked, index = stmt.args
+    made = stacked.var.stmt if type(stacked) is Ref else None
+    if made is None or type(index) is not int or not (made.kind == "call" and made.target == "np.array"):
+        return []
+    if made.kwargs or len(made.args) != 1 or not isinstance(made.args[0], tuple):
+        return []
+    elements = made.args[0]
+    if len(elements) != 1 or index not in (0, -1) or type(elements[0]) is not Ref:
+        return []
+    return [elements[0].var]
 
 
 def _same_form(candidates: list, out: Var) -> Var | None:
