@@ -327,8 +327,8 @@ class Renderer:
                 j = position[0]
                 steps = [self.block_of[v].step for v in variables]
                 if (
-                    steps != sorted(loop.steps)
-                    or steps != loop.steps
+                    steps != loop.steps
+                    or loop.steps != sorted(loop.steps)
                     or any(self.position[v] != position for v in variables)
                     or out in self.written
                     or any(v in self.written for v in variables)
@@ -591,7 +591,7 @@ class Renderer:
             for var in stmt.outs:
                 key = (first.family, self.position[var])
                 if key in self.rows:
-                    name, row_first = self.rows[key]
+                    name = self.rows[key][0]
                     shape = ", ".join(str(n) for n in (len(loop.steps),) + tuple(var.shape))
                     before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
                     filled[j] = name
@@ -683,14 +683,14 @@ class Renderer:
         vectorized = {first.stmts[j].outs[0]: j for j in loop.vectorized}
         start = self.item_number[id(first)]
         found = {}
-        for j, (v, x, parts, offset, g) in loop.scatters.items():
+        for _, x, parts, offset, g in loop.scatters.values():
             made = x.stmt
             if len(parts) != 1 or made is None or not (made.kind == "call" and made.target == "np.zeros"):
                 continue
             if made.refs() or made.kwargs.get("dtype") is None or not x.contiguous:
                 continue
             maker = first.stmts[self.position[g][0]]
-            chain = [v2 for v2 in maker.refs() if v2 in vectorized and self.readers.get(v2) == 1]
+            chain = [u for u in maker.refs() if u in vectorized and self.readers.get(u) == 1]
             if not chain or not _into_out(maker) or (chain[0].shape, chain[0].dtype) != (g.shape, g.dtype):
                 continue
             root = chain[0]
