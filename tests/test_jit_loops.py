@@ -100,3 +100,35 @@ def test_a_float32_model_stays_float32():
     loss = compiled(x, y)
     assert loss.dtype == np.float32
     assert all(p.grad.dtype == np.float32 for p in rnn.parameters())
+
+
+@pytest.mark.parametrize("steps", [4, 7, 50])
+def test_every_backward_step_but_the_first_is_one_loop(steps):
+    source = program_for(steps)
+    assert f"for t in range(0, {steps}):" in source  # h_0 is the forward loop's starting value
+    assert f"for t in range({steps - 1}, 0, -1):" in source  # the head's gradient, the backward one's
+    assert "# backward: layer0/t=0" in source and f"# backward: layer0/t={steps - 1}" not in source
+
+
+def test_the_carried_gradient_is_a_local_not_a_buffer_of_every_step():
+    source = program_for(50)
+    assert "d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)" in source
+    assert "_steps[t + 1]" not in source  # no value of the iteration before is read from a buffer
+
+
+def test_the_loss_chain_of_a_mean_folds_to_one_product():
+    source = program_for(7)
+    assert "np.ones_like" not in source and "np.full(" not in source
+
+
+def test_no_list_keeps_every_step_the_outputs_are_rows_of_their_stack():
+    source = program_for(50)
+    assert "[None] *" not in source  # no per-step buffer at all
+    assert "np.tanh(linear_l0_t_2, out=stack_l0[t])" in source
+    assert "np.array(tuple(" not in source  # the stack is not copied from the steps
+
+
+def test_the_deltas_are_computed_in_the_rows_that_gather_the_input_gradient():
+    source = program_for(50)
+    assert "out=d_getitem_l0[1:50])" in source
+    assert "d_getitem_l0[1:50] += 0.0" in source

@@ -74,40 +74,6 @@ def test_a_python_number_where_the_dtype_allows():
     assert kept[-1].args[0] == -1.0 and type(kept[-1].args[0]) is float
 
 
-def elman_program(steps, batch=2):
-    rnn, head = nn.RNN(3, 5, rng=0), nn.Linear(5, 1, rng=1)
-
-    def step(x, y):
-        out, _ = rnn(x)
-        loss = F.mse_loss(head(out[-1]), y)
-        loss.backward()
-        return loss
-
-    compiled = jit(step)
-    x, y = np.random.default_rng(0).standard_normal((steps, batch, 3)), np.zeros((batch, 1))
-    compiled(x, y)
-    return compiled.source
-
-
-@pytest.mark.parametrize("steps", [4, 7, 50])
-def test_every_backward_step_but_the_first_is_one_loop(steps):
-    source = elman_program(steps)
-    assert f"for t in range(0, {steps}):" in source  # h_0 is the forward loop's starting value
-    assert f"for t in range({steps - 1}, 0, -1):" in source  # the head's gradient, the backward one's
-    assert "# backward: layer0/t=0" in source and f"# backward: layer0/t={steps - 1}" not in source
-
-
-def test_the_carried_gradient_is_a_local_not_a_buffer_of_every_step():
-    source = elman_program(50)
-    assert "d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)" in source
-    assert "_steps[t + 1]" not in source  # no value of the iteration before is read from a buffer
-
-
-def test_the_loss_chain_of_a_mean_folds_to_one_product():
-    source = elman_program(7)
-    assert "np.ones_like" not in source and "np.full(" not in source
-
-
 def test_a_step_that_multiplies_by_one_and_writes_in_place_matches_eager():
     w = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 
@@ -128,19 +94,6 @@ def test_a_step_that_multiplies_by_one_and_writes_in_place_matches_eager():
         loss = compiled(x)
         np.testing.assert_array_equal(w.grad, eager)
     assert loss.item() == step(x).item()
-
-
-def test_no_list_keeps_every_step_the_outputs_are_rows_of_their_stack():
-    source = elman_program(50)
-    assert "[None] *" not in source  # no per-step buffer at all
-    assert "np.tanh(linear_l0_t_2, out=stack_l0[t])" in source
-    assert "np.array(tuple(" not in source  # the stack is not copied from the steps
-
-
-def test_the_deltas_are_computed_in_the_rows_that_gather_the_input_gradient():
-    source = elman_program(50)
-    assert "out=d_getitem_l0[1:50])" in source
-    assert "d_getitem_l0[1:50] += 0.0" in source
 
 
 @pytest.mark.parametrize("kind", [nn.RNN, nn.LSTM, nn.GRU])
