@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .ir import Literal, Ref, Stmt, Var, _refs_in
+from .simplify import value_reads
 from .traced import Traced, plain
 
 _ACTIVE = None  # the recorder of the trace in progress, if any
@@ -400,13 +401,13 @@ class Recorder:
         if isinstance(result, np.ndarray):
             var = self.new_var(result, hint)
             var.stmt = stmt
-            var.value = self.uniform_value(result)
+            var.value = self.uniform_value(result, stmt)
             stmt.outs = (var,)
             return self.traced(result, var)
         if isinstance(result, np.generic):
             array = np.asarray(result)
             var = self.new_var(array, hint)
-            var.stmt, var.scalar, var.value = stmt, True, self.uniform_value(array)
+            var.stmt, var.scalar, var.value = stmt, True, self.uniform_value(array, stmt)
             stmt.outs = (var,)
             return self.traced(array, var)
         if isinstance(result, (tuple, list)) and result and all(isinstance(r, np.ndarray) for r in result):
@@ -421,8 +422,11 @@ class Recorder:
         self.fall_back(f"{stmt.target} returned a {type(result).__name__} computed from traced arrays")
         return result
 
-    def uniform_value(self, array: np.ndarray):
-        """uniform_value(array), with NumPy's calls inside it left unrecorded."""
+    def uniform_value(self, array: np.ndarray, stmt: Stmt):
+        """uniform_value(array) where the statement read constants alone (no value otherwise),
+        with NumPy's calls inside it left unrecorded."""
+        if any(var.value is None for var in value_reads(stmt)):
+            return None
         self.depth += 1
         try:
             return uniform_value(plain(array) if isinstance(array, Traced) else array)

@@ -96,19 +96,24 @@ def _constants(stmts: list[Stmt], unwritten) -> dict[Var, object]:
         (out,) = stmt.outs
         if out.value is None or not unwritten(out):
             continue
-        reads = stmt.refs()
+        reads = value_reads(stmt)
         if stmt.kind == "call":
-            if stmt.target in _MADE_FROM_SHAPE:
-                reads = reads[1:]
-            elif not stmt.target.startswith("np.") or stmt.target.startswith(("np.empty", "np.random")):
+            if not stmt.target.startswith("np.") or stmt.target.startswith(("np.empty", "np.random")):
                 continue
-            elif not reads and stmt.target not in _MADE_FROM_NOTHING:
+            if not reads and stmt.target not in _MADE_FROM_NOTHING | _MADE_FROM_SHAPE:
                 continue
         elif not reads:
             continue
         if all(v in constants for v in reads):
             constants[out] = out.value
     return constants
+
+
+def value_reads(stmt: Stmt) -> tuple:
+    """The variables whose values the statement's result depends on (np.ones_like(x) reads only
+    x's shape): a result can be a constant only where these all are."""
+    reads = stmt.refs()
+    return reads[1:] if stmt.kind == "call" and stmt.target in _MADE_FROM_SHAPE else reads
 
 
 def _write_constants_as_numbers(stmt: Stmt, constants: dict) -> None:
