@@ -83,10 +83,12 @@ print(f"loss {compiled_loss:.12f}; {len(parameters)} gradients agree with the ea
 #
 # `compiled.source` is the Python text of the program the last call ran (`compiled.print_source()`
 # prints it). Read it beside a
-# document's hand-written BPTT: the forward loop over $t$, then the backward loop from the last
-# step to the first, carrying the gradient of the hidden state (`d_...`) and adding each step's
-# share into the weight gradients. Where a document multiplies by `Whh` where the chain rule
-# needs `Whh.T`, the generated line shows which one the ops' own derivatives produce.
+# document's hand-written BPTT: the forward loop over $t$, writing each hidden state into its row
+# of the stacked output, then the backward loop from the last step to the first, carrying the
+# gradient of the hidden state (`d_...`) as a local and turning the rows of $1 - h_t^2$ into the
+# deltas in place; each weight's gradient is then one product over all the steps' rows. Where a
+# document multiplies by `Whh` where the chain rule needs `Whh.T`, the generated line shows which
+# one the ops' own derivatives produce.
 
 # %%
 print(compiled.source)
