@@ -649,14 +649,19 @@ def result_dtype(*values) -> np.dtype:
     return result
 
 
-def promoted(*values) -> list:
+def promoted(*values) -> tuple | list:
     """`values` as Tensors of their result_dtype (a Tensor of another dtype is converted by a
     recorded Cast, so its gradient comes back in its own dtype)."""
-    dtype, only_tensors = None, True
-    for v in values:  # the usual cases, decided without result_dtype: one dtype, numbers beside it
+    dtype = values[0]._data.dtype if isinstance(values[0], Tensor) else None
+    for v in values:
+        if not isinstance(v, Tensor) or v._data.dtype != dtype:
+            break
+    else:
+        return values  # tensors of one dtype, the usual case: nothing to convert
+    dtype = None
+    for v in values:  # a floating dtype with Python numbers beside it: decided without result_dtype
         if isinstance(v, Tensor) or isinstance(v, np.ndarray):
-            own = v._data.dtype if isinstance(v, Tensor) else v.dtype
-            only_tensors = only_tensors and isinstance(v, Tensor)
+            own = v.dtype
             if dtype is None:
                 dtype = own
             elif own != dtype:
@@ -665,10 +670,6 @@ def promoted(*values) -> list:
         elif type(v) is not float and type(v) is not int:
             dtype = None
             break
-        else:
-            only_tensors = False
-    if dtype is not None and only_tensors:  # tensors of one dtype: nothing to convert
-        return list(values)
     if dtype is None or dtype.kind != "f":
         dtype = result_dtype(*values)
     converted = []
@@ -719,27 +720,28 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    parents = tuple(x if x._ctx is None else x._ctx for x in inputs)
-    needs_grad = tuple(x.requires_grad for x in inputs)
-    arrays = [x._data for x in inputs]
-    op = op_class(parents, needs_grad)
+    parents, needs_grad, arrays, leaves = [], [], [], []
+    for x in inputs:  # one pass, cheaper than comprehensions
+        if x._ctx is None:
+            parents.append(x)
+            leaves.append((x, x._version))
+        else:
+            parents.append(x._ctx)
+        needs_grad.append(x.requires_grad)
+        arrays.append(x._data)
+    op = op_class(tuple(parents), tuple(needs_grad))
     try:
         out = op.forward(*arrays, **options)
     except (ValueError, IndexError, TypeError) as error:
         raise _op_error(op_class, inputs, error) from error
-    return _output(out, op, needs_grad, inputs)
-
-
-def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
-    """The op's output tensor, linked to the op only when recording and some input needs a gradient."""
     if STATE.anomaly:
-        check_forward(out, op, parents, STATE.scope_path)
+        check_forward(out, op, inputs, STATE.scope_path)
     if not (STATE.grad_enabled and True in needs_grad):
         return Tensor._from_op(out, None)
     tensor = Tensor._from_op(out, op)
-    op.shape, op.scope, op.output = out.shape, tensor.scope, weakref.ref(tensor)
-    if op.saved is not None:  # backward will read saved values: note the versions of the leaves
-        op.versions = tuple([None if x._ctx is not None else x._version for x in parents])
+    op.shape, op.scope, op.output = tensor._data.shape, tensor.scope, weakref.ref(tensor)
+    if op.saved is not None and leaves:  # backward will read saved values: note the leaves' versions
+        op.versions = leaves
     return tensor
 
 
