@@ -99,8 +99,13 @@ class Module:
                 yield (f"{module_name}.{name}" if module_name else name), param
 
     def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
-            yield param
+        """Every parameter in the tree, each once, in named_parameters' order (without the names)."""
+        seen = set()
+        for module in self.modules():
+            for param in module._parameters.values():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield param
 
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none: bool = True) -> None:
