@@ -206,20 +206,20 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     ("for t in reversed(range(T)):", ["for t in range(9, 0, -1):"]),
     (
         "    1.0 - hiddens[t] ** 2",
-        ["d_tanh_l0_t_all = tanh_stacked * tanh_stacked", "d_tanh_l0_t_all_2 = 1.0 - d_tanh_l0_t_all"],
+        [
+            "d_tanh_l0_t_all = tanh_stacked * tanh_stacked",
+            "d_tanh_l0_t_all_2 = np.subtract(1.0, d_tanh_l0_t_all, out=d_tanh_l0_t_all)",
+        ],
     ),
     (
         "    deltas[t] = (...) * hidden_grad",
-        [
-            "    d_tanh_l0_t = np.multiply(d_linear_l0_steps[t + 1], d_tanh_l0_t_all_2[t - 1],"
-            " out=d_tanh_l0_t_rows[t - 1])"
-        ],
+        ["    d_tanh_l0_t = np.multiply(d_linear_l0_t, d_tanh_l0_t_all_2[t - 1], out=d_tanh_l0_t_all_2[t - 1])"],
     ),
     ("    hidden_grad = Whh.T @ deltas[t]", ["    d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)"]),
     ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0_t10_4 += np.dot(d_tanh_rows.T, tanh_rows)"]),
     (
         "dWxh = deltas.T @ inputs",
-        ["d_getitem_l0_t10[1:10] += d_tanh_l0_t_rows", "d_linear_l0_4 = np.dot(d_linear_l0_2, d_linear_l0_3)"],
+        ["d_getitem_l0_t10[1:10] += d_tanh_l0_t_all_2", "d_linear_l0_4 = np.dot(d_linear_l0_2, d_linear_l0_3)"],
     ),
     ("dbh = deltas.sum(axis=0)", ["d_linear_l0_5 = d_getitem_l0_t10.sum(axis=(0, 1))"]),
 ]
@@ -240,9 +240,9 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 # 2. The same steps, last to first.
 # 3. tanh's derivative $1 - h_t^2$, from its own output. It does not depend on the gradient being
 #    carried, so the program computes it for all the loop's steps at once, before the loop.
-# 4. $\delta a_t = (1 - h_t^2) \odot \delta h_t$. `d_linear_l0_steps[t + 1]` is $\delta h_t$,
-#    computed by step $t + 1$; the result goes into row $t - 1$ of a buffer, the hand code's
-#    `deltas`.
+# 4. $\delta a_t = (1 - h_t^2) \odot \delta h_t$. `d_linear_l0_t` is $\delta h_t$, computed by
+#    the iteration before (step $t + 1$); the result replaces $1 - h_t^2$ in its row of the same
+#    array, which becomes the hand code's `deltas`.
 # 5. $\delta h_{t-1} = W_{hh}^\top \delta a_t$, as a row $\delta a_t^\top W_{hh}$. The program
 #    multiplies by `weight_hh_l0` itself because the forward loop multiplied by its transpose
 #    (`linear_l0_t = weight_hh_l0.T`), and the backward of `h @ W.T` is `d @ W`: the chain rule,

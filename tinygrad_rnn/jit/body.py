@@ -12,6 +12,8 @@ the result the step-by-step program gives (sums only in another order).
 
 from __future__ import annotations
 
+import re
+
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
 from .rolling import MIN_LOOP, MIN_STACKED, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
@@ -257,13 +259,41 @@ class Renderer:
             removed.update((j, scatter[0]))
         return removed
 
+    def _plan_carried(self, loop: Loop) -> None:
+        """The values an iteration reads from the one before it, each read before the iteration
+        makes its own: read as the loop's local name, which still holds the previous value (the
+        first iteration's is set before the loop), so no buffer keeps every step's."""
+        first = loop.blocks[0]
+        direction = loop.steps[1] - loop.steps[0]
+        skipped = self._removed(loop) | set(loop.vectorized)
+        eligible: dict = {}
+        for j, stmt in enumerate(first.stmts):
+            for var in stmt.refs():
+                owner = self.block_of.get(var)
+                if owner is None or owner.family != first.family or var in loop.fixed:
+                    continue
+                position = self.position[var]
+                reads_before = owner.step == first.step - direction and j <= position[0] and j not in skipped
+                ok = reads_before and position[0] not in skipped
+                eligible[position] = eligible.get(position, True) and ok
+        loop.carried = {position for position, ok in eligible.items() if ok}
+
+    def _local_after_loop(self, var: Var) -> bool:
+        """Whether `var` is the last iteration's value of a statement its loop runs: after the
+        loop, the loop's local name still holds it."""
+        loop = self.loop_of.get(var)
+        if loop is None or self.block_of[var] is not loop.blocks[-1]:
+            return False
+        return self.position[var][0] not in self._removed(loop) | set(loop.vectorized)
+
     def _plan_buffers(self) -> set:
         """(family, position) of the values a buffer keeps per step: those a loop reads from
-        another iteration or from an unrolled block of a family, and those made in a loop and
-        read after it."""
+        another iteration (unless carried) or from an unrolled block of a family, and those made
+        in a loop and read after it (unless the last iteration's)."""
         needed = set()
         for item in self.items:
             if isinstance(item, Loop):
+                self._plan_carried(item)
                 removed = self._removed(item)
                 for blk in item.blocks:
                     mine = {v for s in blk.stmts for v in s.outs}
@@ -273,11 +303,16 @@ class Renderer:
                         for var in stmt.refs():
                             if var in mine:
                                 continue
+                            carried = self.position.get(var) in item.carried and self.block_of[var].family == blk.family
+                            if carried and (blk is not item.blocks[0] or var not in self.loop_of):
+                                continue
+                            if carried and self._local_after_loop(var):
+                                continue
                             if var not in item.fixed or var in self.loop_of:
                                 needed.add(var)
             else:
                 for stmt in item.stmts:
-                    needed.update(v for v in stmt.refs() if v in self.loop_of)
+                    needed.update(v for v in stmt.refs() if v in self.loop_of and not self._local_after_loop(v))
                     for run in _sequences((stmt.args, tuple(stmt.kwargs.values()))):
                         needed.update(v for v in run if v in self.block_of and self.block_of[v].family is not None)
         return {
@@ -297,7 +332,7 @@ class Renderer:
         body: list[str] = []
         for item in self.items:
             body += self.loop_lines(item) if isinstance(item, Loop) else self.block_lines(item)
-        return self.allocations + body
+        return _without_unread_buffers(self.allocations + body, list(self.buffers.values()))
 
     def buffer(self, key, var: Var) -> str:
         """The list that keeps, per step, the value at `key` = (family, position)."""
@@ -327,6 +362,8 @@ class Renderer:
 
     def read_outside_loops(self, var: Var) -> str:
         """A variable as read by a statement outside every loop."""
+        if var in self.loop_of and self._local_after_loop(var):
+            return self.name(var)
         if var in self.loop_of:
             blk = self.block_of[var]
             return f"{self.buffer((blk.family, self.position[var]), var)}[{blk.step}]"
@@ -419,10 +456,21 @@ class Renderer:
             if var in loop.fixed:
                 return self.read_outside_loops(var)
             owner = self.block_of[var]
+            if self.position[var] in loop.carried and owner.family == first.family:
+                return self.loop_name(carried_template[self.position[var]])
             return f"{self.buffer((owner.family, self.position[var]), var)}[{_step_index(owner.step - first.step)}]"
 
         removed = self._removed(loop)
         before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
+        carried_template = {self.position[v]: v for v in mine if self.position[v] in loop.carried}
+        for stmt in first.stmts:  # the values the first iteration reads as the previous one's
+            for var in stmt.refs():
+                carried = self.position.get(var) in loop.carried and self.block_of[var].family == first.family
+                if var not in mine and carried:
+                    local = self.loop_name(carried_template[self.position[var]])
+                    initial = f"{local} = {self.read_outside_loops(var)}"
+                    if initial not in before:
+                        before.append(initial)
         stacked_names: dict = {}
 
         def read_stacked(var):
@@ -446,6 +494,10 @@ class Renderer:
             def write(var, out=out):
                 return vector_names[var] if var is out else read_stacked(var)
 
+            # a stacked value read here alone takes this statement's result in its place
+            spent = [v for v in stmt.refs() if v in vector_names and self.readers.get(v) == 1]
+            if spent and _into_out(stmt) and spent[0].shape == out.shape and spent[0].dtype == out.dtype:
+                stmt = _with_out(stmt, vector_names[spent[0]])
             before.append(line(stmt, write, lambda value, position, base=base_of[j]: loop.affine[base + position]))
         # values the sums after the loop stack: written into their rows of one array as they are made
         filled = {}
@@ -457,9 +509,17 @@ class Renderer:
             key = (first.family, self.position[var])
             if key in self.stacks:
                 continue
-            name = self.names(var.hint + "_" + scope_suffix(first.scope, True) + "_rows")
-            shape = ", ".join(str(n) for n in (high - low + 1,) + tuple(var.shape))
-            before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
+            spent = [
+                v
+                for v in stmt.refs()
+                if v in vector_names and self.readers.get(v) == 1 and (v.shape, v.dtype) == (var.shape, var.dtype)
+            ]
+            if spent:  # the row of a stacked value read here alone: the step's result takes its place
+                name = vector_names[spent[0]]
+            else:
+                name = self.names(var.hint + "_" + scope_suffix(first.scope, True) + "_rows")
+                shape = ", ".join(str(n) for n in (high - low + 1,) + tuple(var.shape))
+                before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
             filled[j] = name
             self.stacks[key] = (name, low, high)
         inside = [header]
@@ -577,6 +637,17 @@ def _with_out(stmt: Stmt, row: str) -> Stmt:
     else:
         target, args = stmt.target, stmt.args
     return Stmt("call", target, args, {"out": Source(row)}, outs=stmt.outs, reads=stmt.reads, extra=dict(stmt.extra))
+
+
+def _without_unread_buffers(lines: list[str], buffers: list[str]) -> list[str]:
+    """`lines` without the buffers that are only ever filled (their allocation and stores)."""
+    for name in buffers:
+        pattern = re.compile(rf"\b{name}\b")
+        uses = [text for text in lines if pattern.search(text)]
+        stores = [text for text in uses if re.match(rf"\s*{name}(\[[^\]]*\])? = ", text)]
+        if len(stores) == len(uses):
+            lines = [text for text in lines if text not in stores]
+    return lines
 
 
 def _step_index(offset: int) -> str:

@@ -65,6 +65,7 @@ class Loop:
     fused: dict = field(default_factory=dict)  # statement number -> (kind, acc, a, b): summed after the loop
     vectorized: list = field(default_factory=list)  # elementwise statements run once on all steps, before
     scatters: dict = field(default_factory=dict)  # statement number -> (view statement, g): added after
+    carried: set = field(default_factory=set)  # positions (j, k) whose previous-iteration value is read as a local
 
 
 def split_blocks(stmts: list[Stmt]) -> list[Block]:

@@ -4,8 +4,9 @@ NumPy calls: what the loss's chain of small arrays makes on every call.
 - A constant: a variable of one element that every call makes alike (np.ones_like(loss), its
   negation, np.full of it, a mean's 1/N) is written as a number where an elementwise operator
   reads it beside an array of the result's shape: `c * g` with c = [[-1.0]] becomes `-1.0 * g`.
-- An identity: `x * 1`, `1 * x`, `x / 1` and `x ** 1` of the same dtype and shape are x itself.
-  IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included.
+- An identity: `x * 1`, `1 * x`, `x / 1` and `x ** 1` of the same dtype and shape are x itself
+  (IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included), and so is a copy
+  `np.array(x)` that nothing writes into.
 
 A variable is replaced by another only where no statement writes into either of them or into an
 array that may share their memory, so no in-place update can tell the two apart.
@@ -116,7 +117,7 @@ def _write_constants_as_numbers(stmt: Stmt, constants: dict) -> None:
         if not (type(a) is Ref and a.var in constants and type(b) is Ref and b.var not in constants):
             continue
         result = stmt.writes if stmt.kind == "inplace" else stmt.outs[0]
-        if b.var.shape != result.shape:
+        if result is None or b.var.shape != result.shape:
             continue
         number = _as_number(constants[a.var], b.var.dtype, result.dtype, stmt.target.rstrip("="), i)
         if number is not None:
@@ -138,16 +139,24 @@ def _as_number(value: np.ndarray, other_dtype, result_dtype, operator: str, posi
 
 
 def _identity_of(stmt: Stmt) -> Var | None:
-    """x for `x * 1`, `1 * x`, `x / 1` and `x ** 1` giving x's dtype and shape, else None."""
-    if stmt.kind != "binop" or len(stmt.outs) != 1:
+    """x for `x * 1`, `1 * x`, `x / 1`, `x ** 1` and a copy `np.array(x)` giving x's dtype and
+    shape, else None."""
+    if len(stmt.outs) != 1:
         return None
-    a, b = stmt.args
     candidates = []
+    if stmt.kind == "call" and stmt.target in ("np.array", "np.copy") and not stmt.kwargs and len(stmt.args) == 1:
+        candidates = [stmt.args[0].var] if type(stmt.args[0]) is Ref else []
+    if stmt.kind != "binop":
+        return _same_form(candidates, stmt.outs[0])
+    a, b = stmt.args
     if stmt.target in ("*", "/", "**") and type(a) is Ref and _is_one(b):
         candidates.append(a.var)
     if stmt.target == "*" and type(b) is Ref and _is_one(a):
         candidates.append(b.var)
-    out = stmt.outs[0]
+    return _same_form(candidates, stmt.outs[0])
+
+
+def _same_form(candidates: list, out: Var) -> Var | None:
     for var in candidates:
         if var.shape == out.shape and var.dtype == out.dtype and var.scalar == out.scalar:
             return var
