@@ -99,23 +99,19 @@ class Module:
                 yield (f"{module_name}.{name}" if module_name else name), param
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every parameter in the tree, each once, in named_parameters' order (without the names)."""
-        seen = set()
-        for module in self.modules():
-            for param in module._parameters.values():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield param
+        for _, param in self.named_parameters():
+            yield param
 
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's accumulated gradient: set it to None (the default), or fill
         it with zeros in place."""
-        for param in self.parameters():
-            if set_to_none:
-                param.grad = None
-            elif param.grad is not None:
-                param.grad[...] = 0
+        for module in self.modules():  # a parameter two modules share is simply visited twice
+            for param in module._parameters.values():
+                if set_to_none:
+                    param.grad = None
+                elif param.grad is not None:
+                    param.grad[...] = 0
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode on this module and every sub-module; returns self."""
