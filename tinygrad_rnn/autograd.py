@@ -297,12 +297,12 @@ class RemovableHandle:
 
 def _check_versions(op) -> None:
     """A RuntimeError when a leaf whose values `op` saved has changed since (its `_version` moved)."""
-    for leaf, version in op.versions:
+    for i, version in op.versions:
+        leaf = op.parents[i]
         if leaf._version != version:
             what = f"tensor '{leaf.name}'" if leaf.name else "the tensor"
-            position = next(i for i, parent in enumerate(op.parents) if parent is leaf)
             raise RuntimeError(
-                f"backward: {what} of shape {leaf.shape} (input {position} of {type(op).__name__}"
+                f"backward: {what} of shape {leaf.shape} (input {i} of {type(op).__name__}"
                 f"{_scope_suffix(op.scope)}) was changed after the op saved it for backward (version "
                 f"{version}, now {leaf._version}): its gradient would come from values it no longer "
                 "has. Run the forward pass again after changing it (after optimizer.step(), say)"

@@ -71,8 +71,8 @@ class Function:
     keeps it. What is known of the output is kept here: its `shape`, the `scope` it was made
     in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
     asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
-    For an op that saved values and has leaf parents, `versions` lists (leaf, its `_version`
-    when the op was recorded), for backward to check.
+    For an op that saved values and has leaf parents, `versions` holds (i, parents[i]._version
+    when the op was recorded) for each leaf parent i, for backward to check.
     """
 
     __slots__ = (

@@ -741,11 +741,11 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    parents, needs_grad, arrays, leaves = [], [], [], []
-    for x in inputs:  # one pass, cheaper than comprehensions
+    parents, needs_grad, arrays, leaf_versions = [], [], [], []
+    for i, x in enumerate(inputs):  # one pass, cheaper than comprehensions
         if x._ctx is None:
             parents.append(x)
-            leaves.append((x, x._version))
+            leaf_versions.append((i, x._version))
         else:
             parents.append(x._ctx)
         needs_grad.append(x.requires_grad)
@@ -761,8 +761,8 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
         return Tensor._from_op(out, None)
     tensor = Tensor._from_op(out, op)
     op.shape, op.scope, op.output = tensor._data.shape, tensor.scope, weakref.ref(tensor)
-    if op.saved is not None and leaves:  # backward will read saved values: note the leaves' versions
-        op.versions = leaves
+    if op.saved is not None and leaf_versions:  # backward will read saved values: note the leaves' versions
+        op.versions = tuple(leaf_versions)
     return tensor
 
 
