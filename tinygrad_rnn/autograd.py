@@ -297,13 +297,14 @@ class RemovableHandle:
 
 def _check_versions(op) -> None:
     """A RuntimeError when a leaf whose values `op` saved has changed since (its `_version` moved)."""
-    for i, (parent, version) in enumerate(zip(op.parents, op.versions)):
-        if version is not None and parent._version != version:
-            what = f"tensor '{parent.name}'" if parent.name else "the tensor"
+    for i, version in op.versions:
+        leaf = op.parents[i]
+        if leaf._version != version:
+            what = f"tensor '{leaf.name}'" if leaf.name else "the tensor"
             raise RuntimeError(
-                f"backward: {what} of shape {parent.shape} (input {i} of {type(op).__name__}"
+                f"backward: {what} of shape {leaf.shape} (input {i} of {type(op).__name__}"
                 f"{_scope_suffix(op.scope)}) was changed after the op saved it for backward (version "
-                f"{version}, now {parent._version}): its gradient would come from values it no longer "
+                f"{version}, now {leaf._version}): its gradient would come from values it no longer "
                 "has. Run the forward pass again after changing it (after optimizer.step(), say)"
             )
 

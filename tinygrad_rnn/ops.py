@@ -71,8 +71,8 @@ class Function:
     keeps it. What is known of the output is kept here: its `shape`, the `scope` it was made
     in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
     asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
-    For an op that saved values, `versions` holds each leaf parent's `_version` when it was
-    recorded (None for a parent that is an op), for backward to check.
+    For an op that saved values and has leaf parents, `versions` holds (i, parents[i]._version
+    when the op was recorded) for each leaf parent i, for backward to check.
     """
 
     __slots__ = (
@@ -230,16 +230,21 @@ class Linear(Function):
 
     One op for what would be a transpose, a product and a sum: a layer's affine map, and a
     recurrent step's h_{t-1} @ W_hh^T + p_t with the step's input term p_t as b.
+
+    `x_is_zero` says that x is a constant of zeros (h_0 = 0 at a recurrent layer's first step):
+    then dw = g^T @ 0 is zero wherever g is finite, and backward sends a ZeroGrad instead of
+    multiplying; a g holding a NaN or an inf takes the product, so that NaN * 0 = NaN reaches dw.
     """
 
-    __slots__ = ("bias_shape",)
+    __slots__ = ("bias_shape", "x_is_zero")
 
-    def forward(self, x, w, b=None):
+    def forward(self, x, w, b=None, x_is_zero=False):
         if w.ndim != 2:
             raise ValueError(f"the weight must be a matrix (out, in), got shape {w.shape}")
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"x's last axis must have the weight's {w.shape[1]} columns, got x {x.shape}")
         self.saved = (x, w)
+        self.x_is_zero = x_is_zero
         z = _rows_times(x, w.T)
         if b is None:
             return z
@@ -257,7 +262,12 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.saved
         dx = _rows_times(g, w) if self.needs_grad[0] else None
-        dw = np.dot(_rows(g).T, _rows(x)) if self.needs_grad[1] else None
+        dw = None
+        if self.needs_grad[1]:
+            if self.x_is_zero and np.isfinite(g).all():
+                dw = ZeroGrad(w.shape, np.result_type(g, x))
+            else:
+                dw = np.dot(_rows(g).T, _rows(x))
         if len(self.parents) == 2:
             return dx, dw
         return dx, dw, unbroadcast(g, self.bias_shape) if self.needs_grad[2] else None

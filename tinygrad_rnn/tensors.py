@@ -592,6 +592,27 @@ class Tensor:
         return apply(ops.Cast, self, dtype=target)
 
 
+class KnownZeros(Tensor):
+    """A constant tensor of zeros that an op may take as zero without reading it: a recurrent
+    layer's initial state when none is given (h_0 = 0, as in PyTorch). Its values cannot
+    change (the array is read-only and `.data` cannot be replaced), so `linear` can tell its
+    op that x = 0 (see ops.Linear)."""
+
+    __slots__ = ()
+
+    def __init__(self, shape: tuple, dtype=DEFAULT_DTYPE, name: str | None = None):
+        super().__init__(np.zeros(shape, dtype=dtype), name=name)
+        self._data.flags.writeable = False
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, array: np.ndarray) -> None:
+        raise TypeError(f"KnownZeros '{self.name}': the values of a constant of zeros cannot be replaced")
+
+
 # ---------------------------------------------------------------- type promotion, as PyTorch's
 # An operand with axes outranks a 0-d one, which outranks a Python number (NumPy scalars and
 # lists count as numbers): a lower-ranked operand changes the result's dtype only when its
@@ -649,14 +670,19 @@ def result_dtype(*values) -> np.dtype:
     return result
 
 
-def promoted(*values) -> list:
+def promoted(*values) -> tuple | list:
     """`values` as Tensors of their result_dtype (a Tensor of another dtype is converted by a
     recorded Cast, so its gradient comes back in its own dtype)."""
-    dtype, only_tensors = None, True
-    for v in values:  # the usual cases, decided without result_dtype: one dtype, numbers beside it
+    dtype = values[0]._data.dtype if isinstance(values[0], Tensor) else None
+    for v in values:
+        if not isinstance(v, Tensor) or v._data.dtype != dtype:
+            break
+    else:
+        return values  # tensors of one dtype, the usual case: nothing to convert
+    dtype = None
+    for v in values:  # a floating dtype with Python numbers beside it: decided without result_dtype
         if isinstance(v, Tensor) or isinstance(v, np.ndarray):
-            own = v._data.dtype if isinstance(v, Tensor) else v.dtype
-            only_tensors = only_tensors and isinstance(v, Tensor)
+            own = v.dtype
             if dtype is None:
                 dtype = own
             elif own != dtype:
@@ -665,10 +691,6 @@ def promoted(*values) -> list:
         elif type(v) is not float and type(v) is not int:
             dtype = None
             break
-        else:
-            only_tensors = False
-    if dtype is not None and only_tensors:  # tensors of one dtype: nothing to convert
-        return list(values)
     if dtype is None or dtype.kind != "f":
         dtype = result_dtype(*values)
     converted = []
@@ -719,27 +741,28 @@ def apply(op_class, *inputs: Tensor, **options) -> Tensor:
 
     The op's graph parents are, for each input, the op that made it (`_ctx`) or the input
     itself when it is a leaf."""
-    parents = tuple(x if x._ctx is None else x._ctx for x in inputs)
-    needs_grad = tuple(x.requires_grad for x in inputs)
-    arrays = [x._data for x in inputs]
-    op = op_class(parents, needs_grad)
+    parents, needs_grad, arrays, leaf_versions = [], [], [], []
+    for i, x in enumerate(inputs):  # one pass, cheaper than comprehensions
+        if x._ctx is None:
+            parents.append(x)
+            leaf_versions.append((i, x._version))
+        else:
+            parents.append(x._ctx)
+        needs_grad.append(x.requires_grad)
+        arrays.append(x._data)
+    op = op_class(tuple(parents), tuple(needs_grad))
     try:
         out = op.forward(*arrays, **options)
     except (ValueError, IndexError, TypeError) as error:
         raise _op_error(op_class, inputs, error) from error
-    return _output(out, op, needs_grad, inputs)
-
-
-def _output(out: np.ndarray, op, needs_grad: tuple, parents: tuple) -> Tensor:
-    """The op's output tensor, linked to the op only when recording and some input needs a gradient."""
     if STATE.anomaly:
-        check_forward(out, op, parents, STATE.scope_path)
+        check_forward(out, op, inputs, STATE.scope_path)
     if not (STATE.grad_enabled and True in needs_grad):
         return Tensor._from_op(out, None)
     tensor = Tensor._from_op(out, op)
-    op.shape, op.scope, op.output = out.shape, tensor.scope, weakref.ref(tensor)
-    if op.saved is not None:  # backward will read saved values: note the versions of the leaves
-        op.versions = tuple([None if x._ctx is not None else x._version for x in parents])
+    op.shape, op.scope, op.output = tensor._data.shape, tensor.scope, weakref.ref(tensor)
+    if op.saved is not None and leaf_versions:  # backward will read saved values: note the leaves' versions
+        op.versions = tuple(leaf_versions)
     return tensor
 
 
@@ -762,10 +785,12 @@ def _check_sequence(name: str, tensors) -> list:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result;
-    operands of different dtypes are promoted first (see result_dtype)."""
-    if bias is None:
-        return apply(ops.Linear, *promoted(x, weight))
-    return apply(ops.Linear, *promoted(x, weight, bias))
+    operands of different dtypes are promoted first (see result_dtype). An x of KnownZeros
+    (a recurrent layer's h_0) is named to the op, whose backward then skips g^T @ 0."""
+    operands = promoted(x, weight) if bias is None else promoted(x, weight, bias)
+    if isinstance(x, KnownZeros):
+        return apply(ops.Linear, *operands, x_is_zero=True)
+    return apply(ops.Linear, *operands)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
