@@ -1,42 +1,12 @@
-"""The default initial state h_0 = 0: recorded like any state, its product's gradient exact.
-
-A recurrent layer given no initial state uses KnownZeros, so that backward of h_0 @ W_hh^T
-sends W_hh a ZeroGrad instead of multiplying by zeros, except where the incoming gradient
-holds a NaN or an inf (NaN * 0 = NaN, as PyTorch computes it).
-"""
+"""The default initial state h_0 = 0: recorded like any state, as PyTorch computes it, so that
+W_hh's gradient after one step is a zero array of its own and a NaN at the first step reaches
+W_hh (NaN * 0 = NaN)."""
 
 import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.tensors import KnownZeros, linear
-
-
-def _linear_grads(x: Tensor, seed: np.ndarray, rng_seed: int = 0) -> tuple:
-    rng = np.random.default_rng(rng_seed)
-    w = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
-    b = Tensor(rng.standard_normal(4), requires_grad=True)
-    z = linear(x, w, b)
-    z.backward(seed)
-    return z.data, w.grad, b.grad
-
-
-@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
-def test_the_weight_gradient_through_known_zeros_equals_the_product(bad):
-    seed = np.random.default_rng(1).standard_normal((2, 4))
-    if bad is not None:
-        seed[1, 2] = bad
-    known = _linear_grads(KnownZeros((2, 3), name="h_0"), seed)
-    multiplied = _linear_grads(Tensor(np.zeros((2, 3))), seed)
-    for a, b in zip(known, multiplied):
-        np.testing.assert_array_equal(a, b)
-    dw = known[1]
-    if bad is None:
-        np.testing.assert_array_equal(dw, np.zeros((4, 3)))
-    else:  # the row of the weight that met the NaN or inf is NaN, every other row zero
-        assert np.isnan(dw[2]).all()
-        np.testing.assert_array_equal(np.delete(dw, 2, axis=0), 0.0)
+from tinygrad_rnn import nn
 
 
 @pytest.mark.parametrize("layer", [nn.RNN, nn.LSTM, nn.GRU])
@@ -71,16 +41,6 @@ def test_a_nan_at_the_first_step_reaches_weight_hh_as_in_pytorch():
         np.testing.assert_allclose(param.grad, getattr(reference, name).grad.numpy(), rtol=1e-12, err_msg=name)
     assert np.isnan(rnn.weight_hh_l0.grad[3]).all()
     np.testing.assert_array_equal(rnn.weight_hh_l0.grad[:3], 0.0)
-
-
-def test_known_zeros_cannot_change():
-    h_0 = KnownZeros((2, 3), dtype=np.float32, name="h_0")
-    assert h_0.dtype == np.float32 and not h_0.requires_grad
-    np.testing.assert_array_equal(h_0.data, np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="read-only"):
-        h_0.data[0, 0] = 1.0
-    with pytest.raises(TypeError, match="KnownZeros 'h_0'.*cannot be replaced"):
-        h_0.data = np.ones((2, 3))
 
 
 def test_a_given_initial_state_of_zeros_gives_the_same_gradients():

@@ -3,13 +3,11 @@
 A gradient is a NumPy array of its tensor's shape, or one of two lazy kinds that stand for one:
 
     IndexedGrad   zero except at an index: what x[index] sends back to x
-    ZeroGrad      zero everywhere: what stack() sends to the inputs whose rows were not used,
-                  and what h_0 @ W_hh^T sends to W_hh when h_0 = 0 (see ops.Linear)
+    ZeroGrad      zero everywhere: what stack() sends to the inputs whose rows were not used
 
-Both offer `dense()` (the array: fresh for IndexedGrad, a read-only view of one zero for
-ZeroGrad) and `add_to(total)` (total + self, written into `total`, an array the caller owns).
-Slicing a sequence step by step so costs O(T) in backward: every step's slice is added into
-one buffer, never T full-size arrays.
+Both offer `dense()` (the array, freshly made) and `add_to(total)` (total + self, written into
+`total`, an array the caller owns). Slicing a sequence step by step so costs O(T) in backward:
+every step's slice is added into one buffer, never T full-size arrays.
 """
 
 from __future__ import annotations
@@ -65,8 +63,7 @@ class ZeroGrad:
         return total
 
     def dense(self) -> np.ndarray:
-        """Zeros without writing them out: a read-only view of one zero (whoever keeps it copies it)."""
-        return np.broadcast_to(np.zeros((), dtype=self.dtype), self.shape)
+        return np.zeros(self.shape, dtype=self.dtype)
 
 
 LAZY = (IndexedGrad, ZeroGrad)

@@ -230,21 +230,16 @@ class Linear(Function):
 
     One op for what would be a transpose, a product and a sum: a layer's affine map, and a
     recurrent step's h_{t-1} @ W_hh^T + p_t with the step's input term p_t as b.
-
-    `x_is_zero` says that x is a constant of zeros (h_0 = 0 at a recurrent layer's first step):
-    then dw = g^T @ 0 is zero wherever g is finite, and backward sends a ZeroGrad instead of
-    multiplying; a g holding a NaN or an inf takes the product, so that NaN * 0 = NaN reaches dw.
     """
 
-    __slots__ = ("bias_shape", "x_is_zero")
+    __slots__ = ("bias_shape",)
 
-    def forward(self, x, w, b=None, x_is_zero=False):
+    def forward(self, x, w, b=None):
         if w.ndim != 2:
             raise ValueError(f"the weight must be a matrix (out, in), got shape {w.shape}")
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"x's last axis must have the weight's {w.shape[1]} columns, got x {x.shape}")
         self.saved = (x, w)
-        self.x_is_zero = x_is_zero
         z = _rows_times(x, w.T)
         if b is None:
             return z
@@ -262,12 +257,7 @@ class Linear(Function):
     def backward(self, g):
         x, w = self.saved
         dx = _rows_times(g, w) if self.needs_grad[0] else None
-        dw = None
-        if self.needs_grad[1]:
-            if self.x_is_zero and np.isfinite(g).all():
-                dw = ZeroGrad(w.shape, np.result_type(g, x))
-            else:
-                dw = np.dot(_rows(g).T, _rows(x))
+        dw = np.dot(_rows(g).T, _rows(x)) if self.needs_grad[1] else None
         if len(self.parents) == 2:
             return dx, dw
         return dx, dw, unbroadcast(g, self.bias_shape) if self.needs_grad[2] else None

@@ -592,27 +592,6 @@ class Tensor:
         return apply(ops.Cast, self, dtype=target)
 
 
-class KnownZeros(Tensor):
-    """A constant tensor of zeros that an op may take as zero without reading it: a recurrent
-    layer's initial state when none is given (h_0 = 0, as in PyTorch). Its values cannot
-    change (the array is read-only and `.data` cannot be replaced), so `linear` can tell its
-    op that x = 0 (see ops.Linear)."""
-
-    __slots__ = ()
-
-    def __init__(self, shape: tuple, dtype=DEFAULT_DTYPE, name: str | None = None):
-        super().__init__(np.zeros(shape, dtype=dtype), name=name)
-        self._data.flags.writeable = False
-
-    @property
-    def data(self) -> np.ndarray:
-        return self._data
-
-    @data.setter
-    def data(self, array: np.ndarray) -> None:
-        raise TypeError(f"KnownZeros '{self.name}': the values of a constant of zeros cannot be replaced")
-
-
 # ---------------------------------------------------------------- type promotion, as PyTorch's
 # An operand with axes outranks a 0-d one, which outranks a Python number (NumPy scalars and
 # lists count as numbers): a lower-ranked operand changes the result's dtype only when its
@@ -785,12 +764,8 @@ def _check_sequence(name: str, tensors) -> list:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result;
-    operands of different dtypes are promoted first (see result_dtype). An x of KnownZeros
-    (a recurrent layer's h_0) is named to the op, whose backward then skips g^T @ 0."""
-    operands = promoted(x, weight) if bias is None else promoted(x, weight, bias)
-    if isinstance(x, KnownZeros):
-        return apply(ops.Linear, *operands, x_is_zero=True)
-    return apply(ops.Linear, *operands)
+    operands of different dtypes are promoted first (see result_dtype)."""
+    return apply(ops.Linear, *(promoted(x, weight) if bias is None else promoted(x, weight, bias)))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

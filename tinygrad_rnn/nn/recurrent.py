@@ -46,7 +46,7 @@ import numpy as np
 
 from ..autograd import STATE, collector_paused, scope
 from ..random import as_generator
-from ..tensors import DEFAULT_DTYPE, KnownZeros, Tensor, concatenate, linear, stack
+from ..tensors import DEFAULT_DTYPE, Tensor, concatenate, linear, stack
 from .dropout import Dropout
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence
@@ -68,9 +68,8 @@ def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -
 
 def zero_state(name: str, batch_shape: tuple, hidden_size: int, dtype) -> Tensor:
     """The constant all-zero state `name` ("h_0", "c_0") of shape batch_shape + (hidden_size,),
-    used when no initial state is given: KnownZeros, so that backward of h_0 @ W_hh^T need
-    not multiply by it."""
-    return KnownZeros(batch_shape + (hidden_size,), dtype=dtype, name=name)
+    used when no initial state is given."""
+    return Tensor(np.zeros(batch_shape + (hidden_size,), dtype=dtype), name=name)
 
 
 def gate_block(pre_activation: Tensor, index: int, hidden_size: int) -> Tensor:
