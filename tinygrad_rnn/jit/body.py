@@ -460,7 +460,7 @@ class Renderer:
         keys = {(self.block_of[v].family, self.position[v]) for v in variables}
         steps = [self.block_of[v].step for v in variables]
         if len(keys) == 1 and steps == list(range(steps[0], steps[0] + len(steps))):  # type: ignore[arg-type, operator]
-            self.stacks[keys.pop()] = (out, steps[0], steps[-1])
+            self.stacks.setdefault(keys.pop(), (out, steps[0], steps[-1]))  # a layer's rows stay
 
     def _stacked_after(self, loop: Loop) -> list:
         """The loop's own values that the sums after it stack (scatters and fused products)."""
@@ -474,6 +474,9 @@ class Renderer:
         array stacked before (no copy) or, once per loop, a new stack appended to `lines`."""
         key, offset = self._slice_key(loop, var)
         first, last = low + offset, high + offset
+        if key in self.rows:
+            name, row_first = self.rows[key]
+            return f"{name}[{first - row_first}:{last - row_first + 1}]"
         known = self.stacks.get(key)
         if known is not None and known[1] <= first and last <= known[2]:
             name = known[0] if isinstance(known[0], str) else self.read_outside_loops(known[0])

@@ -404,6 +404,7 @@ def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
     without those additions."""
     zeros = known_zeros(stmts)
     readers: dict[Var, list] = {}
+    position = {id(stmt): i for i, stmt in enumerate(stmts)}
     for stmt in stmts:
         for var in stmt.refs():
             readers.setdefault(var, []).append(stmt)
@@ -432,11 +433,22 @@ def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
             and type(add.args[1]) is Ref
             and add.args[1].var is out
             and (add.args[0].var.shape, add.args[0].var.dtype) == (out.shape, out.dtype)
+            and _sum_exists_and_waits(stmts, position, add.args[0].var, stmt, add)
         ):
             stmt.extra["add_into"] = add.args[0].var
             stmt.writes = add.args[0].var
             folded.add(id(add))
     return [stmt for stmt in stmts if id(stmt) not in folded]
+
+
+def _sum_exists_and_waits(stmts: list[Stmt], position: dict, total: Var, product: Stmt, add: Stmt) -> bool:
+    """Whether the sum is made before the product and nothing touches it between the product and
+    the addition, so that the addition may move to the product's place."""
+    made = total.stmt
+    if made is None or id(made) not in position or position[id(made)] >= position[id(product)]:
+        return False
+    between = stmts[position[id(product)] + 1 : position[id(add)]]
+    return all(total not in s.refs() and s.writes is not total for s in between)
 
 
 def live_statements(stmts: list[Stmt], outputs: list[Var]) -> list[Stmt]:
