@@ -16,7 +16,7 @@ import re
 
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
-from .rolling import MIN_LOOP, MIN_STACKED, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
+from .rolling import MIN_LOOP, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
 
 
 class Renderer:
@@ -96,9 +96,8 @@ class Renderer:
             if fusion is not None:
                 loop.fused[j] = fusion
                 self._plan_start(loop, fusion)
-        if len(loop.blocks) >= MIN_STACKED:
-            self._plan_vectorized(loop, mine)
-            self._plan_scatters(loop, made_by)
+        self._plan_vectorized(loop, mine)
+        self._plan_scatters(loop, made_by)
 
     def _plan_start(self, loop: Loop, fusion: tuple) -> None:
         """A fused sum into zeros made for it that nothing touched before the loop: the sum after

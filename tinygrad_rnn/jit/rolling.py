@@ -27,7 +27,6 @@ from .ir import Literal, Ref, Stmt, Var
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
-MIN_STACKED = 2  # stacking steps (vectorized statements, scatters) pays from this many iterations on
 
 
 def scope_suffix(scope: str, loop: bool) -> str:
