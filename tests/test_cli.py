@@ -590,3 +590,9 @@ def test_every_task_and_the_demo_show_progress_as_one_tqdm_bar(capsys):
         assert "epoch 1:" not in captured.out  # no per-epoch lines beside the bar
     sentiment.run(sentiment.Config(epochs=2), progress=False)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("flags, said", [([], "training steps compiled by jit"), (["--eager"], "eager training steps")])
+def test_the_demo_says_which_training_steps_it_ran(tmp_path, capsys, flags, said):
+    code, out, _ = _run(["demo", "--quick", "--out", str(tmp_path), *flags], capsys)
+    assert code == 0 and said in out.splitlines()[0]

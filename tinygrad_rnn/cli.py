@@ -278,9 +278,9 @@ def demo(args) -> int:
     sentiment = TASKS["sentiment"]
     config = sentiment.Config(epochs=30 if args.quick else 1000)
     result = sentiment.run(config, progress=None)  # a bar on a terminal, as every task shows
-    steps = "eager (--eager)" if args.eager else "compiled by jit"
+    steps = "eager training steps (--eager)" if args.eager else "training steps compiled by jit"
     print(
-        f"sentiment RNN, {result.metrics['epochs']} epochs ({steps} training steps) in {result.seconds:.1f} s: "
+        f"sentiment RNN, {result.metrics['epochs']} epochs ({steps}) in {result.seconds:.1f} s: "
         f"train accuracy {result.metrics['train_accuracy']:.0%}, "
         f"test accuracy {result.metrics['test_accuracy']:.0%}"
     )
