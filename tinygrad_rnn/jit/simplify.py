@@ -35,25 +35,29 @@ def simplify(stmts: list[Stmt], outputs: list[Var]) -> tuple[list[Stmt], list[Va
 
     constants = _constants(stmts, unwritten)
     alias: dict[Var, Var] = {}
+
+    def is_an_identity(stmt: Stmt) -> bool:
+        """Whether stmt gives back an array it read: then later statements read that array."""
+        same = _identity_of(stmt)
+        if same is None or not unwritten(same) or not unwritten(stmt.outs[0]):
+            return False
+        alias[stmt.outs[0]] = same
+        return True
+
     kept = []
     for stmt in stmts:
         if alias:
             stmt.args = _renamed(stmt.args, alias)
             stmt.kwargs = {key: _renamed(value, alias) for key, value in stmt.kwargs.items()}
             stmt.reads = None
-        same = _identity_of(stmt)
-        if same is not None and unwritten(same) and unwritten(stmt.outs[0]):
-            alias[stmt.outs[0]] = same
+        if is_an_identity(stmt):
             continue
         if stmt.outs and all(v in constants for v in stmt.outs):
             kept.append(stmt)  # read as numbers from now on; dropped if nothing else reads it
             continue
         _write_constants_as_numbers(stmt, constants)
-        same = _identity_of(stmt)
-        if same is not None and unwritten(same) and unwritten(stmt.outs[0]):
-            alias[stmt.outs[0]] = same
-            continue
-        kept.append(stmt)
+        if not is_an_identity(stmt):  # 1.0 * g, once the constant is a number
+            kept.append(stmt)
     return kept, [alias.get(v, v) for v in outputs]
 
 

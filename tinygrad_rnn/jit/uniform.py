@@ -1,5 +1,5 @@
-"""Rewrites that make every time step of a layer record the same statements, so that all of them
-roll into one loop (rolling.py).
+"""Rewrites that make the time steps of a layer record the same statements, so that they roll
+into one loop (rolling.py).
 
 backward() starts a sum when its second term arrives: the first step that reaches a weight
 keeps its term as it is, the second copies it and adds its own, later ones add. The sparse
