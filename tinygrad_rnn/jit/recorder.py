@@ -526,22 +526,15 @@ class Recorder:
             )
         if kind == "attr":
             return self.record("attr", name, (traced,), {}, lambda a: getattr(a, name))
-        if name in ("fill", "sort", "put", "resize"):
-            return self.record(
-                "method",
-                name,
-                (traced,) + tuple(args),
-                kwargs,
-                lambda a, *rest, **kw: getattr(a, name)(*rest, **kw),
-                writes=self._writes(traced),
-            )
+        in_place = name in ("fill", "sort", "put", "resize")
         return self.record(
             "method",
             name,
             (traced,) + tuple(args),
             kwargs,
             lambda a, *rest, **kw: getattr(a, name)(*rest, **kw),
-            value_shaped=True,
+            writes=self._writes(traced) if in_place else None,
+            value_shaped=not in_place,
         )
 
     def constructor(self, func, args, kwargs):
