@@ -158,21 +158,9 @@ for text in ["i am good", "i am not good", "this is bad", "this is not bad", phr
 # both receive the gradient of $b_h$. We take the trained weights and the test phrase from above.
 
 # %%
-weights = {name: param.numpy() for name, param in model.named_parameters()}
-params = {
-    "Wxh": weights["rnn.weight_ih_l0"],
-    "Whh": weights["rnn.weight_hh_l0"],
-    "bh": (weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"])[:, None],
-    "Why": weights["head.weight"],
-    "by": weights["head.bias"][:, None],
-}
-mapping = {
-    "Wxh": "rnn.weight_ih_l0",
-    "Whh": "rnn.weight_hh_l0",
-    "bh": ("rnn.bias_ih_l0", "flatten"),
-    "Why": "head.weight",
-    "by": ("head.bias", "flatten"),
-}
+params = sentiment.reference_parameters(model)  # the document's names and columns
+mapping = sentiment.REFERENCE_MAPPING  # the document's names -> the model's parameters
+print({name: value.shape for name, value in params.items()})
 target = int(label)
 
 model.zero_grad()

@@ -131,21 +131,9 @@ assert min(np.abs(g).max() for g in eager.values()) > 1e-2  # gradients far from
 # gradient.
 
 # %%
-weights = {name: param.numpy() for name, param in model.named_parameters()}
-params = {
-    "Wxh": weights["rnn.weight_ih_l0"],
-    "Whh": weights["rnn.weight_hh_l0"],
-    "bh": (weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"])[:, None],
-    "Why": weights["head.weight"],
-    "by": weights["head.bias"][:, None],
-}
-mapping = {
-    "Wxh": "rnn.weight_ih_l0",
-    "Whh": "rnn.weight_hh_l0",
-    "bh": ("rnn.bias_ih_l0", "flatten"),
-    "Why": "head.weight",
-    "by": ("head.bias", "flatten"),
-}
+params = sentiment.reference_parameters(model)  # the document's names and columns
+mapping = sentiment.REFERENCE_MAPPING  # the document's names -> the model's parameters
+print({name: value.shape for name, value in params.items()})
 by_hand = sentiment_bptt(one_hot, label, params)
 rows = compare_gradients(by_hand.grads, model, mapping)  # model.grad holds the program's gradients
 print(f"loss: jit {jit_loss:.15f}   by hand {by_hand.loss:.15f}\n")

@@ -33,13 +33,6 @@ from .tasks.common import CELLS, INIT_SCHEMES, outputs
 from .tensors import Tensor
 
 PROG = "tinygrad-rnn"
-SENTIMENT_MAPPING = {
-    "Wxh": ("rnn.weight_ih_l0", None),
-    "Whh": ("rnn.weight_hh_l0", None),
-    "bh": ("rnn.bias_ih_l0", "flatten"),
-    "Why": ("head.weight", None),
-    "by": ("head.bias", "flatten"),
-}
 GRADIENT_TOLERANCE = 1e-10
 CSV_TASKS = ("temperature", "weather")
 CSV_OPTIONS = ("csv", "date_column", "feature_columns", "target_column", "fill_missing")
@@ -255,17 +248,10 @@ def sentiment_gradient_check(model, text: str, label: bool) -> dict:
     sentiment = TASKS["sentiment"]
     vocab = sentiment.vocabulary()
     inputs = sentiment.encode(vocab, text)
-    params = {
-        "Wxh": model.rnn.weight_ih_l0.data,
-        "Whh": model.rnn.weight_hh_l0.data,
-        "bh": (model.rnn.bias_ih_l0.data + model.rnn.bias_hh_l0.data)[:, None],
-        "Why": model.head.weight.data,
-        "by": model.head.bias.data[:, None],
-    }
-    manual = sentiment_bptt(inputs[0], int(label), params).grads
+    manual = sentiment_bptt(inputs[0], int(label), sentiment.reference_parameters(model)).grads
     model.zero_grad()
     F.cross_entropy(model(Tensor(inputs)), np.array([int(label)])).backward()
-    return compare_gradients(manual, model, SENTIMENT_MAPPING)
+    return compare_gradients(manual, model, sentiment.REFERENCE_MAPPING)
 
 
 def _graph_of(model, inputs, target, loss_fn, path, collapse=None) -> Path:

@@ -95,6 +95,30 @@ def make_model(config: SentimentConfig, vocab_size: int, rng=None):
     return model
 
 
+# document 003's gradient names -> the model's parameters, for compare_gradients ("flatten": a
+# column of the document is the model's vector)
+REFERENCE_MAPPING = {
+    "Wxh": "rnn.weight_ih_l0",
+    "Whh": "rnn.weight_hh_l0",
+    "bh": ("rnn.bias_ih_l0", "flatten"),
+    "Why": "head.weight",
+    "by": ("head.bias", "flatten"),
+}
+
+
+def reference_parameters(model) -> dict:
+    """The model's weights under document 003's names and in its column layout, for
+    reference.sentiment_bptt. The layer's two biases always add up, so b_h is their sum (and
+    each bias receives b_h's gradient)."""
+    return {
+        "Wxh": model.rnn.weight_ih_l0.data,
+        "Whh": model.rnn.weight_hh_l0.data,
+        "bh": (model.rnn.bias_ih_l0.data + model.rnn.bias_hh_l0.data)[:, None],
+        "Why": model.head.weight.data,
+        "by": model.head.bias.data[:, None],
+    }
+
+
 @no_grad()
 def predict(model, vocab: Vocabulary, text: str) -> np.ndarray:
     """Softmax probabilities (negative, positive) for one phrase."""
