@@ -12,8 +12,6 @@ the result the step-by-step program gives (sums only in another order).
 
 from __future__ import annotations
 
-import re
-
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
 from .rolling import MIN_LOOP, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
@@ -26,6 +24,7 @@ class Renderer:
         self.items, self.var_names, self.names = items, dict(var_names), names
         self.buffers: dict = {}  # (family, (j, k)) -> list name
         self.allocations: list[str] = []
+        self.read_buffers: set = set()  # the buffers some line reads
         self.loop_of: dict[Var, Loop] = {}
         self.position: dict[Var, tuple] = {}  # var -> (j, k) inside its block
         self.block_of: dict[Var, Block] = {}
@@ -400,10 +399,17 @@ class Renderer:
         body: list[str] = []
         for item in self.items:
             body += self.loop_lines(item) if isinstance(item, Loop) else self.block_lines(item)
-        return _without_unread_buffers(self.allocations + body, list(self.buffers.values()))
+        written = self.allocations + body  # a buffer no line reads is neither made nor filled
+        return [text for text in written if not (isinstance(text, _Filling) and text.buffer not in self.read_buffers)]
 
     def buffer(self, key, var: Var) -> str:
-        """The list that keeps, per step, the value at `key` = (family, position)."""
+        """The list that keeps, per step, the value at `key` = (family, position), to be read."""
+        name = self._buffer_name(key, var)
+        self.read_buffers.add(name)
+        return name
+
+    def _buffer_name(self, key, var: Var) -> str:
+        """The name of that list, made (with the line that makes it) on first use."""
         name = self.buffers.get(key)
         if name is None:
             family = key[0]
@@ -412,12 +418,15 @@ class Renderer:
             self.buffers[key] = name
             where = family[1].rstrip("/") or "the sequence"
             self.allocations.append(
-                f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
-                f"# {var.hint} of every step of {where} ({family[0]})"
+                _Filling(
+                    f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
+                    f"# {var.hint} of every step of {where} ({family[0]})",
+                    name,
+                )
             )
         return name
 
-    def stores(self, stmt: Stmt, blk: Block, index: str, read) -> list[str]:
+    def stores(self, stmt: Stmt, blk: Block, index: str, read, indent: str = "") -> list[str]:
         """buf[step] = value, for the outputs of `stmt` a buffer keeps."""
         text: list[str] = []
         if blk.family is None:
@@ -425,7 +434,8 @@ class Renderer:
         for var in stmt.outs:
             key = (blk.family, self.position[var])
             if key in self.buffered_positions and key not in self.rows:
-                text.append(f"{self.buffer(key, var)}[{index}] = {read(var)}")
+                name = self._buffer_name(key, var)
+                text.append(_Filling(f"{indent}{name}[{index}] = {read(var)}", name))
         return text
 
     def read_outside_loops(self, var: Var) -> str:
@@ -626,7 +636,7 @@ class Renderer:
             if j in removed:
                 continue
             if j in loop.vectorized:
-                inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
+                inside += self.stores(stmt, first, "t", read, indent="    ")
                 continue
             if j in loop.hoisted:
                 before.append(line(stmt, read, integer))
@@ -637,7 +647,7 @@ class Renderer:
                 inside += ["    " + text for text in written or [line(_with_out(stmt, row), read, integer)]]
             else:
                 inside.append("    " + line(stmt, read, integer))
-            inside += ["    " + text for text in self.stores(stmt, first, "t", read)]
+            inside += self.stores(stmt, first, "t", read, indent="    ")
         after = []
         stacks_after: dict = {}
         if loop.scatters or loop.fused:
@@ -808,15 +818,15 @@ def _updated_in_place(stmt: Stmt, row: str, read, name: str) -> list[str] | None
     return [f"{name} = {row}", f"{name} {stmt.target}= {other}"]
 
 
-def _without_unread_buffers(lines: list[str], buffers: list[str]) -> list[str]:
-    """`lines` without the buffers that are only ever filled (their allocation and stores)."""
-    for name in buffers:
-        pattern = re.compile(rf"\b{name}\b")
-        uses = [text for text in lines if pattern.search(text)]
-        stores = [text for text in uses if re.match(rf"\s*{name}(\[[^\]]*\])? = ", text)]
-        if len(stores) == len(uses):
-            lines = [text for text in lines if text not in stores]
-    return lines
+class _Filling(str):
+    """A line that makes or fills the buffer `buffer`: left out when no line reads that buffer."""
+
+    buffer: str
+
+    def __new__(cls, text: str, buffer: str):
+        line = super().__new__(cls, text)
+        line.buffer = buffer
+        return line
 
 
 def _step_index(offset: int) -> str:
