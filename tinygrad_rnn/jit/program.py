@@ -26,7 +26,7 @@ from .body import Renderer
 from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import literal
-from .simplify import simplify
+from .simplify import memory_families, simplify
 from .uniform import uniform_steps
 
 _program_numbers = itertools.count()
@@ -364,12 +364,11 @@ MIN_ZERO_PRODUCT = 4096  # below this many elements, multiplying costs less than
 
 def known_zeros(stmts: list[Stmt]) -> set:
     """Variables that hold zeros on every call: made by np.zeros (or np.zeros_like), copied or
-    viewed from such a variable, and never written, through any view."""
-    zero, family = set(), {}
+    viewed from such a variable, and never written, through any view (simplify.memory_families)."""
+    zero = set()
     for stmt in stmts:
         if len(stmt.outs) != 1 or stmt.writes is not None:
             continue
-        (out,) = stmt.outs
         reads = stmt.refs()
         made = stmt.kind == "call" and (
             (stmt.target == "np.zeros" and not reads)
@@ -385,14 +384,11 @@ def known_zeros(stmts: list[Stmt]) -> set:
                 or (stmt.kind == "method" and stmt.target in _VIEWS)
             )
         )
-        if made:
-            zero.add(out)
-            family[out] = out
-        elif viewed:
-            zero.add(out)
-            family[out] = family[reads[0]]
-    written = {family[s.writes] for s in stmts if s.writes is not None and s.writes in family}
-    return {v for v in zero if family[v] not in written}
+        if made or viewed:
+            zero.add(stmt.outs[0])
+    families = memory_families(stmts)
+    written = {families.root(s.writes) for s in stmts if s.writes is not None}
+    return {v for v in zero if families.root(v) not in written}
 
 
 def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
