@@ -677,11 +677,11 @@ class Renderer:
                     self.var_names[var] = self.loop_name(same)
         return before + inside + after
 
-    def _inherited(self, stmt: Stmt, vector_names: dict) -> Var | None:
-        """The stacked value a vectorized statement writes its result over: one it reads alone,
-        of its shape and dtype."""
+    def _inherited(self, stmt: Stmt, stacked) -> Var | None:
+        """The stacked value (one of `stacked`, the loop's vectorized values) a statement writes
+        its result over: one it reads alone, of its shape and dtype."""
         (out,) = stmt.outs
-        spent = [v for v in stmt.refs() if v in vector_names and self.readers.get(v) == 1]
+        spent = [v for v in stmt.refs() if v in stacked and self.readers.get(v) == 1]
         if spent and _into_out(stmt) and (spent[0].shape, spent[0].dtype) == (out.shape, out.dtype):
             return spent[0]
         return None
@@ -701,17 +701,11 @@ class Renderer:
                 continue
             if made.refs() or made.kwargs.get("dtype") is None or not x.contiguous:
                 continue
-            maker = first.stmts[self.position[g][0]]
-            chain = [u for u in maker.refs() if u in vectorized and self.readers.get(u) == 1]
-            if not chain or not _into_out(maker) or (chain[0].shape, chain[0].dtype) != (g.shape, g.dtype):
+            root = self._inherited(first.stmts[self.position[g][0]], vectorized)
+            if root is None:
                 continue
-            root = chain[0]
-            while True:  # back to the statement whose array the chain writes over
-                stmt = first.stmts[vectorized[root]]
-                earlier = [u for u in stmt.refs() if u in vectorized and self.readers.get(u) == 1 and _into_out(stmt)]
-                if not earlier or (earlier[0].shape, earlier[0].dtype) != (root.shape, root.dtype):
-                    break
-                root = earlier[0]
+            while (earlier := self._inherited(first.stmts[vectorized[root]], vectorized)) is not None:
+                root = earlier  # back to the statement whose array the chain writes over
             if (root.dtype, root.shape) != (x.dtype, x.shape[1:]) or not self._untouched(
                 x, loop, low + offset, high + offset, start
             ):
