@@ -765,7 +765,9 @@ def _check_sequence(name: str, tensors) -> list:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias as one recorded op; weight (out, in), bias broadcast to the result;
     operands of different dtypes are promoted first (see result_dtype)."""
-    return apply(ops.Linear, *(promoted(x, weight) if bias is None else promoted(x, weight, bias)))
+    if bias is None:
+        return apply(ops.Linear, *promoted(x, weight))
+    return apply(ops.Linear, *promoted(x, weight, bias))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
