@@ -212,11 +212,12 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     ),
     ("dbh = deltas.sum(axis=0)", ["d_linear_l0_6 = d_getitem_l0.sum(axis=(0, 1))"]),
 ]
-print(f"    {'hand BPTT (columns, sentiment_bptt)':38s} | program (rows, compiled.source)")
+print("hand BPTT (columns, sentiment_bptt)\n    its program lines (rows, compiled.source)\n")
 for number, (hand, program_lines) in enumerate(side_by_side, start=1):
-    for k, line in enumerate(program_lines):
+    print(f"{number}. {hand.strip()}")
+    for line in program_lines:
         assert line.strip() in source, line
-        print(f"{number if k == 0 else '':<3} {hand if k == 0 else '':38s} | {line}")
+        print(f"    {line.strip()}")
 assert "linear_l0_t = weight_hh_l0.T" in source  # the forward loop multiplies by W_hh^T ...
 assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies by W_hh
 
