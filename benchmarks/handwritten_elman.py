@@ -13,7 +13,12 @@ For x of shape (T, B, I):
 
 Backward, with a_t the pre-activation and d_t = dL/da_t:
     dL/dh_T = dL/dy W_o,   d_t = (1 - h_t^2) * dL/dh_t,   dL/dh_{t-1} = d_t W_hh
-    dW_ih = sum_t d_t^T x_t,   dW_hh = sum_{t>1} d_t^T h_{t-1},   db_ih = db_hh = sum_t d_t
+    dW_ih = sum_t d_t^T x_t,   dW_hh = sum_t d_t^T h_{t-1},   db_ih = db_hh = sum_t d_t
+
+The first step computes h_0 W_hh^T with h_0 = 0, as PyTorch's nn.RNN, the documents' code and
+every other contender do: it is zero unless W_hh holds an inf or a NaN, which then reaches the
+loss as it does in theirs. Its term of dW_hh, d_1^T h_0, is zero unless d_1 holds an inf or a
+NaN, so it is added only then.
 
 This is the baseline the autograd engine is measured against, so it is written to be fast:
 the input projection of every step is one matmul, the recurrence does one np.dot, one add and
@@ -90,11 +95,12 @@ def elman_bptt(params: dict, x: np.ndarray, target: np.ndarray, loss: str = "mse
     pre_activations += params["rnn.bias_ih_l0"] + params["rnn.bias_hh_l0"]
     pre_activations = pre_activations.reshape(steps, batch, hidden)
     hiddens = np.empty_like(pre_activations)
-    np.tanh(pre_activations[0], out=hiddens[0])
+    first = np.zeros((batch, hidden))  # h_0
+    previous = first
     w_hh_t = w_hh.T
-    for pre_activation, previous, current in zip(pre_activations[1:], hiddens, hiddens[1:]):
+    for pre_activation, current in zip(pre_activations, hiddens):
         pre_activation += np.dot(previous, w_hh_t)
-        np.tanh(pre_activation, out=current)
+        previous = np.tanh(pre_activation, out=current)
 
     last = hiddens[-1]
     y = np.dot(last, w_out.T)
@@ -111,9 +117,12 @@ def elman_bptt(params: dict, x: np.ndarray, target: np.ndarray, loss: str = "mse
 
     flat_deltas = deltas.reshape(steps * batch, hidden)
     bias_grad = flat_deltas.sum(axis=0)
+    w_hh_grad = np.dot(flat_deltas[batch:].T, hiddens[:-1].reshape((steps - 1) * batch, hidden))
+    if not np.isfinite(deltas[0]).all():
+        w_hh_grad += np.dot(deltas[0].T, first)  # d_1^T h_0: zero for a finite d_1
     grads = {
         "rnn.weight_ih_l0": np.dot(flat_deltas.T, flat_x),
-        "rnn.weight_hh_l0": np.dot(flat_deltas[batch:].T, hiddens[:-1].reshape((steps - 1) * batch, hidden)),
+        "rnn.weight_hh_l0": w_hh_grad,
         "rnn.bias_ih_l0": bias_grad,
         "rnn.bias_hh_l0": bias_grad.copy(),
         "head.weight": np.dot(y_grad.T, last),

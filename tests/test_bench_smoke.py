@@ -51,6 +51,20 @@ def test_hand_written_gradients_match_central_differences(name):
         np.testing.assert_allclose(result.grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
+@pytest.mark.parametrize("name", ["tiny", "temps"])
+def test_an_inf_in_weight_hh_reaches_the_hand_written_step_as_it_reaches_eager(name):
+    # the first step's h_0 W_hh^T is 0 * inf = NaN in PyTorch and eager; the baseline computes it too
+    problem = make_problem(CONFIGS[name])
+    problem.params["rnn.weight_hh_l0"][0, 1] = np.inf
+    hand, eager = build_contenders(problem, peers=[])[:2]
+    with np.errstate(invalid="ignore"):
+        hand.step()
+        eager.step()
+    assert np.isnan(hand.result.loss)
+    for key, grad in eager.gradients().items():
+        np.testing.assert_array_equal(np.isnan(hand.gradients()[key]), np.isnan(grad), err_msg=key)
+
+
 def test_the_op_timer_counts_each_outermost_call_once_and_puts_every_function_back():
     timer = OpTimer()
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
