@@ -82,18 +82,35 @@ class CompiledStep:
         ):
             return self.fn(*args)
         key = signature(args)
-        programs = self.programs.setdefault(key, [])
+        programs = self.programs.get(key)
+        if not programs:
+            return self._trace(key, args)
+        try:
+            result = programs[0].function(*args)
+        except Stale as stale:
+            return self._after_stale(key, args, stale)
+        self.last_program = programs[0]
+        return result
+
+    def _after_stale(self, key: tuple, args: tuple, stale: Stale | None):
+        """The call once the signature's first program found an assumption broken (`stale`):
+        a program whose parameters or modules changed is dropped, the programs traced for other
+        checked values are tried in turn, and if none fits the step is traced again."""
+        programs = self.programs[key]
         for program in list(programs):
-            try:
-                result = program.function(*args)
-            except Stale as stale:
-                if _keeps_hidden_states(program):
-                    return self.fn(*args)
-                if not stale.value_changed:
-                    programs.remove(program)  # a parameter or module changed: this program is done
-                continue  # a checked value differs: another program may have been traced for it
-            self.last_program = program
-            return result
+            if stale is None:
+                try:
+                    result = program.function(*args)
+                except Stale as error:
+                    stale = error
+                else:
+                    self.last_program = program
+                    return result
+            if _keeps_hidden_states(program):
+                return self.fn(*args)
+            if not stale.value_changed:
+                programs.remove(program)  # a parameter or module changed: this program is done
+            stale = None  # a checked value differs: another program may have been traced for it
         if len(programs) >= MAX_PROGRAMS:
             return self.fn(*args)  # too many values of what the library checks: run eagerly
         return self._trace(key, args)
@@ -143,7 +160,9 @@ def signature(args: tuple) -> tuple:
     """What the arguments decide about a program: shapes, dtypes and numbers."""
     key: list[tuple] = []
     for i, value in enumerate(args):
-        if isinstance(value, Tensor):
+        if type(value) is np.ndarray:  # the common case first
+            key.append((np.ndarray, value.shape, value.dtype))
+        elif isinstance(value, Tensor):
             data = value.data
             key.append((Tensor, data.shape, data.dtype, value.requires_grad))
         elif isinstance(value, np.ndarray):

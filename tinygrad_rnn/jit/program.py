@@ -25,7 +25,7 @@ from . import rolling
 from .body import Renderer
 from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
-from .render import literal
+from .render import NAMED_DTYPES, literal
 from .simplify import memory_families, simplify
 from .uniform import uniform_steps
 
@@ -106,8 +106,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     traced_outputs = _output_vars(result)
     stmts, outputs = simplify(live_statements(rec.stmts, traced_outputs), traced_outputs)
     stmts = uniform_steps(live_statements(stmts, outputs)) if loop else live_statements(stmts, outputs)
-    names = Namer(("np", "_Stale", "_from_op"))
-    namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op}
+    names = Namer(("np", "_Stale", "_from_op", *NAMED_DTYPES))
+    namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op, **NAMED_DTYPES}
     arg_names = [names(n) for n in _argument_names(capture)]
     arg_parameters = list(arg_names)
     dotted = parameter_names(capture)
@@ -145,7 +145,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             var_names[var] = name
             prologue.append(f"{name} = {name}_tensor.data")
             checks.append(
-                f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {_dtype(var.dtype)} "
+                f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {literal(var.dtype)} "
                 f"or {name}_tensor.requires_grad is not {tensor.requires_grad}"
             )
             continue
@@ -160,12 +160,10 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
         var_names[var] = name
         checks.append(
             f"type({name}) is not np.ndarray or {name}.shape != {literal_shape(var.shape)} "
-            f"or {name}.dtype != {_dtype(var.dtype)}"
+            f"or {name}.dtype != {literal(var.dtype)}"
         )
     checks += _module_checks(capture, namespace, names)
     checks += _outside_checks(capture, namespace, names)
-    for dtype in {v.dtype for v in rec.inputs}:
-        namespace[_dtype(dtype)] = dtype
 
     mark_handovers(stmts, outputs)
     stmts = mark_zero_products(stmts)
@@ -241,10 +239,6 @@ def release_dead(body: list[str], returned: str) -> list[str]:
 
 def literal_shape(shape: tuple) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _dtype(dtype) -> str:
-    return "_" + np.dtype(dtype).name
 
 
 def _argument_names(capture: Capture) -> list[str]:

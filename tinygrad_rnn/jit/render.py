@@ -13,6 +13,11 @@ import numpy as np
 
 from .ir import Literal, Ref, Source, Stmt
 
+NAMED_DTYPES = {
+    "_" + dtype.name: dtype
+    for dtype in map(np.dtype, (bool, "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"))
+}  # bound in every program's namespace: `_float64` costs a name look-up, np.dtype('<f8') a call
+
 
 def literal(value) -> str:
     """Python source for a constant argument."""
@@ -33,7 +38,8 @@ def literal(value) -> str:
     if isinstance(value, (int, str, complex)):
         return repr(value)
     if isinstance(value, np.dtype):
-        return f"np.dtype({value.str!r})"
+        name = "_" + value.name
+        return name if NAMED_DTYPES.get(name) == value else f"np.dtype({value.str!r})"
     if isinstance(value, type):
         if issubclass(value, np.generic):
             return f"np.{value.__name__}"

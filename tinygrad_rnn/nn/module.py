@@ -110,13 +110,14 @@ class Module:
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's accumulated gradient: set it to None (the default), or fill
-        it with zeros in place."""
-        for module in self.modules():  # a parameter two modules share is simply visited twice
-            for param in module._parameters.values():
-                if set_to_none:
-                    param.grad = None
-                elif param.grad is not None:
-                    param.grad[...] = 0
+        it with zeros in place; each sub-module does the same for its own."""
+        for param in self._parameters.values():  # a parameter two modules share is simply visited twice
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad[...] = 0
+        for module in self._modules.values():
+            module.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode on this module and every sub-module; returns self."""
