@@ -103,11 +103,36 @@ def test_a_float32_model_stays_float32():
 
 
 @pytest.mark.parametrize("steps", [4, 7, 50])
-def test_every_backward_step_but_the_first_is_one_loop(steps):
+def test_every_step_forward_and_backward_is_one_loop(steps):
     source = program_for(steps)
     assert f"for t in range(0, {steps}):" in source  # h_0 is the forward loop's starting value
-    assert f"for t in range({steps - 1}, 0, -1):" in source  # the head's gradient, the backward one's
-    assert "# backward: layer0/t=0" in source and f"# backward: layer0/t={steps - 1}" not in source
+    assert f"for t in range({steps - 1}, -1, -1):" in source  # the head's gradient, the backward one's
+    assert "# backward: layer0/t=" not in source.replace("# backward: layer0/t=t", "")  # no step written out
+
+
+def test_h0_is_the_row_before_the_first_step_and_w_hh_gets_one_product_over_every_step():
+    source = program_for(50)
+    assert "stack_l0_from_start = np.empty((51, 1, 6), _float64)" in source
+    assert "stack_l0_from_start[0] = v" in source and "stack_l0 = stack_l0_from_start[1:]" in source
+    assert "tanh_rows = stack_l0_from_start[0:50].reshape(-1, 6)" in source  # h_0, ..., h_48
+    assert "d_linear_l0 = np.dot(d_tanh_rows.T, tanh_rows)" in source
+    assert "isfinite" not in source  # the zero product h_0 is one row of that product
+
+
+def test_a_last_step_that_joins_no_loop_is_written_without_the_product_added_to_match():
+    rnn, head = nn.RNN(2, 6, rng=0), nn.Linear(6, 1, rng=1)
+
+    def step(x, y):  # the outputs are not stacked (only h_n is read): the rows of h_0 are not kept
+        _, h = rnn(x)
+        loss = F.mse_loss(head(h[0]), y)
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    compiled(np.ones((7, 1, 2)), np.zeros((1, 1)))
+    source = compiled.source
+    first_step = source.split("# backward: layer0/t=0\n")[1].split("# backward")[0]
+    assert "weight_hh_l0" not in first_step  # no gradient for h_0 is made there
 
 
 def test_the_carried_gradient_is_a_local_not_a_buffer_of_every_step():
@@ -130,5 +155,26 @@ def test_no_list_keeps_every_step_the_outputs_are_rows_of_their_stack():
 
 def test_the_deltas_are_computed_in_the_rows_that_gather_the_input_gradient():
     source = program_for(50)
-    assert "out=d_getitem_l0[1:50])" in source
-    assert "d_getitem_l0[1:50] += 0.0" in source
+    assert "out=d_getitem_l0[0:50])" in source
+    assert "d_getitem_l0[0:50] += 0.0" in source
+
+
+def test_without_rows_for_h0_the_program_is_arranged_again_without_padding(monkeypatch):
+    from tinygrad_rnn.jit import body
+
+    monkeypatch.setattr(body.Renderer, "_plan_rows", lambda self: None)  # no stacked rows at all
+    step, rnn, head = elman_step()
+    x, y = np.linspace(-1, 1, 7 * 2 * 2).reshape(7, 2, 2), np.ones((2, 1))
+    eager_loss = step(x, y).item()
+    eager = [p.grad.copy() for p in (*rnn.parameters(), *head.parameters())]
+    for p in (*rnn.parameters(), *head.parameters()):
+        p.grad = None
+    compiled = jit(step)
+    compiled(x, y)
+    for p in (*rnn.parameters(), *head.parameters()):
+        p.grad = None
+    assert compiled(x, y).item() == pytest.approx(eager_loss, rel=1e-12)
+    for ours, theirs in zip((p.grad for p in (*rnn.parameters(), *head.parameters())), eager):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)  # the fused sums add in another order
+    assert "for t in range(6, 0, -1):" in compiled.source and "# backward: layer0/t=0" in compiled.source
+    assert "_from_start" not in compiled.source

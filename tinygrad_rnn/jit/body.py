@@ -67,6 +67,13 @@ class Renderer:
         self.buffered_positions = self._plan_buffers()
         self.rows: dict = {}  # (family, position) -> (array name, first step): values kept as its rows
         self._plan_rows()
+        self.from_start: dict = {}  # (family, position) -> (name, starting value): the rows with it first
+        for item in self.items:
+            for key in item.before_first.values() if isinstance(item, Loop) else ():
+                if key not in self.rows:
+                    raise NoStartRow(f"no rows of {key} to put a loop's starting value before")
+                start = next(v for v, position in self.loop_of_family(key[0]).entry.items() if position == key[1])
+                self.from_start[key] = (self.names(self.rows[key][0] + "_from_start"), start)
 
     # ------------------------------------------------------------ what a loop does once
     def _plan_loop(self, loop: Loop) -> None:
@@ -345,6 +352,17 @@ class Renderer:
         name, first = self.rows[key]
         return f"{name}[{index} - {first}]" if first else f"{name}[{index}]"
 
+    def _row_from_start(self, loop: Loop, key, offset: int) -> str | None:
+        """The row at step t + offset, in a loop that also reads the starting value in the
+        place of the row before the first: a row of the rows with the starting value first."""
+        if key not in loop.before_first.values():
+            return None
+        name, first = self.rows[key]
+        return f"{self.from_start[key][0]}[{_step_index(offset - first + 1)}]"
+
+    def loop_of_family(self, family) -> Loop:
+        return next(item for item in self.items if isinstance(item, Loop) and item.family == family)
+
     def _local_after_loop(self, var: Var) -> bool:
         """Whether `var` is the last iteration's value of a statement its loop runs: after the
         loop, the loop's local name still holds it."""
@@ -485,6 +503,8 @@ class Renderer:
         first, last = low + offset, high + offset
         if key in self.rows:
             name, row_first = self.rows[key]
+            if first < row_first and key in loop.before_first.values():
+                name, row_first = self.from_start[key][0], row_first - 1
             return f"{name}[{first - row_first}:{last - row_first + 1}]"
         known = self.stacks.get(key)
         if known is not None and known[1] <= first and last <= known[2]:
@@ -550,7 +570,9 @@ class Renderer:
             if self.position[var] in loop.carried and owner.family == first.family:
                 return self.loop_name(carried_template[self.position[var]])
             key, index = (owner.family, self.position[var]), _step_index(owner.step - first.step)
-            return self._row(key, index) if key in self.rows else f"{self.buffer(key, var)}[{index}]"
+            if key in self.rows:
+                return self._row_from_start(loop, key, owner.step - first.step) or self._row(key, index)
+            return f"{self.buffer(key, var)}[{index}]"
 
         removed = self._removed(loop)
         before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
@@ -602,7 +624,16 @@ class Renderer:
         for j, stmt in enumerate(first.stmts):  # a layer's outputs, written into their stack
             for var in stmt.outs:
                 key = (first.family, self.position[var])
-                if key in self.rows:
+                if key in self.from_start:  # the starting value first, then every step's
+                    name, (whole, start) = self.rows[key][0], self.from_start[key]
+                    shape = ", ".join(str(n) for n in (len(loop.steps) + 1,) + tuple(var.shape))
+                    before.append(
+                        f"{whole} = np.empty(({shape}), {literal(var.dtype)})  # h_0, then {var.hint} of every step"
+                    )
+                    before.append(f"{whole}[0] = {self.read_outside_loops(start)}")
+                    before.append(f"{name} = {whole}[1:]")
+                    filled[j] = name
+                elif key in self.rows:
                     name = self.rows[key][0]
                     shape = ", ".join(str(n) for n in (len(loop.steps),) + tuple(var.shape))
                     before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
@@ -810,6 +841,11 @@ def _updated_in_place(stmt: Stmt, row: str, read, name: str) -> list[str] | None
     else:
         return None
     return [f"{name} = {row}", f"{name} {stmt.target}= {other}"]
+
+
+class NoStartRow(Exception):
+    """A loop reads another loop's starting value as the row before its first, and that loop
+    keeps no rows: the program is arranged again without padding (rolling.pad_last_steps)."""
 
 
 class _Filling(str):

@@ -22,7 +22,7 @@ import numpy as np
 from ..nn.module import Module
 from ..tensors import Tensor
 from . import rolling
-from .body import Renderer
+from .body import NoStartRow, Renderer
 from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import NAMED_DTYPES, literal
@@ -166,9 +166,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     checks += _outside_checks(capture, namespace, names)
 
     mark_handovers(stmts, outputs)
-    stmts = mark_zero_products(stmts)
     namespace["_hand_over"] = hand_over
-    renderer = Renderer(rolling.arrange(stmts, loop), var_names, names)
+    renderer = _renderer(stmts, loop, var_names, names)
     renamed = dict(zip(traced_outputs, outputs))
 
     def read_output(var: Var) -> str:
@@ -193,6 +192,20 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (the program this module wrote)
     return Program(source, namespace["step"], len(lines), list(capture.modules.values()))
+
+
+def _renderer(stmts: list[Stmt], loop: bool, var_names: dict, names: Namer) -> Renderer:
+    """The statements arranged (rolling.py), the zero products outside the loops marked, ready to
+    be written; arranged again without padding where a padded step cannot be written."""
+    for pad in (True, False):
+        items = rolling.arrange(stmts, loop, pad)
+        mark_zero_products(items)
+        try:
+            return Renderer(items, dict(var_names), Namer(names.used))
+        except NoStartRow:
+            if not pad:
+                raise
+    raise AssertionError("unreachable")
 
 
 def release_dead(body: list[str], returned: str) -> list[str]:
@@ -385,13 +398,20 @@ def known_zeros(stmts: list[Stmt]) -> set:
     return {v for v in zero if families.root(v) not in written}
 
 
-def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
+def mark_zero_products(items: list) -> None:
     """A matrix product with a factor that is zero on every call (h_0 = 0 at the first step) is
     zero unless the other factor holds an inf or a NaN: where that factor is smaller than the
     product and the product is large, the program checks it and makes zeros instead of
     multiplying. A product only added into a sum (W_hh's gradient) is added only when the check
-    fails: adding zeros changes no value (a -0.0 in the sum aside). Returns the statements
-    without those additions."""
+    fails: adding zeros changes no value (a -0.0 in the sum aside). Only the blocks written out
+    are marked (a loop writes its statements from its first block); those additions leave them.
+    Marks of an earlier call on the same statements are taken back first."""
+    stmts = [stmt for item in items for blk in _blocks_of(item) for stmt in blk.stmts]
+    in_loops = {id(stmt) for item in items if isinstance(item, rolling.Loop) for stmt in _statements_of(item)}
+    for stmt in stmts:
+        if stmt.extra.pop("add_into", None) is not None:
+            stmt.writes = None  # a product writes into nothing of its own
+        stmt.extra.pop("zero_unless", None)
     zeros = known_zeros(stmts)
     readers: dict[Var, list] = {}
     position = {id(stmt): i for i, stmt in enumerate(stmts)}
@@ -400,6 +420,8 @@ def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
             readers.setdefault(var, []).append(stmt)
     folded = set()
     for stmt in stmts:
+        if id(stmt) in in_loops:
+            continue
         if not (stmt.kind == "call" and stmt.target == "np.dot" and not stmt.kwargs and len(stmt.args) == 2) and not (
             stmt.kind == "binop" and stmt.target == "@"
         ):
@@ -428,7 +450,17 @@ def mark_zero_products(stmts: list[Stmt]) -> list[Stmt]:
             stmt.extra["add_into"] = add.args[0].var
             stmt.writes = add.args[0].var
             folded.add(id(add))
-    return [stmt for stmt in stmts if id(stmt) not in folded]
+    for item in items:
+        if isinstance(item, rolling.Block):
+            item.stmts = [stmt for stmt in item.stmts if id(stmt) not in folded]
+
+
+def _blocks_of(item) -> list:
+    return item.blocks if isinstance(item, rolling.Loop) else [item]
+
+
+def _statements_of(loop) -> list:
+    return [stmt for blk in loop.blocks for stmt in blk.stmts]
 
 
 def _sum_exists_and_waits(stmts: list[Stmt], position: dict, total: Var, product: Stmt, add: Stmt) -> bool:

@@ -15,7 +15,9 @@ from .ir import Literal, Ref, Source, Stmt
 
 NAMED_DTYPES = {
     "_" + dtype.name: dtype
-    for dtype in map(np.dtype, (bool, "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"))
+    for dtype in (
+        np.dtype(code) for code in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16")
+    )
 }  # bound in every program's namespace: `_float64` costs a name look-up, np.dtype('<f8') a call
 
 

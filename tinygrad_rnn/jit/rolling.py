@@ -15,6 +15,12 @@ phase form a family whose steps follow each other (forward t = 0, 1, ...; backwa
     variable from before the window where the others read what the step before made (h_0, or
     the gradient of the last hidden state): it is the loop's starting value.
 
+The backward pass's last step (t = 0) reads h_0 where the others read h_{t-1}, and it makes no
+gradient for h_0 (h_0 needs none). So that it joins the loop all the same, the product that
+would make that gradient is added to it as a copy no statement reads (the documents' backward
+loops make that unused d_h at t = 0 too), and its reads of h_0 count as reads of the forward
+loop's row before its first: body.py then keeps h_0 as that row of the stacked hidden states.
+
 Blocks outside every window stay written out. body.py writes the result as Python.
 """
 
@@ -68,6 +74,7 @@ class Loop:
     scatters: dict = field(default_factory=dict)  # statement number -> (view statement, g): added after
     carried: set = field(default_factory=set)  # positions (j, k) whose previous-iteration value is read as a local
     entry: dict = field(default_factory=dict)  # var read by the first iteration where later ones read (j, k)'s
+    before_first: dict = field(default_factory=dict)  # another loop's starting value -> (its family, (j, k))
 
 
 def split_blocks(stmts: list[Stmt]) -> list[Block]:
@@ -92,10 +99,18 @@ def split_blocks(stmts: list[Stmt]) -> list[Block]:
     return blocks
 
 
-def arrange(stmts: list[Stmt], loop: bool = True) -> list:
-    """The statements in program order as Blocks, with windows of matching steps as Loops."""
-    blocks = split_blocks(_sink_views(stmts) if loop else stmts)
-    return find_loops(blocks) if loop else blocks
+def arrange(stmts: list[Stmt], loop: bool = True, pad: bool = True) -> list:
+    """The statements in program order as Blocks, with windows of matching steps as Loops
+    (`pad`: a last step that lacks statements of the others may get copies of them)."""
+    if not loop:
+        return split_blocks(stmts)
+    blocks = split_blocks(_sink_views(stmts))
+    copies = pad_last_steps(blocks) if pad else set()
+    items = find_loops(blocks)
+    for item in items:  # a padded step that joined no loop loses its copies again
+        if isinstance(item, Block) and copies:
+            item.stmts = [stmt for stmt in item.stmts if id(stmt) not in copies]
+    return items
 
 
 # ---------------------------------------------------------------- moving views to their use
@@ -165,6 +180,96 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
     return result
 
 
+# ---------------------------------------------------------------- padding the last step
+
+_PURE_KINDS = ("call", "method", "attr", "binop", "unop")
+
+
+def pad_last_steps(blocks: list[Block]) -> set:
+    """Give the last block of each run of matching time steps the statements of the step before
+    that it lacks, as copies that make a value no statement reads: the first backward step (t =
+    0) makes no gradient for h_0, the others make theirs for h_{t-1}. A copy must make a new
+    array from the block's own values and from values made outside every time step (a weight),
+    with no integer that could move with t. Returns the id() of the copies."""
+    made_in_steps = {v for blk in blocks if blk.family is not None for stmt in blk.stmts for v in stmt.outs}
+    copies: set = set()
+    for b in range(2, len(blocks)):
+        last, before, earlier = blocks[b], blocks[b - 1], blocks[b - 2]
+        if last.family is None or not last.family == before.family == earlier.family:
+            continue
+        if b + 1 < len(blocks) and blocks[b + 1].family == last.family:
+            continue  # not the last step of its run
+        if abs(last.step - before.step) != 1 or _skeleton(before) != _skeleton(earlier):  # type: ignore[operator]
+            continue
+        padded = _padded(last, before, made_in_steps)
+        if padded is not None:
+            copies.update(id(stmt) for stmt in padded if stmt not in last.stmts)
+            last.stmts = padded
+    return copies
+
+
+def _padded(block: Block, template: Block, made_in_steps: set) -> list | None:
+    """block's statements with copies of the template's statements it lacks, or None when the
+    block is not the template with statements left out (see pad_last_steps)."""
+    local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
+    counterpart: dict = {}  # a template variable -> the block's (or a copy's)
+    place: dict = {}  # a block variable -> the position of its template counterpart
+    matched = []
+    i = 0
+    for j, stmt in enumerate(template.stmts):
+        mine = block.stmts[i] if i < len(block.stmts) else None
+        if mine is not None and _statement_shape(mine, place) == _statement_shape(stmt, local):
+            for k, (var, same) in enumerate(zip(mine.outs, stmt.outs)):
+                place[var], counterpart[same] = (j, k), var
+            matched.append(mine)
+            i += 1
+            continue
+        copy = _unread_copy(stmt, block, counterpart, made_in_steps)
+        if copy is None:
+            return None
+        matched.append(copy)
+    return matched if i == len(block.stmts) and len(matched) > len(block.stmts) else None
+
+
+def _unread_copy(stmt: Stmt, block: Block, counterpart: dict, made_in_steps: set) -> Stmt | None:
+    """The template's statement made again from the block's values, or None where it may not be."""
+    if stmt.kind not in _PURE_KINDS or stmt.writes is not None or len(stmt.outs) != 1 or stmt.tuple_out:
+        return None
+    if not stmt.makes_new_array() or block_integers(Block(block.phase, block.scope, [stmt])):
+        return None
+    if any(v not in counterpart and v in made_in_steps for v in stmt.refs()):
+        return None
+    (out,) = stmt.outs
+    made = Var(out.number, out.hint, out.shape, out.dtype)
+    made.owner, made.contiguous, made.scalar = out.owner, out.contiguous, out.scalar
+    copy = Stmt(
+        stmt.kind,
+        stmt.target,
+        _replaced(stmt.args, counterpart),
+        {key: _replaced(value, counterpart) for key, value in stmt.kwargs.items()},
+        outs=(made,),
+        op=stmt.op,
+        phase=block.phase,
+        scope=block.scope,
+        extra=dict(stmt.extra),
+    )
+    made.stmt = copy
+    counterpart[out] = made
+    return copy
+
+
+def _replaced(value, counterpart: dict):
+    if isinstance(value, Ref):
+        return Ref(counterpart.get(value.var, value.var))
+    if isinstance(value, tuple):
+        return tuple(_replaced(v, counterpart) for v in value)
+    if isinstance(value, list):
+        return [_replaced(v, counterpart) for v in value]
+    if isinstance(value, slice):
+        return slice(*(_replaced(v, counterpart) for v in (value.start, value.stop, value.step)))
+    return value
+
+
 # ---------------------------------------------------------------- finding loops
 
 
@@ -176,21 +281,20 @@ def _skeleton(block: Block) -> tuple:
     for j, stmt in enumerate(block.stmts):
         for k, var in enumerate(stmt.outs):
             local[var] = (j, k)
-    shape = []
-    for stmt in block.stmts:
-        shape.append(
-            (
-                stmt.kind,
-                stmt.target,
-                len(stmt.outs),
-                stmt.tuple_out,
-                stmt.extra.get("ellipsis", False),
-                bool(stmt.outs and stmt.outs[0].scalar),
-                _literal_shape(stmt.args, local),
-                _literal_shape(tuple(stmt.kwargs.items()), local),
-            )
-        )
-    return tuple(shape)
+    return tuple(_statement_shape(stmt, local) for stmt in block.stmts)
+
+
+def _statement_shape(stmt: Stmt, local: dict) -> tuple:
+    return (
+        stmt.kind,
+        stmt.target,
+        len(stmt.outs),
+        stmt.tuple_out,
+        stmt.extra.get("ellipsis", False),
+        bool(stmt.outs and stmt.outs[0].scalar),
+        _literal_shape(stmt.args, local),
+        _literal_shape(tuple(stmt.kwargs.items()), local),
+    )
 
 
 def _literal_shape(value, local):
@@ -283,6 +387,26 @@ def find_loops(blocks: list[Block]) -> list:
         return ("rel", owner.family, owner.step - blocks[b].step, where[1], where[2])
 
     items: list = []
+    starts: dict = {}  # a loop's starting value -> (family, (j, k), the step before its first)
+    stacked = {  # the values a layer's outputs stack (np.array of every step's): body.py keeps their rows
+        a.var
+        for blk in blocks
+        if blk.family is None
+        for stmt in blk.stmts
+        if stmt.kind == "call" and stmt.target == "np.array" and stmt.args and isinstance(stmt.args[0], tuple)
+        for a in stmt.args[0]
+        if isinstance(a, Ref)
+    }
+
+    def before_first(var: Var, step: int, other: Var, expected: tuple):
+        """(family, (j, k)) when var, read at `step` where the block before reads `other` (how:
+        `expected`), is the starting value of a loop whose stacked rows hold `other`: var is
+        that loop's row before its first."""
+        found = starts.get(var)
+        if found is None or other not in stacked or expected[0] != "rel" or (expected[1], expected[3:]) != found[:2]:
+            return None
+        return found[:2] if step + expected[2] == found[2] else None
+
     b = 0
     while b < len(blocks):
         block = blocks[b]
@@ -296,6 +420,7 @@ def find_loops(blocks: list[Block]) -> list:
         deltas = None
         direction = None
         entry: dict = {}
+        reads_before_first: dict = {}
         while end < len(blocks):
             nxt, prev = blocks[end], blocks[end - 1]
             if nxt.family != block.family or skeletons[end] != skeletons[b]:
@@ -307,11 +432,16 @@ def find_loops(blocks: list[Block]) -> list:
                 break
             new_modes = []
             new_entry: dict = {}
+            new_before: dict = {}
             for u, v, reader in zip(reads[end - 1], reads[end], readers[end - 1]):
                 if u is v:  # the same variable in both: it must come from before the window
                     new_modes.append(("fixed", u))
                     continue
                 mode = relation(end, v)
+                if mode[0] == "fixed" and (row := before_first(v, nxt.step, u, relation(end - 1, u))) is not None:  # type: ignore[arg-type]
+                    new_before[v] = row
+                    new_modes.append(relation(end - 1, u))
+                    continue
                 if mode[0] == "rel" and end - 1 == b and _enters(mode, step_change, reader, relation(b, u)):
                     if new_entry.setdefault(u, mode[3:]) != mode[3:]:
                         break
@@ -336,18 +466,21 @@ def find_loops(blocks: list[Block]) -> list:
                     break
                 entry = new_entry
             modes, deltas, direction = new_modes, new_deltas, step_change
+            reads_before_first.update(new_before)
             end += 1
         count = end - b
         if count >= MIN_LOOP:
-            items.append(
-                Loop(
-                    block.family,
-                    blocks[b:end],
-                    [blk.step for blk in blocks[b:end]],
-                    {m[1] for m in modes if m[0] == "fixed"},  # type: ignore[union-attr]  # set by every extension
-                    entry=entry,
-                )
+            found = Loop(
+                block.family,
+                blocks[b:end],
+                [blk.step for blk in blocks[b:end]],
+                {m[1] for m in modes if m[0] == "fixed"},  # type: ignore[union-attr]  # set by every extension
+                entry=entry,
+                before_first=reads_before_first,
             )
+            items.append(found)
+            for var, position in entry.items():
+                starts[var] = (found.family, position, found.steps[0] - (found.steps[1] - found.steps[0]))
             b = end
         else:
             items.append(block)
