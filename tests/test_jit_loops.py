@@ -103,11 +103,14 @@ def test_a_float32_model_stays_float32():
 
 
 @pytest.mark.parametrize("steps", [4, 7, 50])
-def test_every_step_forward_and_backward_is_one_loop(steps):
+def test_every_step_is_in_the_loops_and_the_first_one_ends_the_backward_loop(steps):
     source = program_for(steps)
     assert f"for t in range(0, {steps}):" in source  # h_0 is the forward loop's starting value
-    assert f"for t in range({steps - 1}, -1, -1):" in source  # the head's gradient, the backward one's
-    assert "# backward: layer0/t=" not in source.replace("# backward: layer0/t=t", "")  # no step written out
+    assert f"for t in range({steps - 1}, 0, -1):" in source  # the head's gradient, the backward one's
+    assert source.count("# backward: layer0/t=") == 2  # the loop, and the step t = 0 after it
+    first_step = source.split("# backward: layer0/t=0 (")[1].split("#")[0]
+    assert "d_tanh_l0_t = d_tanh_l0_t_all_2[0]\n    d_tanh_l0_t *= d_linear_l0_t\n" in first_step
+    assert "np.dot" not in first_step  # no gradient for h_0; its share of dW_hh is in the sum over steps
 
 
 def test_h0_is_the_row_before_the_first_step_and_w_hh_gets_one_product_over_every_step():

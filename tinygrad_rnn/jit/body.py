@@ -550,7 +550,7 @@ class Renderer:
         first = loop.blocks[0]
         direction = loop.steps[1] - loop.steps[0]
         start, last = loop.steps[0], loop.steps[-1]
-        stop = last + direction
+        stop = last if loop.unmade else last + direction  # a padded last step is written after the loop
         header = f"for t in range({start}, {stop}):" if direction == 1 else f"for t in range({start}, {stop}, -1):"
         mine = {v for s in first.stmts for v in s.outs}
 
@@ -679,6 +679,8 @@ class Renderer:
             else:
                 inside.append("    " + line(stmt, read, integer))
             inside += self.stores(stmt, first, "t", read, indent="    ")
+        if loop.unmade:
+            inside += self._last_step_lines(loop, vector_names, low, filled)
         after = []
         stacks_after: dict = {}
         if loop.scatters or loop.fused:
@@ -707,6 +709,41 @@ class Renderer:
                 for var, same in zip(stmt.outs, template.outs):
                     self.var_names[var] = self.loop_name(same)
         return before + inside + after
+
+    def _last_step_lines(self, loop: Loop, vector_names: dict, low: int, filled: dict) -> list[str]:
+        """The padded last step's own statements, after the loop: those the loop would run at
+        that step, less the copies (rolling.pad_last_steps). The sums after the loop and the
+        statements run on all steps at once before it cover that step with the others."""
+        first, last = loop.blocks[0], loop.blocks[-1]
+        for blk in loop.blocks[1:]:  # the loop's names
+            for stmt, template in zip(blk.stmts, first.stmts):
+                for var, same in zip(stmt.outs, template.outs):
+                    self.var_names[var] = self.loop_name(same)
+        rows = {
+            var: vector_names[same]
+            for stmt, template in zip(last.stmts, first.stmts)
+            for var, same in zip(stmt.outs, template.outs)
+            if same in vector_names
+        }
+
+        def read(var):
+            if var in rows:
+                return f"{rows[var]}[{last.step - low}]"
+            return self.name(var) if var in self.loop_of and self.loop_of[var] is loop else self.read_outside_loops(var)
+
+        skipped = self._removed(loop) | set(loop.vectorized) | set(loop.hoisted) | loop.unmade
+        text = [f"# {last.phase}: {last.scope} (no gradient for the state before it: none is needed)"]
+        for j, stmt in enumerate(last.stmts):
+            if j in skipped:
+                continue
+            if j in filled:
+                row = f"{filled[j]}[{last.step - low}]"
+                written = _updated_in_place(stmt, row, read, self.name(stmt.outs[0]))
+                text += written or [line(_with_out(stmt, row), read)]
+            else:
+                text.append(line(stmt, read))
+            text += self.stores(stmt, last, str(last.step), read)
+        return text
 
     def _inherited(self, stmt: Stmt, stacked) -> Var | None:
         """The stacked value (one of `stacked`, the loop's vectorized values) a statement writes

@@ -17,9 +17,10 @@ phase form a family whose steps follow each other (forward t = 0, 1, ...; backwa
 
 The backward pass's last step (t = 0) reads h_0 where the others read h_{t-1}, and it makes no
 gradient for h_0 (h_0 needs none). So that it joins the loop all the same, the product that
-would make that gradient is added to it as a copy no statement reads (the documents' backward
-loops make that unused d_h at t = 0 too), and its reads of h_0 count as reads of the forward
-loop's row before its first: body.py then keeps h_0 as that row of the stacked hidden states.
+would make that gradient is added to it as a copy no statement reads, and its reads of h_0
+count as reads of the forward loop's row before its first: body.py keeps h_0 as that row of
+the stacked hidden states, runs the step's share of the loop's sums with the others, and
+writes its remaining statements, without the copy, after the loop.
 
 Blocks outside every window stay written out. body.py writes the result as Python.
 """
@@ -75,6 +76,7 @@ class Loop:
     carried: set = field(default_factory=set)  # positions (j, k) whose previous-iteration value is read as a local
     entry: dict = field(default_factory=dict)  # var read by the first iteration where later ones read (j, k)'s
     before_first: dict = field(default_factory=dict)  # another loop's starting value -> (its family, (j, k))
+    unmade: set = field(default_factory=set)  # statements of the last block that are copies (pad_last_steps)
 
 
 def split_blocks(stmts: list[Stmt]) -> list[Block]:
@@ -110,6 +112,8 @@ def arrange(stmts: list[Stmt], loop: bool = True, pad: bool = True) -> list:
     for item in items:  # a padded step that joined no loop loses its copies again
         if isinstance(item, Block) and copies:
             item.stmts = [stmt for stmt in item.stmts if id(stmt) not in copies]
+        elif isinstance(item, Loop):
+            item.unmade = {j for j, stmt in enumerate(item.blocks[-1].stmts) if id(stmt) in copies}
     return items
 
 
