@@ -181,3 +181,10 @@ def test_without_rows_for_h0_the_program_is_arranged_again_without_padding(monke
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)  # the fused sums add in another order
     assert "for t in range(6, 0, -1):" in compiled.source and "# backward: layer0/t=0" in compiled.source
     assert "_from_start" not in compiled.source
+
+
+@pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU])
+def test_the_forward_loop_of_lstm_and_gru_starts_at_the_first_step(kind):
+    source = program_for(7, kind=kind)  # c_0 = 0 and h_0 = 0 stay arrays: the loop's starting values
+    assert "for t in range(0, 7):" in source
+    assert "# forward: layer0/t=0" not in source

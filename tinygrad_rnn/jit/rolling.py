@@ -150,7 +150,7 @@ def _basic(index) -> bool:
     return True
 
 
-def _is_step(scope: str, known: dict = {}) -> bool:  # noqa: B006 (a cache)
+def is_step(scope: str, known: dict = {}) -> bool:  # noqa: B006 (a cache)
     """True for a time step's scope ("layer0/t=3")."""
     found = known.get(scope)
     if found is None:
@@ -169,9 +169,9 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
     moved: dict[int, list[Stmt]] = {}
     keep = []
     for i, stmt in enumerate(stmts):
-        if stmt.outs and not _is_step(stmt.scope) and is_view(stmt):
+        if stmt.outs and not is_step(stmt.scope) and is_view(stmt):
             first = readers.get(stmt.outs[0])
-            if first is not None and _is_step(stmts[first].scope):
+            if first is not None and is_step(stmts[first].scope):
                 target = stmts[first]
                 stmt.phase, stmt.scope = target.phase, target.scope
                 moved.setdefault(first, []).append(stmt)

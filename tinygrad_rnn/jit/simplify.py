@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Literal, Ref, Stmt, Var
+from .rolling import is_step
 
 _MADE_FROM_NOTHING = {"np.zeros", "np.ones", "np.full", "np.eye", "np.arange", "np.array", "np.asarray"}
 _MADE_FROM_SHAPE = {"np.zeros_like", "np.ones_like", "np.full_like"}  # read their argument's shape alone
@@ -122,13 +123,17 @@ def value_reads(stmt: Stmt) -> tuple:
 
 def _write_constants_as_numbers(stmt: Stmt, constants: dict) -> None:
     """`c op g` (or `g op c`, `g op= c`) with c a constant becomes the number op g, where the
-    result keeps g's shape and dtype."""
+    result keeps g's shape and dtype. A constant that a time step reads from outside it stays an
+    array: it is a state's starting value (c_0 = 0), read where the later steps read the state
+    the step before made, so that the first step still matches them (rolling.py)."""
     if stmt.kind not in ("binop", "inplace") or stmt.target.rstrip("=") not in _ELEMENTWISE:
         return
     args = list(stmt.args)
     for i, other in ((0, 1), (1, 0)):
         a, b = args[i], args[other]
         if not (type(a) is Ref and a.var in constants and type(b) is Ref and b.var not in constants):
+            continue
+        if is_step(stmt.scope) and (a.var.stmt is None or a.var.stmt.scope != stmt.scope):
             continue
         result = stmt.writes if stmt.kind == "inplace" else stmt.outs[0]
         if result is None or b.var.shape != result.shape:
