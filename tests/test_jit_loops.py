@@ -188,3 +188,9 @@ def test_the_forward_loop_of_lstm_and_gru_starts_at_the_first_step(kind):
     source = program_for(7, kind=kind)  # c_0 = 0 and h_0 = 0 stay arrays: the loop's starting values
     assert "for t in range(0, 7):" in source
     assert "# forward: layer0/t=0" not in source
+
+
+def test_the_first_backward_step_of_a_gru_follows_its_loop():
+    source = program_for(7, kind=nn.GRU)  # its gradient for h_0 would be a sum of two terms
+    assert "for t in range(6, 0, -1):" in source
+    assert "# backward: layer0/t=0 (" in source and "stack_l0_from_start[0:7]" in source

@@ -191,11 +191,22 @@ _PURE_KINDS = ("call", "method", "attr", "binop", "unop")
 
 def pad_last_steps(blocks: list[Block]) -> set:
     """Give the last block of each run of matching time steps the statements of the step before
-    that it lacks, as copies that make a value no statement reads: the first backward step (t =
-    0) makes no gradient for h_0, the others make theirs for h_{t-1}. A copy must make a new
-    array from the block's own values and from values made outside every time step (a weight),
-    with no integer that could move with t. Returns the id() of the copies."""
-    made_in_steps = {v for blk in blocks if blk.family is not None for stmt in blk.stmts for v in stmt.outs}
+    that it lacks, as copies that make values no statement of the block reads: the first
+    backward step (t = 0) makes no gradient for h_0, the others make theirs for h_{t-1}. A copy
+    reads what its original reads, moved by the same number of steps (the block's own values,
+    another step's, or values from outside every step such as a weight), has no integer that
+    could move with t, and makes a new array or adds into one a copy made. Where a block read
+    and a template read differ, the block may read a value from outside every step where the
+    template reads a step's (h_0 for h_{t-1}): find_loops then decides. Returns the id() of the
+    copies."""
+    at = {}  # (family, step, j, k) -> the variable made there
+    where = {}  # a variable made in a time step -> (family, step, j, k)
+    for blk in blocks:
+        if blk.family is not None:
+            for j, stmt in enumerate(blk.stmts):
+                for k, var in enumerate(stmt.outs):
+                    at[(blk.family, blk.step, j, k)] = var
+                    where[var] = (blk.family, blk.step, j, k)
     copies: set = set()
     for b in range(2, len(blocks)):
         last, before, earlier = blocks[b], blocks[b - 1], blocks[b - 2]
@@ -205,61 +216,109 @@ def pad_last_steps(blocks: list[Block]) -> set:
             continue  # not the last step of its run
         if abs(last.step - before.step) != 1 or _skeleton(before) != _skeleton(earlier):  # type: ignore[operator]
             continue
-        padded = _padded(last, before, made_in_steps)
+        padded = _Padding(last, before, at, where).statements()
         if padded is not None:
             copies.update(id(stmt) for stmt in padded if stmt not in last.stmts)
             last.stmts = padded
     return copies
 
 
-def _padded(block: Block, template: Block, made_in_steps: set) -> list | None:
-    """block's statements with copies of the template's statements it lacks, or None when the
-    block is not the template with statements left out (see pad_last_steps)."""
-    local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
-    counterpart: dict = {}  # a template variable -> the block's (or a copy's)
-    place: dict = {}  # a block variable -> the position of its template counterpart
-    matched = []
-    i = 0
-    for j, stmt in enumerate(template.stmts):
-        mine = block.stmts[i] if i < len(block.stmts) else None
-        if mine is not None and _statement_shape(mine, place) == _statement_shape(stmt, local):
-            for k, (var, same) in enumerate(zip(mine.outs, stmt.outs)):
-                place[var], counterpart[same] = (j, k), var
-            matched.append(mine)
-            i += 1
-            continue
-        copy = _unread_copy(stmt, block, counterpart, made_in_steps)
-        if copy is None:
+class _Padding:
+    """Matching a block against the template (the step before it) statement by statement, with
+    copies for the template's statements the block lacks."""
+
+    def __init__(self, block: Block, template: Block, at: dict, where: dict):
+        self.block, self.template, self.at, self.where = block, template, at, where
+        self.shift = block.step - template.step  # type: ignore[operator]
+        self.local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
+        self.counterpart: dict = {}  # a template variable -> the block's (or a copy's)
+        self.place: dict = {}  # a block variable (or a copy's) -> the position of its template counterpart
+        self.copied: set = set()  # the copies' variables
+
+    def statements(self) -> list | None:
+        block, template = self.block, self.template
+        matched = []
+        i = 0
+        for j, stmt in enumerate(template.stmts):
+            mine = block.stmts[i] if i < len(block.stmts) else None
+            if mine is not None and self._matches(mine, stmt):
+                self._note(mine, stmt, j)
+                matched.append(mine)
+                i += 1
+                continue
+            copy = self._copy(stmt)
+            if copy is None:
+                return None
+            self._note(copy, stmt, j)
+            self.copied.update(copy.outs)
+            matched.append(copy)
+        if i != len(block.stmts) or len(matched) == len(block.stmts):
             return None
-        matched.append(copy)
-    return matched if i == len(block.stmts) and len(matched) > len(block.stmts) else None
+        if any(v in self.copied for stmt in block.stmts for v in stmt.refs()):
+            return None  # the block's own statements must not read what only the copies make
+        return matched
 
+    def _note(self, mine: Stmt, stmt: Stmt, j: int) -> None:
+        for k, (var, same) in enumerate(zip(mine.outs, stmt.outs)):
+            self.place[var], self.counterpart[same] = (j, k), var
 
-def _unread_copy(stmt: Stmt, block: Block, counterpart: dict, made_in_steps: set) -> Stmt | None:
-    """The template's statement made again from the block's values, or None where it may not be."""
-    if stmt.kind not in _PURE_KINDS or stmt.writes is not None or len(stmt.outs) != 1 or stmt.tuple_out:
-        return None
-    if not stmt.makes_new_array() or block_integers(Block(block.phase, block.scope, [stmt])):
-        return None
-    if any(v not in counterpart and v in made_in_steps for v in stmt.refs()):
-        return None
-    (out,) = stmt.outs
-    made = Var(out.number, out.hint, out.shape, out.dtype)
-    made.owner, made.contiguous, made.scalar = out.owner, out.contiguous, out.scalar
-    copy = Stmt(
-        stmt.kind,
-        stmt.target,
-        _replaced(stmt.args, counterpart),
-        {key: _replaced(value, counterpart) for key, value in stmt.kwargs.items()},
-        outs=(made,),
-        op=stmt.op,
-        phase=block.phase,
-        scope=block.scope,
-        extra=dict(stmt.extra),
-    )
-    made.stmt = copy
-    counterpart[out] = made
-    return copy
+    def _matches(self, mine: Stmt, stmt: Stmt) -> bool:
+        if _statement_shape(mine, self.place) != _statement_shape(stmt, self.local):
+            return False
+        for v, u in zip(mine.refs(), stmt.refs()):
+            if u in self.local or u is v:
+                continue
+            moved = self._moved(u)
+            if moved is not v and not (moved is None and v not in self.where and u in self.where):
+                return False
+        return True
+
+    def _moved(self, u: Var) -> Var | None:
+        """What the block reads where the template reads u, made outside it: u itself for a value
+        from outside every step, else the value made self.shift steps away from u (None if no
+        step made one)."""
+        found = self.where.get(u)
+        if found is None:
+            return u
+        family, step, j, k = found
+        return self.at.get((family, step + self.shift, j, k))
+
+    def _copy(self, stmt: Stmt) -> Stmt | None:
+        if stmt.kind == "inplace":
+            if stmt.writes is None or self.counterpart.get(stmt.writes) not in self.copied or stmt.outs:
+                return None
+        elif stmt.kind not in _PURE_KINDS or stmt.writes is not None or len(stmt.outs) != 1 or stmt.tuple_out:
+            return None
+        elif not stmt.makes_new_array():
+            return None
+        if block_integers(Block(stmt.phase, stmt.scope, [stmt])):
+            return None
+        reads = {}
+        for u in stmt.refs():
+            read = self.counterpart.get(u) if u in self.local else self._moved(u)
+            if read is None:
+                return None
+            reads[u] = read
+        outs = []
+        for out in stmt.outs:
+            made = Var(out.number, out.hint, out.shape, out.dtype)
+            made.owner, made.contiguous, made.scalar = out.owner, out.contiguous, out.scalar
+            outs.append(made)
+        copy = Stmt(
+            stmt.kind,
+            stmt.target,
+            _replaced(stmt.args, reads),
+            {key: _replaced(value, reads) for key, value in stmt.kwargs.items()},
+            outs=tuple(outs),
+            writes=reads.get(stmt.writes) if stmt.writes is not None else None,
+            op=stmt.op,
+            phase=self.block.phase,
+            scope=self.block.scope,
+            extra=dict(stmt.extra),
+        )
+        for made in outs:
+            made.stmt = copy
+        return copy
 
 
 def _replaced(value, counterpart: dict):
