@@ -76,12 +76,13 @@ compiled = jit(train_step)
 
 # %% [markdown]
 # The phrases of the data set have one to five words. A loop over time needs at least three steps that
-# do the same thing. Every forward step does, and so does every backward step but the one of
-# $t = 0$, whose previous hidden state is the initial $h_0$ (which needs no gradient): the first
-# backward step's gradient, which arrives from the head, is the loop's starting value, and the
-# sums over steps start at zero before the loop. A five-word phrase already has its loops; we
-# take a longer phrase of the same words to see more steps: twelve words, negative (one *not*,
-# a positive word).
+# do the same thing. Every forward step does, and so does every backward step, once the step of
+# $t = 0$ is read as the others less its gradient for the previous hidden state: that state is
+# the initial $h_0$, which needs no gradient. The program keeps $h_0$ as the row before the first
+# of the stacked hidden states, the first backward step's gradient (from the head) is the
+# backward loop's starting value, and the sums over steps start at zero before the loop. A
+# five-word phrase already has its loops; we take a longer phrase of the same words to see more
+# steps: twelve words, negative (one *not*, a positive word).
 
 # %%
 phrase = "this is really really not very very really really very very good"
@@ -161,7 +162,7 @@ compiled.print_source()
 # ### The backward loop beside the hand formula
 #
 # Below is the heart of the program's backward pass: its loop over time (t = 11 down to 1, for
-# twelve words) and the weight gradient it sums, up to the block of $t = 0$. The hand formula,
+# twelve words), the step $t = 0$ after it, and the weight gradient summed over all steps. The hand formula,
 # in the document's column vectors (`reference.sentiment_bptt`, in short), is
 #
 # ```python
@@ -177,7 +178,7 @@ compiled.print_source()
 # %%
 source = compiled.source
 start = source.index("    # backward: layer0/t=t for")
-end = source.index("    # backward: layer0/t=0")
+end = source.index("    # backward: layer0\n", start)
 backward_loop = source[start:end]
 print(backward_loop)
 
@@ -185,9 +186,8 @@ print(backward_loop)
 # The model works on rows: a batch of hidden states is a (batch, 64) array, and the layer
 # computes $h_t = \tanh(x_t W_{xh}^\top + h_{t-1} W_{hh}^\top + b)$, PyTorch's convention. A row
 # is the transpose of the document's column, so every product appears transposed,
-# $(W^\top v)^\top = v^\top W$. The two side by side (T = 12: the loop covers t = 11, ..., 1;
-# the block of t = 0, whose $h_{-1}$ is the initial state, is written out). Every program line
-# printed is checked to be in the source:
+# $(W^\top v)^\top = v^\top W$. The two side by side (T = 12: the loop covers t = 11, ..., 1 and
+# the step t = 0 follows it). Every program line printed is checked to be in the source:
 
 # %%
 side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
@@ -196,19 +196,30 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     (
         "    1.0 - hiddens[t] ** 2",
         [
-            "d_tanh_l0_t_all = np.multiply(tanh_stacked, tanh_stacked, out=d_getitem_l0[1:12])",
+            "d_tanh_l0_t_all = np.multiply(stack_l0[:, 0:12].swapaxes(0, 1), stack_l0[:, 0:12].swapaxes(0, 1), "
+            "out=d_getitem_l0[0:12])",
             "d_tanh_l0_t_all_2 = np.subtract(1.0, d_tanh_l0_t_all, out=d_tanh_l0_t_all)",
         ],
     ),
     (
         "    deltas[t] = (...) * hidden_grad",
-        ["    d_tanh_l0_t = d_tanh_l0_t_all_2[t - 1]", "    d_tanh_l0_t *= d_linear_l0_t"],
+        ["    d_tanh_l0_t = d_tanh_l0_t_all_2[t]", "    d_tanh_l0_t *= d_linear_l0_t"],
     ),
     ("    hidden_grad = Whh.T @ deltas[t]", ["    d_linear_l0_t = np.dot(d_tanh_l0_t, weight_hh_l0)"]),
-    ("dWhh = deltas.T @ previous_hiddens", ["d_linear_l0 = np.dot(d_tanh_rows.T, tanh_rows)"]),
+    (
+        "    (t = 0: deltas[0]; its hidden_grad is not read)",
+        ["d_tanh_l0_t = d_tanh_l0_t_all_2[0]", "d_tanh_l0_t *= d_linear_l0_t"],
+    ),
+    (
+        "dWhh = deltas.T @ previous_hiddens",
+        [
+            "tanh_rows = stack_l0_from_start[:, 0:12].swapaxes(0, 1).reshape(-1, 64)",
+            "d_linear_l0 = np.dot(d_tanh_rows.T, tanh_rows)",
+        ],
+    ),
     (
         "dWxh = deltas.T @ inputs",
-        ["d_getitem_l0[1:12] += 0.0", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
+        ["d_getitem_l0[0:12] += 0.0", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
     ),
     ("dbh = deltas.sum(axis=0)", ["d_linear_l0_6 = d_getitem_l0.sum(axis=(0, 1))"]),
 ]
@@ -227,10 +238,11 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 # 1. $\delta h_T = W_{hy}^\top\, \partial L/\partial y$, in row form $(\partial L/\partial y)^\top
 #    W_{hy}$; `d_logsoftmax_5` is $p - \mathrm{onehot}(\text{label})$, built by log-softmax's
 #    backward before it.
-# 2. The same steps, last to first.
-# 3. tanh's derivative $1 - h_t^2$, from its own output. It does not depend on the gradient being
-#    carried, so the program computes it for all the loop's steps at once, before the loop, into
-#    the rows of the zeros that gather the steps' gradients for the input projection.
+# 2. The same steps, last to first; the loop stops at t = 1, and the step t = 0 follows it (6).
+# 3. tanh's derivative $1 - h_t^2$, from its own output (`stack_l0` holds the steps' hidden
+#    states, batch first, so `[:, 0:12].swapaxes(0, 1)` puts the steps first). It does not depend
+#    on the gradient being carried, so the program computes it for all steps at once, before the
+#    loop, into the rows of the zeros that gather the steps' gradients for the input projection.
 # 4. $\delta a_t = (1 - h_t^2) \odot \delta h_t$. `d_linear_l0_t` is $\delta h_t$, computed by
 #    the iteration before (step $t + 1$); the product replaces $1 - h_t^2$ in its row (`*=`), so
 #    that array becomes the hand code's `deltas`.
@@ -239,15 +251,17 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    (`linear_l0_t = weight_hh_l0.T`), and the backward of `h @ W.T` is `d @ W`: the chain rule,
 #    applied op by op, puts the transpose where it belongs. The document wrote `Whh @ temp`,
 #    whose row form would be `np.dot(d_tanh_l0_t, weight_hh_l0.T)`: the transpose it missed.
-# 6. $\sum_t \delta a_t h_{t-1}^\top$ as one product over the loop's steps (`tanh_rows` are their
-#    $h_{t-1}$). At t = 0 the factor is $h_0 = 0$: the program knows that product is zero on
-#    every call and adds nothing (it multiplies and adds only if the gradient is not finite, so
-#    a NaN still reaches the weights).
-# 7. Every step's $\delta a_t$ is row t of `d_getitem_l0` already; adding 0.0 gives each row the
+# 6. $\delta a_0$, as every other step's. The hand loop goes on to compute $W_{hh}^\top \delta a_0$,
+#    the gradient for $h_0$, which nothing reads; the program leaves it out.
+# 7. $\sum_t \delta a_t h_{t-1}^\top$ as one product over all steps. `stack_l0_from_start` is
+#    $h_0$ followed by every step's hidden state (`stack_l0` is a view of its last 12), so its
+#    first 12 are each step's $h_{t-1}$, from $h_0 = 0$ at t = 0: that step's term is zero, and
+#    still NaN where $\delta a_0$ holds an inf or a NaN, as in the hand formula.
+# 8. Every step's $\delta a_t$ is row t of `d_getitem_l0` already; adding 0.0 gives each row the
 #    value that adding it into zeros gives (a $-0.0$ becomes $0.0$, nothing else changes). The
 #    input projection of all steps was one product forward, so its gradient is one product
 #    backward, $\sum_t \delta a_t x_t^\top$.
-# 8. The bias gradient: the sum over steps (and the batch of one), handed to both biases.
+# 9. The bias gradient: the sum over steps (and the batch of one), handed to both biases.
 #
 # The row reading of line 5 checked on the hand formula's own values: at every step the
 # program's `deltas[t] @ Whh` is `Whh.T @ deltas[t]`, and the document's `Whh @ deltas[t]` is a
@@ -277,7 +291,7 @@ print("the row-form carry is W_hh^T da_t at every step; W_hh da_t differs at eve
 # %%
 loops = re.findall(r"for t in range\(([^)]*)\):", source)
 print("loops in the program:", loops)
-assert loops == [f"0, {T}", f"{T - 1}, 0, -1"]  # forward t = 0..T-1; backward t = T-1..1
+assert loops == [f"0, {T}", f"{T - 1}, 0, -1"]  # forward t = 0..T-1; backward t = T-1..1, then t = 0
 
 line_counts = {}
 for length in [12, 50, 200, 2000]:
@@ -334,8 +348,8 @@ assert np.all(per_step == per_step[0]) and per_step[0] > 10
 assert unrolled_lines[-1] > 5 * rolled_lines[-1]
 
 # %% [markdown]
-# A five-word phrase of the training set has both loops too, with the block of t = 0 written out
-# after the backward one, as explained in section 1:
+# A five-word phrase of the training set has both loops too, with the step t = 0 after the
+# backward one, as explained in section 1:
 
 # %%
 short = "this was not very good"
@@ -345,7 +359,7 @@ model.zero_grad()
 compiled(vocab.encode(short)[None], np.array([0]))
 short_source = compiled.source
 short_loops = re.findall(r"for t in range\(([^)]*)\):", short_source)
-short_blocks = re.findall(r"# backward: layer0/t=(\d+)", short_source)
+short_blocks = re.findall(r"# backward: layer0/t=(\d+) \(", short_source)
 print(f"{short!r}: {len(short_source.splitlines())} lines, loops {short_loops}, backward blocks t = {short_blocks}")
 assert short_loops == ["0, 5", "4, 0, -1"]
 assert short_blocks == ["0"]

@@ -194,3 +194,22 @@ def test_the_first_backward_step_of_a_gru_follows_its_loop():
     source = program_for(7, kind=nn.GRU)  # its gradient for h_0 would be a sum of two terms
     assert "for t in range(6, 0, -1):" in source
     assert "# backward: layer0/t=0 (" in source and "stack_l0_from_start[0:7]" in source
+
+
+def test_a_batch_first_layer_writes_its_steps_into_the_second_axis_of_its_stack():
+    rnn, head = nn.RNN(2, 6, batch_first=True, rng=0), nn.Linear(6, 1, rng=1)
+
+    def step(x, y):
+        out, _ = rnn(x)
+        loss = F.mse_loss(head(out[:, -1]), y)
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    x, y = np.linspace(-1, 1, 3 * 9 * 2).reshape(3, 9, 2), np.ones((3, 1))
+    compiled(x, y)
+    source = compiled.source
+    assert "stack_l0_from_start = np.empty((3, 10, 6), _float64)" in source
+    assert "stack_l0_from_start[:, 0] = v" in source and "out=stack_l0[:, t])" in source
+    assert "tanh_rows = stack_l0_from_start[:, 0:9].swapaxes(0, 1).reshape(-1, 6)" in source
+    assert "[None] *" not in source  # no per-step list

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
 from .rolling import MIN_LOOP, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
+from .simplify import memory_families
 
 
 class Renderer:
@@ -318,8 +319,9 @@ class Renderer:
         them and no copy is made."""
         for item in self.items:
             for stmt in [] if isinstance(item, Loop) else item.stmts:
-                arg = stmt.args[0] if stmt.kind == "call" and stmt.target == "np.array" and stmt.args else None
-                if stmt.kwargs or len(stmt.args) != 1 or not isinstance(arg, tuple) or len(stmt.outs) != 1:
+                axis = _stacking_axis(stmt)
+                arg = stmt.args[0] if axis is not None else None
+                if not isinstance(arg, tuple) or len(stmt.outs) != 1:
                     continue
                 variables = [a.var for a in arg if isinstance(a, Ref)]
                 loop = self.loop_of.get(variables[0]) if variables else None
@@ -342,23 +344,31 @@ class Renderer:
                     or out.dtype != variables[0].dtype
                 ):
                     continue
+                if axis == 1 and out.shape[0] > 1 and self._written_through(out):
+                    continue  # its steps are every row's slices: a view of it may not be one as traced
                 key = (template.family, position)
-                self.rows[key] = (self.name(out), steps[0])
+                self.rows[key] = (self.name(out), steps[0], axis)
                 self.stacks[key] = (out, steps[0], steps[-1])
                 self.dropped.add(id(stmt))
 
+    def _written_through(self, var: Var) -> bool:
+        """Whether some statement writes into var or into a view that may share its memory."""
+        stmts = [stmt for item in self.items for blk in _blocks(item) for stmt in blk.stmts]
+        families = memory_families(stmts)
+        return any(families.root(v) == families.root(var) for v in self.written)
+
     def _row(self, key, index: str) -> str:
         """The row of a kept value at step `index` (a Python expression)."""
-        name, first = self.rows[key]
-        return f"{name}[{index} - {first}]" if first else f"{name}[{index}]"
+        name, first, axis = self.rows[key]
+        return name + _at(axis, f"{index} - {first}" if first else index)
 
     def _row_from_start(self, loop: Loop, key, offset: int) -> str | None:
         """The row at step t + offset, in a loop that also reads the starting value in the
         place of the row before the first: a row of the rows with the starting value first."""
         if key not in loop.before_first.values():
             return None
-        name, first = self.rows[key]
-        return f"{self.from_start[key][0]}[{_step_index(offset - first + 1)}]"
+        _, first, axis = self.rows[key]
+        return self.from_start[key][0] + _at(axis, _step_index(offset - first + 1))
 
     def loop_of_family(self, family) -> Loop:
         return next(item for item in self.items if isinstance(item, Loop) and item.family == family)
@@ -502,10 +512,10 @@ class Renderer:
         key, offset = self._slice_key(loop, var)
         first, last = low + offset, high + offset
         if key in self.rows:
-            name, row_first = self.rows[key]
+            name, row_first, axis = self.rows[key]
             if first < row_first and key in loop.before_first.values():
                 name, row_first = self.from_start[key][0], row_first - 1
-            return f"{name}[{first - row_first}:{last - row_first + 1}]"
+            return _steps_first(name, axis, f"{first - row_first}:{last - row_first + 1}")
         known = self.stacks.get(key)
         if known is not None and known[1] <= first and last <= known[2]:
             name = known[0] if isinstance(known[0], str) else self.read_outside_loops(known[0])
@@ -528,8 +538,8 @@ class Renderer:
             return None
         (key,) = keys
         if key in self.rows:
-            name, first = self.rows[key]
-            return f"{name}[{steps[0] - first}:{steps[-1] - first + 1}]"
+            name, first, axis = self.rows[key]
+            return _steps_first(name, axis, f"{steps[0] - first}:{steps[-1] - first + 1}")
         if key not in self.buffered_positions:
             return None
         return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"  # type: ignore[operator]
@@ -625,19 +635,19 @@ class Renderer:
             for var in stmt.outs:
                 key = (first.family, self.position[var])
                 if key in self.from_start:  # the starting value first, then every step's
-                    name, (whole, start) = self.rows[key][0], self.from_start[key]
-                    shape = ", ".join(str(n) for n in (len(loop.steps) + 1,) + tuple(var.shape))
+                    (name, _, axis), (whole, start) = self.rows[key], self.from_start[key]
+                    shape = _stack_shape(var.shape, len(loop.steps) + 1, axis)
                     before.append(
-                        f"{whole} = np.empty(({shape}), {literal(var.dtype)})  # h_0, then {var.hint} of every step"
+                        f"{whole} = np.empty({shape}, {literal(var.dtype)})  # h_0, then {var.hint} of every step"
                     )
-                    before.append(f"{whole}[0] = {self.read_outside_loops(start)}")
-                    before.append(f"{name} = {whole}[1:]")
-                    filled[j] = name
+                    before.append(f"{whole}{_at(axis, '0')} = {self.read_outside_loops(start)}")
+                    before.append(f"{name} = {whole}{_at(axis, '1:')}")
+                    filled[j] = (name, axis)
                 elif key in self.rows:
-                    name = self.rows[key][0]
-                    shape = ", ".join(str(n) for n in (len(loop.steps),) + tuple(var.shape))
-                    before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
-                    filled[j] = name
+                    name, _, axis = self.rows[key]
+                    shape = _stack_shape(var.shape, len(loop.steps), axis)
+                    before.append(f"{name} = np.empty({shape}, {literal(var.dtype)})  # {var.hint} of every step")
+                    filled[j] = (name, axis)
         for var in self._stacked_after(loop):
             j = next(j for j, s in enumerate(first.stmts) if var in s.outs)
             stmt = first.stmts[j]
@@ -653,7 +663,7 @@ class Renderer:
                 name = self.names(var.hint + "_" + scope_suffix(first.scope, True) + "_rows")
                 shape = ", ".join(str(n) for n in (high - low + 1,) + tuple(var.shape))
                 before.append(f"{name} = np.empty(({shape}), {literal(var.dtype)})  # {var.hint} of every step")
-            filled[j] = name
+            filled[j] = (name, 0)
             self.stacks[key] = (name, low, high)
         inside = [header]
         base = 0
@@ -673,7 +683,7 @@ class Renderer:
                 before.append(line(stmt, read, integer))
                 continue
             if j in filled:
-                row = f"{filled[j]}[t - {low}]" if low else f"{filled[j]}[t]"
+                row = filled[j][0] + _at(filled[j][1], f"t - {low}" if low else "t")
                 written = _updated_in_place(stmt, row, read, self.loop_name(stmt.outs[0]))
                 inside += ["    " + text for text in written or [line(_with_out(stmt, row), read, integer)]]
             else:
@@ -737,7 +747,7 @@ class Renderer:
             if j in skipped:
                 continue
             if j in filled:
-                row = f"{filled[j]}[{last.step - low}]"
+                row = filled[j][0] + _at(filled[j][1], str(last.step - low))
                 written = _updated_in_place(stmt, row, read, self.name(stmt.outs[0]))
                 text += written or [line(_with_out(stmt, row), read)]
             else:
@@ -894,6 +904,37 @@ class _Filling(str):
         line = super().__new__(cls, text)
         line.buffer = buffer
         return line
+
+
+def _blocks(item) -> list:
+    return item.blocks if isinstance(item, Loop) else [item]
+
+
+def _stacking_axis(stmt: Stmt) -> int | None:
+    """0 or 1 for a statement that stacks a tuple of arrays on a new first or second axis
+    (np.array(steps), np.stack(steps, axis=1)), else None."""
+    if stmt.kind != "call" or len(stmt.args) != 1:
+        return None
+    if stmt.target == "np.array" and not stmt.kwargs:
+        return 0
+    if stmt.target == "np.stack" and set(stmt.kwargs) <= {"axis"} and stmt.kwargs.get("axis", 0) in (0, 1):
+        return stmt.kwargs.get("axis", 0)
+    return None
+
+
+def _at(axis: int, index: str) -> str:
+    """Indexing that takes `index` along the steps' axis of a stack."""
+    return f"[{index}]" if axis == 0 else f"[:, {index}]"
+
+
+def _steps_first(name: str, axis: int, steps: str) -> str:
+    """A run of steps of a stack, with the steps on the first axis."""
+    return f"{name}[{steps}]" if axis == 0 else f"{name}[:, {steps}].swapaxes(0, 1)"
+
+
+def _stack_shape(shape: tuple, steps: int, axis: int) -> str:
+    sizes = (steps, *shape) if axis == 0 else (shape[0], steps, *shape[1:])
+    return "(" + ", ".join(map(str, sizes)) + ")"
 
 
 def _step_index(offset: int) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from .ir import Literal, Ref, Stmt, Var
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
+_STACKING = ("np.array", "np.stack")  # calls that may stack a layer's outputs
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
 
 
@@ -456,7 +457,10 @@ def find_loops(blocks: list[Block]) -> list:
         for blk in blocks
         if blk.family is None
         for stmt in blk.stmts
-        if stmt.kind == "call" and stmt.target == "np.array" and stmt.args and isinstance(stmt.args[0], tuple)
+        if stmt.kind == "call"
+        and stmt.target in ("np.array", "np.stack")
+        and stmt.args
+        and isinstance(stmt.args[0], tuple)
         for a in stmt.args[0]
         if isinstance(a, Ref)
     }
