@@ -196,8 +196,8 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     (
         "    1.0 - hiddens[t] ** 2",
         [
-            "d_tanh_l0_t_all = np.multiply(stack_l0[:, 0:12].swapaxes(0, 1), stack_l0[:, 0:12].swapaxes(0, 1), "
-            "out=d_getitem_l0[0:12])",
+            "tanh_by_step = stack_l0[:, 0:12].swapaxes(0, 1)",
+            "d_tanh_l0_t_all = np.multiply(tanh_by_step, tanh_by_step, out=d_getitem_l0[0:12])",
             "d_tanh_l0_t_all_2 = np.subtract(1.0, d_tanh_l0_t_all, out=d_tanh_l0_t_all)",
         ],
     ),
@@ -213,7 +213,8 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
     (
         "dWhh = deltas.T @ previous_hiddens",
         [
-            "tanh_rows = stack_l0_from_start[:, 0:12].swapaxes(0, 1).reshape(-1, 64)",
+            "tanh_by_step_2 = stack_l0_from_start[:, 0:12].swapaxes(0, 1)",
+            "tanh_rows = tanh_by_step_2.reshape(-1, 64)",
             "d_linear_l0 = np.dot(d_tanh_rows.T, tanh_rows)",
         ],
     ),
@@ -240,7 +241,7 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    backward before it.
 # 2. The same steps, last to first; the loop stops at t = 1, and the step t = 0 follows it (6).
 # 3. tanh's derivative $1 - h_t^2$, from its own output (`stack_l0` holds the steps' hidden
-#    states, batch first, so `[:, 0:12].swapaxes(0, 1)` puts the steps first). It does not depend
+#    states batch first; `tanh_by_step` is a view of it with the steps first). It does not depend
 #    on the gradient being carried, so the program computes it for all steps at once, before the
 #    loop, into the rows of the zeros that gather the steps' gradients for the input projection.
 # 4. $\delta a_t = (1 - h_t^2) \odot \delta h_t$. `d_linear_l0_t` is $\delta h_t$, computed by
@@ -255,7 +256,7 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    the gradient for $h_0$, which nothing reads; the program leaves it out.
 # 7. $\sum_t \delta a_t h_{t-1}^\top$ as one product over all steps. `stack_l0_from_start` is
 #    $h_0$ followed by every step's hidden state (`stack_l0` is a view of its last 12), so its
-#    first 12 are each step's $h_{t-1}$, from $h_0 = 0$ at t = 0: that step's term is zero, and
+#    first 12 (`tanh_by_step_2`) are each step's $h_{t-1}$, from $h_0 = 0$ at t = 0: that step's term is zero, and
 #    still NaN where $\delta a_0$ holds an inf or a NaN, as in the hand formula.
 # 8. Every step's $\delta a_t$ is row t of `d_getitem_l0` already; adding 0.0 gives each row the
 #    value that adding it into zeros gives (a $-0.0$ becomes $0.0$, nothing else changes). The

@@ -211,5 +211,6 @@ def test_a_batch_first_layer_writes_its_steps_into_the_second_axis_of_its_stack(
     source = compiled.source
     assert "stack_l0_from_start = np.empty((3, 10, 6), _float64)" in source
     assert "stack_l0_from_start[:, 0] = v" in source and "out=stack_l0[:, t])" in source
-    assert "tanh_rows = stack_l0_from_start[:, 0:9].swapaxes(0, 1).reshape(-1, 6)" in source
+    assert "tanh_by_step_2 = stack_l0_from_start[:, 0:9].swapaxes(0, 1)" in source  # the steps first
+    assert "tanh_rows = tanh_by_step_2.reshape(-1, 6)" in source
     assert "[None] *" not in source  # no per-step list

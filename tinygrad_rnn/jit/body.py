@@ -515,7 +515,13 @@ class Renderer:
             name, row_first, axis = self.rows[key]
             if first < row_first and key in loop.before_first.values():
                 name, row_first = self.from_start[key][0], row_first - 1
-            return _steps_first(name, axis, f"{first - row_first}:{last - row_first + 1}")
+            steps = _steps_first(name, axis, f"{first - row_first}:{last - row_first + 1}")
+            if axis == 0:
+                return steps
+            if (key, offset) not in cache:  # a view with the steps first, named once
+                cache[(key, offset)] = self.names(var.hint + "_by_step")
+                lines.append(f"{cache[(key, offset)]} = {steps}")
+            return cache[(key, offset)]
         known = self.stacks.get(key)
         if known is not None and known[1] <= first and last <= known[2]:
             name = known[0] if isinstance(known[0], str) else self.read_outside_loops(known[0])
