@@ -214,3 +214,9 @@ def test_a_batch_first_layer_writes_its_steps_into_the_second_axis_of_its_stack(
     assert "tanh_by_step_2 = stack_l0_from_start[:, 0:9].swapaxes(0, 1)" in source  # the steps first
     assert "tanh_rows = tanh_by_step_2.reshape(-1, 6)" in source
     assert "[None] *" not in source  # no per-step list
+
+
+def test_the_backward_loop_of_an_lstm_starts_right_after_its_last_step():
+    source = program_for(8, kind=nn.LSTM)  # t = 7 has no cell-state gradient from a later step
+    assert "for t in range(6, 0, -1):" in source  # t = 6 reads what t = 7 made as the loop's start
+    assert "# backward: layer0/t=7" in source and "# backward: layer0/t=6" not in source

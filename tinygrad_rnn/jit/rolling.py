@@ -401,12 +401,13 @@ def _outside_readers(block: Block) -> list[int]:
     return [j for j, s in enumerate(block.stmts) for v in s.refs() if v not in local]
 
 
-def _enters(mode: tuple, step_change: int, reader: int, first_read: tuple) -> bool:
-    """Whether the first block of a window may read a variable from before the window where the
-    later blocks read what the iteration before made (mode): the value is carried into the loop
-    when the iteration reads it before making its own (statement `reader` <= the maker)."""
+def _enters(mode: tuple, step_change: int, reader: int) -> bool:
+    """Whether the first block of a window may read a variable from before the window (h_0, or
+    what a step written out before the loop made) where the later blocks read what the
+    iteration before made (mode): the value is carried into the loop when the iteration reads
+    it before making its own (statement `reader` <= the maker)."""
     _, _, offset, j, _ = mode
-    return offset == -step_change and reader <= j and first_read[0] == "fixed"
+    return offset == -step_change and reader <= j
 
 
 def block_integers(block: Block) -> list[int]:
@@ -500,6 +501,14 @@ def find_loops(blocks: list[Block]) -> list:
             new_modes = []
             new_entry: dict = {}
             new_before: dict = {}
+            entering = set()  # the first block's reads that may start the loop: every read of them does
+            if end - 1 == b:
+                found: dict = {}
+                for u, v, reader in zip(reads[b], reads[end], readers[b]):
+                    mode = relation(end, v)
+                    ok = u is not v and mode[0] == "rel" and _enters(mode, step_change, reader)
+                    found[u] = found.get(u, True) and ok
+                entering = {u for u, ok in found.items() if ok}
             for u, v, reader in zip(reads[end - 1], reads[end], readers[end - 1]):
                 if u is v:  # the same variable in both: it must come from before the window
                     new_modes.append(("fixed", u))
@@ -509,7 +518,7 @@ def find_loops(blocks: list[Block]) -> list:
                     new_before[v] = row
                     new_modes.append(relation(end - 1, u))
                     continue
-                if mode[0] == "rel" and end - 1 == b and _enters(mode, step_change, reader, relation(b, u)):
+                if u in entering:
                     if new_entry.setdefault(u, mode[3:]) != mode[3:]:
                         break
                     new_modes.append(mode)
@@ -531,6 +540,8 @@ def find_loops(blocks: list[Block]) -> list:
             if end - 1 == b:
                 if any(m[0] == "fixed" and m[1] in new_entry for m in new_modes):
                     break
+                if len(set(new_entry.values())) != len(new_entry):
+                    break  # two starting values for one value the loop carries
                 entry = new_entry
             modes, deltas, direction = new_modes, new_deltas, step_change
             reads_before_first.update(new_before)
