@@ -503,12 +503,12 @@ def find_loops(blocks: list[Block]) -> list:
             new_before: dict = {}
             entering = set()  # the first block's reads that may start the loop: every read of them does
             if end - 1 == b:
-                found: dict = {}
+                every_read: dict = {}
                 for u, v, reader in zip(reads[b], reads[end], readers[b]):
                     mode = relation(end, v)
                     ok = u is not v and mode[0] == "rel" and _enters(mode, step_change, reader)
-                    found[u] = found.get(u, True) and ok
-                entering = {u for u, ok in found.items() if ok}
+                    every_read[u] = every_read.get(u, True) and ok
+                entering = {u for u, ok in every_read.items() if ok}
             for u, v, reader in zip(reads[end - 1], reads[end], readers[end - 1]):
                 if u is v:  # the same variable in both: it must come from before the window
                     new_modes.append(("fixed", u))
