@@ -220,3 +220,9 @@ def test_the_backward_loop_of_an_lstm_starts_right_after_its_last_step():
     source = program_for(8, kind=nn.LSTM)  # t = 7 has no cell-state gradient from a later step
     assert "for t in range(6, 0, -1):" in source  # t = 6 reads what t = 7 made as the loop's start
     assert "# backward: layer0/t=7" in source and "# backward: layer0/t=6" not in source
+
+
+def test_the_lower_layer_of_two_also_ends_its_backward_loop_with_the_first_step():
+    source = program_for(6, layers=2)  # its step t reads the upper layer's gradient d_stack_l0[t - 1]
+    assert source.count(" (no gradient for the state before it: none is needed)") == 2
+    assert "stack_l0_from_start" in source and "stack_l1_from_start" in source

@@ -187,19 +187,21 @@ def _sink_views(stmts: list[Stmt]) -> list[Stmt]:
 
 # ---------------------------------------------------------------- padding the last step
 
-_PURE_KINDS = ("call", "method", "attr", "binop", "unop")
+_PURE_KINDS = ("call", "method", "attr", "binop", "unop", "getitem")  # statements that write nothing
 
 
 def pad_last_steps(blocks: list[Block]) -> set:
     """Give the last block of each run of matching time steps the statements of the step before
     that it lacks, as copies that make values no statement of the block reads: the first
-    backward step (t = 0) makes no gradient for h_0, the others make theirs for h_{t-1}. A copy
-    reads what its original reads, moved by the same number of steps (the block's own values,
-    another step's, or values from outside every step such as a weight), has no integer that
-    could move with t, and makes a new array or adds into one a copy made. Where a block read
-    and a template read differ, the block may read a value from outside every step where the
-    template reads a step's (h_0 for h_{t-1}): find_loops then decides. Returns the id() of the
-    copies."""
+    backward step (t = 0) makes no gradient for h_0, the others make theirs for h_{t-1}. The
+    copies only make the block match the others, and never run: a loop stops before a padded
+    step, and writes that step's own statements after it (body.py), and a padded block that
+    joins no loop loses them again. A copy reads what its original reads, moved by the same
+    number of steps (the block's own values, another step's, or values from outside every step
+    such as a weight), moves its integers on as they moved from step to step, and writes into
+    nothing but an array another copy made. Where a block read and a template read differ, the
+    block may read a value from outside every step where the template reads a step's (h_0 for
+    h_{t-1}): find_loops then decides. Returns the id() of the copies."""
     at = {}  # (family, step, j, k) -> the variable made there
     where = {}  # a variable made in a time step -> (family, step, j, k)
     for blk in blocks:
@@ -217,7 +219,7 @@ def pad_last_steps(blocks: list[Block]) -> set:
             continue  # not the last step of its run
         if abs(last.step - before.step) != 1 or _skeleton(before) != _skeleton(earlier):  # type: ignore[operator]
             continue
-        padded = _Padding(last, before, at, where).statements()
+        padded = _Padding(last, before, earlier, at, where).statements()
         if padded is not None:
             copies.update(id(stmt) for stmt in padded if stmt not in last.stmts)
             last.stmts = padded
@@ -228,8 +230,8 @@ class _Padding:
     """Matching a block against the template (the step before it) statement by statement, with
     copies for the template's statements the block lacks."""
 
-    def __init__(self, block: Block, template: Block, at: dict, where: dict):
-        self.block, self.template, self.at, self.where = block, template, at, where
+    def __init__(self, block: Block, template: Block, earlier: Block, at: dict, where: dict):
+        self.block, self.template, self.earlier, self.at, self.where = block, template, earlier, at, where
         self.shift = block.step - template.step  # type: ignore[operator]
         self.local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
         self.counterpart: dict = {}  # a template variable -> the block's (or a copy's)
@@ -247,7 +249,7 @@ class _Padding:
                 matched.append(mine)
                 i += 1
                 continue
-            copy = self._copy(stmt)
+            copy = self._copy(stmt, self.earlier.stmts[j])
             if copy is None:
                 return None
             self._note(copy, stmt, j)
@@ -284,16 +286,18 @@ class _Padding:
         family, step, j, k = found
         return self.at.get((family, step + self.shift, j, k))
 
-    def _copy(self, stmt: Stmt) -> Stmt | None:
+    def _copy(self, stmt: Stmt, before: Stmt) -> Stmt | None:
+        """A copy of `stmt` for the block; `before` is the same statement one step further from
+        it, so each integer moves on by what it moved from there (x[t - 1] gives x[-1] at t = 0:
+        no copy runs, the loop stops before the block and the statements after it leave the
+        copies out)."""
         if stmt.kind == "inplace":
             if stmt.writes is None or self.counterpart.get(stmt.writes) not in self.copied or stmt.outs:
                 return None
         elif stmt.kind not in _PURE_KINDS or stmt.writes is not None or len(stmt.outs) != 1 or stmt.tuple_out:
             return None
-        elif not stmt.makes_new_array():
-            return None
-        if block_integers(Block(stmt.phase, stmt.scope, [stmt])):
-            return None
+        here, there = _integers_of(stmt), _integers_of(before)
+        moved = iter([2 * a - b for a, b in zip(here, there)])
         reads = {}
         for u in stmt.refs():
             read = self.counterpart.get(u) if u in self.local else self._moved(u)
@@ -305,11 +309,13 @@ class _Padding:
             made = Var(out.number, out.hint, out.shape, out.dtype)
             made.owner, made.contiguous, made.scalar = out.owner, out.contiguous, out.scalar
             outs.append(made)
+        args = _with_integers(_replaced(stmt.args, reads), moved)
+        kwargs = {key: _with_integers(_replaced(value, reads), moved) for key, value in stmt.kwargs.items()}
         copy = Stmt(
             stmt.kind,
             stmt.target,
-            _replaced(stmt.args, reads),
-            {key: _replaced(value, reads) for key, value in stmt.kwargs.items()},
+            args,
+            kwargs,
             outs=tuple(outs),
             writes=reads.get(stmt.writes) if stmt.writes is not None else None,
             op=stmt.op,
@@ -320,6 +326,25 @@ class _Padding:
         for made in outs:
             made.stmt = copy
         return copy
+
+
+def _integers_of(stmt: Stmt) -> list[int]:
+    return block_integers(Block(stmt.phase, stmt.scope, [stmt]))
+
+
+def _with_integers(value, integers):
+    """`value` with its integer literals taken in turn from `integers` (in collect_ints' order)."""
+    if isinstance(value, Ref):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_with_integers(v, integers) for v in value)
+    if isinstance(value, list):
+        return [_with_integers(v, integers) for v in value]
+    if isinstance(value, slice):
+        return slice(*(_with_integers(v, integers) for v in (value.start, value.stop, value.step)))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return next(integers)
+    return value
 
 
 def _replaced(value, counterpart: dict):
