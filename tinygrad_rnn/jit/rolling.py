@@ -478,15 +478,12 @@ def find_loops(blocks: list[Block]) -> list:
 
     items: list = []
     starts: dict = {}  # a loop's starting value -> (family, (j, k), the step before its first)
-    stacked = {  # the values a layer's outputs stack (np.array of every step's): body.py keeps their rows
+    stacked = {  # the values a layer's outputs stack (np.array or np.stack of every step's): body.py keeps their rows
         a.var
         for blk in blocks
         if blk.family is None
         for stmt in blk.stmts
-        if stmt.kind == "call"
-        and stmt.target in ("np.array", "np.stack")
-        and stmt.args
-        and isinstance(stmt.args[0], tuple)
+        if stmt.kind == "call" and stmt.target in _STACKING and stmt.args and isinstance(stmt.args[0], tuple)
         for a in stmt.args[0]
         if isinstance(a, Ref)
     }
