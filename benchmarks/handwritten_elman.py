@@ -95,7 +95,7 @@ def elman_bptt(params: dict, x: np.ndarray, target: np.ndarray, loss: str = "mse
     pre_activations += params["rnn.bias_ih_l0"] + params["rnn.bias_hh_l0"]
     pre_activations = pre_activations.reshape(steps, batch, hidden)
     hiddens = np.empty_like(pre_activations)
-    first = np.zeros((batch, hidden))  # h_0
+    first = np.zeros((batch, hidden), dtype=pre_activations.dtype)  # h_0
     previous = first
     w_hh_t = w_hh.T
     for pre_activation, current in zip(pre_activations, hiddens):

@@ -360,7 +360,7 @@ model.zero_grad()
 compiled(vocab.encode(short)[None], np.array([0]))
 short_source = compiled.source
 short_loops = re.findall(r"for t in range\(([^)]*)\):", short_source)
-short_blocks = re.findall(r"# backward: layer0/t=(\d+) \(", short_source)
+short_blocks = re.findall(r"# backward: layer0/t=(\d+)", short_source)
 print(f"{short!r}: {len(short_source.splitlines())} lines, loops {short_loops}, backward blocks t = {short_blocks}")
 assert short_loops == ["0, 5", "4, 0, -1"]
 assert short_blocks == ["0"]

@@ -108,7 +108,7 @@ def test_every_step_is_in_the_loops_and_the_first_one_ends_the_backward_loop(ste
     assert f"for t in range(0, {steps}):" in source  # h_0 is the forward loop's starting value
     assert f"for t in range({steps - 1}, 0, -1):" in source  # the head's gradient, the backward one's
     assert source.count("# backward: layer0/t=") == 2  # the loop, and the step t = 0 after it
-    first_step = source.split("# backward: layer0/t=0 (")[1].split("#")[0]
+    first_step = source.split("# backward: layer0/t=0, the loop's last step")[1].split("\n", 1)[1].split("#")[0]
     assert "d_tanh_l0_t = d_tanh_l0_t_all_2[0]\n    d_tanh_l0_t *= d_linear_l0_t\n" in first_step
     assert "np.dot" not in first_step  # no gradient for h_0; its share of dW_hh is in the sum over steps
 
@@ -193,7 +193,7 @@ def test_the_forward_loop_of_lstm_and_gru_starts_at_the_first_step(kind):
 def test_the_first_backward_step_of_a_gru_follows_its_loop():
     source = program_for(7, kind=nn.GRU)  # its gradient for h_0 would be a sum of two terms
     assert "for t in range(6, 0, -1):" in source
-    assert "# backward: layer0/t=0 (" in source and "stack_l0_from_start[0:7]" in source
+    assert "# backward: layer0/t=0, the loop's last step" in source and "stack_l0_from_start[0:7]" in source
 
 
 def test_a_batch_first_layer_writes_its_steps_into_the_second_axis_of_its_stack():
@@ -224,5 +224,54 @@ def test_the_backward_loop_of_an_lstm_starts_right_after_its_last_step():
 
 def test_the_lower_layer_of_two_also_ends_its_backward_loop_with_the_first_step():
     source = program_for(6, layers=2)  # its step t reads the upper layer's gradient d_stack_l0[t - 1]
-    assert source.count(" (no gradient for the state before it: none is needed)") == 2
+    assert source.count("/t=0, the loop's last step") == 2
     assert "stack_l0_from_start" in source and "stack_l1_from_start" in source
+
+
+def test_a_padded_last_step_reads_the_step_before_from_its_buffer_not_from_the_loop_local():
+    from tinygrad_rnn import Tensor, scope
+
+    steps, batch, size = 6, 2, 3
+    x = np.linspace(-1, 1, steps * batch * size).reshape(steps, batch, size)
+
+    def make():
+        w = Tensor(np.linspace(-0.5, 0.5, size * size).reshape(size, size), requires_grad=True)
+
+        def step(x):  # b_{t-1} is read after b_t is made; c_t only by the next step (so t = 5 is padded)
+            xs, zeros = Tensor(x), Tensor(np.zeros((batch, size)))
+            b_prev, c_prev, hs = zeros, zeros, []
+            with scope("layer0"):
+                for t in range(steps):
+                    with scope(f"t={t}"):
+                        b = xs[t] * 2.0
+                        h = (b + b_prev + c_prev).tanh()
+                        b_prev, c_prev = b, h.matmul(w)
+                        hs.append(h)
+            loss = sum(h.sum() for h in hs)
+            loss.backward()
+            return loss
+
+        return w, step
+
+    (w_eager, eager), (w_jit, step) = make(), make()
+    compiled = jit(step)
+    for _ in range(2):
+        w_eager.grad = w_jit.grad = None
+        assert compiled(x).item() == pytest.approx(eager(x).item(), rel=1e-12)
+        np.testing.assert_allclose(w_jit.grad, w_eager.grad, rtol=1e-12)
+    assert "# forward: layer0/t=5, the loop's last step" in compiled.source
+
+
+def test_a_bidirectional_layer_keeps_a_loop_per_direction_and_pass():
+    rnn, head = nn.RNN(2, 6, bidirectional=True, rng=0), nn.Linear(12, 1, rng=1)
+
+    def step(x, y):
+        out, _ = rnn(x)
+        loss = F.mse_loss(head(out[-1]), y)
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    compiled(np.ones((9, 1, 2)), np.zeros((1, 1)))
+    assert compiled.source.count("for t in range(") == 4  # forward and reverse, forward and backward
+    assert "stack_l0_from_start" in compiled.source  # the forward direction's backward loop ends at t = 0

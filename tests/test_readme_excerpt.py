@@ -16,8 +16,10 @@ def test_every_line_of_the_readme_excerpt_is_in_the_long_program():
     lines = [line for line in lines if line and line != "..."]
     contender = TinygradJit(make_problem(CONFIGS["long"]))
     contender.step()
-    program = {line.split("  #")[0].strip() for line in contender.compiled.source.splitlines()}
+    program = [line.split("  #")[0].strip() for line in contender.compiled.source.splitlines()]
     assert len(lines) > 10
     assert [line for line in lines if line not in program] == []
+    rest = iter(program)  # and in the program's order
+    assert all(any(line == made for made in rest) for line in lines)
     stated = re.search(r"the program has (\d+) lines at\s+T = 200 and at T = 2000", section)
     assert int(stated.group(1)) == len(contender.compiled.source.splitlines())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
-from .rolling import MIN_LOOP, Block, Loop, block_integers, collect_ints, is_view, scope_suffix
+from .rolling import MIN_LOOP, Block, Loop, block_integers, collect_ints, is_view, scope_suffix, stacking_axis
 from .simplify import memory_families
 
 
@@ -70,10 +70,9 @@ class Renderer:
         self._plan_rows()
         self.from_start: dict = {}  # (family, position) -> (name, starting value): the rows with it first
         for item in self.items:
-            for key in item.before_first.values() if isinstance(item, Loop) else ():
+            for start, key in item.before_first.items() if isinstance(item, Loop) else ():
                 if key not in self.rows:
                     raise NoStartRow(f"no rows of {key} to put a loop's starting value before")
-                start = next(v for v, position in self.loop_of_family(key[0]).entry.items() if position == key[1])
                 self.from_start[key] = (self.names(self.rows[key][0] + "_from_start"), start)
 
     # ------------------------------------------------------------ what a loop does once
@@ -319,7 +318,7 @@ class Renderer:
         them and no copy is made."""
         for item in self.items:
             for stmt in [] if isinstance(item, Loop) else item.stmts:
-                axis = _stacking_axis(stmt)
+                axis = stacking_axis(stmt)
                 arg = stmt.args[0] if axis is not None else None
                 if not isinstance(arg, tuple) or len(stmt.outs) != 1:
                     continue
@@ -369,9 +368,6 @@ class Renderer:
             return None
         _, first, axis = self.rows[key]
         return self.from_start[key][0] + _at(axis, _step_index(offset - first + 1))
-
-    def loop_of_family(self, family) -> Loop:
-        return next(item for item in self.items if isinstance(item, Loop) and item.family == family)
 
     def _local_after_loop(self, var: Var) -> bool:
         """Whether `var` is the last iteration's value of a statement its loop runs: after the
@@ -643,9 +639,8 @@ class Renderer:
                 if key in self.from_start:  # the starting value first, then every step's
                     (name, _, axis), (whole, start) = self.rows[key], self.from_start[key]
                     shape = _stack_shape(var.shape, len(loop.steps) + 1, axis)
-                    before.append(
-                        f"{whole} = np.empty({shape}, {literal(var.dtype)})  # h_0, then {var.hint} of every step"
-                    )
+                    note = f"the starting value, then {var.hint} of every step"
+                    before.append(f"{whole} = np.empty({shape}, {literal(var.dtype)})  # {note}")
                     before.append(f"{whole}{_at(axis, '0')} = {self.read_outside_loops(start)}")
                     before.append(f"{name} = {whole}{_at(axis, '1:')}")
                     filled[j] = (name, axis)
@@ -720,35 +715,44 @@ class Renderer:
                 after.append(f"{a_rows} = {rows_a}.reshape(-1, {a.shape[-1]})")
                 after.append(f"{b_rows} = {rows_b}.reshape(-1, {b.shape[-1]})")
                 after.append(f"{read(acc)} {'=' if acc in self.starts else '+='} np.dot({a_rows}.T, {b_rows})")
-        for blk in loop.blocks[1:]:  # later iterations' variables answer to the same names
+        self._name_as_first_block(loop)
+        return before + inside + after
+
+    def _name_as_first_block(self, loop: Loop) -> None:
+        """Later iterations' variables answer to the names of the first's."""
+        first = loop.blocks[0]
+        for blk in loop.blocks[1:]:
             for stmt, template in zip(blk.stmts, first.stmts):
                 for var, same in zip(stmt.outs, template.outs):
                     self.var_names[var] = self.loop_name(same)
-        return before + inside + after
 
     def _last_step_lines(self, loop: Loop, vector_names: dict, low: int, filled: dict) -> list[str]:
         """The padded last step's own statements, after the loop: those the loop would run at
         that step, less the copies (rolling.pad_last_steps). The sums after the loop and the
         statements run on all steps at once before it cover that step with the others."""
-        first, last = loop.blocks[0], loop.blocks[-1]
-        for blk in loop.blocks[1:]:  # the loop's names
-            for stmt, template in zip(blk.stmts, first.stmts):
-                for var, same in zip(stmt.outs, template.outs):
-                    self.var_names[var] = self.loop_name(same)
-        rows = {
-            var: vector_names[same]
-            for stmt, template in zip(last.stmts, first.stmts)
+        first, last, before = loop.blocks[0], loop.blocks[-1], loop.blocks[-2]
+        self._name_as_first_block(loop)
+        rows = {  # every step's values that the loop made for all steps at once, before it
+            var: (vector_names[same], blk.step)
+            for blk in loop.blocks
+            for stmt, template in zip(blk.stmts, first.stmts)
             for var, same in zip(stmt.outs, template.outs)
             if same in vector_names
         }
+        mine = {v for stmt in last.stmts for v in stmt.outs}
 
         def read(var):
             if var in rows:
-                return f"{rows[var]}[{last.step - low}]"
-            return self.name(var) if var in self.loop_of and self.loop_of[var] is loop else self.read_outside_loops(var)
+                name, step = rows[var]
+                return f"{name}[{step - low}]"
+            if var in mine:
+                return self.name(var)
+            if self.block_of.get(var) is before and self.position[var] in loop.carried:
+                return self.name(var)  # the loop's local still holds the step before's value
+            return self.read_outside_loops(var)  # another step's: its row or its slot of a buffer
 
         skipped = self._removed(loop) | set(loop.vectorized) | set(loop.hoisted) | loop.unmade
-        text = [f"# {last.phase}: {last.scope} (no gradient for the state before it: none is needed)"]
+        text = [f"# {last.phase}: {last.scope}, the loop's last step (what the others make for the next one left out)"]
         for j, stmt in enumerate(last.stmts):
             if j in skipped:
                 continue
@@ -914,18 +918,6 @@ class _Filling(str):
 
 def _blocks(item) -> list:
     return item.blocks if isinstance(item, Loop) else [item]
-
-
-def _stacking_axis(stmt: Stmt) -> int | None:
-    """0 or 1 for a statement that stacks a tuple of arrays on a new first or second axis
-    (np.array(steps), np.stack(steps, axis=1)), else None."""
-    if stmt.kind != "call" or len(stmt.args) != 1:
-        return None
-    if stmt.target == "np.array" and not stmt.kwargs:
-        return 0
-    if stmt.target == "np.stack" and set(stmt.kwargs) <= {"axis"} and stmt.kwargs.get("axis", 0) in (0, 1):
-        return stmt.kwargs.get("axis", 0)
-    return None
 
 
 def _at(axis: int, index: str) -> str:

@@ -92,25 +92,23 @@ class CompiledStep:
         self.last_program = programs[0]
         return result
 
-    def _after_stale(self, key: tuple, args: tuple, stale: Stale | None):
+    def _after_stale(self, key: tuple, args: tuple, stale: Stale):
         """The call once the signature's first program found an assumption broken (`stale`):
-        a program whose parameters or modules changed is dropped, the programs traced for other
-        checked values are tried in turn, and if none fits the step is traced again."""
+        the programs traced for other checked values are tried in turn, and if none fits the
+        step is traced again."""
         programs = self.programs[key]
-        for program in list(programs):
-            if stale is None:
-                try:
-                    result = program.function(*args)
-                except Stale as error:
-                    stale = error
-                else:
-                    self.last_program = program
-                    return result
-            if _keeps_hidden_states(program):
-                return self.fn(*args)
-            if not stale.value_changed:
-                programs.remove(program)  # a parameter or module changed: this program is done
-            stale = None  # a checked value differs: another program may have been traced for it
+        rest = programs[1:]
+        if _drop_if_done(programs, programs[0], stale):
+            return self.fn(*args)
+        for program in rest:
+            try:
+                result = program.function(*args)
+            except Stale as error:
+                if _drop_if_done(programs, program, error):
+                    return self.fn(*args)
+                continue  # a checked value differs: another program may have been traced for it
+            self.last_program = program
+            return result
         if len(programs) >= MAX_PROGRAMS:
             return self.fn(*args)  # too many values of what the library checks: run eagerly
         return self._trace(key, args)
@@ -172,6 +170,16 @@ def signature(args: tuple) -> tuple:
         else:
             raise TypeError(f"jit: argument {i} is a {type(value).__name__}; pass arrays, Tensors or Python numbers")
     return tuple(key)
+
+
+def _drop_if_done(programs: list, program: Program, stale: Stale) -> bool:
+    """After `program` raised `stale`: drop it if a parameter or module changed (it will never
+    fit again); True when this call must run eagerly (a module keeps its hidden states)."""
+    if _keeps_hidden_states(program):
+        return True
+    if not stale.value_changed:
+        programs.remove(program)
+    return False
 
 
 def _keeps_hidden_states(program) -> bool:

@@ -197,7 +197,10 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
 def _renderer(stmts: list[Stmt], loop: bool, var_names: dict, names: Namer) -> Renderer:
     """The statements arranged (rolling.py), the zero products outside the loops marked, ready to
     be written; arranged again without padding where a padded step cannot be written."""
+    scopes = [(stmt.phase, stmt.scope) for stmt in stmts]  # arranging moves views into the steps
     for pad in (True, False):
+        for stmt, (phase, scope) in zip(stmts, scopes):
+            stmt.phase, stmt.scope = phase, scope
         items = rolling.arrange(stmts, loop, pad)
         mark_zero_products(items)
         try:

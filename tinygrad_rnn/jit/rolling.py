@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from .ir import Literal, Ref, Stmt, Var
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
-_STACKING = ("np.array", "np.stack")  # calls that may stack a layer's outputs
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
 
 
@@ -359,6 +358,18 @@ def _replaced(value, counterpart: dict):
     return value
 
 
+def stacking_axis(stmt: Stmt) -> int | None:
+    """0 or 1 for a statement that stacks a tuple of arrays on a new first or second axis
+    (np.array(steps), np.stack(steps, axis=1)), else None."""
+    if stmt.kind != "call" or len(stmt.args) != 1:
+        return None
+    if stmt.target == "np.array" and not stmt.kwargs:
+        return 0
+    if stmt.target == "np.stack" and set(stmt.kwargs) <= {"axis"} and stmt.kwargs.get("axis", 0) in (0, 1):
+        return stmt.kwargs.get("axis", 0)
+    return None
+
+
 # ---------------------------------------------------------------- finding loops
 
 
@@ -478,12 +489,12 @@ def find_loops(blocks: list[Block]) -> list:
 
     items: list = []
     starts: dict = {}  # a loop's starting value -> (family, (j, k), the step before its first)
-    stacked = {  # the values a layer's outputs stack (np.array or np.stack of every step's): body.py keeps their rows
+    stacked = {  # the values a layer's outputs stack: body.py may keep them as the rows of the stack
         a.var
         for blk in blocks
         if blk.family is None
         for stmt in blk.stmts
-        if stmt.kind == "call" and stmt.target in _STACKING and stmt.args and isinstance(stmt.args[0], tuple)
+        if stacking_axis(stmt) is not None and isinstance(stmt.args[0], tuple)
         for a in stmt.args[0]
         if isinstance(a, Ref)
     }
@@ -579,8 +590,9 @@ def find_loops(blocks: list[Block]) -> list:
                 before_first=reads_before_first,
             )
             items.append(found)
-            for var, position in entry.items():
-                starts[var] = (found.family, position, found.steps[0] - (found.steps[1] - found.steps[0]))
+            if found.steps[1] > found.steps[0]:  # rows are kept for steps in time order only
+                for var, position in entry.items():
+                    starts[var] = (found.family, position, found.steps[0] - 1)
             b = end
         else:
             items.append(block)

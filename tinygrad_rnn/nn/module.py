@@ -22,6 +22,17 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor") :]
 
 
+def _zero_grads(module: "Module", set_to_none: bool) -> None:
+    """zero_grad of a module and of every module below it (a shared parameter is met twice)."""
+    for param in module._parameters.values():
+        if set_to_none:
+            param.grad = None
+        elif param.grad is not None:
+            param.grad[...] = 0
+    for child in module._modules.values():
+        _zero_grads(child, set_to_none)
+
+
 class Module:
     """Base class of every layer: assign Parameters and sub-Modules as attributes, write forward()."""
 
@@ -110,14 +121,8 @@ class Module:
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's accumulated gradient: set it to None (the default), or fill
-        it with zeros in place; each sub-module does the same for its own."""
-        for param in self._parameters.values():  # a parameter two modules share is simply visited twice
-            if set_to_none:
-                param.grad = None
-            elif param.grad is not None:
-                param.grad[...] = 0
-        for module in self._modules.values():
-            module.zero_grad(set_to_none)
+        it with zeros in place."""
+        _zero_grads(self, set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode on this module and every sub-module; returns self."""
