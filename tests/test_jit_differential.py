@@ -202,6 +202,26 @@ def test_nan_and_inf_after_the_trace_land_where_eager_puts_them(kind, hidden, po
     run_twins(kind, hidden=hidden, layers=2, loss="mse_all", steps=(7, 7), poison=poison)
 
 
+def _nan_at_the_first_step(x, nets):
+    x = x.copy()
+    x[0, 1, 2] = np.nan
+    return x
+
+
+# the top layer's backward step t = 0 written after its loop (h_0 not given, the loss from out[-1])
+PADDED = [
+    ("tanh", dict(layers=2, input_grad=True, zero_grad=False, steps=(3, 3, 3), poison=_nan_at_the_first_step)),
+    ("relu", dict(layers=3, dtype=np.float32, input_grad=True, steps=(12, 12, 12))),
+    ("tanh", dict(hidden=64, batch=1, input_grad=True, steps=(3, 5, 3, 5))),  # retraced, then both programs again
+]
+
+
+@pytest.mark.parametrize("kind, options", PADDED)
+def test_the_first_step_after_the_backward_loop_matches_eager(kind, options):
+    compiled = run_twins(kind, **options)
+    assert "(no gradient for the state before it: none is needed)" in compiled.source
+
+
 # ---------------------------------------------------------------- once failing
 
 
