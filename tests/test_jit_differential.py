@@ -202,6 +202,26 @@ def test_nan_and_inf_after_the_trace_land_where_eager_puts_them(kind, hidden, po
     run_twins(kind, hidden=hidden, layers=2, loss="mse_all", steps=(7, 7), poison=poison)
 
 
+def _nan_at_the_first_step(x, nets):
+    x = x.copy()
+    x[0, 1, 2] = np.nan
+    return x
+
+
+# the top layer's backward step t = 0 written after its loop (h_0 not given, the loss from out[-1])
+PADDED = [
+    ("tanh", dict(layers=2, input_grad=True, zero_grad=False, steps=(3, 3, 3), poison=_nan_at_the_first_step)),
+    ("relu", dict(layers=3, dtype=np.float32, input_grad=True, steps=(12, 12, 12))),
+    ("tanh", dict(hidden=64, batch=1, input_grad=True, steps=(3, 5, 3, 5))),  # retraced, then both programs again
+]
+
+
+@pytest.mark.parametrize("kind, options", PADDED)
+def test_the_first_step_after_the_backward_loop_matches_eager(kind, options):
+    compiled = run_twins(kind, **options)
+    assert "/t=0, the loop's last step" in compiled.source
+
+
 # ---------------------------------------------------------------- once failing
 
 
@@ -237,3 +257,47 @@ def test_inf_in_the_input_of_a_relu_layer_of_two_steps():
 @pytest.mark.parametrize("length", [1, 3])
 def test_inf_in_a_weight_after_the_trace_of_one_or_three_steps(kind, hidden, length):
     run_twins(kind, hidden=hidden, batch=1, loss="mse_last", steps=(length, length), poison=_inf_weight)
+
+
+def _huge_first_input(x, nets):
+    x = x.copy()
+    x[0, 0, 0] = 1e300
+    return x
+
+
+def _huge_input_bias(x, nets):
+    for net in nets:
+        net.rnn.bias_ih_l0.data[0] = 1e300
+    return x
+
+
+@pytest.mark.parametrize("length", [3, 8])
+@pytest.mark.parametrize("poison", [_huge_first_input, _huge_input_bias], ids=["input", "bias"])
+def test_products_that_overflow_in_opposite_signs_sum_to_nan_as_eagerly(length, poison):
+    """Finite inputs whose relu states overflow W_hh's per-step products: one step's +inf and
+    another's -inf make NaN eagerly, where one product over every step's rows makes +inf or -inf."""
+    run_twins("relu", hidden=4, batch=2, loss="mse_last", steps=(length, length), poison=poison)
+
+
+def test_inputs_named_as_the_loop_counters_stay_inputs():
+    """The program's loops count with t and i: a step taking `t` and `i` still reads its inputs."""
+    nets = [Net("tanh", 5) for _ in range(2)]
+
+    def make(net):
+        def step(t, i):
+            loss = F.mse_loss(net.head(net.rnn(t)[0][-1]), i)
+            loss.backward()
+            return loss
+
+        return step
+
+    eager, compiled = make(nets[0]), jit(make(nets[1]))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, y = rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 3))
+        for net in nets:
+            net.zero_grad()
+        assert_same(compiled(x, y).data, eager(x, y).data, "loss")
+        for (name, p), q in zip(nets[0].named_parameters(), nets[1].parameters()):
+            assert_same(q.grad, p.grad, f"{name}.grad")
+    assert "for t in range(" in compiled.source

@@ -706,15 +706,8 @@ class Renderer:
             after.append(f"{target} += {rows}")
         for kind, acc, a, b, _ in loop.fused.values():
             rows_a = self.stacked(loop, a, low, high, after, stacks_after)
-            if kind == "sum":
-                after.append(f"{read(acc)} {'=' if acc in self.starts else '+='} {rows_a}.sum(axis=(0, 1))")
-            else:
-                rows_b = self.stacked(loop, b, low, high, after, stacks_after)
-                a_rows = self.names(a.hint + "_rows")
-                b_rows = self.names(b.hint + "_rows")
-                after.append(f"{a_rows} = {rows_a}.reshape(-1, {a.shape[-1]})")
-                after.append(f"{b_rows} = {rows_b}.reshape(-1, {b.shape[-1]})")
-                after.append(f"{read(acc)} {'=' if acc in self.starts else '+='} np.dot({a_rows}.T, {b_rows})")
+            rows_b = None if kind == "sum" else self.stacked(loop, b, low, high, after, stacks_after)
+            after += self._fused_sum(loop, low, kind, read(acc), acc in self.starts, (a, rows_a), (b, rows_b))
         self._name_as_first_block(loop)
         return before + inside + after
 
@@ -725,6 +718,44 @@ class Renderer:
             for stmt, template in zip(blk.stmts, first.stmts):
                 for var, same in zip(stmt.outs, template.outs):
                     self.var_names[var] = self.loop_name(same)
+
+    def _fused_sum(self, loop: Loop, low: int, kind: str, total: str, starts: bool, a: tuple, b: tuple) -> list[str]:
+        """The lines of a fused sum: total (+)= A^T @ B over every step's rows at once (or the sum
+        of A's rows). Where that holds an inf or a NaN, each step's share is added in turn, in the
+        order the steps ran, as eager adds them: an overflow depends on the order (one step's
+        +inf and another's -inf make NaN; one product over both steps' rows makes +inf or -inf)."""
+        (a_var, rows_a), (b_var, rows_b) = a, b
+        whole = total if starts else self.names(a_var.hint + "_sum")
+        if kind == "sum":
+            lines = [f"{whole} = {rows_a}.sum(axis=(0, 1))"]
+
+            def share(i) -> str:
+                return f"{rows_a}[{i}].sum(axis=0)"
+        else:
+            a_rows, b_rows = self.names(a_var.hint + "_rows"), self.names(b_var.hint + "_rows")
+            lines = [
+                f"{a_rows} = {rows_a}.reshape(-1, {a_var.shape[-1]})",
+                f"{b_rows} = {rows_b}.reshape(-1, {b_var.shape[-1]})",
+                f"{whole} = np.dot({a_rows}.T, {b_rows})",
+            ]
+
+            def share(i) -> str:
+                return f"np.dot({rows_a}[{i}].T, {rows_b}[{i}])"
+
+        first, last = loop.steps[0] - low, loop.steps[-1] - low  # rows of the steps in the order they ran
+        direction = loop.steps[1] - loop.steps[0]
+        note = "# an inf or NaN: each step's share added in turn, as the steps add theirs"
+        if starts:
+            lines.append(f"if not np.isfinite({total}).all():  {note}")
+            lines.append(f"    {total} = {share(first)}")
+            lines.append(f"    for i in range({first + direction}, {last + direction}, {direction}):")
+        else:
+            lines.append(f"if np.isfinite({whole}).all():")
+            lines.append(f"    {total} += {whole}")
+            lines.append(f"else:  {note}")
+            lines.append(f"    for i in range({first}, {last + direction}, {direction}):")
+        lines.append(f"        {total} += {share('i')}")
+        return lines
 
     def _last_step_lines(self, loop: Loop, vector_names: dict, low: int, filled: dict) -> list[str]:
         """The padded last step's own statements, after the loop: those the loop would run at

@@ -58,6 +58,9 @@ def identifier(text: str) -> str:
     return name + "_" if keyword.iskeyword(name) or name in ("np",) else name
 
 
+LOOP_COUNTERS = ("t", "i")  # the counters of the program's loops: no input or value takes their names
+
+
 class Namer:
     """Unique names: the first asked for `base` gets it, later ones base_2, base_3, ..."""
 
@@ -106,7 +109,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     traced_outputs = _output_vars(result)
     stmts, outputs = simplify(live_statements(rec.stmts, traced_outputs), traced_outputs)
     stmts = uniform_steps(live_statements(stmts, outputs)) if loop else live_statements(stmts, outputs)
-    names = Namer(("np", "_Stale", "_from_op", *NAMED_DTYPES))
+    names = Namer(("np", "_Stale", "_from_op", "_hand_over", *NAMED_DTYPES, *LOOP_COUNTERS))
     namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op, **NAMED_DTYPES}
     arg_names = [names(n) for n in _argument_names(capture)]
     arg_parameters = list(arg_names)
@@ -216,9 +219,9 @@ def release_dead(body: list[str], returned: str) -> list[str]:
     body assigns (a loop counts as one statement): the arrays are freed as soon as they are
     done with, as the eager step frees a graph's values during backward, not when the program
     returns."""
-    units: list[list[str]] = []  # a statement, or a loop with its body
+    units: list[list[str]] = []  # a statement, or a loop or an if (with its else) with its body
     for text in body:
-        if text.startswith(" ") and units:
+        if (text.startswith(" ") or text.startswith("else:")) and units:
             units[-1].append(text)
         else:
             units.append([text])
