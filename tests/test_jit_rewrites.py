@@ -118,3 +118,19 @@ def test_programs_that_read_every_output_match_eager_on_inputs_and_weights(kind,
     np.testing.assert_allclose(x.grad, eager["x"], rtol=1e-12, atol=1e-15)
     for name, p in rnn.named_parameters():
         np.testing.assert_allclose(p.grad, eager[name], rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_a_sum_over_axes_of_length_one_is_its_element_reshaped():
+    w = Tensor(np.array([[-0.0]]), requires_grad=True)
+
+    def step(x):
+        loss = (w * x).sum()  # a (1, 1) array summed over both axes: one element
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    compiled(np.array([[1.0]]))
+    loss = compiled(np.array([[1.0]]))
+    assert ".reshape(())" in compiled.source and ".sum(" not in compiled.source
+    assert loss.item() == 0.0 and np.signbit(loss.item())  # -0.0 * 1.0 summed alone stays -0.0
+    assert np.isnan(compiled(np.array([[np.nan]])).item())

@@ -8,6 +8,9 @@ NumPy calls: what the loss's chain of small arrays makes on every call.
 - An identity: `x * 1`, `1 * x`, `x / 1` and `x ** 1` of the same dtype and shape are x itself
   (IEEE arithmetic gives x back exactly there, NaN, inf and -0.0 included), and so are a copy
   `np.array(x)` and the one element of a stack, `np.array((x,))[0]`, that nothing writes into.
+- A sum of one element: `x.sum(axis=...)` over axes of length one (a batch of one) is that
+  element, -0.0, NaN and inf included: x reshaped to the sum's shape, where nothing writes into
+  either.
 
 A variable is replaced by another only where no statement writes into either of them or into an
 array that may share their memory, so no in-place update can tell the two apart.
@@ -57,6 +60,8 @@ def simplify(stmts: list[Stmt], outputs: list[Var]) -> tuple[list[Stmt], list[Va
             kept.append(stmt)  # read as numbers from now on; dropped if nothing else reads it
             continue
         _write_constants_as_numbers(stmt, constants)
+        if _sum_of_one_element(stmt, unwritten):
+            stmt = _as_reshape(stmt)
         if not is_an_identity(stmt):  # 1.0 * g, once the constant is a number
             kept.append(stmt)
     return kept, [alias.get(v, v) for v in outputs]
@@ -157,6 +162,30 @@ def _as_number(value: np.ndarray, other_dtype, result_dtype, operator: str, posi
     return None
 
 
+def _sum_of_one_element(stmt: Stmt, unwritten) -> bool:
+    """Whether stmt is x.sum(axis=..., keepdims=...) adding up one element for each of its
+    results, of x's own dtype, with nothing written into x or the sum."""
+    if stmt.kind != "method" or stmt.target != "sum" or len(stmt.args) != 1 or type(stmt.args[0]) is not Ref:
+        return False
+    if set(stmt.kwargs) - {"axis", "keepdims"} or len(stmt.outs) != 1:
+        return False
+    x, out = stmt.args[0].var, stmt.outs[0]
+    axis = stmt.kwargs.get("axis")
+    axes = range(len(x.shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    if not all(isinstance(a, int) and -len(x.shape) <= a < len(x.shape) for a in axes):
+        return False
+    same_kind = x.dtype == out.dtype and x.dtype.kind in "fc"
+    return all(x.shape[a] == 1 for a in axes) and same_kind and unwritten(x) and unwritten(out)
+
+
+def _as_reshape(stmt: Stmt) -> Stmt:
+    """The sum of one element written as x.reshape(the sum's shape): a 0-d array for a whole sum."""
+    (out,) = stmt.outs
+    out.scalar = False  # reshape gives an array, where the sum gave a NumPy scalar
+    stmt.target, stmt.args, stmt.kwargs, stmt.reads = "reshape", (stmt.args[0], tuple(out.shape)), {}, None
+    return stmt
+
+
 def _identity_of(stmt: Stmt) -> Var | None:
     """x for `x * 1`, `1 * x`, `x / 1`, `x ** 1` and a copy `np.array(x)` giving x's dtype and
     shape, else None."""
@@ -195,7 +224,7 @@ def _stacked_element(stmt: Stmt) -> list:
 
 def _same_form(candidates: list, out: Var) -> Var | None:
     for var in candidates:
-        if var.shape == out.shape and var.dtype == out.dtype and var.scalar == out.scalar:
+        if var.shape == out.shape and var.dtype == out.dtype and (var.scalar == out.scalar or not var.shape):
             return var
     return None
 
