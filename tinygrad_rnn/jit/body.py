@@ -14,7 +14,17 @@ from __future__ import annotations
 
 from .ir import Ref, Source, Stmt, Var
 from .render import Writer, line, literal
-from .rolling import MIN_LOOP, Block, Loop, block_integers, collect_ints, is_view, scope_suffix, stacking_axis
+from .rolling import (
+    MIN_LOOP,
+    Block,
+    Loop,
+    block_integers,
+    blocks_of,
+    collect_ints,
+    is_view,
+    scope_suffix,
+    stacking_axis,
+)
 from .simplify import memory_families
 
 
@@ -31,7 +41,7 @@ class Renderer:
         self.block_of: dict[Var, Block] = {}
         self.family_steps: dict = {}
         for item in self.items:
-            for blk in item.blocks if isinstance(item, Loop) else [item]:
+            for blk in blocks_of(item):
                 if blk.family is not None:
                     self.family_steps.setdefault(blk.family, []).append(blk.step)
                 for j, stmt in enumerate(blk.stmts):
@@ -40,21 +50,17 @@ class Renderer:
                         self.block_of[var] = blk
                         if isinstance(item, Loop):
                             self.loop_of[var] = item
-        self.item_number = {
-            id(blk): n
-            for n, item in enumerate(self.items)
-            for blk in (item.blocks if isinstance(item, Loop) else [item])
-        }
+        self.item_number = {id(blk): n for n, item in enumerate(self.items) for blk in blocks_of(item)}
         self.readers: dict[Var, int] = {}
         for item in self.items:
-            for blk in item.blocks if isinstance(item, Loop) else [item]:
+            for blk in blocks_of(item):
                 for stmt in blk.stmts:
                     for var in stmt.refs():
                         self.readers[var] = self.readers.get(var, 0) + 1
         self.written = {
             stmt.writes
             for item in self.items
-            for blk in (item.blocks if isinstance(item, Loop) else [item])
+            for blk in blocks_of(item)
             for stmt in blk.stmts
             if stmt.writes is not None
         }
@@ -117,7 +123,7 @@ class Renderer:
             return
         start = self.item_number[id(loop.blocks[0])]
         for item in self.items[:start]:
-            for blk in item.blocks if isinstance(item, Loop) else [item]:
+            for blk in blocks_of(item):
                 if any(acc in stmt.refs() or stmt.writes is acc for stmt in blk.stmts):
                     return
         self.starts.add(acc)
@@ -352,7 +358,7 @@ class Renderer:
 
     def _written_through(self, var: Var) -> bool:
         """Whether some statement writes into var or into a view that may share its memory."""
-        stmts = [stmt for item in self.items for blk in _blocks(item) for stmt in blk.stmts]
+        stmts = [stmt for item in self.items for blk in blocks_of(item) for stmt in blk.stmts]
         families = memory_families(stmts)
         return any(families.root(v) == families.root(var) for v in self.written)
 
@@ -837,7 +843,7 @@ class Renderer:
         """Whether nothing reads or writes rows low..high of x before the loop's scatter: every
         statement that reads x before the loop indexes one row outside them."""
         for item in self.items[:start]:
-            for blk in item.blocks if isinstance(item, Loop) else [item]:
+            for blk in blocks_of(item):
                 for stmt in blk.stmts:
                     if x not in stmt.refs() or stmt is x.stmt:
                         continue
@@ -945,10 +951,6 @@ class _Filling(str):
         line = super().__new__(cls, text)
         line.buffer = buffer
         return line
-
-
-def _blocks(item) -> list:
-    return item.blocks if isinstance(item, Loop) else [item]
 
 
 def _at(axis: int, index: str) -> str:

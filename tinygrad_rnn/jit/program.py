@@ -412,8 +412,9 @@ def mark_zero_products(items: list) -> None:
     fails: adding zeros changes no value (a -0.0 in the sum aside). Only the blocks written out
     are marked (a loop writes its statements from its first block); those additions leave them.
     Marks of an earlier call on the same statements are taken back first."""
-    stmts = [stmt for item in items for blk in _blocks_of(item) for stmt in blk.stmts]
-    in_loops = {id(stmt) for item in items if isinstance(item, rolling.Loop) for stmt in _statements_of(item)}
+    stmts = [stmt for item in items for blk in rolling.blocks_of(item) for stmt in blk.stmts]
+    loops = [item for item in items if isinstance(item, rolling.Loop)]
+    in_loops = {id(stmt) for loop in loops for blk in loop.blocks for stmt in blk.stmts}
     for stmt in stmts:
         if stmt.extra.pop("add_into", None) is not None:
             stmt.writes = None  # a product writes into nothing of its own
@@ -459,14 +460,6 @@ def mark_zero_products(items: list) -> None:
     for item in items:
         if isinstance(item, rolling.Block):
             item.stmts = [stmt for stmt in item.stmts if id(stmt) not in folded]
-
-
-def _blocks_of(item) -> list:
-    return item.blocks if isinstance(item, rolling.Loop) else [item]
-
-
-def _statements_of(loop) -> list:
-    return [stmt for blk in loop.blocks for stmt in blk.stmts]
 
 
 def _sum_exists_and_waits(stmts: list[Stmt], position: dict, total: Var, product: Stmt, add: Stmt) -> bool:

@@ -79,6 +79,11 @@ class Loop:
     unmade: set = field(default_factory=set)  # statements of the last block that are copies (pad_last_steps)
 
 
+def blocks_of(item) -> list:
+    """The blocks of an arranged item: a loop's, or the block itself."""
+    return item.blocks if isinstance(item, Loop) else [item]
+
+
 def split_blocks(stmts: list[Stmt]) -> list[Block]:
     blocks: list[Block] = []
     for stmt in stmts:
