@@ -169,3 +169,16 @@ def _refs_in(value, found: list) -> None:
             _refs_in(item, found)
     elif isinstance(value, slice):
         _refs_in((value.start, value.stop, value.step), found)
+
+
+def renamed(value, names: dict):
+    """A statement's argument with every variable in `names` read as the one it maps to."""
+    if type(value) is Ref:
+        return Ref(names[value.var]) if value.var in names else value
+    if isinstance(value, tuple):
+        return tuple(renamed(v, names) for v in value)
+    if isinstance(value, list):
+        return [renamed(v, names) for v in value]
+    if isinstance(value, slice):
+        return slice(*(renamed(v, names) for v in (value.start, value.stop, value.step)))
+    return value

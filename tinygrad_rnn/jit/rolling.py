@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .ir import Literal, Ref, Stmt, Var
+from .ir import Literal, Ref, Stmt, Var, renamed
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
@@ -313,8 +313,8 @@ class _Padding:
             made = Var(out.number, out.hint, out.shape, out.dtype)
             made.owner, made.contiguous, made.scalar = out.owner, out.contiguous, out.scalar
             outs.append(made)
-        args = _with_integers(_replaced(stmt.args, reads), moved)
-        kwargs = {key: _with_integers(_replaced(value, reads), moved) for key, value in stmt.kwargs.items()}
+        args = _with_integers(renamed(stmt.args, reads), moved)
+        kwargs = {key: _with_integers(renamed(value, reads), moved) for key, value in stmt.kwargs.items()}
         copy = Stmt(
             stmt.kind,
             stmt.target,
@@ -348,18 +348,6 @@ def _with_integers(value, integers):
         return slice(*(_with_integers(v, integers) for v in (value.start, value.stop, value.step)))
     if isinstance(value, int) and not isinstance(value, bool):
         return next(integers)
-    return value
-
-
-def _replaced(value, counterpart: dict):
-    if isinstance(value, Ref):
-        return Ref(counterpart.get(value.var, value.var))
-    if isinstance(value, tuple):
-        return tuple(_replaced(v, counterpart) for v in value)
-    if isinstance(value, list):
-        return [_replaced(v, counterpart) for v in value]
-    if isinstance(value, slice):
-        return slice(*(_replaced(v, counterpart) for v in (value.start, value.stop, value.step)))
     return value
 
 

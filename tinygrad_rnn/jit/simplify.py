@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Literal, Ref, Stmt, Var
+from .ir import Literal, Ref, Stmt, Var, renamed
 from .rolling import is_step
 
 _MADE_FROM_NOTHING = {"np.zeros", "np.ones", "np.full", "np.eye", "np.arange", "np.array", "np.asarray"}
@@ -51,8 +51,8 @@ def simplify(stmts: list[Stmt], outputs: list[Var]) -> tuple[list[Stmt], list[Va
     kept = []
     for stmt in stmts:
         if alias:
-            stmt.args = _renamed(stmt.args, alias)
-            stmt.kwargs = {key: _renamed(value, alias) for key, value in stmt.kwargs.items()}
+            stmt.args = renamed(stmt.args, alias)
+            stmt.kwargs = {key: renamed(value, alias) for key, value in stmt.kwargs.items()}
             stmt.reads = None
         if is_an_identity(stmt):
             continue
@@ -233,15 +233,3 @@ def _is_one(value) -> bool:
     if isinstance(value, Literal):
         value = value.value
     return type(value) in (int, float) and value == 1 or isinstance(value, np.generic) and value == 1
-
-
-def _renamed(value, alias: dict):
-    if type(value) is Ref:
-        return Ref(alias[value.var]) if value.var in alias else value
-    if isinstance(value, tuple):
-        return tuple(_renamed(v, alias) for v in value)
-    if isinstance(value, list):
-        return [_renamed(v, alias) for v in value]
-    if isinstance(value, slice):
-        return slice(*(_renamed(v, alias) for v in (value.start, value.stop, value.step)))
-    return value
