@@ -124,19 +124,9 @@ def test_h0_is_the_row_before_the_first_step_and_w_hh_gets_one_product_over_ever
 
 
 def test_a_last_step_that_joins_no_loop_is_written_without_the_product_added_to_match():
-    rnn, head = nn.RNN(2, 6, rng=0), nn.Linear(6, 1, rng=1)
-
-    def step(x, y):  # the outputs are not stacked (only h_n is read): the rows of h_0 are not kept
-        _, h = rnn(x)
-        loss = F.mse_loss(head(h[0]), y)
-        loss.backward()
-        return loss
-
-    compiled = jit(step)
-    compiled(np.ones((7, 1, 2)), np.zeros((1, 1)))
-    source = compiled.source
-    first_step = source.split("# backward: layer0/t=0\n")[1].split("# backward")[0]
-    assert "weight_hh_l0" not in first_step  # no gradient for h_0 is made there
+    source = program_for(9, bidirectional=True)  # the reverse direction's steps run backwards in time
+    last = source.split("# backward: layer0_reverse/t=8\n")[1].split("# backward")[0]
+    assert "weight_hh_l0_reverse" not in last  # no gradient for its h_0 is made there
 
 
 def test_the_carried_gradient_is_a_local_not_a_buffer_of_every_step():
@@ -163,7 +153,7 @@ def test_the_deltas_are_computed_in_the_rows_that_gather_the_input_gradient():
     assert "d_getitem_l0[0:50] += 0.0" in source
 
 
-def test_without_rows_for_h0_the_program_is_arranged_again_without_padding(monkeypatch):
+def test_without_rows_the_starting_value_is_slot_0_of_the_buffer_of_every_step(monkeypatch):
     from tinygrad_rnn.jit import body
 
     monkeypatch.setattr(body.Renderer, "_plan_rows", lambda self: None)  # no stacked rows at all
@@ -180,8 +170,8 @@ def test_without_rows_for_h0_the_program_is_arranged_again_without_padding(monke
     assert compiled(x, y).item() == pytest.approx(eager_loss, rel=1e-12)
     for ours, theirs in zip((p.grad for p in (*rnn.parameters(), *head.parameters())), eager):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)  # the fused sums add in another order
-    assert "for t in range(6, 0, -1):" in compiled.source and "# backward: layer0/t=0" in compiled.source
-    assert "_from_start" not in compiled.source
+    assert "for t in range(6, 0, -1):" in compiled.source and "_from_start" not in compiled.source
+    assert "tanh_l0_steps[0] = v" in compiled.source and "tanh_l0_steps[t + 1] = tanh_l0_t" in compiled.source
 
 
 @pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU])
@@ -267,3 +257,9 @@ def test_a_bidirectional_layer_keeps_a_loop_per_direction_and_pass():
     source = program_for(9, bidirectional=True)
     assert source.count("for t in range(") == 4  # forward and reverse, forward and backward
     assert "stack_l0_from_start" in source  # the forward direction's backward loop ends at t = 0
+
+
+def test_an_lstm_keeps_c_0_in_slot_0_of_its_buffer_and_ends_its_backward_loop_with_t_0():
+    source = program_for(8, kind=nn.LSTM)  # c_{t-1} is kept per step in a buffer, not in rows
+    assert "add_l0_steps[0] = " in source  # c_0, before every step's c_t
+    assert "# backward: layer0/t=0, the loop's last step" in source

@@ -75,11 +75,13 @@ class Renderer:
         self.rows: dict = {}  # (family, position) -> (array name, first step): values kept as its rows
         self._plan_rows()
         self.from_start: dict = {}  # (family, position) -> (name, starting value): the rows with it first
+        self.slot_starts: dict = {}  # (family, position) -> starting value, kept in slot 0 of its buffer
         for item in self.items:
             for start, key in item.before_first.items() if isinstance(item, Loop) else ():
-                if key not in self.rows:
-                    raise NoStartRow(f"no rows of {key} to put a loop's starting value before")
-                self.from_start[key] = (self.names(self.rows[key][0] + "_from_start"), start)
+                if key in self.rows:
+                    self.from_start[key] = (self.names(self.rows[key][0] + "_from_start"), start)
+                else:
+                    self.slot_starts[key] = start
 
     # ------------------------------------------------------------ what a loop does once
     def _plan_loop(self, loop: Loop) -> None:
@@ -432,6 +434,10 @@ class Renderer:
         written = self.allocations + body  # a buffer no line reads is neither made nor filled
         return [text for text in written if not (isinstance(text, _Filling) and text.buffer not in self.read_buffers)]
 
+    def _shift(self, key) -> int:
+        """1 for a buffer whose slot 0 holds its loop's starting value (step s in slot s + 1), else 0."""
+        return 1 if key in self.slot_starts else 0
+
     def buffer(self, key, var: Var) -> str:
         """The list that keeps, per step, the value at `key` = (family, position), to be read."""
         name = self._buffer_name(key, var)
@@ -449,8 +455,9 @@ class Renderer:
             where = family[1].rstrip("/") or "the sequence"
             self.allocations.append(
                 _Filling(
-                    f"{name} = [None] * {max(self.family_steps[family]) + 1}  "
-                    f"# {var.hint} of every step of {where} ({family[0]})",
+                    f"{name} = [None] * {max(self.family_steps[family]) + 1 + self._shift(key)}  "
+                    f"# {var.hint} of every step of {where} ({family[0]})"
+                    + (", after the starting value" if key in self.slot_starts else ""),
                     name,
                 )
             )
@@ -465,7 +472,8 @@ class Renderer:
             key = (blk.family, self.position[var])
             if key in self.buffered_positions and key not in self.rows:
                 name = self._buffer_name(key, var)
-                text.append(_Filling(f"{indent}{name}[{index}] = {read(var)}", name))
+                slot = index if not self._shift(key) else "t + 1" if index == "t" else str(int(index) + 1)
+                text.append(_Filling(f"{indent}{name}[{slot}] = {read(var)}", name))
         return text
 
     def read_outside_loops(self, var: Var) -> str:
@@ -475,7 +483,9 @@ class Renderer:
         if var in self.loop_of:
             blk = self.block_of[var]
             key = (blk.family, self.position[var])
-            return self._row(key, str(blk.step)) if key in self.rows else f"{self.buffer(key, var)}[{blk.step}]"
+            if key in self.rows:
+                return self._row(key, str(blk.step))
+            return f"{self.buffer(key, var)}[{blk.step + self._shift(key)}]"  # type: ignore[operator]
         return self.name(var)
 
     def _note_stack(self, stmt: Stmt) -> None:
@@ -530,7 +540,8 @@ class Renderer:
             return name if (first, last) == known[1:] else f"{name}[{first - known[1]}:{last - known[1] + 1}]"
         if (key, offset) not in cache:
             name = self.names(var.hint + "_stacked")
-            lines.append(f"{name} = np.array({self.buffer(key, var)}[{first}:{last + 1}])")
+            shift = self._shift(key)
+            lines.append(f"{name} = np.array({self.buffer(key, var)}[{first + shift}:{last + 1 + shift}])")
             cache[(key, offset)] = name
         return cache[(key, offset)]
 
@@ -550,7 +561,8 @@ class Renderer:
             return _steps_first(name, axis, f"{steps[0] - first}:{steps[-1] - first + 1}")
         if key not in self.buffered_positions:
             return None
-        return f"{self.buffer(key, variables[0])}[{steps[0]}:{steps[-1] + 1}]"  # type: ignore[operator]
+        shift = self._shift(key)
+        return f"{self.buffer(key, variables[0])}[{steps[0] + shift}:{steps[-1] + 1 + shift}]"  # type: ignore[operator]
 
     def block_lines(self, blk: Block) -> list[str]:
         if all(id(stmt) in self.dropped for stmt in blk.stmts):
@@ -590,7 +602,7 @@ class Renderer:
             key, index = (owner.family, self.position[var]), _step_index(owner.step - first.step)
             if key in self.rows:
                 return self._row_from_start(loop, key, owner.step - first.step) or self._row(key, index)
-            return f"{self.buffer(key, var)}[{index}]"
+            return f"{self.buffer(key, var)}[{_step_index(owner.step - first.step + self._shift(key))}]"
 
         removed = self._removed(loop)
         before = [f"# {first.phase}: {loop.family[1]}t=t for t = {start}, ..., {last}"]
@@ -655,6 +667,11 @@ class Renderer:
                     shape = _stack_shape(var.shape, len(loop.steps), axis)
                     before.append(f"{name} = np.empty({shape}, {literal(var.dtype)})  # {var.hint} of every step")
                     filled[j] = (name, axis)
+        for key, start in self.slot_starts.items():  # slot 0 of a buffer: the starting value
+            if key[0] == first.family:
+                j, k = key[1]
+                name = self._buffer_name(key, first.stmts[j].outs[k])
+                before.append(_Filling(f"{name}[0] = {self.read_outside_loops(start)}", name))
         for var in self._stacked_after(loop):
             j = next(j for j, s in enumerate(first.stmts) if var in s.outs)
             stmt = first.stmts[j]
@@ -935,11 +952,6 @@ def _updated_in_place(stmt: Stmt, row: str, read, name: str) -> list[str] | None
     else:
         return None
     return [f"{name} = {row}", f"{name} {stmt.target}= {other}"]
-
-
-class NoStartRow(Exception):
-    """A loop reads another loop's starting value as the row before its first, and that loop
-    keeps no rows: the program is arranged again without padding (rolling.pad_last_steps)."""
 
 
 class _Filling(str):

@@ -22,7 +22,7 @@ import numpy as np
 from ..nn.module import Module
 from ..tensors import Tensor
 from . import rolling
-from .body import NoStartRow, Renderer
+from .body import Renderer
 from .capture import Capture, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import NAMED_DTYPES, literal
@@ -199,19 +199,10 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
 
 def _renderer(stmts: list[Stmt], loop: bool, var_names: dict, names: Namer) -> Renderer:
     """The statements arranged (rolling.py), the zero products outside the loops marked, ready to
-    be written; arranged again without padding where a padded step cannot be written."""
-    scopes = [(stmt.phase, stmt.scope) for stmt in stmts]  # arranging moves views into the steps
-    for pad in (True, False):
-        for stmt, (phase, scope) in zip(stmts, scopes):
-            stmt.phase, stmt.scope = phase, scope
-        items = rolling.arrange(stmts, loop, pad)
-        mark_zero_products(items)
-        try:
-            return Renderer(items, dict(var_names), Namer(names.used))
-        except NoStartRow:
-            if not pad:
-                raise
-    raise AssertionError("unreachable")
+    be written."""
+    items = rolling.arrange(stmts, loop)
+    mark_zero_products(items)
+    return Renderer(items, var_names, names)
 
 
 def release_dead(body: list[str], returned: str) -> list[str]:

@@ -18,9 +18,10 @@ phase form a family whose steps follow each other (forward t = 0, 1, ...; backwa
 The backward pass's last step (t = 0) reads h_0 where the others read h_{t-1}, and it makes no
 gradient for h_0 (h_0 needs none). So that it joins the loop all the same, the product that
 would make that gradient is added to it as a copy no statement reads, and its reads of h_0
-count as reads of the forward loop's row before its first: body.py keeps h_0 as that row of
-the stacked hidden states, runs the step's share of the loop's sums with the others, and
-writes its remaining statements, without the copy, after the loop.
+count as reads of the forward loop's step before its first: body.py keeps h_0 as the row
+before the first of the stacked hidden states (or in slot 0 of a buffer of every step, for
+c_0), runs the step's share of the loop's sums with the others, and writes its remaining
+statements, without the copy, after the loop.
 
 Blocks outside every window stay written out. body.py writes the result as Python.
 """
@@ -482,22 +483,12 @@ def find_loops(blocks: list[Block]) -> list:
 
     items: list = []
     starts: dict = {}  # a loop's starting value -> (family, (j, k), the step before its first)
-    stacked = {  # the values a layer's outputs stack: body.py may keep them as the rows of the stack
-        a.var
-        for blk in blocks
-        if blk.family is None
-        for stmt in blk.stmts
-        if stacking_axis(stmt) is not None and isinstance(stmt.args[0], tuple)
-        for a in stmt.args[0]
-        if isinstance(a, Ref)
-    }
 
-    def before_first(var: Var, step: int, other: Var, expected: tuple):
-        """(family, (j, k)) when var, read at `step` where the block before reads `other` (how:
-        `expected`), is the starting value of a loop whose stacked rows hold `other`: var is
-        that loop's row before its first."""
+    def before_first(var: Var, step: int, expected: tuple):
+        """(family, (j, k)) when var, read at `step` where the block before reads what `expected`
+        says, is the starting value of that loop: var is its step before the first."""
         found = starts.get(var)
-        if found is None or other not in stacked or expected[0] != "rel" or (expected[1], expected[3:]) != found[:2]:
+        if found is None or expected[0] != "rel" or (expected[1], expected[3:]) != found[:2]:
             return None
         return found[:2] if step + expected[2] == found[2] else None
 
@@ -540,7 +531,7 @@ def find_loops(blocks: list[Block]) -> list:
                     new_modes.append(("fixed", u))
                     continue
                 mode = relation(end, v)
-                if mode[0] == "fixed" and (row := before_first(v, nxt.step, u, relation(end - 1, u))) is not None:  # type: ignore[arg-type]
+                if mode[0] == "fixed" and (row := before_first(v, nxt.step, relation(end - 1, u))) is not None:  # type: ignore[arg-type]
                     new_before[v] = row
                     new_modes.append(relation(end - 1, u))
                     continue
@@ -583,7 +574,7 @@ def find_loops(blocks: list[Block]) -> list:
                 before_first=reads_before_first,
             )
             items.append(found)
-            if found.steps[1] > found.steps[0]:  # rows are kept for steps in time order only
+            if found.steps[1] > found.steps[0]:  # a step before the first: in time order only
                 for var, position in entry.items():
                     starts[var] = (found.family, position, found.steps[0] - 1)
             b = end
