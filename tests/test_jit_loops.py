@@ -123,10 +123,14 @@ def test_h0_is_the_row_before_the_first_step_and_w_hh_gets_one_product_over_ever
     assert "a factor is zero" not in source  # the zero product h_0 is one row of that product, not checked apart
 
 
-def test_a_last_step_that_joins_no_loop_is_written_without_the_product_added_to_match():
-    source = program_for(9, bidirectional=True)  # the reverse direction's steps run backwards in time
-    last = source.split("# backward: layer0_reverse/t=8\n")[1].split("# backward")[0]
-    assert "weight_hh_l0_reverse" not in last  # no gradient for its h_0 is made there
+def test_a_last_step_that_joins_no_loop_is_written_without_the_product_added_to_match(monkeypatch):
+    from tinygrad_rnn.jit import rolling
+
+    monkeypatch.setattr(rolling, "MIN_LOOP", 100)  # no loop at all: every step is written out
+    source = program_for(7)
+    last = source.split("# backward: layer0/t=0\n")[1].split("# backward")[0]
+    assert "weight_hh_l0" not in last  # no gradient for h_0 is made there
+    assert "for t in" not in source
 
 
 def test_the_carried_gradient_is_a_local_not_a_buffer_of_every_step():
@@ -257,6 +261,8 @@ def test_a_bidirectional_layer_keeps_a_loop_per_direction_and_pass():
     source = program_for(9, bidirectional=True)
     assert source.count("for t in range(") == 4  # forward and reverse, forward and backward
     assert "stack_l0_from_start" in source  # the forward direction's backward loop ends at t = 0
+    assert "tanh_l0_reverse_steps[9] = v" in source  # the reverse one's h_0, after its steps
+    assert "# backward: layer0_reverse/t=8, the loop's last step" in source
 
 
 def test_an_lstm_keeps_c_0_in_slot_0_of_its_buffer_and_ends_its_backward_loop_with_t_0():

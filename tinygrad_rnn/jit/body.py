@@ -75,10 +75,10 @@ class Renderer:
         self.rows: dict = {}  # (family, position) -> (array name, first step): values kept as its rows
         self._plan_rows()
         self.from_start: dict = {}  # (family, position) -> (name, starting value): the rows with it first
-        self.slot_starts: dict = {}  # (family, position) -> starting value, kept in slot 0 of its buffer
+        self.slot_starts: dict = {}  # (family, position) -> starting value, kept in a slot of its buffer
         for item in self.items:
             for start, key in item.before_first.items() if isinstance(item, Loop) else ():
-                if key in self.rows:
+                if key in self.rows:  # (rows are kept for steps in time order only)
                     self.from_start[key] = (self.names(self.rows[key][0] + "_from_start"), start)
                 else:
                     self.slot_starts[key] = start
@@ -435,8 +435,16 @@ class Renderer:
         return [text for text in written if not (isinstance(text, _Filling) and text.buffer not in self.read_buffers)]
 
     def _shift(self, key) -> int:
-        """1 for a buffer whose slot 0 holds its loop's starting value (step s in slot s + 1), else 0."""
-        return 1 if key in self.slot_starts else 0
+        """1 for a buffer whose slot 0 holds the starting value of a loop in time order (step s in
+        slot s + 1), else 0 (a loop backwards in time keeps it after the last step's slot)."""
+        return 1 if key in self.slot_starts and self._in_time_order(key[0]) else 0
+
+    def _in_time_order(self, family) -> bool:
+        steps = self.family_steps[family]
+        return steps[0] < steps[1]
+
+    def _start_slot(self, key) -> int:
+        return 0 if self._in_time_order(key[0]) else max(self.family_steps[key[0]]) + 1
 
     def buffer(self, key, var: Var) -> str:
         """The list that keeps, per step, the value at `key` = (family, position), to be read."""
@@ -455,9 +463,9 @@ class Renderer:
             where = family[1].rstrip("/") or "the sequence"
             self.allocations.append(
                 _Filling(
-                    f"{name} = [None] * {max(self.family_steps[family]) + 1 + self._shift(key)}  "
+                    f"{name} = [None] * {max(self.family_steps[family]) + 1 + (key in self.slot_starts)}  "
                     f"# {var.hint} of every step of {where} ({family[0]})"
-                    + (", after the starting value" if key in self.slot_starts else ""),
+                    + (", and the starting value" if key in self.slot_starts else ""),
                     name,
                 )
             )
@@ -667,11 +675,11 @@ class Renderer:
                     shape = _stack_shape(var.shape, len(loop.steps), axis)
                     before.append(f"{name} = np.empty({shape}, {literal(var.dtype)})  # {var.hint} of every step")
                     filled[j] = (name, axis)
-        for key, start in self.slot_starts.items():  # slot 0 of a buffer: the starting value
+        for key, start in self.slot_starts.items():  # the slot of a buffer for the starting value
             if key[0] == first.family:
                 j, k = key[1]
                 name = self._buffer_name(key, first.stmts[j].outs[k])
-                before.append(_Filling(f"{name}[0] = {self.read_outside_loops(start)}", name))
+                before.append(_Filling(f"{name}[{self._start_slot(key)}] = {self.read_outside_loops(start)}", name))
         for var in self._stacked_after(loop):
             j = next(j for j, s in enumerate(first.stmts) if var in s.outs)
             stmt = first.stmts[j]

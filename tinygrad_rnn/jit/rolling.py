@@ -574,9 +574,8 @@ def find_loops(blocks: list[Block]) -> list:
                 before_first=reads_before_first,
             )
             items.append(found)
-            if found.steps[1] > found.steps[0]:  # a step before the first: in time order only
-                for var, position in entry.items():
-                    starts[var] = (found.family, position, found.steps[0] - 1)
+            for var, position in entry.items():
+                starts[var] = (found.family, position, 2 * found.steps[0] - found.steps[1])  # the step before
             b = end
         else:
             items.append(block)
