@@ -20,7 +20,7 @@ from .rolling import (
     Loop,
     block_integers,
     blocks_of,
-    collect_ints,
+    integers_of,
     is_view,
     scope_suffix,
     stacking_axis,
@@ -99,7 +99,7 @@ class Renderer:
         made_by = {v: j for j, stmt in enumerate(first.stmts) for v in stmt.outs}
         base = 0
         for j, stmt in enumerate(first.stmts):
-            count = len(_ints_of(stmt))
+            count = len(integers_of(stmt))
             constant = all(loop.affine[base + i] is None for i in range(count))
             base += count
             reads = list(stmt.refs())
@@ -191,7 +191,7 @@ class Renderer:
         position = 0
         for j, stmt in enumerate(first.stmts):
             base[j] = position
-            position += len(_ints_of(stmt))
+            position += len(integers_of(stmt))
         for j, stmt in enumerate(first.stmts):
             if j in removed or stmt.kind != "inplace" or stmt.target != "+=":
                 continue
@@ -211,7 +211,7 @@ class Renderer:
             if loop.affine[base[v]] is None or not _unit_slope(loop.affine[base[v]]):
                 continue
             if any(not _constant_part(p) for p in parts[1:]) or any(
-                loop.affine[base[v] + i] is not None for i in range(1, len(_ints_of(view)))
+                loop.affine[base[v] + i] is not None for i in range(1, len(integers_of(view)))
             ):
                 continue
             x = target.var
@@ -641,7 +641,7 @@ class Renderer:
         position = 0
         for j, stmt in enumerate(first.stmts):
             base_of[j] = position
-            position += len(_ints_of(stmt))
+            position += len(integers_of(stmt))
         in_place = self._scatters_in_place(loop, low, high)
         for j in loop.vectorized:
             stmt = first.stmts[j]
@@ -700,7 +700,7 @@ class Renderer:
         inside = [header]
         base = 0
         for j, stmt in enumerate(first.stmts):
-            count = len(_ints_of(stmt))
+            count = len(integers_of(stmt))
 
             def integer(value, position, base=base, count=count):
                 return loop.affine[base + position] if position < count else None
@@ -714,12 +714,9 @@ class Renderer:
             if j in loop.hoisted:
                 before.append(line(stmt, read, integer))
                 continue
-            if j in filled:
-                row = filled[j][0] + _at(filled[j][1], f"t - {low}" if low else "t")
-                written = _updated_in_place(stmt, row, read, self.loop_name(stmt.outs[0]))
-                inside += ["    " + text for text in written or [line(_with_out(stmt, row), read, integer)]]
-            else:
-                inside.append("    " + line(stmt, read, integer))
+            row = filled[j][0] + _at(filled[j][1], f"t - {low}" if low else "t") if j in filled else None
+            name = self.loop_name(stmt.outs[0]) if row else ""
+            inside += ["    " + text for text in _lines_into(stmt, row, read, name, integer)]
             inside += self.stores(stmt, first, "t", read, indent="    ")
         if loop.unmade:
             inside += self._last_step_lines(loop, vector_names, low, filled)
@@ -818,12 +815,8 @@ class Renderer:
         for j, stmt in enumerate(last.stmts):
             if j in skipped:
                 continue
-            if j in filled:
-                row = filled[j][0] + _at(filled[j][1], str(last.step - low))
-                written = _updated_in_place(stmt, row, read, self.name(stmt.outs[0]))
-                text += written or [line(_with_out(stmt, row), read)]
-            else:
-                text.append(line(stmt, read))
+            row = filled[j][0] + _at(filled[j][1], str(last.step - low)) if j in filled else None
+            text += _lines_into(stmt, row, read, self.name(stmt.outs[0]) if row else "")
             text += self.stores(stmt, last, str(last.step), read)
         return text
 
@@ -946,6 +939,14 @@ def _with_out(stmt: Stmt, row: str) -> Stmt:
     return Stmt("call", target, args, {"out": Source(row)}, outs=stmt.outs, reads=stmt.reads, extra=dict(stmt.extra))
 
 
+def _lines_into(stmt: Stmt, row: str | None, read, name: str, integer=None) -> list[str]:
+    """The statement's lines; with `row` (the row of a stack its value is kept in), written into
+    that row and named `name`: in place where it updates the row itself, else through out=."""
+    if row is None:
+        return [line(stmt, read, integer)]
+    return _updated_in_place(stmt, row, read, name) or [line(_with_out(stmt, row), read, integer)]
+
+
 def _updated_in_place(stmt: Stmt, row: str, read, name: str) -> list[str] | None:
     """`name = row; name op= other` for a binary operator whose operand is that very row: the
     same values as `np.op(a, b, out=row)` (a * b and a + b are b * a and b + a in IEEE
@@ -1000,12 +1001,6 @@ def _sequences(value):
         else:
             for item in value:
                 yield from _sequences(item)
-
-
-def _ints_of(stmt: Stmt) -> list[int]:
-    found: list = []
-    collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
-    return found
 
 
 def _affine(slope: int, intercept: int) -> str:

@@ -158,13 +158,11 @@ def signature(args: tuple) -> tuple:
     """What the arguments decide about a program: shapes, dtypes and numbers."""
     key: list[tuple] = []
     for i, value in enumerate(args):
-        if type(value) is np.ndarray:  # the common case first
+        if isinstance(value, np.ndarray):  # the common case first
             key.append((np.ndarray, value.shape, value.dtype))
         elif isinstance(value, Tensor):
             data = value.data
             key.append((Tensor, data.shape, data.dtype, value.requires_grad))
-        elif isinstance(value, np.ndarray):
-            key.append((np.ndarray, value.shape, value.dtype))
         elif isinstance(value, (numbers.Number, str)) or value is None:
             key.append((type(value), value))
         else:

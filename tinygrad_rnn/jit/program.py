@@ -170,7 +170,9 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
 
     mark_handovers(stmts, outputs)
     namespace["_hand_over"] = hand_over
-    renderer = _renderer(stmts, loop, var_names, names)
+    items = rolling.arrange(stmts, loop)
+    mark_zero_products(items)
+    renderer = Renderer(items, var_names, names)
     renamed = dict(zip(traced_outputs, outputs))
 
     def read_output(var: Var) -> str:
@@ -195,14 +197,6 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (the program this module wrote)
     return Program(source, namespace["step"], len(lines), list(capture.modules.values()))
-
-
-def _renderer(stmts: list[Stmt], loop: bool, var_names: dict, names: Namer) -> Renderer:
-    """The statements arranged (rolling.py), the zero products outside the loops marked, ready to
-    be written."""
-    items = rolling.arrange(stmts, loop)
-    mark_zero_products(items)
-    return Renderer(items, var_names, names)
 
 
 def release_dead(body: list[str], returned: str) -> list[str]:
@@ -401,15 +395,10 @@ def mark_zero_products(items: list) -> None:
     product and the product is large, the program checks it and makes zeros instead of
     multiplying. A product only added into a sum (W_hh's gradient) is added only when the check
     fails: adding zeros changes no value (a -0.0 in the sum aside). Only the blocks written out
-    are marked (a loop writes its statements from its first block); those additions leave them.
-    Marks of an earlier call on the same statements are taken back first."""
+    are marked (a loop writes its statements from its first block); those additions leave them."""
     stmts = [stmt for item in items for blk in rolling.blocks_of(item) for stmt in blk.stmts]
     loops = [item for item in items if isinstance(item, rolling.Loop)]
     in_loops = {id(stmt) for loop in loops for blk in loop.blocks for stmt in blk.stmts}
-    for stmt in stmts:
-        if stmt.extra.pop("add_into", None) is not None:
-            stmt.writes = None  # a product writes into nothing of its own
-        stmt.extra.pop("zero_unless", None)
     zeros = known_zeros(stmts)
     readers: dict[Var, list] = {}
     position = {id(stmt): i for i, stmt in enumerate(stmts)}

@@ -107,13 +107,13 @@ def split_blocks(stmts: list[Stmt]) -> list[Block]:
     return blocks
 
 
-def arrange(stmts: list[Stmt], loop: bool = True, pad: bool = True) -> list:
-    """The statements in program order as Blocks, with windows of matching steps as Loops
-    (`pad`: a last step that lacks statements of the others may get copies of them)."""
+def arrange(stmts: list[Stmt], loop: bool = True) -> list:
+    """The statements in program order as Blocks, with windows of matching steps as Loops (a
+    last step that lacks statements of the others may get copies of them: pad_last_steps)."""
     if not loop:
         return split_blocks(stmts)
     blocks = split_blocks(_sink_views(stmts))
-    copies = pad_last_steps(blocks) if pad else set()
+    copies = pad_last_steps(blocks)
     items = find_loops(blocks)
     for item in items:  # a padded step that joined no loop loses its copies again
         if isinstance(item, Block) and copies:
@@ -301,7 +301,7 @@ class _Padding:
                 return None
         elif stmt.kind not in _PURE_KINDS or stmt.writes is not None or len(stmt.outs) != 1 or stmt.tuple_out:
             return None
-        here, there = _integers_of(stmt), _integers_of(before)
+        here, there = integers_of(stmt), integers_of(before)
         moved = iter([2 * a - b for a, b in zip(here, there)])
         reads = {}
         for u in stmt.refs():
@@ -331,10 +331,6 @@ class _Padding:
         for made in outs:
             made.stmt = copy
         return copy
-
-
-def _integers_of(stmt: Stmt) -> list[int]:
-    return block_integers(Block(stmt.phase, stmt.scope, [stmt]))
 
 
 def _with_integers(value, integers):
@@ -441,9 +437,13 @@ def _enters(mode: tuple, step_change: int, reader: int) -> bool:
 
 
 def block_integers(block: Block) -> list[int]:
+    return [n for stmt in block.stmts for n in integers_of(stmt)]
+
+
+def integers_of(stmt: Stmt) -> list[int]:
+    """The statement's integer literals, in the order they are written."""
     found: list = []
-    for stmt in block.stmts:
-        collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
+    collect_ints((stmt.args, tuple(stmt.kwargs.values())), found)
     return found
 
 
