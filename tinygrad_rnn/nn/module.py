@@ -22,17 +22,6 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor") :]
 
 
-def _zero_grads(module: "Module", set_to_none: bool) -> None:
-    """zero_grad of a module and of every module below it (a shared parameter is met twice)."""
-    for param in module._parameters.values():
-        if set_to_none:
-            param.grad = None
-        elif param.grad is not None:
-            param.grad[...] = 0
-    for child in module._modules.values():
-        _zero_grads(child, set_to_none)
-
-
 class Module:
     """Base class of every layer: assign Parameters and sub-Modules as attributes, write forward()."""
 
@@ -111,18 +100,19 @@ class Module:
 
     def parameters(self) -> Iterator[Parameter]:
         """Every parameter in the tree, each once (named_parameters without the names)."""
-        seen = set()
-        for module in self.modules():
-            for param in module._parameters.values():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield param
+        for _, param in self.named_parameters():
+            yield param
 
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's accumulated gradient: set it to None (the default), or fill
         it with zeros in place."""
-        _zero_grads(self, set_to_none)
+        for module in self.modules():  # a parameter two modules share is simply visited twice
+            for param in module._parameters.values():
+                if set_to_none:
+                    param.grad = None
+                elif param.grad is not None:
+                    param.grad[...] = 0
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode on this module and every sub-module; returns self."""
