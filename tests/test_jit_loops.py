@@ -211,10 +211,46 @@ def test_a_batch_first_layer_writes_its_steps_into_the_second_axis_of_its_stack(
     assert "[None] *" not in source  # no per-step list
 
 
-def test_the_backward_loop_of_an_lstm_starts_right_after_its_last_step():
+def test_the_backward_loop_of_an_lstm_starts_with_its_first_step():
     source = program_for(8, kind=nn.LSTM)  # t = 7 has no cell-state gradient from a later step
-    assert "for t in range(6, 0, -1):" in source  # t = 6 reads what t = 7 made as the loop's start
-    assert "# backward: layer0/t=7" in source and "# backward: layer0/t=6" not in source
+    assert "for t in range(7, 0, -1):" in source  # so its sum of two starts from -0.0
+    assert "d_tanh_start_l0 = np.full((1, 6), (-0.0), dtype=_float64)" in source
+    assert "# backward: layer0/t=7" not in source
+
+
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -0.0])
+def test_the_first_backward_step_of_an_lstm_gives_eager_gradients_in_its_loop(bad):
+    """The sum the first step gains adds -0.0: the gradients stay eager's, NaN, inf and zero signs included."""
+    models = []
+    for _ in range(2):
+        lstm, head = nn.LSTM(2, 3, rng=0), nn.Linear(3, 1, rng=1)
+        if bad is not None:
+            head.weight.data[0, 1] = bad  # reaches dL/dh and dL/dc of the last step first
+        models.append((lstm, head))
+
+    def step_of(lstm, head):
+        def step(x, y):
+            out, _ = lstm(x)
+            loss = F.mse_loss(head(out[-1]), y)
+            loss.backward()
+            return loss
+
+        return step
+
+    x, y = np.linspace(-1, 1, 5 * 2 * 2).reshape(5, 2, 2), np.full((2, 1), -3.0)
+    with np.errstate(all="ignore"):
+        step_of(*models[0])(x, y)
+        compiled = jit(step_of(*models[1]))
+        for _ in range(2):
+            for module in models[1]:
+                module.zero_grad()
+            compiled(x, y)
+    assert "for t in range(4, 0, -1):" in compiled.source
+    eager, traced = (dict(lstm.named_parameters()) for lstm, _ in models)
+    for name, p in eager.items():
+        zero = p.grad == 0
+        np.testing.assert_allclose(traced[name].grad, p.grad, rtol=1e-12, atol=0, err_msg=name)
+        assert np.array_equal(np.signbit(traced[name].grad[zero]), np.signbit(p.grad[zero])), name
 
 
 def test_the_lower_layer_of_two_also_ends_its_backward_loop_with_the_first_step():

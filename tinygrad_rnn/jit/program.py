@@ -170,7 +170,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
 
     mark_handovers(stmts, outputs)
     namespace["_hand_over"] = hand_over
-    items = rolling.arrange(stmts, loop)
+    items = rolling.arrange(stmts, memory_families(stmts), loop)
     mark_zero_products(items)
     renderer = Renderer(items, var_names, names)
     renamed = dict(zip(traced_outputs, outputs))

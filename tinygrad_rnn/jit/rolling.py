@@ -23,6 +23,10 @@ before the first of the stacked hidden states (or in slot 0 of a buffer of every
 c_0), runs the step's share of the loop's sums with the others, and writes its remaining
 statements, without the copy, after the loop.
 
+An LSTM's first backward step (t = T-1) has one term of dL/dc_t where the later steps add two,
+that from c_{t+1} first: it gets their sum too, started from -0.0, which adds nothing to any
+float (pad_first_steps), so the backward loop starts with it.
+
 Blocks outside every window stay written out. body.py writes the result as Python.
 """
 
@@ -107,15 +111,20 @@ def split_blocks(stmts: list[Stmt]) -> list[Block]:
     return blocks
 
 
-def arrange(stmts: list[Stmt], loop: bool = True) -> list:
+def arrange(stmts: list[Stmt], families, loop: bool = True) -> list:
     """The statements in program order as Blocks, with windows of matching steps as Loops (a
-    last step that lacks statements of the others may get copies of them: pad_last_steps)."""
+    last step that lacks statements of the others may get copies of them, pad_last_steps; a
+    first step that lacks a sum they start with gets it, pad_first_steps). `families` are the
+    statements' memory families (simplify.memory_families)."""
     if not loop:
         return split_blocks(stmts)
     blocks = split_blocks(_sink_views(stmts))
     copies = pad_last_steps(blocks)
+    padded = pad_first_steps(blocks, families)
     items = find_loops(blocks)
-    for item in items:  # a padded step that joined no loop loses its copies again
+    for item in items:  # a padded step that joined no loop loses its padding again
+        if isinstance(item, Block) and id(item) in padded:
+            undo_padding(padded[id(item)])
         if isinstance(item, Block) and copies:
             item.stmts = [stmt for stmt in item.stmts if id(stmt) not in copies]
         elif isinstance(item, Loop):
@@ -331,6 +340,125 @@ class _Padding:
         for made in outs:
             made.stmt = copy
         return copy
+
+
+# ---------------------------------------------------------------- padding the first step
+
+NEGATIVE_ZERO = -0.0  # -0.0 + x is x for every float x, a zero's sign and NaN included
+
+
+def pad_first_steps(blocks: list[Block], families) -> dict:
+    """Give the first block of each run of matching time steps the sum its later steps start
+    with. backward() adds the two terms of an LSTM step's dL/dc_t, the one from c_{t+1} first;
+    the first backward step (t = T-1) has only its own term. So it lacks `acc =
+    np.array(from_the_step_before); acc += term`, and reads term where the others read acc.
+    It gets both statements, from a starting value of -0.0 made in the block before it, and
+    reads acc from then on: the same values, since -0.0 + term is term. `families` are the
+    program's memory families (simplify.memory_families). Returns, by id() of each padded
+    block, what undo_padding needs to take the padding back."""
+    readers: dict = {}
+    for blk in blocks:
+        for stmt in blk.stmts:
+            for var in stmt.refs():
+                readers.setdefault(var, []).append(stmt)
+    written = {families.root(stmt.writes) for blk in blocks for stmt in blk.stmts if stmt.writes is not None}
+    made_in_step = {var for blk in blocks if blk.family is not None for stmt in blk.stmts for var in stmt.outs}
+    undo: dict = {}
+    for b in range(1, len(blocks) - 2):
+        before, first, template, following = blocks[b - 1 : b + 3]
+        if first.family is None or not first.family == template.family == following.family:
+            continue
+        if before.family is not None or before.phase != first.phase:
+            continue  # not the first step of its run, or no block before it to make the start in
+        if abs(first.step - template.step) != 1 or _skeleton(template) != _skeleton(following):  # type: ignore[operator]
+            continue
+        found = _sum_to_pad(first, template, readers, made_in_step)
+        if found is None:
+            continue
+        position, acc, term = found
+        if families.root(term) in written or any(reader not in first.stmts for reader in readers.get(term, ())):
+            continue  # reading acc for term would miss a write into term, or a reader elsewhere
+        start, made, added = _sum_from_negative_zero(acc, term, template.stmts[position : position + 2], before, first)
+        later = first.stmts[position:]
+        undo[id(first)] = (first, list(first.stmts), [(stmt, stmt.args, stmt.kwargs) for stmt in later], before, start)
+        total = {term: made.outs[0]}
+        for stmt in later:
+            stmt.args = renamed(stmt.args, total)
+            stmt.kwargs = {key: renamed(value, total) for key, value in stmt.kwargs.items()}
+        first.stmts = first.stmts[:position] + [made, added] + later
+        before.stmts.append(start)
+        if _skeleton(first) != _skeleton(template):
+            undo_padding(undo.pop(id(first)))
+    return undo
+
+
+def undo_padding(undone: tuple) -> None:
+    """Take back what pad_first_steps did to one block."""
+    block, statements, renames, before, start = undone
+    block.stmts = statements
+    for stmt, args, kwargs in renames:
+        stmt.args, stmt.kwargs = args, kwargs
+    before.stmts.remove(start)
+
+
+def _sum_to_pad(first: Block, template: Block, readers: dict, made_in_step: set):
+    """(i, acc, term) when the template, statement by statement, is the first block with
+    `acc = np.array(c); acc += term` before its statement i, c made by another step, term by
+    the block and read by nothing else; term is the first block's counterpart."""
+    if len(template.stmts) != len(first.stmts) + 2:
+        return None
+    local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
+    mine = {v: (j, k) for j, stmt in enumerate(first.stmts) for k, v in enumerate(stmt.outs)}
+    i = 0
+    while i < len(first.stmts) and _statement_shape(first.stmts[i], mine) == _statement_shape(template.stmts[i], local):
+        i += 1
+    copy, add = template.stmts[i], template.stmts[i + 1]
+    if copy.kind != "call" or copy.target != "np.array" or copy.kwargs or len(copy.args) != 1 or len(copy.outs) != 1:
+        return None
+    (source,), (acc,) = copy.args, copy.outs
+    if type(source) is not Ref or source.var in local or source.var not in made_in_step or acc.dtype.kind != "f":
+        return None
+    if add.kind != "inplace" or add.target != "+=" or add.writes is not acc or add.outs:
+        return None
+    target, term = add.args
+    if type(target) is not Ref or target.var is not acc or type(term) is not Ref or term.var not in local:
+        return None
+    if readers.get(term.var) != [add] or not (source.var.shape == term.var.shape == acc.shape):
+        return None
+    if not (source.var.dtype == term.var.dtype == acc.dtype):
+        return None
+    j, k = local[term.var]
+    if j >= i:
+        return None
+    return i, acc, first.stmts[j].outs[k]
+
+
+def _sum_from_negative_zero(acc: Var, term: Var, pair: list, before: Block, first: Block) -> tuple:
+    """`start = np.full(shape, -0.0)` for the block before the first; `total = np.array(start)`
+    and `total += term` for the first block, as the template's pair (acc = ...; acc += ...)."""
+    start = Stmt(
+        "call",
+        "np.full",
+        (acc.shape, NEGATIVE_ZERO),
+        {"dtype": Literal(acc.dtype)},
+        outs=(_like(acc, acc.hint + "_start"),),
+        op=pair[0].op,
+        phase=before.phase,
+        scope=before.scope,
+    )
+    total = _like(acc, acc.hint)
+    phase, scope = first.phase, first.scope
+    made = Stmt("call", "np.array", (Ref(start.outs[0]),), {}, outs=(total,), op=pair[0].op, phase=phase, scope=scope)
+    added = Stmt("inplace", "+=", (Ref(total), Ref(term)), {}, writes=total, op=pair[1].op, phase=phase, scope=scope)
+    start.outs[0].stmt, total.stmt = start, made
+    return start, made, added
+
+
+def _like(var: Var, hint: str) -> Var:
+    """A new variable of var's shape and dtype, a fresh contiguous array."""
+    made = Var(var.number, hint, var.shape, var.dtype)
+    made.owner, made.contiguous = var.owner, True
+    return made
 
 
 def _with_integers(value, integers):
