@@ -253,6 +253,14 @@ def test_the_first_backward_step_of_an_lstm_gives_eager_gradients_in_its_loop(ba
         assert np.array_equal(np.signbit(traced[name].grad[zero]), np.signbit(p.grad[zero])), name
 
 
+@pytest.mark.parametrize("kind", [nn.RNN, nn.LSTM])
+def test_the_backward_loop_of_a_lower_layer_starts_with_its_first_step(kind):
+    source = program_for(6, kind=kind, layers=2)  # its h_5 gradient is a row of what the layer above sent
+    assert "# backward: layer0/t=5" not in source and "for t in range(5, 0, -1):" in source
+    assert "d_stack_l0_2 = d_stack_l0[5]" in source  # that row, made before the loop as its starting value
+    assert "d_linear_l0_t = d_stack_l0_2" in source
+
+
 def test_the_lower_layer_of_two_also_ends_its_backward_loop_with_the_first_step():
     source = program_for(6, layers=2)  # its step t reads the upper layer's gradient d_stack_l0[t - 1]
     assert source.count("/t=0, the loop's last step") == 2

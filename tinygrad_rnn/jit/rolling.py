@@ -122,9 +122,13 @@ def arrange(stmts: list[Stmt], families, loop: bool = True) -> list:
     copies = pad_last_steps(blocks)
     padded = pad_first_steps(blocks, families)
     items = find_loops(blocks)
-    for item in items:  # a padded step that joined no loop loses its padding again
-        if isinstance(item, Block) and id(item) in padded:
-            undo_padding(padded[id(item)])
+    unjoined = [padded[id(item)] for item in items if isinstance(item, Block) and id(item) in padded]
+    if unjoined:  # a first step padded for nothing loses its padding, and the loops are found again
+        for changes in unjoined:
+            for change in reversed(changes):
+                undo_padding(change)
+        items = find_loops(blocks)
+    for item in items:  # a padded last step that joined no loop loses its copies again
         if isinstance(item, Block) and copies:
             item.stmts = [stmt for stmt in item.stmts if id(stmt) not in copies]
         elif isinstance(item, Loop):
@@ -348,14 +352,21 @@ NEGATIVE_ZERO = -0.0  # -0.0 + x is x for every float x, a zero's sign and NaN i
 
 
 def pad_first_steps(blocks: list[Block], families) -> dict:
-    """Give the first block of each run of matching time steps the sum its later steps start
-    with. backward() adds the two terms of an LSTM step's dL/dc_t, the one from c_{t+1} first;
-    the first backward step (t = T-1) has only its own term. So it lacks `acc =
-    np.array(from_the_step_before); acc += term`, and reads term where the others read acc.
-    It gets both statements, from a starting value of -0.0 made in the block before it, and
-    reads acc from then on: the same values, since -0.0 + term is term. `families` are the
-    program's memory families (simplify.memory_families). Returns, by id() of each padded
-    block, what undo_padding needs to take the padding back."""
+    """Make the first block of each run of matching time steps match the later ones where it
+    differs from them in one of two ways, neither changing a value:
+
+      * backward() adds the two terms of an LSTM step's dL/dc_t, the one from c_{t+1} first;
+        the first backward step (t = T-1) has only its own term. So it lacks `acc =
+        np.array(from_the_step_before); acc += term`, and reads term where the others read acc.
+        It gets both statements, from a starting value of -0.0 made in the block before it,
+        and reads acc from then on: the same values, since -0.0 + term is term.
+      * a lower layer's first backward step reads the gradient of its h_T (a view of what the
+        layer above sent back) where the others read the sum the step before made; that view,
+        made in the step (_sink_views), moves to the block before it, so the block reads it
+        from outside as the loop's starting value.
+
+    `families` are the program's memory families (simplify.memory_families). Returns, by id()
+    of each padded block, its changes, for undo_padding to take back (the last first)."""
     readers: dict = {}
     for blk in blocks:
         for stmt in blk.stmts:
@@ -372,33 +383,98 @@ def pad_first_steps(blocks: list[Block], families) -> dict:
             continue  # not the first step of its run, or no block before it to make the start in
         if abs(first.step - template.step) != 1 or _skeleton(template) != _skeleton(following):  # type: ignore[operator]
             continue
+        changes = []
+        moved = _view_moved_out(before, first, template)
+        if moved is not None:
+            changes.append(moved)
         found = _sum_to_pad(first, template, readers, made_in_step)
-        if found is None:
+        if found is not None and families.root(found[2]) not in written:  # else acc would miss a write into term
+            added = _sum_added(before, first, template, found, readers)
+            if added is not None:
+                changes.append(added)
+        if changes and _skeleton(first) == _skeleton(template):
+            undo[id(first)] = changes
             continue
-        position, acc, term = found
-        if families.root(term) in written or any(reader not in first.stmts for reader in readers.get(term, ())):
-            continue  # reading acc for term would miss a write into term, or a reader elsewhere
-        start, made, added = _sum_from_negative_zero(acc, term, template.stmts[position : position + 2], before, first)
-        later = first.stmts[position:]
-        undo[id(first)] = (first, list(first.stmts), [(stmt, stmt.args, stmt.kwargs) for stmt in later], before, start)
-        total = {term: made.outs[0]}
-        for stmt in later:
-            stmt.args = renamed(stmt.args, total)
-            stmt.kwargs = {key: renamed(value, total) for key, value in stmt.kwargs.items()}
-        first.stmts = first.stmts[:position] + [made, added] + later
-        before.stmts.append(start)
-        if _skeleton(first) != _skeleton(template):
-            undo_padding(undo.pop(id(first)))
+        for change in reversed(changes):
+            undo_padding(change)
     return undo
 
 
-def undo_padding(undone: tuple) -> None:
+@dataclass
+class _Change:
+    """What pad_first_steps did to one block: its statements before, the statements whose
+    arguments it changed (with their old ones), and the statement it appended to the block
+    before (with that statement's old phase and scope)."""
+
+    block: Block
+    statements: list
+    renamed: list
+    before: Block
+    appended: Stmt
+    place: tuple
+
+
+def undo_padding(change: _Change) -> None:
     """Take back what pad_first_steps did to one block."""
-    block, statements, renames, before, start = undone
-    block.stmts = statements
-    for stmt, args, kwargs in renames:
+    change.block.stmts = change.statements
+    for stmt, args, kwargs in change.renamed:
         stmt.args, stmt.kwargs = args, kwargs
-    before.stmts.remove(start)
+    change.before.stmts.remove(change.appended)
+    change.appended.phase, change.appended.scope = change.place
+
+
+def _first_difference(first: Block, template: Block) -> int:
+    """The number of the first statement of `first` unlike the template's (or its length)."""
+    local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
+    mine = {v: (j, k) for j, stmt in enumerate(first.stmts) for k, v in enumerate(stmt.outs)}
+    i = 0
+    while i < min(len(first.stmts), len(template.stmts)):
+        if _statement_shape(first.stmts[i], mine) != _statement_shape(template.stmts[i], local):
+            break
+        i += 1
+    return i
+
+
+def _view_moved_out(before: Block, first: Block, template: Block) -> _Change | None:
+    """The first block with the statement where it first differs from the template, a view of
+    an array from before it, moved to the end of the block before, if the two then agree for
+    longer."""
+    i = _first_difference(first, template)
+    if i == len(first.stmts):
+        return None
+    view = first.stmts[i]
+    local = {v for stmt in first.stmts[:i] for v in stmt.outs}
+    if not is_view(view) or any(v in local for v in view.refs()):
+        return None
+    change = _Change(first, list(first.stmts), [], before, view, (view.phase, view.scope))
+    first.stmts = first.stmts[:i] + first.stmts[i + 1 :]
+    before.stmts.append(view)
+    view.phase, view.scope = before.phase, before.scope
+    if _first_difference(first, template) > i:
+        return change
+    undo_padding(change)
+    return None
+
+
+def _sum_added(before: Block, first: Block, template: Block, found: tuple, readers: dict) -> _Change | None:
+    """The first block with the sum `total = np.array(start); total += term` before its
+    statement `position`, reading total for term from there on; start = -0.0 is appended to
+    the block before. None if term has a reader outside the block."""
+    position, acc, term = found
+    if any(reader not in first.stmts for reader in readers.get(term, ())):
+        return None
+    start, made, added = _sum_from_negative_zero(acc, term, template.stmts[position : position + 2], before, first)
+    later = first.stmts[position:]
+    change = _Change(
+        first, list(first.stmts), [(s, s.args, s.kwargs) for s in later], before, start, (start.phase, start.scope)
+    )
+    total = {term: made.outs[0]}
+    for stmt in later:
+        stmt.args = renamed(stmt.args, total)
+        stmt.kwargs = {key: renamed(value, total) for key, value in stmt.kwargs.items()}
+    first.stmts = first.stmts[:position] + [made, added] + later
+    before.stmts.append(start)
+    return change
 
 
 def _sum_to_pad(first: Block, template: Block, readers: dict, made_in_step: set):
@@ -408,10 +484,7 @@ def _sum_to_pad(first: Block, template: Block, readers: dict, made_in_step: set)
     if len(template.stmts) != len(first.stmts) + 2:
         return None
     local = {v: (j, k) for j, stmt in enumerate(template.stmts) for k, v in enumerate(stmt.outs)}
-    mine = {v: (j, k) for j, stmt in enumerate(first.stmts) for k, v in enumerate(stmt.outs)}
-    i = 0
-    while i < len(first.stmts) and _statement_shape(first.stmts[i], mine) == _statement_shape(template.stmts[i], local):
-        i += 1
+    i = _first_difference(first, template)
     copy, add = template.stmts[i], template.stmts[i + 1]
     if copy.kind != "call" or copy.target != "np.array" or copy.kwargs or len(copy.args) != 1 or len(copy.outs) != 1:
         return None
