@@ -73,7 +73,8 @@ class Function:
     in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
     asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
     For an op that saved values and has leaf parents, `versions` holds (i, parents[i]._version
-    when the op was recorded) for each leaf parent i, for backward to check.
+    when the op was recorded) for each leaf parent i, for backward to check. A backward without
+    retain_graph marks the node `released`, and `lost_saved` when it dropped saved arrays.
     """
 
     __slots__ = (
