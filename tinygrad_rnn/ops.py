@@ -662,9 +662,10 @@ class Concatenate(Function):
     __slots__ = ("axis", "bounds")
 
     def forward(self, *xs, axis):
+        z = np.concatenate(xs, axis=axis)  # first: it names an axis out of range
         self.axis = axis
         self.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
-        return np.concatenate(xs, axis=axis)
+        return z
 
     def backward(self, g):
         return tuple(np.split(g, self.bounds, axis=self.axis))

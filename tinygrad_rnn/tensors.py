@@ -211,7 +211,12 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            try:
+                seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            except (TypeError, ValueError) as error:
+                raise type(error)(
+                    f"backward(): gradient must be numbers of the tensor's shape {self.shape}: {error}"
+                ) from None
             if seed.shape != self.shape:
                 raise ValueError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
         run_backward(self, seed, retain_graph)
