@@ -33,7 +33,7 @@ class LRScheduler:
                 )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._is_initial = True  # the step construction takes, which a resumed schedule does not count
+        self._is_initial = True  # during construction's step, which LinearLR and MultiplicativeLR take as no epoch
         self.step()
         self._is_initial = False
 
