@@ -115,7 +115,9 @@ def _new_torch_module(module, torch, done: dict):
         rnn, head = _to_torch(module.rnn, torch, done), _to_torch(module.head, torch, done)
         return torch_sequence_model_class()(rnn, head, module.cell, module.many_to_many)
     if isinstance(module, nn.Sequential):
-        return torch.nn.Sequential(OrderedDict((name, _to_torch(m, torch, done)) for name, m in module._modules.items()))
+        return torch.nn.Sequential(
+            OrderedDict((name, _to_torch(m, torch, done)) for name, m in module._modules.items())
+        )
     if isinstance(module, nn.ModuleList):
         return torch.nn.ModuleList([_to_torch(m, torch, done) for m in module])
     if isinstance(module, nn.ModuleDict):

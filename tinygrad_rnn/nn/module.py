@@ -229,13 +229,14 @@ class Module:
 
     # ------------------------------------------------------------ state
     def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
-        """Every parameter by dotted name after `prefix`, in torch's order (a module's own
-        parameters, then each child's), a parameter held under two names under both: copies of
-        the values, or the Parameters themselves with keep_vars=True. Written into
-        `destination` (an OrderedDict by default), which is returned."""
+        """Every parameter by dotted name, `prefix` written before it ("model." gives
+        "model.0.weight"), in torch's order (a module's own parameters, then each child's), a
+        parameter held under two names under both: copies of the values, or the Parameters
+        themselves with keep_vars=True. Written into `destination` (an OrderedDict by default),
+        which is returned."""
         destination = OrderedDict() if destination is None else destination
-        for name, param in self.named_parameters(prefix=prefix, remove_duplicate=False):
-            destination[name] = param if keep_vars else param.data.copy()
+        for name, param in self.named_parameters(remove_duplicate=False):
+            destination[prefix + name] = param if keep_vars else param.data.copy()
         return destination
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
