@@ -7,7 +7,8 @@ Dropout, Sequential, ModuleList and ModuleDict of those, and the tasks' Sequence
 (a recurrent layer and a Linear head; on the torch side a small torch.nn.Module with the
 same forward). Parameters keep their dtype (float64 stays float64) and the training flag
 carries over. A module held in two places (Sequential(lin, lin)) becomes one module held in the
-same two places, its parameters shared as they were. torch is imported only when one of these functions is called.
+same two places, its parameters shared as they were. torch is imported only when one of these
+functions is called.
 """
 
 from __future__ import annotations

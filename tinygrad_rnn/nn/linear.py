@@ -13,9 +13,9 @@ class Linear(Module):
     """y = x @ weight.T + bias;  weight (out_features, in_features), bias (out_features,).
 
     Initialised U(-k, k) with k = 1/sqrt(in_features), as PyTorch does (k = 0 for a layer with
-    no inputs: its weight is empty and its bias, its whole output, starts at zeros). The layer computes in
-    its weight's dtype: an input of another dtype is converted first (a Tensor by a recorded
-    Cast, so its gradient comes back in its own dtype).
+    no inputs: its weight is empty and its bias, its whole output, starts at zeros). The layer
+    computes in its weight's dtype: an input of another dtype is converted first (a Tensor by a
+    recorded Cast, so its gradient comes back in its own dtype).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=DEFAULT_DTYPE, rng=None):
