@@ -183,7 +183,7 @@ def load(path, module: Module) -> Module:
             f"checkpoint.load(path, module): expected a Module as the second argument, "
             f"got {type(module).__name__}{swapped}"
         )
-    expected = OrderedDict((name, param.shape) for name, param in module.named_parameters())
+    expected = OrderedDict((name, param.shape) for name, param in module.state_dict(keep_vars=True).items())
     module.load_state_dict(_read_arrays(path, expected, type(module).__name__, MAX_ARRAY_BYTES))
     return module
 

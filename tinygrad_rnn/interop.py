@@ -6,7 +6,9 @@ name, strictly. Covered: Linear, RNN, LSTM, GRU and their cells, Embedding, Laye
 Dropout, Sequential, ModuleList and ModuleDict of those, and the tasks' SequenceModel
 (a recurrent layer and a Linear head; on the torch side a small torch.nn.Module with the
 same forward). Parameters keep their dtype (float64 stays float64) and the training flag
-carries over. torch is imported only when one of these functions is called.
+carries over. A module held in two places (Sequential(lin, lin)) becomes one module held in the
+same two places, its parameters shared as they were. torch is imported only when one of these
+functions is called.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _recurrent_options(module) -> dict:
 def to_torch(module):
     """A torch.nn module equivalent to `module`, holding copies of its parameters."""
     torch = _torch()
-    converted = _to_torch(module, torch)
+    converted = _to_torch(module, torch, {})
     converted.train(module.training)
     return converted
 
@@ -99,18 +101,28 @@ def _torch_dtype_of(module, torch):
     return torch.float32 if first is not None and first.dtype == np.float32 else torch.float64
 
 
-def _to_torch(module, torch):
+def _to_torch(module, torch, done: dict):
+    """The counterpart of `module`, made once: `done` maps id(module) to what it became, so a
+    module held in two places is one module (its parameters shared) on the other side too."""
+    if id(module) not in done:
+        done[id(module)] = _new_torch_module(module, torch, done)
+    return done[id(module)]
+
+
+def _new_torch_module(module, torch, done: dict):
     kind = type(module).__name__
     dtype = _torch_dtype_of(module, torch)
     if isinstance(module, SequenceModel):
-        rnn, head = _to_torch(module.rnn, torch), _to_torch(module.head, torch)
+        rnn, head = _to_torch(module.rnn, torch, done), _to_torch(module.head, torch, done)
         return torch_sequence_model_class()(rnn, head, module.cell, module.many_to_many)
     if isinstance(module, nn.Sequential):
-        return torch.nn.Sequential(OrderedDict((name, _to_torch(m, torch)) for name, m in module.named_children()))
+        return torch.nn.Sequential(
+            OrderedDict((name, _to_torch(m, torch, done)) for name, m in module._modules.items())
+        )
     if isinstance(module, nn.ModuleList):
-        return torch.nn.ModuleList([_to_torch(m, torch) for m in module])
+        return torch.nn.ModuleList([_to_torch(m, torch, done) for m in module])
     if isinstance(module, nn.ModuleDict):
-        return torch.nn.ModuleDict({k: _to_torch(m, torch) for k, m in module.items()})
+        return torch.nn.ModuleDict({k: _to_torch(m, torch, done) for k, m in module.items()})
     if isinstance(module, nn.Dropout):
         return torch.nn.Dropout(module.p)
     if isinstance(module, nn.Linear):
@@ -153,12 +165,20 @@ def from_torch(torch_module):
     torch = _torch()
     if not isinstance(torch_module, torch.nn.Module):
         raise TypeError(f"from_torch: expects a torch.nn.Module, got {type(torch_module).__name__}")
-    converted = _from_torch(torch_module, torch)
+    converted = _from_torch(torch_module, torch, {})
     converted.train(torch_module.training)
     return converted
 
 
-def _from_torch(theirs, torch):
+def _from_torch(theirs, torch, done: dict):
+    """The counterpart of `theirs`, made once (`done` maps id(theirs) to it), so a torch module
+    held in two places, as in Sequential(lin, lin), is one module here too."""
+    if id(theirs) not in done:
+        done[id(theirs)] = _new_module(theirs, torch, done)
+    return done[id(theirs)]
+
+
+def _new_module(theirs, torch, done: dict):
     kind = type(theirs).__name__
     dtype = _numpy_dtype_of(theirs)
     unused = np.random.default_rng(0)  # the values are overwritten: keep the library's generator untouched
@@ -179,11 +199,12 @@ def _from_torch(theirs, torch):
             options["nonlinearity"] = rnn.nonlinearity
         ours = SequenceModel(rnn.input_size, rnn.hidden_size, head.out_features, **options)
     elif isinstance(theirs, torch.nn.Sequential):
-        return nn.Sequential(OrderedDict((name, _from_torch(m, torch)) for name, m in theirs.named_children()))
+        # _modules, not named_children(), which gives a module held at two positions once
+        return nn.Sequential(OrderedDict((name, _from_torch(m, torch, done)) for name, m in theirs._modules.items()))
     elif isinstance(theirs, torch.nn.ModuleList):
-        return nn.ModuleList([_from_torch(m, torch) for m in theirs])
+        return nn.ModuleList([_from_torch(m, torch, done) for m in theirs])
     elif isinstance(theirs, torch.nn.ModuleDict):
-        return nn.ModuleDict({k: _from_torch(m, torch) for k, m in theirs.items()})
+        return nn.ModuleDict({k: _from_torch(m, torch, done) for k, m in theirs.items()})
     elif isinstance(theirs, torch.nn.Dropout):
         return nn.Dropout(theirs.p)
     elif isinstance(theirs, torch.nn.Linear):

@@ -13,7 +13,10 @@ class LayerNorm(Module):
 
     mean and var are that sample's, var the biased one (mean of squared deviations); weight
     starts at ones and bias at zeros, both of shape normalized_shape. Built from Tensor ops
-    (mean, subtraction, a power), so its gradient is theirs composed.
+    (mean, subtraction, a power), so its gradient is theirs composed. With parameters, the layer
+    computes in their dtype, as Linear does: an input of another dtype is converted first (a
+    Tensor by a recorded Cast, so its gradient comes back in its own dtype); without them it
+    computes in the input's dtype.
     """
 
     def __init__(
@@ -33,7 +36,11 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(self.normalized_shape), dtype=dtype) if elementwise_affine and bias else None
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        own = self.weight if self.weight is not None else self.bias
+        if own is None:
+            x = x if isinstance(x, Tensor) else Tensor(x)
+        else:
+            x = x.to(own.dtype) if isinstance(x, Tensor) else Tensor(x, dtype=own.dtype)
         count = len(self.normalized_shape)
         if x.ndim < count or x.shape[x.ndim - count :] != self.normalized_shape:
             raise ValueError(

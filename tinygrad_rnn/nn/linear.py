@@ -12,9 +12,10 @@ from .module import Module, Parameter
 class Linear(Module):
     """y = x @ weight.T + bias;  weight (out_features, in_features), bias (out_features,).
 
-    Initialised U(-k, k) with k = 1/sqrt(in_features), as PyTorch does. The layer computes in
-    its weight's dtype: an input of another dtype is converted first (a Tensor by a recorded
-    Cast, so its gradient comes back in its own dtype).
+    Initialised U(-k, k) with k = 1/sqrt(in_features), as PyTorch does (k = 0 for a layer with
+    no inputs: its weight is empty and its bias, its whole output, starts at zeros). The layer
+    computes in its weight's dtype: an input of another dtype is converted first (a Tensor by a
+    recorded Cast, so its gradient comes back in its own dtype).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=DEFAULT_DTYPE, rng=None):
@@ -22,7 +23,7 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         rng = as_generator(rng)
-        k = 1.0 / math.sqrt(in_features)
+        k = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.weight = Parameter(rng.uniform(-k, k, (out_features, in_features)), dtype=dtype)
         self.bias = Parameter(rng.uniform(-k, k, out_features), dtype=dtype) if bias else None
 

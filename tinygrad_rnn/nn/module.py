@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,19 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor") :]
+
+
+class IncompatibleKeys(NamedTuple):
+    """What load_state_dict found: the model's names the state lacks, and the state's names the
+    model lacks (both empty after a strict load, which raises otherwise)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
 
 
 class Module:
@@ -64,44 +77,109 @@ class Module:
 
     # ------------------------------------------------------------ the tree
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
-        """Direct sub-modules with their attribute names."""
-        yield from self._modules.items()
+        """Direct sub-modules with their attribute names; a module held under two names comes
+        once, under the first (as torch; `_modules` keeps every name)."""
+        seen = set()
+        for name, module in self._modules.items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator["Module"]:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every module below it, depth first, with dotted names."""
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, "Module"]]:
+        """This module and every module below it, depth first, with dotted names. A module
+        reached twice comes once, under its first name, unless remove_duplicate=False; `memo`,
+        a set of modules to leave out, is filled as it goes."""
+        memo = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
+            if module in memo:
+                continue
+            if remove_duplicate:
+                memo.add(module)
             yield name, module
             below = [(f"{name}.{child}" if name else child, m) for child, m in module._modules.items()]
             stack.extend(reversed(below))
 
     def modules(self) -> Iterator["Module"]:
-        """This module and every module below it, depth first (named_modules without the names)."""
-        stack = [self]
-        while stack:
-            module = stack.pop()
+        """This module and every module below it, each once (named_modules without the names)."""
+        for _, module in self.named_modules():
             yield module
-            stack.extend(reversed(module._modules.values()))
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every parameter in the tree with its dotted name ("rnn.weight_ih_l0"), each once."""
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter in the tree (only this module's own with recurse=False) with its
+        dotted name ("rnn.weight_ih_l0") after `prefix`; a parameter reached twice comes once,
+        under its first name, unless remove_duplicate=False."""
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        for module_name, module in modules:
             for name, param in module._parameters.items():
                 if id(param) in seen:
                     continue
-                seen.add(id(param))
+                if remove_duplicate:
+                    seen.add(id(param))
                 yield (f"{module_name}.{name}" if module_name else name), param
 
-    def parameters(self) -> Iterator[Parameter]:
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter in the tree, each once (named_parameters without the names)."""
-        for _, param in self.named_parameters():
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def get_submodule(self, target: str) -> "Module":
+        """The module at the dotted path `target` ("encoder.0"; "" is this module itself), or an
+        AttributeError naming the first step of the path that is not a sub-module."""
+        module = self
+        if target == "":
+            return module
+        for step in target.split("."):
+            if step not in module._modules:
+                what = "is not a Module" if hasattr(module, step) else "does not exist"
+                raise AttributeError(
+                    f"get_submodule({target!r}): {type(module).__name__} has no sub-module {step!r} ({what})"
+                )
+            module = module._modules[step]
+        return module
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Make `module` the sub-module `name`, as the assignment self.<name> = module does (None
+        removes it). The name must be a non-empty string without "." that is not already an
+        attribute other than a sub-module."""
+        if not isinstance(name, str):
+            raise TypeError(f"add_module: the name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"add_module: the name must be non-empty and contain no '.', got {name!r}")
+        if name not in self._modules and hasattr(self, name):
+            raise KeyError(f"add_module: {type(self).__name__} already has an attribute {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module({name!r}): {type(module).__name__} is not a Module")
+        setattr(self, name, module)
+
+    def apply(self, fn) -> "Module":
+        """Call fn(module) on every sub-module, children before their parent, and last on this
+        module (a module held under two names of one parent once, as torch); returns self."""
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            module, children_done = stack.pop()
+            if children_done:
+                fn(module)
+                continue
+            stack.append((module, True))
+            stack.extend((child, False) for child in reversed(list(module.children())))
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Whether every parameter records a gradient (False freezes the module); returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
 
     # ------------------------------------------------------------ training helpers
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -150,16 +228,25 @@ class Module:
         return self.to(np.float64)
 
     # ------------------------------------------------------------ state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """A copy of every parameter's values, by dotted name."""
-        return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
+    def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
+        """Every parameter by dotted name, `prefix` written before it ("model." gives
+        "model.0.weight"), in torch's order (a module's own parameters, then each child's), a
+        parameter held under two names under both: copies of the values, or the Parameters
+        themselves with keep_vars=True. Written into `destination` (an OrderedDict by default),
+        which is returned."""
+        destination = OrderedDict() if destination is None else destination
+        for name, param in self.named_parameters(remove_duplicate=False):
+            destination[prefix + name] = param if keep_vars else param.data.copy()
+        return destination
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy values in by name. Everything is checked before anything is written, so a
-        missing, unexpected or mis-shaped key raises and leaves the module unchanged."""
-        own = dict(self.named_parameters())
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values in by name (the names of state_dict()); returns the names the state
+        lacks and those the model lacks. Everything is checked before anything is written, so
+        a mis-shaped value, or with strict=True a missing or unexpected key, raises a
+        RuntimeError and leaves the module unchanged."""
+        own = dict(self.named_parameters(remove_duplicate=False))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
         problems = []
         if strict and missing:
             problems.append(f"missing keys: {', '.join(missing)}")
@@ -167,9 +254,10 @@ class Module:
             problems.append(f"unexpected keys: {', '.join(unexpected)}")
         values = {}
         for name, param in own.items():
-            if name not in state:
+            if name not in state_dict:
                 continue
-            value = np.asarray(state[name].data if isinstance(state[name], Tensor) else state[name])
+            given = state_dict[name]
+            value = np.asarray(given.data if isinstance(given, Tensor) else given)
             if value.shape != param.shape:
                 problems.append(f"{name}: shape {value.shape} in the state, {param.shape} in the model")
             elif value.dtype.kind not in "biuf":
@@ -177,16 +265,17 @@ class Module:
             else:
                 values[name] = value
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__} failed: " + "; ".join(problems))
+            raise RuntimeError(f"load_state_dict into {type(self).__name__} failed: " + "; ".join(problems))
         for name, value in values.items():
             own[name].data = np.array(value, dtype=own[name].dtype)
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ display
     def extra_repr(self) -> str:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self.named_children()]
+        lines = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self._modules.items()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not lines:
             return head + ")"
@@ -283,7 +372,7 @@ class Sequential(ModuleList):
         return super().__getitem__(index)
 
     def forward(self, x):
-        for module in self.children():
+        for module in self._modules.values():  # every position, a module held twice applied twice
             x = module(x)
         return x
 

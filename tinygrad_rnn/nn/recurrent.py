@@ -89,7 +89,7 @@ class RecurrentCell(Module):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         rng = as_generator(rng)
-        k = 1.0 / math.sqrt(hidden_size)
+        k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0  # torch's bound for a zero-unit cell
         rows = self.gate_count * hidden_size
         self.weight_ih = uniform_parameter(rng, k, (rows, input_size), dtype)
         self.weight_hh = uniform_parameter(rng, k, (rows, hidden_size), dtype)
@@ -159,8 +159,12 @@ class RecurrentLayers(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        if num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+        for option, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name}: {option} must be an int, got {type(value).__name__} {value!r}")
+            if value < 1:
+                raise ValueError(f"{name}: {option} must be at least 1, got {value}")
+        input_size, hidden_size, num_layers = int(input_size), int(hidden_size), int(num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
         if dropout > 0 and num_layers == 1:

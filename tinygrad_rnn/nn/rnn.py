@@ -65,10 +65,10 @@ class RNN(RecurrentLayers):
     For layer l: h_t = act(x_t @ weight_ih_l{l}.T + bias_ih_l{l} + h_{t-1} @ weight_hh_l{l}.T + bias_hh_l{l}),
     where x_t is the input for l = 0 and the previous layer's h_t above it.
 
-    forward(input, h0=None) -> (output, h_n), with D = 2 when bidirectional, else 1:
+    forward(input, hx=None) -> (output, h_n), with D = 2 when bidirectional, else 1:
       input  (T, B, I), or (B, T, I) with batch_first, or (T, I) unbatched, or a list of T
              per-step inputs of shape (B, I) or (I,), or a PackedSequence;
-      h0     (D * num_layers, B, H) or (D * num_layers, H); zeros when None;
+      hx     the initial h_0: (D * num_layers, B, H) or (D * num_layers, H); zeros when None;
       output (T, B, D * H) (or (B, T, D * H); packed when the input was) holding the last
              layer's h_t at every step (many-to-many), the forward direction first;
       h_n    (D * num_layers, B, H): each layer's and direction's last h_t (index layer * D + d).
@@ -107,8 +107,8 @@ class RNN(RecurrentLayers):
     def step(self, projected_x: Tensor, state: tuple, weights: tuple) -> tuple[Tensor]:
         return (elman_step(projected_x, state[0], weights[0], self._activation),)
 
-    def forward(self, input, h0=None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._unroll(input, None if h0 is None else (h0,))
+    def forward(self, input, hx=None) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._unroll(input, None if hx is None else (hx,))
         return output, h_n
 
     def extra_repr(self) -> str:
