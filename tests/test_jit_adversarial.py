@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.jit import JitError, jit
+from tinygrad_rnn.jit import JitError, JitFallbackWarning, jit
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -840,3 +840,34 @@ def test_an_encoder_decoder_and_a_chunked_detached_sequence_in_one_step_match_ea
         assert compiled(*args).data.item() == pytest.approx(eager(*args).data.item(), rel=TOLERANCE)
         assert_same_grads(parameters_of(*compiled_model), parameters_of(*eager_model))
     assert compiled.traces == 1
+
+
+def test_loops_the_program_cannot_write_make_the_step_run_eagerly_with_a_warning(monkeypatch):
+    """An arrangement of loops body.py cannot write is a fallback to eager, never a failed call."""
+    from tinygrad_rnn.jit import body
+    from tinygrad_rnn.jit.rolling import UnrollableLoop
+
+    def refuse(self, loop):
+        raise UnrollableLoop("a loop this test refuses")
+
+    monkeypatch.setattr(body.Renderer, "_plan_carried", refuse)
+    (rnn, head), (twin_rnn, twin_head) = twin_models()
+
+    def step_of(rnn, head):
+        def step(x, y):
+            out, _ = rnn(x)
+            loss = F.mse_loss(head(out[-1]), y)
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled, eager = jit(step_of(rnn, head)), step_of(twin_rnn, twin_head)
+    for call, (x, y) in enumerate(data()):
+        if call == 0:
+            with pytest.warns(JitFallbackWarning, match="a loop this test refuses"):
+                got = compiled(x, y).item()
+        else:
+            got = compiled(x, y).item()
+        assert got == pytest.approx(eager(x, y).item(), rel=TOLERANCE), f"call {call}"
+    assert compiled.fallback_reason is not None

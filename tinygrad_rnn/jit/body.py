@@ -18,6 +18,7 @@ from .rolling import (
     MIN_LOOP,
     Block,
     Loop,
+    UnrollableLoop,
     block_integers,
     blocks_of,
     integers_of,
@@ -318,7 +319,7 @@ class Renderer:
                 eligible[position] = eligible.get(position, True) and ok
         loop.carried = {position for position, ok in eligible.items() if ok}
         if any(position not in loop.carried for position in loop.entry.values()):
-            raise AssertionError("jit: a loop's starting value is not read before the loop makes its own")
+            raise UnrollableLoop("a loop's starting value is not read before the loop makes its own")
 
     def _plan_rows(self) -> None:
         """A layer's outputs stacked after its loop (np.array of every step's value, in order):

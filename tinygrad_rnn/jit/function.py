@@ -16,6 +16,7 @@ from ..tensors import Tensor
 from .capture import Capture, raw_data, set_raw_data
 from .program import Program, Stale, build
 from .recorder import JitError
+from .rolling import UnrollableLoop
 from .traced import Traced, plain
 
 _EAGER = [False]  # set inside eager_steps()
@@ -146,7 +147,13 @@ class CompiledStep:
             problem = _result_problem(result, rec) or capture.side_effect(result)
             if problem:
                 rec.fall_back(problem)
-        if rec.fallback_reason is not None:
+        program = None
+        if rec.fallback_reason is None:
+            try:
+                program = build(capture, result, loop=self.loop)
+            except UnrollableLoop as error:
+                rec.fall_back(str(error))
+        if program is None:
             self.fallback_reason = rec.fallback_reason
             warnings.warn(
                 f"jit({self.__name__}) runs eagerly from now on: {rec.fallback_reason}",
@@ -155,7 +162,6 @@ class CompiledStep:
             )
             _untrace(result)
             return result
-        program = build(capture, result, loop=self.loop)
         self.programs.setdefault(key, []).append(program)
         self.last_program = program
         _untrace(result)

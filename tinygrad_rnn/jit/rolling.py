@@ -38,6 +38,12 @@ from dataclasses import dataclass, field
 from .ir import Literal, Ref, Stmt, Var, renamed
 
 _STEP = re.compile(r"^(.*)t=(\d+)$")
+
+
+class UnrollableLoop(Exception):
+    """Loops were found that body.py cannot write: the step runs eagerly instead."""
+
+
 MIN_LOOP = 3  # fewer matching blocks than this stay written out
 
 
