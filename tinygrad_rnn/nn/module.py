@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -244,6 +245,11 @@ class Module:
         lacks and those the model lacks. Everything is checked before anything is written, so
         a mis-shaped value, or with strict=True a missing or unexpected key, raises a
         RuntimeError and leaves the module unchanged."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict into {type(self).__name__}: expected a mapping of names to arrays "
+                f"(a state_dict()), got {type(state_dict).__name__}"
+            )
         own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -257,17 +263,27 @@ class Module:
             if name not in state_dict:
                 continue
             given = state_dict[name]
-            value = np.asarray(given.data if isinstance(given, Tensor) else given)
+            try:
+                value = np.asarray(given.data if isinstance(given, Tensor) else given)
+            except ValueError as error:  # a ragged nesting of lists
+                problems.append(f"{name}: not an array ({error})")
+                continue
             if value.shape != param.shape:
                 problems.append(f"{name}: shape {value.shape} in the state, {param.shape} in the model")
             elif value.dtype.kind not in "biuf":
                 problems.append(f"{name}: dtype {value.dtype} is not numeric")
             else:
                 values[name] = value
+        cast = {}
+        for name, value in values.items():  # every cast before any write: one that fails writes nothing
+            try:
+                cast[name] = np.array(value, dtype=own[name].dtype)
+            except (ValueError, OverflowError, FloatingPointError) as error:
+                problems.append(f"{name}: cannot be cast to {own[name].dtype} ({error})")
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__} failed: " + "; ".join(problems))
-        for name, value in values.items():
-            own[name].data = np.array(value, dtype=own[name].dtype)
+        for name, value in cast.items():
+            own[name].data = value
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ display

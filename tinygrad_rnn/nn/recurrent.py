@@ -52,13 +52,17 @@ from .module import Module, Parameter
 from .utils.rnn import PackedSequence
 
 
-def as_input(x, dtype) -> Tensor:
-    """`x` as a Tensor of the layer's dtype: arrays and lists become constants (no copy if
-    possible), a Tensor of another dtype is converted by a recorded Cast (its gradient comes
-    back in its own dtype). A float32 layer so computes in float32 whatever it is given."""
+def as_input(x, dtype, who: str) -> Tensor:
+    """`x` as a Tensor of the layer's dtype: arrays and lists of real numbers become constants
+    (no copy if possible), a Tensor of another dtype is converted by a recorded Cast (its
+    gradient comes back in its own dtype). A float32 layer so computes in float32 whatever it is
+    given. Anything else (complex numbers, text) is a TypeError naming `who` and the dtype."""
     if isinstance(x, Tensor):
         return x.to(dtype)
-    return Tensor._from_op(np.asarray(x, dtype=dtype), None)
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: expected real numbers, got an array of dtype {array.dtype}")
+    return Tensor._from_op(array.astype(dtype, copy=False), None)
 
 
 def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -> Parameter:
@@ -87,6 +91,9 @@ class RecurrentCell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=DEFAULT_DTYPE, rng=None):
         super().__init__()
+        for option, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if size < 0:
+                raise ValueError(f"{type(self).__name__}: {option} must not be negative, got {size}")
         self.input_size, self.hidden_size = input_size, hidden_size
         rng = as_generator(rng)
         k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0  # torch's bound for a zero-unit cell
@@ -97,7 +104,7 @@ class RecurrentCell(Module):
         self.bias_hh = uniform_parameter(rng, k, (rows,), dtype) if bias else None
 
     def _checked_input(self, input) -> Tensor:
-        x = as_input(input, self.weight_ih.dtype)
+        x = as_input(input, self.weight_ih.dtype, f"{type(self).__name__}: input")
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{type(self).__name__}: input has shape {x.shape}; "
@@ -113,7 +120,7 @@ class RecurrentCell(Module):
         """`state` as a Tensor of shape batch_shape + (hidden_size,); zeros for None."""
         if state is None:
             return zero_state(f"{name}_0", batch_shape, self.hidden_size, self.weight_ih.dtype)
-        state = as_input(state, self.weight_ih.dtype)
+        state = as_input(state, self.weight_ih.dtype, f"{type(self).__name__}: state")
         expected = batch_shape + (self.hidden_size,)
         if state.shape != expected:
             raise ValueError(f"{type(self).__name__}: {name} has shape {state.shape}, expected {expected}")
@@ -218,7 +225,7 @@ class RecurrentLayers(Module):
         if isinstance(input, (list, tuple)):
             if not input:
                 raise ValueError(f"{name}: the input sequence is empty")
-            steps = [as_input(x, dtype) for x in input]
+            steps = [as_input(x, dtype, f"{name}: input at t={t}") for t, x in enumerate(input)]
             first = steps[0].shape
             for t, x in enumerate(steps):
                 if x.ndim not in (1, 2) or x.shape[-1] != size or x.shape != first:
@@ -229,7 +236,7 @@ class RecurrentLayers(Module):
             if STATE.anomaly:
                 self._check_input_finite(np.stack([x.data for x in steps]), 0)
             return stack(steps, axis=0), len(first) == 2
-        sequence = as_input(input, dtype)
+        sequence = as_input(input, dtype, f"{name}: input")
         if sequence.ndim not in (2, 3) or sequence.shape[-1] != size:
             raise ValueError(
                 f"{name}: input has shape {sequence.shape}; expected (T, B, {size}), "
@@ -259,7 +266,7 @@ class RecurrentLayers(Module):
             )
 
     def _packed_data(self, packed: PackedSequence) -> Tensor:
-        data = as_input(packed.data, self.weight_ih_l0.dtype)
+        data = as_input(packed.data, self.weight_ih_l0.dtype, f"{type(self).__name__}: packed data")
         if data.ndim != 2 or data.shape[1] != self.input_size:
             raise ValueError(
                 f"{type(self).__name__}: the packed data has shape {data.shape}; "
@@ -281,7 +288,7 @@ class RecurrentLayers(Module):
         expected = (runs,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
-            value = as_input(value, dtype)
+            value = as_input(value, dtype, f"{type(self).__name__}: {name}0")
             if value.shape != expected:
                 raise ValueError(f"{type(self).__name__}: {name}0 has shape {value.shape}, expected {expected}")
             checked.append(value)
