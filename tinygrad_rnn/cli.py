@@ -247,9 +247,10 @@ def _check_graph(args) -> None:
     writable = tuple(name for name in GRAPH_FORMATS if listed is None or name in listed)
     output_format = Path(args.output).suffix.lstrip(".").lower()
     if output_format in GRAPH_FORMATS and output_format not in writable:
+        hint = " (Graphviz's own dot does)" if program == viz.pure_dot_program() else ""
         raise UsageError(
-            f"-o/--output {args.output}: {Path(program).name} does not write .{output_format} "
-            f"(Graphviz's own dot does); use one of {', '.join('.' + name for name in writable)}"
+            f"-o/--output {args.output}: {Path(program).name} does not write .{output_format}{hint}; "
+            f"use one of {', '.join('.' + name for name in writable)}"
         )
     _output_file("-o/--output", args.output, writable)
 

@@ -92,7 +92,7 @@ def config_from_metadata(config_class, metadata: dict):
             isinstance(value, str) or (value is None and default is None)
         ):
             allowed = "a string or null" if default is None else "a string"
-            raise DataError(f"checkpoint metadata: config {name} must be {allowed}, got {value!r}")
+            raise DataError(f"checkpoint metadata: config {name} must be {allowed}, got {values[name]!r}")
     if values.get("hidden", 1) > MAX_HIDDEN:
         raise DataError(f"checkpoint metadata: config hidden must be at most {MAX_HIDDEN}, got {values['hidden']}")
     if converted.get("cell", "rnn") not in CELLS:
