@@ -224,7 +224,7 @@ assert all(max(row.values()) < 1e-15 for row in sweep.values())  # all vanish by
 #
 # `clip_grad_norm_(parameters, max_norm)` computes the joint norm of every parameter gradient,
 # and if it exceeds `max_norm` multiplies every gradient by the same factor
-# `max_norm / (total + 1e-6)`. It returns the total norm *before* clipping.
+# `max_norm / (total + 1e-6)`. It returns the total norm *before* clipping, as a 0-d tensor.
 #
 # Take the exploding relu network, back-propagate, then clip to 1.
 
@@ -236,7 +236,7 @@ per_step = flow(exploding)
 before = {name: p.grad.copy() for name, p in exploding.named_parameters()}
 norm_before = np.sqrt(sum(np.sum(g**2) for g in before.values()))
 
-total = clip_grad_norm_(exploding, MAX_NORM)
+total = clip_grad_norm_(exploding, MAX_NORM).item()
 norm_after = np.sqrt(sum(np.sum(p.grad**2) for p in exploding.parameters()))
 factor = MAX_NORM / (total + 1e-6)
 print(f"returned total norm {total:.4g}  (computed before clipping: {norm_before:.4g})")
@@ -286,7 +286,7 @@ assert np.isclose(ratio_with, ratio_without, rtol=1e-12)
 vanishing = scaled_rnn("tanh", 0.5)
 vanishing_steps = flow(vanishing)
 grads_before = [p.grad.copy() for p in vanishing.parameters()]
-vanishing_total = clip_grad_norm_(vanishing, MAX_NORM)
+vanishing_total = clip_grad_norm_(vanishing, MAX_NORM).item()
 print(f"total norm {vanishing_total:.4g}, factor {min(1.0, MAX_NORM / (vanishing_total + 1e-6)):.3g}")
 for g_before, p in zip(grads_before, vanishing.parameters()):
     assert np.all(np.abs(p.grad) <= np.abs(g_before))

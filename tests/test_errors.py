@@ -41,7 +41,9 @@ def test_second_backward_through_a_released_graph():
         y = x.exp()
     loss = y.sum()
     loss.backward()
-    with pytest.raises(RuntimeError, match=r"already released \(at Sum, input shapes: \(2,\)\).*retain_graph=True"):
+    # the sum saved nothing and runs again; the exp needs the values it saved
+    released_exp = r"already released \(at Exp in scope 't=7', input shapes: \(2,\)\)"
+    with pytest.raises(RuntimeError, match=released_exp + ".*retain_graph=True"):
         loss.backward()
     # a new output that reuses the released part of the graph is refused too, naming where
     with pytest.raises(RuntimeError, match=r"already released \(at Exp in scope 't=7', input shapes: \(2,\)\)"):
@@ -107,8 +109,8 @@ def test_pow_with_a_tensor_exponent():
     x = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(TypeError, match=r"pow: the exponent must be a number, got Tensor"):
         x ** Tensor(2.0)
-    with pytest.raises(ValueError, match=r"positive base, got -2"):
-        (-2) ** x
+    with pytest.raises(TypeError, match=r"pow: the base must be a number, got str"):
+        "2" ** x
 
 
 def test_detect_anomaly_names_the_op_that_made_a_nan():
@@ -168,11 +170,11 @@ def test_axis_out_of_range_is_refused_not_wrapped_around():
     x = Tensor(np.ones((2, 3)))
     for reduce in ("sum", "mean", "amax", "logsumexp"):
         with pytest.raises(
-            ValueError,
+            IndexError,
             match=r"axis 2 is out of bounds for an array of dimension 2.*input shapes: \(2, 3\)",
         ):
             getattr(x, reduce)(axis=2)
-        with pytest.raises(ValueError, match=r"axis -3 is out of bounds"):
+        with pytest.raises(IndexError, match=r"axis -3 is out of bounds"):
             getattr(x, reduce)(axis=(0, -3))
     with pytest.raises(ValueError, match=r"^Softmax: .*axis 2"):
         x.softmax(axis=2)

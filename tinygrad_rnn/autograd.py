@@ -228,7 +228,7 @@ def run_backward(root: "Tensor", seed: np.ndarray, retain_graph: bool) -> None:
         while pending:
             op = heapq.heappop(pending)[1]
             grad = grads.pop(op)
-            if op.released:
+            if op.released and getattr(op, "lost_saved", False):  # its saved values are gone
                 shapes = ", ".join(str(p.shape) for p in op.parents)
                 raise RuntimeError(
                     f"backward through a graph that was already released (at {type(op).__name__}"

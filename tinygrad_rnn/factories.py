@@ -50,10 +50,15 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape `size` holding `fill_value` everywhere (an int fill gives int64)."""
+    """A tensor of shape `size` holding `fill_value` everywhere; the dtype, unless given, as
+    torch infers it: bool for a bool fill, int64 for an int, else floating (the default dtype)."""
     if dtype is None:
-        is_int = isinstance(fill_value, numbers.Integral) and not isinstance(fill_value, bool)
-        dtype = np.int64 if is_int else DEFAULT_DTYPE
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = np.bool_
+        elif isinstance(fill_value, numbers.Integral):
+            dtype = np.int64
+        else:
+            dtype = DEFAULT_DTYPE
     shape = _size((size,) if isinstance(size, (int, np.integer)) else tuple(size), "full")
     return _tensor(np.full(shape, fill_value, dtype=dtype), requires_grad)
 

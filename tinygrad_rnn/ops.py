@@ -40,13 +40,14 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def normalize_axes(axis, ndim: int) -> tuple:
     """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes.
-    A 0-d array accepts axis 0 and -1, as PyTorch does, meaning its one value: no axis."""
+    A 0-d array accepts axis 0 and -1, as PyTorch does, meaning its one value: no axis.
+    An axis out of range is an IndexError, as PyTorch's."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     bad = [a for a in axes if not -max(ndim, 1) <= a < max(ndim, 1)]
     if bad:
-        raise ValueError(f"axis {bad[0]} is out of bounds for an array of dimension {ndim}")
+        raise IndexError(f"axis {bad[0]} is out of bounds for an array of dimension {ndim}")
     return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
 
 
@@ -72,7 +73,8 @@ class Function:
     in, a weak reference to the tensor (`output()`, None once it is gone), whether that tensor
     asked to keep its gradient (`retains_grad`) and, under retain_grads(), the gradient (`grad`).
     For an op that saved values and has leaf parents, `versions` holds (i, parents[i]._version
-    when the op was recorded) for each leaf parent i, for backward to check.
+    when the op was recorded) for each leaf parent i, for backward to check. A backward without
+    retain_graph marks the node `released`, and `lost_saved` when it dropped saved arrays.
     """
 
     __slots__ = (
@@ -80,6 +82,7 @@ class Function:
         "saved",
         "needs_grad",
         "released",
+        "lost_saved",
         "number",
         "shape",
         "scope",
@@ -110,8 +113,12 @@ class Function:
         raise NotImplementedError
 
     def release(self) -> None:
-        """Drop the saved arrays; a later backward through this node is an error."""
-        self.saved = None
+        """Drop the saved arrays. A later backward through this node is an error when it had
+        saved some (`lost_saved`, set only then); a node that saved nothing can run backward
+        again, as in PyTorch."""
+        if self.saved is not None:
+            self.saved = None
+            self.lost_saved = True
         self.released = True
 
 
@@ -160,22 +167,25 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y**2 = -z/y."""
+    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y**2 = -z/y. A division by 0 gives inf or NaN,
+    quietly, as in PyTorch (so do the derivatives there)."""
 
     __slots__ = ("x_shape",)
 
     def forward(self, x, y):
-        z = x / y
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = x / y
         self.x_shape = x.shape
         self.saved = (y, z)
         return z
 
     def backward(self, g):
         y, z = self.saved
-        g_over_y = g / y
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            g_over_y = g / y
+            dy = -g_over_y * z if self.needs_grad[1] else None
         dx = unbroadcast(g_over_y, self.x_shape) if self.needs_grad[0] else None
-        dy = unbroadcast(-g_over_y * z, y.shape) if self.needs_grad[1] else None
-        return dx, dy
+        return dx, None if dy is None else unbroadcast(dy, y.shape)
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -278,44 +288,75 @@ class Neg(Function):
 
 class Pow(Function):
     """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1), and 0 for p = 0 (z = 1 everywhere,
-    even at x = 0, where the formula would give 0 * inf)."""
+    even at x = 0, where the formula would give 0 * inf). 0 ** -1 = inf, overflow to inf and
+    a negative x to a fractional p (NaN) come quietly, as in PyTorch."""
 
     __slots__ = ("exponent",)
 
     def forward(self, x, exponent):
         self.exponent = exponent
         self.saved = (x,)
-        return x**exponent
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return x**exponent
 
     def backward(self, g):
         (x,) = self.saved
         p = self.exponent
         if p == 0:
             return (np.zeros_like(g),)
-        return (g * (p * x ** (p - 1)),)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return (g * (p * x ** (p - 1)),)
+
+
+class PowerOf(Function):
+    """z = c ** x for a constant base c (a number);  dz/dx = z * log(c), with PyTorch's values
+    where log(c) is not finite: 0 where c = 0 and x >= 0 (z is 1 or 0 there), -inf * z where
+    c = 0 and x < 0, NaN everywhere for c < 0 (log of a negative number)."""
+
+    __slots__ = ("base",)
+
+    def forward(self, x, base):
+        self.base = np.asarray(base, dtype=x.dtype)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = np.power(self.base, x)
+        self.saved = (x, z)
+        return z
+
+    def backward(self, g):
+        x, z = self.saved
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            dz = z * np.log(self.base)
+            if self.base == 0:
+                dz = np.where(x >= 0, 0, dz).astype(z.dtype, copy=False)
+            return (g * dz,)
 
 
 class Exp(Function):
-    """z = exp(x);  dz/dx = z."""
+    """z = exp(x);  dz/dx = z. An overflow to inf comes quietly, as in PyTorch."""
 
     def forward(self, x):
-        z = np.exp(x)
+        with np.errstate(over="ignore"):
+            z = np.exp(x)
         self.saved = (z,)
         return z
 
     def backward(self, g):
-        return (g * self.saved[0],)
+        with np.errstate(invalid="ignore", over="ignore"):  # 0 * inf is NaN, the answer
+            return (g * self.saved[0],)
 
 
 class Log(Function):
-    """z = log(x);  dz/dx = 1/x."""
+    """z = log(x);  dz/dx = 1/x. log(0) = -inf and log(-1) = NaN come quietly, as in PyTorch,
+    and so does the derivative 1/0 = inf."""
 
     def forward(self, x):
         self.saved = (x,)
-        return np.log(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
 
     def backward(self, g):
-        return (g / self.saved[0],)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return (g / self.saved[0],)
 
 
 class Tanh(Function):
@@ -377,6 +418,24 @@ class Clip(Function):
         return (g * self.saved[0],)
 
 
+class ClampBetween(Function):
+    """z = min(max(x, low), high) elementwise, low and high arrays broadcast with x (a NaN in
+    any of the three gives NaN);  with PyTorch's choice of who receives g:
+    dz/dx = 1 where low <= x <= high, dz/dlow = 1 where x < low < high,
+    dz/dhigh = 1 where x > high or high < low (else 0). A missing bound is passed as -inf or inf."""
+
+    def forward(self, x, low, high):
+        self.saved = (x, low, high)
+        return np.minimum(np.maximum(x, low), high)
+
+    def backward(self, g):
+        x, low, high = self.saved
+        dx = unbroadcast(np.where((x >= low) & (x <= high), g, 0), x.shape) if self.needs_grad[0] else None
+        dlow = unbroadcast(np.where((x < low) & (low < high), g, 0), low.shape) if self.needs_grad[1] else None
+        dhigh = unbroadcast(np.where((x > high) | (high < low), g, 0), high.shape) if self.needs_grad[2] else None
+        return dx, dlow, dhigh
+
+
 class BinaryCrossEntropy(Function):
     """l = -(y log p + (1 - y) log(1 - p)), each log clamped below at log(floor) (PyTorch: -100);
     dl/dp = (p - y) / max(p (1 - p), eps) with eps = float32(1e-12), PyTorch's rule, so p = 0
@@ -422,7 +481,7 @@ class Softmax(Function):
 
     def forward(self, x, axis):
         self.axis = axis
-        with np.errstate(under="ignore", over="ignore"):
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
             e = np.exp(x - _max_along(x, axis))
             z = e / e.sum(axis=axis, keepdims=True)
         self.saved = (z,)
@@ -441,7 +500,7 @@ class LogSoftmax(Function):
 
     def forward(self, x, axis):
         self.axis = axis
-        with np.errstate(under="ignore", over="ignore", divide="ignore"):
+        with np.errstate(under="ignore", over="ignore", divide="ignore", invalid="ignore"):
             shifted = x - _max_along(x, axis)
             z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.saved = (z,)
@@ -603,9 +662,10 @@ class Concatenate(Function):
     __slots__ = ("axis", "bounds")
 
     def forward(self, *xs, axis):
+        z = np.concatenate(xs, axis=axis)  # first: it names an axis out of range
         self.axis = axis
         self.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
-        return np.concatenate(xs, axis=axis)
+        return z
 
     def backward(self, g):
         return tuple(np.split(g, self.bounds, axis=self.axis))
@@ -813,7 +873,7 @@ class MinAlong(Function):
         self.keepdims = keepdims
         if x.ndim == 0:
             if axis not in (0, -1):
-                raise ValueError(f"dim {axis} is out of range for a 0-d tensor (use 0 or -1)")
+                raise IndexError(f"dim {axis} is out of range for a 0-d tensor (use 0 or -1)")
             self.axis = None
             return x.copy()
         (self.axis,) = normalize_axes(axis, x.ndim)
@@ -865,3 +925,13 @@ class Cast(Function):
 
     def backward(self, g):
         return (g.astype(self.input_dtype),)
+
+
+class Clone(Function):
+    """z = a copy of x (an array of its own);  dz/dx = 1."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return (g,)

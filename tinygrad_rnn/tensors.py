@@ -119,6 +119,14 @@ class Tensor:
         """The underlying array (shared, not copied)."""
         return self.data
 
+    def tolist(self):
+        """The values as (nested lists of) Python numbers; a 0-d tensor gives one number."""
+        return self.data.tolist()
+
+    def clone(self) -> "Tensor":
+        """A copy with an array of its own, recorded: the gradient flows back to self."""
+        return apply(ops.Clone, self)
+
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
@@ -203,7 +211,12 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            try:
+                seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            except (TypeError, ValueError) as error:
+                raise type(error)(
+                    f"backward(): gradient must be numbers of the tensor's shape {self.shape}: {error}"
+                ) from None
             if seed.shape != self.shape:
                 raise ValueError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
         run_backward(self, seed, retain_graph)
@@ -269,9 +282,19 @@ class Tensor:
         return apply(ops.Pow, self, exponent=_python_number(exponent))
 
     def __rpow__(self, base):
-        if not isinstance(base, numbers.Real) or base <= 0:
-            raise ValueError(f"pow: a number raised to a Tensor needs a positive base, got {base!r}")
-        return (self * float(np.log(float(base)))).exp()
+        """base ** self for a number `base`, elementwise; the dtype as PyTorch's (2 ** an int
+        tensor stays int64)."""
+        base = _python_number(base)
+        if not isinstance(base, numbers.Real):
+            raise TypeError(f"pow: the base must be a number, got {type(base).__name__}")
+        return apply(ops.PowerOf, self.to(result_dtype(base, self)), base=base)
+
+    def pow(self, exponent):
+        """self ** exponent, as PyTorch's pow."""
+        return self**exponent
+
+    def __abs__(self):
+        return self.abs()
 
     def matmul(self, other):
         return self @ other
@@ -363,13 +386,13 @@ class Tensor:
         return apply(ops.LogSumExp, self, axis=dim, keepdims=keepdim)
 
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """The sum over `dim` (an int, a tuple, or None for all axes)."""
-        dim, keepdim = _dim_and_keepdim("sum", dim, axis, keepdim, keepdims)
+        """The sum over `dim` (an int, a tuple, or None or () for all axes)."""
+        dim, keepdim = _dim_and_keepdim("sum", dim, axis, keepdim, keepdims, empty_is_all=True)
         return apply(ops.Sum, self, axis=dim, keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """The mean over `dim` (an int, a tuple, or None for all axes)."""
-        dim, keepdim = _dim_and_keepdim("mean", dim, axis, keepdim, keepdims)
+        """The mean over `dim` (an int, a tuple, or None or () for all axes)."""
+        dim, keepdim = _dim_and_keepdim("mean", dim, axis, keepdim, keepdims, empty_is_all=True)
         return apply(ops.Mean, self, axis=dim, keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -387,6 +410,11 @@ class Tensor:
         """Indices of the maxima along `dim`, or into the flattened tensor (int64, no gradient)."""
         dim, keepdim = _dim_and_keepdim("argmax", dim, axis, keepdim, None)
         return Tensor._from_op(np.argmax(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None) -> "Tensor":
+        """Indices of the minima along `dim`, or into the flattened tensor (int64, no gradient)."""
+        dim, keepdim = _dim_and_keepdim("argmin", dim, axis, keepdim, None)
+        return Tensor._from_op(np.argmin(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
 
     def size(self, dim=None):
         """The shape (a tuple), or with `dim` the length of that axis, as PyTorch's size()."""
@@ -443,7 +471,10 @@ class Tensor:
         return where(condition, self, other)
 
     def clamp(self, min=None, max=None):
-        """PyTorch's name for clip(): values limited to [min, max]."""
+        """PyTorch's name for clip(): values limited to [min, max]. A Tensor (or array) bound
+        clamps elementwise, broadcast with self, and receives a gradient where it is chosen."""
+        if isinstance(min, (Tensor, np.ndarray)) or isinstance(max, (Tensor, np.ndarray)):
+            return _clamp_between(self, min, max)
         return self.clip(min, max)
 
     def masked_fill(self, mask, value):
@@ -465,24 +496,24 @@ class Tensor:
         (unbiased=True) unless told otherwise, as in PyTorch."""
         if isinstance(dim, bool):  # x.var(False): PyTorch's var(unbiased) spelling
             dim, unbiased = None, dim if unbiased is None else unbiased
-        dim, keepdim = _dim_and_keepdim("var", dim, axis, keepdim, keepdims)
+        dim, keepdim = _dim_and_keepdim("var", dim, axis, keepdim, keepdims, empty_is_all=True)
         return apply(ops.Var, self, axis=dim, keepdims=keepdim, correction=_correction("var", unbiased, correction))
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """sqrt(var(...)), with var's arguments (unbiased by default, as in PyTorch)."""
         if isinstance(dim, bool):
             dim, unbiased = None, dim if unbiased is None else unbiased
-        dim, keepdim = _dim_and_keepdim("std", dim, axis, keepdim, keepdims)
+        dim, keepdim = _dim_and_keepdim("std", dim, axis, keepdim, keepdims, empty_is_all=True)
         return apply(ops.Std, self, axis=dim, keepdims=keepdim, correction=_correction("std", unbiased, correction))
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """The maximum over `dim` (all axes when None); ties share the gradient equally."""
-        dim, keepdim = _dim_and_keepdim("amax", dim, axis, keepdim, keepdims)
+        """The maximum over `dim` (all axes when None or ()); ties share the gradient equally."""
+        dim, keepdim = _dim_and_keepdim("amax", dim, axis, keepdim, keepdims, empty_is_all=True)
         return apply(ops.Max, self, axis=dim, keepdims=keepdim)
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """The minimum over `dim` (all axes when None); ties share the gradient equally."""
-        dim, keepdim = _dim_and_keepdim("amin", dim, axis, keepdim, keepdims)
+        """The minimum over `dim` (all axes when None or ()); ties share the gradient equally."""
+        dim, keepdim = _dim_and_keepdim("amin", dim, axis, keepdim, keepdims, empty_is_all=True)
         return apply(ops.Amin, self, axis=dim, keepdims=keepdim)
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -841,13 +872,17 @@ def _truth_reduction(reduce, name: str, x: Tensor, dim, keepdim: bool) -> Tensor
     """np.all or np.any of x over `dim`, as a bool tensor outside the graph."""
     try:
         axes = ops.normalize_axes(dim, x.ndim)
-    except ValueError as error:
+    except IndexError as error:
         raise IndexError(f"{name}: {error} (shape {x.shape})") from None
     return Tensor._from_op(np.asarray(reduce(x.data, axis=axes, keepdims=bool(keepdim))), None)
 
 
-def _dim_and_keepdim(name: str, dim, axis, keepdim, keepdims) -> tuple:
-    """PyTorch's dim/keepdim, or NumPy's axis/keepdims spelling of the same."""
+def _dim_and_keepdim(name: str, dim, axis, keepdim, keepdims, empty_is_all: bool = False) -> tuple:
+    """PyTorch's dim/keepdim, or NumPy's axis/keepdims spelling of the same. With
+    `empty_is_all`, an empty `dim` tuple means every axis (None), as PyTorch's sum and mean read
+    it; an empty `axis` tuple keeps NumPy's meaning, no axis."""
+    if empty_is_all and isinstance(dim, (tuple, list)) and len(dim) == 0:
+        dim = None
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{name}: give dim or axis, not both")
@@ -864,6 +899,24 @@ def _correction(name: str, unbiased, correction):
     if correction is not None:
         return correction
     return 1 if unbiased is None or unbiased else 0
+
+
+def _clamp_between(x: Tensor, low, high) -> Tensor:
+    """x clamped elementwise to Tensor (or array, or number) bounds, promoted together as an
+    arithmetic op's operands; a missing bound is the dtype's far end (-inf or inf for floats)."""
+    given = [b for b in (low, high) if b is not None]
+    x, *bounds = promoted(x, *given)
+    low = bounds.pop(0) if low is not None else _far_end(x.dtype, -1)
+    high = bounds.pop(0) if high is not None else _far_end(x.dtype, 1)
+    return apply(ops.ClampBetween, x, low, high)
+
+
+def _far_end(dtype: np.dtype, sign: int) -> Tensor:
+    """A 0-d constant no value of `dtype` lies beyond: -inf or inf, or an integer type's limit."""
+    if dtype.kind == "f":
+        return Tensor._from_op(np.asarray(sign * np.inf, dtype=dtype), None)
+    limits = np.iinfo(dtype)
+    return Tensor._from_op(np.asarray(limits.max if sign > 0 else limits.min, dtype=dtype), None)
 
 
 def _checked_dim(name: str, dim, ndim: int) -> int:

@@ -24,9 +24,11 @@
 # - **later calls** run one generated Python function with the shapes fixed: gradients added
 #   with plain `+=`, the steps of a recurrent layer rolled into a loop over time;
 # - **guards**: the signature (input shapes and dtypes, the numbers passed) keys a cache of
-#   programs, and each program checks that the parameters and modules are the ones it was traced
-#   with. A step that branches on traced values, or draws random numbers, falls back to eager
-#   with a `JitFallbackWarning`.
+#   programs, and each program checks that the parameters, the modules and their settings, and
+#   what the step reads from its closure, its globals and its helpers are what it was traced
+#   with. A step that branches on traced values, draws random numbers, writes into an array
+#   from outside or keeps a tensor it made outside falls back to eager with a
+#   `JitFallbackWarning`.
 #
 # The step is a function that runs the forward pass, calls `loss.backward()` and returns the loss.
 

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import random
+import sys
 import types
 
 import numpy as np
 
 from ..nn.module import Module
 from ..tensors import Tensor
-from .recorder import Recorder, set_active
+from .recorder import JitError, Recorder, set_active
 from .traced import Traced, plain
 
 # The slot a Tensor keeps its array in (behind the `data` property, when there is one).
@@ -43,6 +45,13 @@ def raw_data(tensor: Tensor):
 def set_raw_data(tensor: Tensor, array) -> None:
     Tensor.__dict__[DATA_SLOT].__set__(tensor, array)
 
+
+# Draws of Python's and NumPy's global random generators: a program would repeat the traced draws
+PYTHON_DRAWS = ("random", "uniform", "randint", "randrange", "choice", "choices", "shuffle", "sample", "gauss")
+NUMPY_DRAWS = (
+    *("rand", "randn", "random", "random_sample", "randint", "choice", "normal", "uniform", "permutation"),
+    *("shuffle", "binomial", "poisson", "standard_normal", "default_rng"),
+)
 
 CONSTRUCTORS = (
     "array",
@@ -74,6 +83,7 @@ class Capture:
         self.modules: dict[int, Module] = {}
         self.outside = outside_values(fn)
         self.arg_count = 0  # how many positional arguments the traced call had
+        self.grads_before: dict[int, tuple] = {}  # id(tensor) -> (tensor, its .grad before the run, a copy)
 
     # ------------------------------------------------------------ running
     def run(self, args: tuple):
@@ -92,8 +102,16 @@ class Capture:
                 traced_args.append(rec.input(plain(value), ("arg", i), names[i]))
             else:
                 traced_args.append(value)
-        with self.patched():
-            return self.fn(*traced_args)
+        self.before_run()
+        try:
+            with self.patched():
+                return self.fn(*traced_args)
+        except JitError:  # refused: the run leaves every gradient as it found it
+            for tensor, grad, values in self.grads_before.values():
+                if grad is not None:
+                    grad[...] = values  # the array itself, which the run may have added into
+                tensor.grad = grad
+            raise
 
     @contextlib.contextmanager
     def patched(self):
@@ -101,6 +119,8 @@ class Capture:
         data_slot, grad_slot = Tensor.__dict__[DATA_SLOT], Tensor.__dict__["grad"]
         accumulate, module_call = Tensor._accumulate_grad, Module.__call__
         originals = {name: getattr(np, name) for name in CONSTRUCTORS}
+        draws = [(random, name, getattr(random, name)) for name in PYTHON_DRAWS]
+        draws += [(np.random, name, getattr(np.random, name)) for name in NUMPY_DRAWS]
         capture = self
 
         def get_data(tensor):
@@ -109,6 +129,8 @@ class Capture:
                 return value
             wrapper = capture.tensor_wrappers.get(id(tensor))
             if wrapper is None:
+                if tensor._hooks:
+                    rec.fall_back(f"tensor '{tensor.name or 'unnamed'}' has a hook, which a program cannot run")
                 source = capture.tensor_sources.get(id(tensor), ("tensor", tensor))
                 hint = tensor.name or capture.outside_name(tensor) or "tensor"
                 wrapper = rec.input(plain(value), source, hint)
@@ -159,6 +181,9 @@ class Capture:
                 rec.fall_back(f"the gradient of '{tensor.name or 'unnamed'}' is not made by the step's NumPy calls")
             else:
                 rec.add_gradient(wrapper._var, g)  # type: ignore[arg-type]  # a wrapper always has its _var
+            if id(tensor) not in capture.grads_before:
+                before = grad_slot.__get__(tensor)
+                capture.grads_before[id(tensor)] = (tensor, before, None if before is None else before.copy())
             rec.depth += 1
             try:
                 accumulate(tensor, plain(g) if isinstance(g, Traced) else g)
@@ -180,6 +205,13 @@ class Capture:
             make.__name__ = name
             return make
 
+        def draw(module, name, original):
+            def drawn(*args, **kwargs):
+                rec.fall_back(f"the step draws random numbers ({module.__name__}.{name}), which a program would repeat")
+                return original(*args, **kwargs)
+
+            return drawn
+
         set_active(rec)
         try:
             setattr(Tensor, DATA_SLOT, property(get_data, set_data))
@@ -188,9 +220,13 @@ class Capture:
             setattr(Module, "__call__", call_module)
             for name in CONSTRUCTORS:
                 setattr(np, name, constructor(name))
+            for module, name, original in draws:
+                setattr(module, name, draw(module, name, original))
             yield
         finally:
             set_active(None)
+            for module, name, original in draws:
+                setattr(module, name, original)
             for name, original in originals.items():
                 setattr(np, name, original)
             setattr(Module, "__call__", module_call)
@@ -198,11 +234,71 @@ class Capture:
             setattr(Tensor, "grad", grad_slot)
             setattr(Tensor, DATA_SLOT, data_slot)
 
+    def before_run(self) -> None:
+        """Note the outside arrays' values, to tell afterwards whether the run wrote into them."""
+        self.array_bytes = {
+            name: value.tobytes()
+            for name, (_, value) in self.outside.items()
+            if isinstance(value, np.ndarray) and value.size <= MAX_WATCHED_ELEMENTS
+        }
+
+    def side_effect(self, result) -> str | None:
+        """What the run did outside that a program would not do again, if anything: wrote into an
+        outside array, or kept a tensor it made in a closure cell, a global, a list, a dict or an
+        object's attribute it can see."""
+        for name, before in self.array_bytes.items():
+            if self.outside[name][1].tobytes() != before:
+                return f"the step writes into the array '{name}' from outside it, which a program would not repeat"
+        returned = {id(t) for t in (result if isinstance(result, (tuple, list)) else (result,))}
+        for name, (source, value) in self.outside.items():
+            now = _current(source, value)
+            for kept in _tensors_in(now):
+                if id(kept) in self.born and id(kept) not in returned:
+                    return f"the step keeps a tensor it made in '{name}', which a program would not do again"
+        for module in self.modules.values():
+            for attribute, value in vars(module).items():
+                if any(id(kept) in self.born for kept in _tensors_in(value)):
+                    return (
+                        f"the step keeps a tensor it made in the attribute '{attribute}' of a {type(module).__name__}"
+                    )
+        return None
+
     def outside_name(self, obj) -> str | None:
         for name, (_, value) in self.outside.items():
             if value is obj:
                 return name
         return None
+
+
+MAX_WATCHED_ELEMENTS = 10**6  # an outside array up to this size is checked for writes while tracing
+
+
+def _current(source: tuple, value):
+    """What an outside value's source holds now."""
+    if source[0] == "cell":
+        try:
+            return source[1].cell_contents
+        except ValueError:
+            return None
+    if source[0] == "global":
+        return source[1].get(source[2])
+    return value
+
+
+def _tensors_in(value) -> list:
+    """The tensors `value` is or directly holds (as a list, tuple, set or dict's items, or an
+    object's attributes)."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    elif isinstance(value, dict):
+        items = list(value.values())
+    elif isinstance(value, Module) or not hasattr(value, "__dict__") or isinstance(value, type):
+        return []
+    else:
+        items = list(vars(value).values())
+    return [item for item in items if isinstance(item, Tensor)]
 
 
 def argument_names(fn, count: int) -> list[str]:
@@ -218,44 +314,86 @@ def argument_names(fn, count: int) -> list[str]:
 
 
 def outside_values(fn) -> dict:
-    """What fn reads from outside, by name: its closure cells and the globals its code names
-    (nested functions' code included): name -> ((source), value)."""
-    function = getattr(fn, "__func__", fn)
-    code = getattr(function, "__code__", None)
+    """What fn reads from outside, by name: name -> ((source), value). The closure cells and the
+    globals its code names (nested functions' code included), and the same for every function of
+    the user's it reaches that way (a helper, and the globals it reads); the attributes of a
+    bound method's self that its code names; the entries of a small dict among all of these
+    whose keys the code writes as strings (config["alpha"])."""
     found: dict[str, tuple] = {}
-    if code is None:
-        return found
-    for name, cell in zip(code.co_freevars, function.__closure__ or ()):
-        try:
-            found[name] = (("cell", cell), cell.cell_contents)
-        except ValueError:  # an empty cell
-            continue
-    namespace = function.__globals__
-    pending = [code]
+    names: set[str] = set()  # the names and strings of every code read
+    pending = [("", getattr(fn, "__func__", fn))]
+    seen: set[int] = set()
     while pending:
-        current = pending.pop()
-        for name in current.co_names:
-            if name in namespace and name not in found:
-                found[name] = (("global", namespace, name), namespace[name])
-        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+        prefix, function = pending.pop()
+        if id(function) in seen or getattr(function, "__code__", None) is None:
+            continue
+        seen.add(id(function))
+        for name, source, value in _reads_of(function, names):
+            found.setdefault(prefix + name, (source, value))
+            if isinstance(value, types.FunctionType) and _users(value):
+                pending.append((f"{value.__name__}.", value))
     bound = getattr(fn, "__self__", None)
     if bound is not None:
         found.setdefault("self", (("bound", bound), bound))
+        attributes = getattr(bound, "__dict__", {})
+        for name in sorted(names & attributes.keys()):
+            found.setdefault(f"self.{name}", (("global", attributes, name), attributes[name]))
+    for name, (_, value) in list(found.items()):
+        if type(value) is dict and len(value) <= MAX_DICT_ENTRIES:
+            for key in sorted(names & {k for k in value if isinstance(k, str)}):
+                found.setdefault(f"{name}.{key}", (("global", value, key), value[key]))
     return found
+
+
+MAX_DICT_ENTRIES = 64  # a dict the step reads from outside is watched entry by entry up to this size
+
+
+def _reads_of(function, names: set) -> list:
+    """(name, source, value) of a function's closure cells and the globals its code names; adds
+    every name and string constant of its code to `names`."""
+    code = function.__code__
+    reads: list[tuple] = []
+    for name, cell in zip(code.co_freevars, function.__closure__ or ()):
+        try:
+            reads.append((name, ("cell", cell), cell.cell_contents))
+        except ValueError:  # an empty cell
+            continue
+    namespace = function.__globals__
+    codes = [code]
+    while codes:
+        current = codes.pop()
+        names.update(current.co_names)
+        names.update(c for c in current.co_consts if isinstance(c, str))
+        for name in current.co_names:
+            if name in namespace:
+                reads.append((name, ("global", namespace, name), namespace[name]))
+        codes.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return reads
+
+
+def _users(function) -> bool:
+    """True for a function of the user's code (not the library's, NumPy's or Python's own)."""
+    module = getattr(function, "__module__", None) or ""
+    return not module.startswith(("tinygrad_rnn", "numpy")) and module.split(".")[0] not in sys.stdlib_module_names
 
 
 def watched_outside(outside: dict) -> list:
     """(name, source, kind, value) for the outside values the program must check on every call:
-    numbers by value; arrays by shape and dtype (their values are read); tensors and modules by
-    identity."""
+    numbers, strings and None by value; arrays by shape and dtype (their values are read);
+    tensors, modules, functions and dicts (whose entries are watched too) by identity."""
     watched: list[tuple] = []
     for name, (source, value) in outside.items():
         if source[0] == "bound":
             continue
-        if isinstance(value, bool) or isinstance(value, numbers.Number) and not isinstance(value, np.ndarray):
+        if (
+            value is None
+            or isinstance(value, (bool, str))
+            or isinstance(value, numbers.Number)
+            and not isinstance(value, np.ndarray)
+        ):
             watched.append((name, source, "number", value))
         elif isinstance(value, np.ndarray):
             watched.append((name, source, "array", value))
-        elif isinstance(value, (Tensor, Module)):
+        elif isinstance(value, (Tensor, Module, dict, types.FunctionType, types.MethodType)):
             watched.append((name, source, "object", value))
     return watched

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import math
 import numbers
 import warnings
 
 import numpy as np
 
 from ..autograd import STATE, collector_paused
+from ..nn.module import Parameter
 from ..tensors import Tensor
 from .capture import Capture, raw_data, set_raw_data
 from .program import Program, Stale, build
@@ -72,7 +75,7 @@ class CompiledStep:
     def print_source(self) -> None:
         print(self.source)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if (
             self.fallback_reason is not None
             or _EAGER[0]
@@ -80,8 +83,15 @@ class CompiledStep:
             or STATE.anomaly
             or STATE.retain_all_grads
         ):
-            return self.fn(*args)
+            return self.fn(*args, **kwargs)
+        if kwargs:
+            positional = self._positional(args, kwargs)
+            if positional is None:
+                return self.fn(*args, **kwargs)
+            args = positional
         key = signature(args)
+        if key is None:  # a Tensor argument carries a graph from before the call
+            return self.fn(*args)
         programs = self.programs.get(key)
         if not programs:
             return self._trace(key, args)
@@ -91,6 +101,15 @@ class CompiledStep:
             return self._after_stale(key, args, stale)
         self.last_program = programs[0]
         return result
+
+    def _positional(self, args: tuple, kwargs: dict) -> tuple | None:
+        """The call's arguments as positional ones, as fn binds them (None where some stay
+        keywords: fn's keyword-only or **kwargs parameters, which run eagerly)."""
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except (TypeError, ValueError):
+            return None
+        return None if bound.kwargs else bound.args
 
     def _after_stale(self, key: tuple, args: tuple, stale: Stale):
         """The call once the signature's first program found an assumption broken (`stale`):
@@ -124,7 +143,7 @@ class CompiledStep:
             _untrace(result)
             return result  # this call ran eagerly; a later one without retain_hidden traces again
         if rec.fallback_reason is None:
-            problem = _result_problem(result, rec)
+            problem = _result_problem(result, rec) or capture.side_effect(result)
             if problem:
                 rec.fall_back(problem)
         if rec.fallback_reason is not None:
@@ -150,24 +169,40 @@ def jit(fn=None, *, strict: bool = False, loop: bool = True):
     loop=False writes every time step out instead of rolling them into loops.
     """
     if fn is None:
-        return lambda f: CompiledStep(f, strict=strict, loop=loop)
+        return lambda f: jit(f, strict=strict, loop=loop)
+    if isinstance(fn, CompiledStep):  # compiling a compiled step compiles its step
+        fn = fn.fn
     return CompiledStep(fn, strict=strict, loop=loop)
 
 
-def signature(args: tuple) -> tuple:
-    """What the arguments decide about a program: shapes, dtypes and numbers."""
+def signature(args: tuple) -> tuple | None:
+    """What the arguments decide about a program: shapes, dtypes and numbers (a float's sign
+    too, for -0.0), and which Tensor arguments are one tensor, or a parameter; None when a
+    Tensor argument was made by recorded ops (its gradient must flow on into that graph: the
+    call runs eagerly)."""
     key: list[tuple] = []
     for i, value in enumerate(args):
         if isinstance(value, np.ndarray):  # the common case first
             key.append((np.ndarray, value.shape, value.dtype))
         elif isinstance(value, Tensor):
+            if value._ctx is not None:
+                return None
             data = value.data
-            key.append((Tensor, data.shape, data.dtype, value.requires_grad))
+            same = next(j for j, other in enumerate(args) if other is value)  # i, unless passed before
+            key.append((Tensor, data.shape, data.dtype, value.requires_grad, same, _parameter_id(value)))
+        elif isinstance(value, float):
+            key.append((float, value, math.copysign(1.0, value)))
         elif isinstance(value, (numbers.Number, str)) or value is None:
             key.append((type(value), value))
         else:
             raise TypeError(f"jit: argument {i} is a {type(value).__name__}; pass arrays, Tensors or Python numbers")
     return tuple(key)
+
+
+def _parameter_id(tensor: Tensor) -> int | None:
+    """A Parameter passed as an argument is the program's by identity (the program may also
+    reach it through its module); other tensors are read from the argument on every call."""
+    return id(tensor) if isinstance(tensor, Parameter) else None
 
 
 def _drop_if_done(programs: list, program: Program, stale: Stale) -> bool:

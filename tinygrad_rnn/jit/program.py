@@ -14,6 +14,7 @@ import itertools
 import keyword
 import linecache
 import math
+import operator
 import re
 import tokenize
 
@@ -109,6 +110,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     traced_outputs = _output_vars(result)
     stmts, outputs = simplify(live_statements(rec.stmts, traced_outputs), traced_outputs)
     stmts = uniform_steps(live_statements(stmts, outputs)) if loop else live_statements(stmts, outputs)
+    stmts = gradients_last(stmts)
     names = Namer(("np", "_Stale", "_from_op", "_hand_over", *NAMED_DTYPES, *LOOP_COUNTERS))
     namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op, **NAMED_DTYPES}
     arg_names = [names(n) for n in _argument_names(capture)]
@@ -149,7 +151,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             prologue.append(f"{name} = {name}_tensor.data")
             checks.append(
                 f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {literal(var.dtype)} "
-                f"or {name}_tensor.requires_grad is not {tensor.requires_grad}"
+                f"or {name}_tensor.requires_grad is not {tensor.requires_grad} or {name}_tensor._hooks"
             )
             continue
         name = names(var.hint)
@@ -252,11 +254,16 @@ def _argument_names(capture: Capture) -> list[str]:
 
 
 def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
-    """Every module the step ran: the same training flag, no retain_hidden, the same parameters,
-    and still the same child of the module that holds it."""
+    """Every module the step ran or can see from outside: the same training flag, no
+    retain_hidden, the same parameters, the same settings (its attributes that hold numbers,
+    strings or None), and still the same child of the module that holds it."""
     checks = []
     owners = outside_owner(capture)
-    for module in capture.modules.values():
+    modules = dict(capture.modules)
+    for _, value in capture.outside.values():
+        if isinstance(value, Module):
+            modules.setdefault(id(value), value)
+    for module in modules.values():
         label = names("module_" + type(module).__name__.lower())
         namespace[label] = module
         parts = [f"{label}.training is not {module.training}"]
@@ -266,6 +273,11 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]
         namespace[holder] = tuple(module._parameters.items())  # held, so that their ids stay theirs
         namespace[holder + "_ids"] = tuple(map(id, module._parameters.values()))
         parts.append(f"tuple(map(id, {label}._parameters.values())) != {holder}_ids")
+        settings = _settings(module)
+        if settings:
+            namespace[f"{label}_settings"] = operator.attrgetter(*settings)
+            namespace[f"{label}_setting_values"] = operator.attrgetter(*settings)(module)
+            parts.append(f"{label}_settings({label}) != {label}_setting_values")
         checks.append(" or ".join(parts))
         if id(module) in owners:
             parent, attribute = owners[id(module)]
@@ -273,6 +285,18 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]
             namespace[parent_label] = parent
             checks.append(f"{parent_label}._modules.get({attribute!r}) is not {label}")
     return checks
+
+
+def _settings(module: Module) -> list[str]:
+    """The names of a module's public attributes that hold a number, a string or None (its
+    hidden_size, batch_first, a temperature a forward() divides by), but for `training`."""
+    return [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and name not in ("training", "retain_hidden")
+        and (value is None or isinstance(value, (bool, int, float, str)))
+    ]
 
 
 def _outside_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
@@ -285,7 +309,10 @@ def _outside_checks(capture: Capture, namespace: dict, names: Namer) -> list[str
         else:
             namespace[holder] = source[1]
             read = f"{holder}.get({source[2]!r})"
-        if kind == "number":
+        if kind == "number" and isinstance(value, float):  # NaN is not equal to itself, nor -0.0 unlike 0.0
+            namespace[holder + "_value"] = value
+            checks.append(f"{read} is not {holder}_value")
+        elif kind == "number":
             checks.append(f"{read} != {literal(value)}")
         elif kind == "object":
             namespace[holder + "_value"] = value
@@ -310,7 +337,9 @@ def _output_expression(result, read) -> str:
             return "None"
         return f"_from_op({read(raw_data(t)._var)}, None)"
 
-    if isinstance(result, (tuple, list)):
+    if isinstance(result, list):
+        return "[" + ", ".join(one(t) for t in result) + "]"
+    if isinstance(result, tuple):
         items = [one(t) for t in result]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     return one(result)
@@ -323,6 +352,24 @@ def hand_over(tensor, g) -> None:
         tensor.grad = g
     else:
         tensor.grad += g
+
+
+def gradients_last(stmts: list[Stmt]) -> list[Stmt]:
+    """The statements with every gradient handed to a tensor (.grad) moved to the end, where no
+    check that stops the program (a label changed after a first backward()) can come after it:
+    a stopped program has then changed no .grad, and the eager rerun adds every gradient once.
+    A gradient whose array a later statement reads or writes stays where it is."""
+    families = memory_families(stmts)
+    touched_after: set = set()  # the families that statements after the current one touch
+    stays: set = set()
+    for i in range(len(stmts) - 1, -1, -1):
+        stmt = stmts[i]
+        if stmt.kind == "grad" and families.root(stmt.args[1].var) in touched_after:
+            stays.add(i)
+        if stmt.kind != "grad":
+            touched_after.update(families.root(v) for v in stmt.refs())
+    moved = [stmt for i, stmt in enumerate(stmts) if stmt.kind == "grad" and i not in stays]
+    return [stmt for i, stmt in enumerate(stmts) if stmt.kind != "grad" or i in stays] + moved
 
 
 def _fresh(var: Var) -> bool:

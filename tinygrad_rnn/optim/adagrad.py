@@ -10,7 +10,7 @@ from .optimizer import Optimizer, check_non_negative
 class Adagrad(Optimizer):
     """For each parameter at its step t = 1, 2, ..., with its group's options:
 
-    g = grad + weight_decay * p
+    g = grad + weight_decay * p   (maximize=True: -grad in place of grad, to ascend it)
     s = s + g**2                  (s starts at initial_accumulator_value)
     p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
     """
@@ -23,6 +23,8 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        *,
+        maximize: bool = False,
     ):
         super().__init__(
             params,
@@ -32,6 +34,7 @@ class Adagrad(Optimizer):
                 weight_decay=weight_decay,
                 initial_accumulator_value=initial_accumulator_value,
                 eps=eps,
+                maximize=maximize,
             ),
         )
 
@@ -42,6 +45,8 @@ class Adagrad(Optimizer):
         if not state:
             state.update(step=0, sum=np.full_like(param.data, group["initial_accumulator_value"]))
         state["step"] += 1
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         step_size = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])

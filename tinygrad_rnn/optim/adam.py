@@ -17,6 +17,8 @@ class Adam(Optimizer):
     v = beta2 * v + (1 - beta2) * g**2
     v_max = max(v_max, v) with amsgrad, and v_max replaces v below
     p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    maximize=True puts -grad in place of grad, to ascend it.
     """
 
     decoupled_weight_decay = False
@@ -29,8 +31,13 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize),
+        )
 
     def check_options(self, group: dict) -> None:
         owner = type(self).__name__
@@ -48,6 +55,8 @@ class Adam(Optimizer):
         state["step"] += 1
         t, lr, weight_decay = state["step"], group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
+        if group["maximize"]:
+            grad = -grad
         if weight_decay and self.decoupled_weight_decay:
             param.data *= 1.0 - lr * weight_decay
         elif weight_decay:
@@ -78,5 +87,9 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+        )

@@ -2,15 +2,16 @@
 after `optimizer.step()`; each group's "lr" is set for the next epoch.
 
 Construction counts as epoch 0: it stores each group's starting rate as "initial_lr" (the
-base rate) and sets epoch 0's rate. StepLR, ExponentialLR and CosineAnnealingLR change the
-rate the group has now by a factor, as torch's do, so two of them on one optimizer compose;
-LambdaLR sets base rate * lr_lambda(epoch). ReduceLROnPlateau watches a metric instead of
-the epoch count.
+base rate) and sets epoch 0's rate. StepLR, MultiStepLR, ExponentialLR, MultiplicativeLR,
+ConstantLR, LinearLR and CosineAnnealingLR change the rate the group has now by a factor, as
+torch's do, so two of them on one optimizer compose; LambdaLR sets base rate * lr_lambda(epoch).
+ReduceLROnPlateau watches a metric instead of the epoch count.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from .optimizer import Optimizer
 
@@ -32,7 +33,9 @@ class LRScheduler:
                 )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._is_initial = True  # during construction's step, which LinearLR and MultiplicativeLR take as no epoch
         self.step()
+        self._is_initial = False
 
     def next_lrs(self) -> list[float]:
         raise NotImplementedError(f"{type(self).__name__} does not define next_lrs()")
@@ -72,6 +75,25 @@ class StepLR(LRScheduler):
         return [lr * self.gamma for lr in lrs]
 
 
+class MultiStepLR(LRScheduler):
+    """lr * gamma at each milestone epoch (gamma**n at a milestone listed n times):
+    base_lr * gamma ** (number of milestones <= epoch)."""
+
+    def __init__(self, optimizer: Optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        milestones = list(milestones)
+        not_ints = [m for m in milestones if not isinstance(m, int) or isinstance(m, bool)]
+        if not_ints:
+            raise TypeError(f"MultiStepLR: milestones must be epoch numbers (ints), got {not_ints!r}")
+        self.milestones, self.gamma = Counter(milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def next_lrs(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch not in self.milestones:
+            return lrs
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in lrs]
+
+
 class ExponentialLR(LRScheduler):
     """lr * gamma every epoch: base_lr * gamma ** epoch."""
 
@@ -84,6 +106,71 @@ class ExponentialLR(LRScheduler):
         if self.last_epoch == 0:
             return lrs
         return [lr * self.gamma for lr in lrs]
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr * lr_lambda(epoch) every epoch after the first; one function for every group or a
+    list, one per group (base_lr times the product of lr_lambda(1), ..., lr_lambda(epoch))."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
+        self.lr_lambdas = _functions_per_group("MultiplicativeLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def next_lrs(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * f(self.last_epoch) for group, f in zip(groups, self.lr_lambdas)]
+
+
+class ConstantLR(LRScheduler):
+    """base_lr * factor for the epochs before total_iters, base_lr from then on: the rate is
+    multiplied by factor at epoch 0 and divided by it at epoch total_iters."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if not 0.0 <= factor <= 1.0:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def next_lrs(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in lrs]
+        if self.last_epoch != self.total_iters:
+            return lrs
+        return [lr * (1.0 / self.factor) for lr in lrs]
+
+
+class LinearLR(LRScheduler):
+    """base_lr * f(epoch), f going in a line from start_factor at epoch 0 to end_factor at
+    epoch total_iters and staying there (a warm-up when start_factor < end_factor). Reached as
+    torch does: each epoch multiplies the rate by f(epoch) / f(epoch - 1)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ):
+        if not 0.0 < start_factor <= 1.0:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+        if not 0.0 <= end_factor <= 1.0:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def next_lrs(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in lrs]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return lrs
+        change = self.end_factor - self.start_factor
+        ratio = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
+        return [lr * ratio for lr in lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -114,17 +201,22 @@ class LambdaLR(LRScheduler):
     """base_lr * lr_lambda(epoch); one function for every group or a list, one per group."""
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
-        count = len(optimizer.param_groups)
-        functions = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * count
-        if len(functions) != count:
-            raise ValueError(f"LambdaLR: got {len(functions)} functions for {count} parameter groups")
-        if not all(callable(f) for f in functions):
-            raise TypeError("LambdaLR: lr_lambda must be a function of the epoch (or a list of them)")
-        self.lr_lambdas = functions
+        self.lr_lambdas = _functions_per_group("LambdaLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def next_lrs(self) -> list[float]:
         return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+
+def _functions_per_group(owner: str, optimizer: Optimizer, lr_lambda) -> list:
+    """One function of the epoch per parameter group: the one given for all, or a list of them."""
+    count = len(optimizer.param_groups)
+    functions = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * count
+    if len(functions) != count:
+        raise ValueError(f"{owner}: got {len(functions)} functions for {count} parameter groups")
+    if not all(callable(f) for f in functions):
+        raise TypeError(f"{owner}: lr_lambda must be a function of the epoch (or a list of them)")
+    return functions
 
 
 class ReduceLROnPlateau:

@@ -12,6 +12,7 @@ skipped and its state left alone.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -117,17 +118,19 @@ class Optimizer:
 
     def step(self, closure=None):
         """Update, in place, every parameter that has a gradient; returns closure() when given
-        (the loss it recomputes, gradients included, before the update)."""
+        (the loss it recomputes, gradients included, before the update). An inf or NaN gradient
+        gives the inf and NaN the update's arithmetic makes, without NumPy warnings, as in torch."""
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                self.update(param, param.grad, self.state.setdefault(param, {}), group)
-                param._version += 1  # the write into param.data, so a graph that saved it can tell
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # inf and NaN as IEEE (and torch) make them
+            for group in self.param_groups:
+                for param in group["params"]:
+                    if param.grad is None:
+                        continue
+                    self.update(param, param.grad, self.state.setdefault(param, {}), group)
+                    param._version += 1  # the write into param.data, so a graph that saved it can tell
         return loss
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
@@ -152,7 +155,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Take the options and state of a state_dict() of the same groups. Everything is checked
-        before anything changes, so a mismatch raises and leaves this optimizer as it was."""
+        before anything changes, so a mismatch raises and leaves this optimizer as it was.
+        An option the saved groups lack takes the constructor's default."""
         owner = type(self).__name__
         groups, saved_groups = self.param_groups, state_dict.get("param_groups")
         if not isinstance(saved_groups, list) or not isinstance(state_dict.get("state"), dict):
@@ -182,12 +186,24 @@ class Optimizer:
                         f"state {key!r} has shape {value.shape}, the parameter {param.shape}"
                     )
             new_state[param] = {key: _copied(value, param.dtype) for key, value in values.items()}
+        missing = self._unsaved_option_values()
         new_groups = [
-            {**{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
+            {**missing, **{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
             for group, saved in zip(groups, saved_groups)
         ]
         self.param_groups[:] = new_groups
         self.state = new_state
+
+    def _unsaved_option_values(self) -> dict:
+        """The value an option takes when a state_dict lacks it (saved before the option existed,
+        as maximize): the constructor's default, as torch's __setstate__ fills it, else this
+        optimizer's own default."""
+        constructor_defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        return {name: copy.deepcopy(constructor_defaults.get(name, value)) for name, value in self.defaults.items()}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -10,7 +10,7 @@ from .optimizer import Optimizer, check_non_negative
 class RMSprop(Optimizer):
     """For each parameter, with its group's options:
 
-    g = grad + weight_decay * p
+    g = grad + weight_decay * p   (maximize=True: -grad in place of grad, to ascend it)
     s = alpha * s + (1 - alpha) * g**2
     a = sqrt(s) + eps;  centered: a = sqrt(s - m**2) + eps with m = alpha * m + (1 - alpha) * g
     p = p - lr * g / a;  with momentum: b = momentum * b + g / a,  p = p - lr * b
@@ -25,9 +25,20 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
     ):
         super().__init__(
-            params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
         )
 
     def check_options(self, group: dict) -> None:
@@ -42,6 +53,8 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = np.zeros_like(param.data)
         state["step"] += 1
         alpha = group["alpha"]
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         square_avg = state["square_avg"]

@@ -10,7 +10,7 @@ from .optimizer import Optimizer, check_non_negative
 class SGD(Optimizer):
     """For each parameter, with its group's options:
 
-    g = grad + weight_decay * p
+    g = grad + weight_decay * p   (maximize=True: -grad in place of grad, to ascend it)
     b = g on the parameter's first step, then b = momentum * b + (1 - dampening) * g
     p = p - lr * d,   d = g (momentum 0), b (momentum), g + momentum * b (nesterov)
     """
@@ -23,9 +23,19 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
     ):
         super().__init__(
-            params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
         )
 
     def check_options(self, group: dict) -> None:
@@ -34,7 +44,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
 
     def update(self, param, grad, state, group) -> None:
-        direction = grad
+        direction = -grad if group["maximize"] else grad
         if group["weight_decay"]:
             direction = direction + group["weight_decay"] * param.data
         momentum = group["momentum"]
