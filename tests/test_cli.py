@@ -117,7 +117,7 @@ BAD_ARGUMENTS = [
     (["graph", "--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
     (["graph", "--hidden", "0"], "argument --hidden: must be an integer >= 1, got 0"),
     (["graph", "--collapse", "0"], "argument --collapse: must be an integer >= 1, got 0"),
-    (["graph", "-o", "rnn.gif"], "-o/--output rnn.gif: unknown format .gif; use one of .svg, .png, .pdf"),
+    (["graph", "-o", "rnn.gif"], "-o/--output rnn.gif: unknown format .gif; use one of .svg, .png"),
     (["graph", "-o", "typo/rnn.svg"], "-o/--output typo/rnn.svg: the folder"),
     (["demo", "--quick", "--out", "plain.txt"], "--out plain.txt: is a file, not a folder"),
     (["demo", "--quick", "--out", "plain.txt/sub"], "plain.txt is a file, so the folder cannot be created"),

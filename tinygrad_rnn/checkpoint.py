@@ -4,9 +4,9 @@ The file is a zip archive (readable by `np.load`): one `<name>.npy` member per p
 `metadata.json` member holding whatever predicting needs (task name, model config, scaler,
 vocabulary). No pickles are written or read.
 
-Saving writes a temporary file beside the target and renames it onto the target (os.replace is
-atomic), so a failed save leaves the old file intact and no temporary behind. A symlink is
-followed: the file it points to is replaced and the link kept. An existing file keeps its
+Saving writes a temporary file beside the target (a short name, see `staging`) and renames it
+onto the target (os.replace is atomic), so a failed save leaves the old file intact and no
+temporary behind. A symlink is followed: the file it points to is replaced and the link kept. An existing file keeps its
 permission bits (its owner becomes whoever saves, and hard links to it are broken). A target
 that the saving user may not write (os.access) is refused, as writing to it would be.
 
@@ -26,7 +26,6 @@ import math
 import os
 import stat
 import struct
-import uuid
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -35,6 +34,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .nn.module import Module
+from .staging import temporary_beside
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry, or the end record of an empty archive
 METADATA_MEMBER = "metadata.json"
@@ -85,7 +85,7 @@ def save(module: Module, path, metadata: dict | None = None) -> None:
     text = json.dumps(_json_safe(metadata, "metadata"), allow_nan=False)
     _check_fields(json.loads(text), lambda problem: TypeError(f"checkpoint.save: {problem}"))
     target, mode = _writable_target(os.fspath(path))
-    temporary = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
+    temporary = temporary_beside(target)
     try:
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
             if mode is not None:

@@ -2,8 +2,9 @@
 
 Every argument is checked before any work starts. A bad argument, data file or checkpoint
 prints one line to stderr and exits with code 2; a run that fails (a NaN or infinite loss, a
-failed gradient check) exits with code 1. Files are written only at the end of a run that
-succeeded. Only the library's own errors are reported this way: any other exception is a bug
+failed gradient check, a renderer that fails) exits with code 1. Files are written only at the
+end of a run that succeeded, each whole or not at all (see `staging`): a failed run leaves every
+file as it was. Only the library's own errors are reported this way: any other exception is a bug
 and keeps its traceback.
 """
 
@@ -15,7 +16,6 @@ import dataclasses
 import math
 import os
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +28,17 @@ from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRN
 from .jit import eager_steps
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
+from .staging import staged
 from .tasks import TASKS
-from .tasks.common import CELLS, INIT_SCHEMES, outputs
+from .tasks.common import CELLS, INIT_SCHEMES, MAX_HIDDEN, outputs
 from .tensors import Tensor
 
 PROG = "tinygrad-rnn"
 GRADIENT_TOLERANCE = 1e-10
 CSV_TASKS = ("temperature", "weather")
 CSV_OPTIONS = ("csv", "date_column", "feature_columns", "target_column", "fill_missing")
-GRAPH_FORMATS = ("svg", "png", "pdf")
+GRAPH_FORMATS = ("svg", "png", "pdf")  # pdf only with a renderer that writes it (Graphviz's own dot)
+MAX_GRAPH_STEPS = 10_000
 DEFAULT_COUNT = 10
 LIBRARY_ERRORS = (TinygradRNNError, checkpoint.CheckpointError)
 
@@ -53,6 +55,18 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
     return value
+
+
+def _size(most: int):
+    """An argument type: an integer from 1 to `most` (a size whose arrays are allocated)."""
+
+    def size(text: str) -> int:
+        value = _positive_int(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}, got {text}")
+        return value
+
+    return size
 
 
 def _non_negative_int(text: str) -> int:
@@ -99,21 +113,33 @@ def _column_list(text: str) -> tuple[str, ...]:
 
 
 def _output_file(option: str, path: str, formats=None) -> None:
-    """Raise UsageError unless `path` can be written: its folder exists and is writable, it is
-    not a folder, and (when `formats` is given) its suffix names one of them."""
-    target = Path(path)
-    folder = target.absolute().parent
+    """Raise UsageError unless `path` can be written: the file it names (symlinks followed) is
+    in a folder that exists and is writable, it is not a folder nor a symlink loop, and (when
+    `formats` is given) its suffix names one of them."""
+    target = Path(os.path.realpath(path))
+    folder = target.parent
+    if target.is_symlink():  # realpath stops at a link it cannot resolve
+        raise UsageError(f"{option} {path}: its symlinks form a loop")
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
     if target.is_dir():
         raise UsageError(f"{option} {path}: is a folder, not a file")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
-    if formats is not None and target.suffix.lstrip(".").lower() not in formats:
+    suffix = Path(path).suffix
+    if formats is not None and suffix.lstrip(".").lower() not in formats:
         raise UsageError(
-            f"{option} {path}: unknown format {target.suffix or '(no suffix)'}; "
+            f"{option} {path}: unknown format {suffix or '(no suffix)'}; "
             f"use one of {', '.join('.' + name for name in formats)}"
         )
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file: the same path once symlinks and .. are resolved, or
+    (both existing) one file by two hard links."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    return os.path.exists(first) and os.path.exists(second) and os.path.samefile(first, second)
 
 
 def _output_folder(option: str, path: str) -> None:
@@ -141,6 +167,23 @@ def _plot_formats() -> tuple[str, ...]:
     from matplotlib.backend_bases import FigureCanvasBase
 
     return tuple(sorted(FigureCanvasBase.get_supported_filetypes()))
+
+
+def _plot_format_writable(option: str, path: str) -> None:
+    """Raise UsageError unless matplotlib writes the format `path` names here: a tiny figure with
+    one label is saved in memory first (.pgf, for one, needs a LaTeX program)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    output_format = Path(path).suffix.lstrip(".").lower()
+    figure = Figure(figsize=(1, 1))
+    figure.text(0.5, 0.5, "0")
+    try:
+        figure.savefig(io.BytesIO(), format=output_format, dpi=10)
+    except Exception as error:  # whatever the format's writer needs and lacks
+        problem = _one_line(error)
+        raise UsageError(f"{option} {path}: matplotlib cannot write .{output_format} here: {problem}") from None
 
 
 def _check_data_options(args, task: str) -> None:
@@ -179,8 +222,10 @@ def _check_train(args) -> None:
         _output_file("--save", args.save)
     if args.plot is not None:
         _output_file("--plot", args.plot, _plot_formats())
-    if args.save is not None and args.plot is not None and Path(args.save).absolute() == Path(args.plot).absolute():
-        raise UsageError(f"--plot {args.plot}: the same file as --save")
+    if args.save is not None and args.plot is not None and _same_file(args.save, args.plot):
+        raise UsageError(f"--plot {args.plot}: the same file as --save {args.save}")
+    if args.plot is not None:
+        _plot_format_writable("--plot", args.plot)
 
 
 def _check_predict(args) -> None:
@@ -196,7 +241,18 @@ def _check_predict(args) -> None:
 
 
 def _check_graph(args) -> None:
-    _output_file("-o/--output", args.output, GRAPH_FORMATS)
+    """-o must name a format of GRAPH_FORMATS that the renderer lists (one that lists none is tried)."""
+    program = viz.dot_program()
+    listed = viz.writable_formats(program)
+    writable = tuple(name for name in GRAPH_FORMATS if listed is None or name in listed)
+    output_format = Path(args.output).suffix.lstrip(".").lower()
+    if output_format in GRAPH_FORMATS and output_format not in writable:
+        hint = " (Graphviz's own dot does)" if program == viz.pure_dot_program() else ""
+        raise UsageError(
+            f"-o/--output {args.output}: {Path(program).name} does not write .{output_format}{hint}; "
+            f"use one of {', '.join('.' + name for name in writable)}"
+        )
+    _output_file("-o/--output", args.output, writable)
 
 
 def _check_demo(args) -> None:
@@ -206,29 +262,16 @@ def _check_demo(args) -> None:
 # ------------------------------------------------------------------------------- writing at the end
 
 
-def _staged(path) -> Path:
-    """A fresh temporary name beside `path`, keeping its suffix (writers read the format from it)."""
-    target = Path(path)
-    return target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp{target.suffix}")
-
-
 def _write_outputs(files: dict, last=None) -> None:
-    """Write each {path: writer(temporary_path)} beside its target, then call `last()` (an atomic
-    save of its own), then rename every file onto its target; on any failure remove the
-    temporaries, so a failed write leaves every target as it was."""
-    staged = {}
-    try:
+    """Write each {path: writer(temporary_path, format)} under a temporary name beside its target
+    (the format is the target's suffix), then call `last()` (an atomic save of its own), then
+    rename every file onto its target; on any failure the temporaries are removed, so a failed
+    write leaves every target as it was."""
+    with contextlib.ExitStack() as stack:
         for path, writer in files.items():
-            staged[path] = _staged(path)
-            writer(staged[path])
+            writer(stack.enter_context(staged(path)), Path(path).suffix.lstrip(".").lower())
         if last is not None:
             last()
-        for path, temporary in staged.items():
-            os.replace(temporary, path)
-    finally:
-        for temporary in staged.values():
-            if temporary.exists():
-                temporary.unlink()
 
 
 # ------------------------------------------------------------------------------- subcommands
@@ -254,9 +297,9 @@ def sentiment_gradient_check(model, text: str, label: bool) -> dict:
     return compare_gradients(manual, model, sentiment.REFERENCE_MAPPING)
 
 
-def _graph_of(model, inputs, target, loss_fn, path, collapse=None) -> Path:
+def _graph_of(model, inputs, target, loss_fn, path, collapse=None, format=None) -> Path:
     loss = loss_fn(model(Tensor(inputs)), target)
-    return viz.render(viz.draw_graph(loss, names=model, collapse=collapse), path)
+    return viz.render(viz.draw_graph(loss, names=model, collapse=collapse), path, format=format)
 
 
 def demo(args) -> int:
@@ -289,9 +332,16 @@ def demo(args) -> int:
     try:
         _write_outputs(
             {
-                loss_plot: lambda path: result.history.plot(path, title="sentiment: training loss per epoch"),
-                graph: lambda path: _graph_of(
-                    result.model, sentiment.encode(vocab, text), np.array([int(label)]), F.cross_entropy, path
+                loss_plot: lambda path, format: result.history.plot(
+                    path, title="sentiment: training loss per epoch", format=format
+                ),
+                graph: lambda path, format: _graph_of(
+                    result.model,
+                    sentiment.encode(vocab, text),
+                    np.array([int(label)]),
+                    F.cross_entropy,
+                    path,
+                    format=format,
                 ),
             }
         )
@@ -337,7 +387,9 @@ def train(args) -> int:
     _print_metrics(result.metrics, result.seconds)
     plots = {}
     if args.plot:
-        plots[Path(args.plot)] = lambda path: result.history.plot(path, title=f"{args.task}: loss per epoch")
+        plots[args.plot] = lambda path, format: result.history.plot(
+            path, title=f"{args.task}: loss per epoch", format=format
+        )
     save = None
     if args.save:
 
@@ -520,7 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=_positive_int, help=f"most passes over the training data ({_task_defaults('epochs')})"
     )
     run_train.add_argument(
-        "--hidden", type=_positive_int, help=f"hidden size of the recurrent layer ({_task_defaults('hidden')})"
+        "--hidden",
+        type=_size(MAX_HIDDEN),
+        help=f"hidden size of the recurrent layer, at most {MAX_HIDDEN} ({_task_defaults('hidden')})",
     )
     run_train.add_argument("--lr", type=_learning_rate, help=f"learning rate, finite and > 0 ({_task_defaults('lr')})")
     run_train.add_argument(
@@ -575,8 +629,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_graph = command("graph", "draw the unrolled graph of one window", graph, _check_graph)
     run_graph.add_argument("--task", default="sine", choices=sorted(TASKS), help="whose model to draw")
-    run_graph.add_argument("--steps", type=_positive_int, default=5, help="time steps to unroll")
-    run_graph.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
+    run_graph.add_argument(
+        "--steps", type=_size(MAX_GRAPH_STEPS), default=5, help=f"time steps to unroll, at most {MAX_GRAPH_STEPS}"
+    )
+    run_graph.add_argument(
+        "--hidden", type=_size(MAX_HIDDEN), help=f"hidden size, at most {MAX_HIDDEN} (default: the task's)"
+    )
     run_graph.add_argument(
         "--collapse",
         type=_positive_int,
@@ -588,8 +646,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         default="rnn.svg",
         metavar="FILE",
-        help=f"the picture, in an existing folder; its suffix gives the format "
-        f"({', '.join('.' + name for name in GRAPH_FORMATS)})",
+        help="the picture, in an existing folder; its suffix gives the format "
+        "(.svg or .png; .pdf too with Graphviz's own dot on PATH)",
     )
     return parser
 
@@ -609,7 +667,7 @@ def main(argv=None) -> int:
         args.check(args)
         with eager_steps() if getattr(args, "eager", False) else contextlib.nullcontext():
             return args.handler(args)
-    except NonFiniteLossError as error:
+    except (NonFiniteLossError, viz.RenderError) as error:
         print(f"{where}: {_one_line(error)}; nothing written", file=sys.stderr)
         return 1
     except MissingValueError as error:

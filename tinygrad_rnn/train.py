@@ -29,8 +29,11 @@ class History:
     def epochs(self) -> int:
         return len(self.train_loss)
 
-    def plot(self, path=None, ax=None, title: str = "loss per epoch", log_scale: bool = True):
-        """Draw both curves with matplotlib; save to `path` when given. Returns the Axes."""
+    def plot(
+        self, path=None, ax=None, title: str = "loss per epoch", log_scale: bool = True, format: str | None = None
+    ):
+        """Draw both curves with matplotlib; save to `path` when given, in `format` (default: the one
+        its suffix names). Returns the Axes."""
         import matplotlib
 
         if path is not None and ax is None:
@@ -53,7 +56,7 @@ class History:
         ax.set_title(title)
         ax.legend()
         if path is not None:
-            (figure or ax.figure).savefig(path, dpi=100, bbox_inches="tight")
+            (figure or ax.figure).savefig(path, dpi=100, bbox_inches="tight", format=format)
             if figure is not None:
                 plt.close(figure)
         return ax
@@ -197,6 +200,8 @@ class Trainer:
     @no_grad()
     def evaluate(self, inputs, targets) -> float:
         """Mean loss over a data set, without recording a graph."""
+        if len(inputs) == 0:
+            raise ValueError("Trainer.evaluate: the data set holds 0 examples, so it has no mean loss")
         self.model.eval()
         total, count = 0.0, 0
         for index in self._batches(len(inputs), shuffle=False):
@@ -217,6 +222,10 @@ class Trainer:
         """Train for up to `epochs`; `validation` is an (inputs, targets) pair."""
         if len(inputs) != len(targets):
             raise ValueError(f"Trainer.fit: {len(inputs)} inputs but {len(targets)} targets")
+        if len(inputs) == 0:
+            raise ValueError("Trainer.fit: there is nothing to train on: inputs and targets hold 0 examples")
+        if validation is not None and len(validation[0]) == 0:
+            raise ValueError("Trainer.fit: the validation data holds 0 examples, so it has no mean loss")
         if early_stopping is not None and validation is None:
             raise ValueError("Trainer.fit: early stopping needs validation data")
         history = History()

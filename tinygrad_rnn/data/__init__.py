@@ -16,7 +16,7 @@ from .datasets import (
 )
 from .loader import DataLoader, TensorDataset, default_collate
 from .scalers import MinMaxScaler, StandardScaler
-from .splits import chronological_split
+from .splits import chronological_split, fewest_rows
 from .text import Vocabulary, sentiment_data
 from .windows import lagged_features, lookback_pairs_dropping_last, sliding_windows
 
@@ -34,6 +34,7 @@ __all__ = [
     "WeatherTask",
     "Windows",
     "chronological_split",
+    "fewest_rows",
     "lagged_features",
     "load_csv",
     "lookback_pairs_dropping_last",

@@ -91,6 +91,8 @@ class SineTask:
     validation_offset: int
 
 
+TEMPERATURE_TRAIN_FRACTION = 0.67  # document 000's split: 67 % train, the rest test
+WEATHER_FRACTIONS = (0.7, 0.15)  # document 001's split: 70 % train, 15 % valid, the rest test
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null"})
 FILL_MISSING = ("error", "previous")
 
@@ -140,6 +142,8 @@ def _rows(path, reader, date_column: str, value_columns: Sequence[str], fill_mis
     for name in [date_column, *value_columns]:
         if name not in header:
             raise DataError(f"{path} has no column {name!r}; available columns: {', '.join(header)}")
+        if header.count(name) > 1:
+            raise DataError(f"{path}: the header names column {name!r} more than once, so which one to read is unclear")
         positions[name] = header.index(name)
     dates: list[np.datetime64] = []
     lines: list[int] = []
@@ -259,7 +263,7 @@ def _lag_sequence_windows(scaled: np.ndarray, look_back: int, seq_len: int, spli
 def temperature_task(
     look_back: int = 1,
     seq_len: int = 1,
-    train_fraction: float = 0.67,
+    train_fraction: float = TEMPERATURE_TRAIN_FRACTION,
     series=None,
     scaler: MinMaxScaler | None = None,
 ) -> TemperatureTask:
@@ -307,7 +311,7 @@ def _seattle_daily_series() -> DailySeries:
 
 def weather_task(
     window: int = 7,
-    fractions: Sequence[float] = (0.7, 0.15),
+    fractions: Sequence[float] = WEATHER_FRACTIONS,
     data: DailySeries | None = None,
     scaler: StandardScaler | None = None,
 ) -> WeatherTask:

@@ -13,6 +13,12 @@ After a one-column fit they apply elementwise to an array of any shape (for exam
 features, whose every entry is a value of the same series).
 A constant column (all training values equal) has no spread; it is shifted by its value and
 divided by 1 instead, so it maps to exactly 0.
+
+Any finite data scales, up to the float64 limit: the statistics are computed on each column
+multiplied by a power of two that brings its largest magnitude into [0.5, 1) (exact, so the
+results are those of the plain formulas whenever those do not overflow or underflow), and a
+column whose magnitude reaches LARGE keeps its offset and scale in units of that power of two
+(`exponent_`), so that x - offset cannot overflow either.
 """
 
 from __future__ import annotations
@@ -27,17 +33,24 @@ from ..errors import DataError
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11; annotations here are never evaluated
 
+LARGE = 2.0**1020  # a column reaching this magnitude is scaled in units of a power of two
+MAX_EXPONENT = 1100  # |exponent_| beyond this is no float64's
+
 
 class _ColumnScaler:
-    """Affine map per column, x' = (x - offset) / scale, with offset and scale set by `fit`."""
+    """Affine map per column, x' = (x 2^-e - offset) / scale, with offset, scale and the integer e
+    (`exponent_`, 0 unless the column's magnitude reaches LARGE) set by `fit`."""
 
-    STATISTICS: tuple[str, ...] = ()  # the attributes `fit` sets besides offset_ and scale_
+    STATISTICS: tuple[str, ...] = ()  # the attributes `fit` sets besides offset_, scale_, exponent_
 
     def __init__(self):
         self.offset_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
+        self.exponent_: np.ndarray | None = None
 
-    def _statistics(self, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _statistics(self, table: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(offset, spread) of `table`'s columns in units of 2^exponent; sets STATISTICS in the
+        data's own units."""
         raise NotImplementedError
 
     @property
@@ -56,10 +69,14 @@ class _ColumnScaler:
             raise ValueError(f"{type(self).__name__}.fit needs at least one row, got none")
         if not np.all(np.isfinite(table)):
             raise ValueError(f"{type(self).__name__}.fit got NaN or infinite values")
-        offset, spread = self._statistics(table)
+        magnitude = np.max(np.abs(table), axis=0)
+        normalising = np.frexp(magnitude)[1]  # magnitude * 2^-normalising lies in [0.5, 1)
+        offset, spread = self._statistics(table, normalising)
+        self.exponent_ = np.where(magnitude < LARGE, 0, normalising)
+        shift = normalising - self.exponent_
         constant = table.min(axis=0) == table.max(axis=0)
-        self.offset_ = np.where(constant, table[0], offset)
-        self.scale_ = np.where(constant, 1.0, spread)
+        self.offset_ = np.where(constant, np.ldexp(table[0], -self.exponent_), np.ldexp(offset, shift))
+        self.scale_ = np.where(constant, 1.0, np.ldexp(spread, shift))
         return self
 
     def _fitted_offset(self) -> np.ndarray:
@@ -90,23 +107,23 @@ class _ColumnScaler:
         return values
 
     def transform(self, data) -> np.ndarray:
-        """Scale with the fitted statistics: (x - offset) / scale, column by column."""
+        """Scale with the fitted statistics: (x 2^-e - offset) / scale, column by column."""
         values = self._checked(data)
-        return (values - self.offset_) / self.scale_
+        return (np.ldexp(values, -np.asarray(self.exponent_)) - self.offset_) / self.scale_
 
     def fit_transform(self, data) -> np.ndarray:
         """fit(data) then transform(data); use on the training split only."""
         return self.fit(data).transform(data)
 
     def inverse_transform(self, data) -> np.ndarray:
-        """Undo transform: x = x' * scale + offset, column by column."""
+        """Undo transform: x = (x' scale + offset) 2^e, column by column."""
         values = self._checked(data)
-        return values * self.scale_ + self.offset_
+        return np.ldexp(values * self.scale_ + self.offset_, np.asarray(self.exponent_))
 
     def to_dict(self) -> dict:
         """The fitted statistics as lists of floats (ready for JSON); `scaler_from_dict` inverts it."""
         self._fitted_offset()
-        names = ("offset_", "scale_", *self.STATISTICS)
+        names = ("offset_", "scale_", "exponent_", *self.STATISTICS)
         return {"type": type(self).__name__, **{name: getattr(self, name).tolist() for name in names}}
 
 
@@ -119,10 +136,11 @@ class MinMaxScaler(_ColumnScaler):
 
     STATISTICS = ("min_", "max_")
 
-    def _statistics(self, table):
+    def _statistics(self, table, exponent):
         self.min_ = table.min(axis=0)
         self.max_ = table.max(axis=0)
-        return self.min_, self.max_ - self.min_
+        low, high = np.ldexp(self.min_, -exponent), np.ldexp(self.max_, -exponent)
+        return low, high - low
 
 
 class StandardScaler(_ColumnScaler):
@@ -133,10 +151,13 @@ class StandardScaler(_ColumnScaler):
 
     STATISTICS = ("mean_", "std_")
 
-    def _statistics(self, table):
-        self.mean_ = table.mean(axis=0)
-        self.std_ = table.std(axis=0)
-        return self.mean_, self.std_
+    def _statistics(self, table, exponent):
+        normalised = np.ldexp(table, -exponent)
+        mean, std = normalised.mean(axis=0), normalised.std(axis=0)
+        # a mean lies within the column's range and a spread within its magnitude, also when rounded
+        self.mean_ = np.clip(np.ldexp(mean, exponent), table.min(axis=0), table.max(axis=0))
+        self.std_ = np.minimum(np.ldexp(std, exponent), np.max(np.abs(table), axis=0))
+        return mean, std
 
 
 SCALERS = {"MinMaxScaler": MinMaxScaler, "StandardScaler": StandardScaler}
@@ -167,4 +188,15 @@ def scaler_from_dict(values: object) -> _ColumnScaler:
         setattr(scaler, name, np.array(entry, dtype=np.float64))
     if np.any(scaler.scale_ == 0):
         raise DataError("scaler: scale_ holds a zero, which would divide by zero")
+    exponent = values.get("exponent_", [0] * len(values["offset_"]))  # absent from files written before it existed
+    if (
+        not isinstance(exponent, list)
+        or len(exponent) != length
+        or not all(isinstance(number, int) and not isinstance(number, bool) for number in exponent)
+        or not all(abs(number) <= MAX_EXPONENT for number in exponent)
+    ):
+        raise DataError(
+            f"scaler: exponent_ must be a list of {length} integers within +-{MAX_EXPONENT}, got {exponent!r}"
+        )
+    scaler.exponent_ = np.array(exponent, dtype=np.int64)
     return scaler

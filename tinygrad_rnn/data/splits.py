@@ -35,8 +35,7 @@ def chronological_split(array, fractions: Sequence[float]) -> tuple[np.ndarray, 
             "so their sum must be below 1 (e.g. (0.7, 0.15) for 70/15/15)"
         )
     num_rows = len(values)
-    boundaries = [math.floor(round(math.fsum(shares[: k + 1]) * num_rows, 9)) for k in range(len(shares))]
-    edges = [0, *boundaries, num_rows]
+    edges = _edges(shares, num_rows)
     pieces = tuple(values[start:stop] for start, stop in zip(edges[:-1], edges[1:]))
     for index, piece in enumerate(pieces):
         if len(piece) == 0:
@@ -45,3 +44,25 @@ def chronological_split(array, fractions: Sequence[float]) -> tuple[np.ndarray, 
                 "use more rows or larger fractions"
             )
     return pieces
+
+
+def _edges(shares: list, num_rows: int) -> list[int]:
+    """Where the pieces of `num_rows` rows start, and the end: 0, floor(c_1 N), ..., N."""
+    boundaries = [math.floor(round(math.fsum(shares[: k + 1]) * num_rows, 9)) for k in range(len(shares))]
+    return [0, *boundaries, num_rows]
+
+
+def fewest_rows(fractions: Sequence[float], least: int) -> int:
+    """The fewest rows N such that `chronological_split` of N rows, or of any number above N,
+    gives every piece at least `least` rows."""
+    shares = list(fractions)
+
+    def enough(num_rows: int) -> bool:
+        edges = _edges(shares, num_rows)
+        return all(stop - start >= least for start, stop in zip(edges[:-1], edges[1:]))
+
+    # a piece of share p holds more than p N - 1 rows, so from this N on every piece is large enough
+    num_rows = max(math.ceil((least + 1) / share) for share in [*shares, 1 - math.fsum(shares)])
+    while num_rows > 1 and enough(num_rows - 1):
+        num_rows -= 1
+    return num_rows

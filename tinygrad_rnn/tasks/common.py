@@ -17,6 +17,7 @@ from ..train import History
 
 CELLS = ("rnn", "lstm", "gru")
 INIT_SCHEMES = ("uniform", "random", "xavier", "he")
+MAX_HIDDEN = 4096  # the largest hidden size a task builds: its (4 H, H) LSTM weight is 512 MiB of float64
 
 
 @dataclass
@@ -70,7 +71,9 @@ def task_metadata(task: str, config, input_size: int, **extra) -> dict:
 
 
 def config_from_metadata(config_class, metadata: dict):
-    """The task's config rebuilt from `task_metadata`'s "config" entry, after checking it."""
+    """The task's config rebuilt from `task_metadata`'s "config" entry, after checking it: integers
+    where the defaults are (hidden at most MAX_HIDDEN, so nothing huge is allocated), strings where
+    the fields hold text, a known cell and init."""
     values = metadata.get("config")
     if not isinstance(values, dict):
         raise DataError(f"checkpoint metadata: 'config' must be a mapping, got {type(values).__name__}")
@@ -85,6 +88,13 @@ def config_from_metadata(config_class, metadata: dict):
             least = 0 if name == "seed" else 1
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise DataError(f"checkpoint metadata: config {name} must be an integer >= {least}, got {value!r}")
+        elif (isinstance(default, str) or "str" in str(fields[name].type)) and not (
+            isinstance(value, str) or (value is None and default is None)
+        ):
+            allowed = "a string or null" if default is None else "a string"
+            raise DataError(f"checkpoint metadata: config {name} must be {allowed}, got {values[name]!r}")
+    if values.get("hidden", 1) > MAX_HIDDEN:
+        raise DataError(f"checkpoint metadata: config hidden must be at most {MAX_HIDDEN}, got {values['hidden']}")
     if converted.get("cell", "rnn") not in CELLS:
         raise DataError(
             f"checkpoint metadata: config cell must be one of {', '.join(CELLS)}, got {converted['cell']!r}"

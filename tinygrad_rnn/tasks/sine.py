@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..data import SineTask, sine_task
+from ..errors import DataError
 from ..nn import functional as F
 from ..optim import Adam
 from ..random import as_generator
@@ -48,8 +49,11 @@ def half_mse(prediction, target):
 
 
 def data(config: SineConfig) -> SineTask:
-    """The curve and its train and validation windows."""
-    return sine_task(window=config.window)
+    """The curve and its train and validation windows; DataError for a window the curve cannot fill."""
+    try:
+        return sine_task(window=config.window)
+    except ValueError as error:
+        raise DataError(f"window {config.window}: {error}") from None
 
 
 def evaluate(model, task: SineTask) -> dict:
@@ -68,8 +72,9 @@ def metadata(config: SineConfig) -> dict:
 
 def from_metadata(values: dict):
     """(config, untrained model, None) rebuilt from `metadata`'s output (the task fits nothing
-    to its data)."""
+    to its data); DataError for a config the curve cannot serve, before the model is built."""
     config = config_from_metadata(SineConfig, values)
+    data(config)
     return config, make_model(config), None
 
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import TemperatureTask, load_csv, temperature_task
+from ..data.datasets import TEMPERATURE_TRAIN_FRACTION
 from ..data.scalers import MinMaxScaler, scaler_from_dict
+from ..data.splits import fewest_rows
 from ..errors import DataError
 from ..nn import functional as F
 from ..optim import Adam
@@ -64,7 +66,7 @@ def data(config: TemperatureConfig, scaler: MinMaxScaler | None = None) -> Tempe
             config.date_column,
             [config.target_column],
             config.target_column,
-            min_rows=2 * (config.seq_len + 1),
+            min_rows=fewest_rows((TEMPERATURE_TRAIN_FRACTION,), config.seq_len + 1),  # a window and its target
             fill_missing=config.fill_missing,
         )
         series = table.target

@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass
 
 from ..data import WeatherTask, load_csv, weather_task
+from ..data.datasets import WEATHER_FRACTIONS
 from ..data.scalers import StandardScaler, scaler_from_dict
+from ..data.splits import fewest_rows
 from ..errors import DataError
 from ..nn import functional as F
 from ..optim import Adam
@@ -67,7 +69,7 @@ def data(config: WeatherConfig, scaler: StandardScaler | None = None) -> Weather
             config.date_column,
             list(config.feature_columns),
             config.target_column,
-            min_rows=3 * config.window + 1,
+            min_rows=fewest_rows(WEATHER_FRACTIONS, config.window) + 1,  # day d pairs with day d + 1
             fill_missing=config.fill_missing,
         )
     return weather_task(window=config.window, data=table, scaler=scaler)
