@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tensors import Tensor
 from . import functional as F
 from .module import Module
 
 
-def _numbers(values, loss: str, option: str) -> np.ndarray | None:
-    """None, or a weight option as a float64 array of its own (later changes to `values` change nothing)."""
+def _numbers(values, loss: str, option: str) -> Tensor | None:
+    """None, or a weight option as a float64 Tensor of its own (later changes to `values` change
+    nothing). It is a Tensor, not a Parameter: never trained, yet read afresh by a jit program."""
     if values is None:
         return None
     if isinstance(values, str):
         raise TypeError(f"{loss}: {option} must be numbers, got the string {values!r}")
     try:
-        return np.array(F._target_array(values), dtype=np.float64)
+        return Tensor(np.array(F._target_array(values), dtype=np.float64))
     except (TypeError, ValueError) as error:
         raise TypeError(f"{loss}: {option} must be numeric ({error})") from None
 
 
-def _class_weight(values, loss: str) -> np.ndarray | None:
+def _class_weight(values, loss: str) -> Tensor | None:
     """A per-class weight option: None or one number per class (a 1-D array)."""
     weight = _numbers(values, loss, "weight")
     if weight is not None and weight.ndim != 1:
