@@ -516,3 +516,25 @@ def test_a_jit_compiled_training_step_with_the_options_matches_eager():
     for ours, theirs in zip(grads, eager_grads):
         for name in theirs:
             np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_a_compiled_step_reads_a_loss_modules_weight_afresh_on_every_call():
+    head = tg.nn.Linear(3, 3, rng=0)
+    loss_of = tg.nn.CrossEntropyLoss(weight=WEIGHT, ignore_index=1)
+
+    def step(x, labels):
+        loss = loss_of(head(Tensor(x)), labels)
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    for weight in ([1.0, 2.0, 0.5], [3.0, 0.1, 1.0], [0.0, 1.0, 0.0]):
+        loss_of.weight.data[:] = weight
+        head.zero_grad()
+        got = quietly(lambda: compiled(LOGITS, CLASSES).item())
+        grad = head.weight.grad.copy()
+        head.zero_grad()
+        expected = quietly(lambda: step(LOGITS, CLASSES).item())
+        np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(grad, head.weight.grad, rtol=1e-12, equal_nan=True)
+    assert compiled.traces == 1 and compiled.fallback_reason is None

@@ -150,15 +150,20 @@ def _negative_picked(log_probs: Tensor, classes: np.ndarray) -> Tensor:
 # ---------------------------------------------------------------- options
 
 
-def _constant(values, input: Tensor, loss: str, option: str) -> Tensor:
-    """A `weight` or `pos_weight` option as a constant Tensor of the input's dtype (no gradient
-    flows to it), whose shape broadcasts to the input's shape without growing it."""
+def _option_array(values, input: Tensor, loss: str, option: str) -> np.ndarray:
+    """A `weight` or `pos_weight` option as an array of the input's dtype (no gradient flows to it)."""
     if isinstance(values, str):
         raise TypeError(f"{loss}: {option} must be numbers, got the string {values!r} (pass reduction= by keyword)")
     try:
-        array = np.asarray(_target_array(values), dtype=input.dtype)
+        return np.asarray(_target_array(values), dtype=input.dtype)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{loss}: {option} must be numeric ({error})") from None
+
+
+def _elementwise_weight(values, input: Tensor, loss: str, option: str) -> Tensor:
+    """A `weight` or `pos_weight` option of the binary losses as a constant Tensor whose shape
+    broadcasts to the input's shape without growing it."""
+    array = _option_array(values, input, loss, option)
     try:
         fits = np.broadcast_shapes(array.shape, input.shape) == input.shape
     except ValueError:
@@ -171,15 +176,10 @@ def _constant(values, input: Tensor, loss: str, option: str) -> Tensor:
 
 
 def _class_weight(weight, input: Tensor, loss: str) -> np.ndarray | None:
-    """The per-class `weight` option: None, or a 1-D array of one weight per class."""
+    """The per-class `weight` option of the class losses: None, or one weight per class (shape (C,))."""
     if weight is None:
         return None
-    if isinstance(weight, str):
-        raise TypeError(f"{loss}: weight must be numbers, got the string {weight!r} (pass reduction= by keyword)")
-    try:
-        array = np.asarray(_target_array(weight), dtype=input.dtype)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{loss}: weight must be numeric ({error})") from None
+    array = _option_array(weight, input, loss, "weight")
     classes = input.shape[-1]
     if array.shape != (classes,):
         raise ValueError(f"{loss}: weight must hold one number per class, shape ({classes},), got shape {array.shape}")
@@ -230,7 +230,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
             f"binary_cross_entropy: the input must be probabilities in [0, 1], got {p.data[outside].flat[0]} "
             "(for raw scores use binary_cross_entropy_with_logits)"
         )
-    scale = None if weight is None else _constant(weight, p, "binary_cross_entropy", "weight")
+    scale = None if weight is None else _elementwise_weight(weight, p, "binary_cross_entropy", "weight")
     losses = tensors.apply(ops.BinaryCrossEntropy, p.double(), y.double(), floor=math.exp(-100.0)).to(p.dtype)
     return _reduce(losses if scale is None else losses * scale, reduction)
 
@@ -247,8 +247,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     """binary_cross_entropy(sigmoid(x), y) without forming sigmoid(x), PyTorch's formula:
 
     l_i = w_i ((1 - y_i) x_i - (1 + (q_i - 1) y_i) log sigmoid(x_i)),
-    with w the optional `weight` (broadcast to x's shape) and q the optional `pos_weight` on the
-    positive term (broadcast along the last axis, one per class);
+    with w the optional `weight` and q the optional `pos_weight` on the positive term (each
+    broadcast to x's shape, e.g. one pos_weight per class of (N, C) scores);
     dl_i/dx_i = w_i ((1 + (q_i - 1) y_i) sigmoid(x_i) - q_i y_i), which is
     w_i (sigmoid(x_i) - y_i) without pos_weight;  dl_i/dy_i = -w_i (x_i + (q_i - 1) log sigmoid(x_i)).
     log sigmoid is exact and warning-free at |x| = 1000, and the gradient is the formula's at
@@ -260,8 +260,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     y = _float_target(target, x, name)
     log_sigmoid = _log_sigmoid(x)
     if pos_weight is not None:
-        log_sigmoid = (1.0 + (_constant(pos_weight, x, name, "pos_weight") - 1.0) * y) * log_sigmoid
-    scale = None if weight is None else _constant(weight, x, name, "weight")
+        log_sigmoid = (1.0 + (_elementwise_weight(pos_weight, x, name, "pos_weight") - 1.0) * y) * log_sigmoid
+    scale = None if weight is None else _elementwise_weight(weight, x, name, "weight")
     with np.errstate(invalid="ignore"):  # 0 * inf is NaN, as in PyTorch
         losses = (1.0 - y) * x - log_sigmoid
     return _reduce(losses if scale is None else losses * scale, reduction)
