@@ -218,14 +218,17 @@ def test_bce_on_saturated_probabilities_is_clamped_like_pytorch():
     assert loss == pytest.approx(200.0 + np.log(2.0), rel=1e-14)  # two logs clamped at -100
 
 
-def test_float32_bce_clamps_at_the_smallest_normal_float32():
-    p = Tensor(np.array([0.0, 1.0]), dtype=np.float32, requires_grad=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_clamps_each_log_at_minus_100_in_every_dtype(dtype):
+    """PyTorch's values in both dtypes: loss 100 at p = 0, y = 1 and at p = 1, y = 0; gradient -+1e12."""
+    p = Tensor(np.array([0.0, 1.0]), dtype=dtype, requires_grad=True)
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
         loss = F.binary_cross_entropy(p, [1.0, 0.0], reduction="none")
         loss.sum().backward()
-    np.testing.assert_allclose(loss.numpy(), -np.log(np.finfo(np.float32).tiny), rtol=1e-6)
-    eps = np.float32(1e-12)  # PyTorch's floor on p (1 - p) in the backward
+    assert loss.dtype == dtype and p.grad.dtype == dtype
+    np.testing.assert_array_equal(loss.numpy(), [100.0, 100.0])
+    eps = dtype(np.float32(1e-12))  # PyTorch's floor on p (1 - p) in the backward, a float32 number
     np.testing.assert_array_equal(p.grad, [-1 / eps, 1 / eps])
 
 
@@ -308,7 +311,9 @@ MODULES = [
 def test_loss_modules_call_their_function(rng, module_class, function, make, reduction):
     x, target = make(rng)
     module = module_class(reduction=reduction)
-    np.testing.assert_array_equal(module(Tensor(x), target).numpy(), function(Tensor(x), target, reduction).numpy())
+    np.testing.assert_array_equal(
+        module(Tensor(x), target).numpy(), function(Tensor(x), target, reduction=reduction).numpy()
+    )
     assert repr(module) == f"{module_class.__name__}(reduction={reduction!r})"
     assert list(module.parameters()) == []
 

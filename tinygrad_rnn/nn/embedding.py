@@ -46,10 +46,10 @@ class Embedding(Module):
         rows = self.weight[ids]
         if self.padding_idx is None:
             return rows
-        # Rows at padding positions keep their values but pass no gradient back to the table.
+        # Rows at padding positions keep their values (inf and NaN too) but pass no gradient
+        # back to the table: there the lookup is taken from a detached copy.
         padding = (ids == self.padding_idx)[..., None]
-        kept = Tensor(~padding, dtype=self.weight.dtype)
-        return rows * kept + Tensor(self.weight.data[ids] * padding, dtype=self.weight.dtype)
+        return rows.detach().where(padding, rows)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
