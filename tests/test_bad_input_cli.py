@@ -4,6 +4,7 @@ work where it can be known then, and a failed run leaves every file as it was.""
 
 import json
 import os
+import re
 import shutil
 import stat
 import zipfile
@@ -389,3 +390,79 @@ def test_trainer_fit_and_evaluate_on_empty_validation_data_name_it():
         trainer.fit(np.ones((3, 5, 2)), np.ones((3, 1)), epochs=1, validation=(np.ones((0, 5, 2)), np.ones((0, 1))))
     with pytest.raises(ValueError, match=r"Trainer.evaluate: the data set holds 0 examples"):
         trainer.evaluate(np.ones((0, 5, 2)), np.ones((0, 1)))
+
+
+BAD_CSVS = {
+    "empty": "",
+    "header only": "date,a,b\n",
+    "inf value": "date,a,b\n" + "".join(f"2020-01-{d + 1:02d},{'inf' if d == 5 else d},1\n" for d in range(28)),
+    "repeated date": "date,a,b\n" + "".join(f"2020-01-{min(d, 20) + 1:02d},{d},1\n" for d in range(28)),
+    "dates backwards": "date,a,b\n" + "".join(f"2020-01-{28 - d:02d},{d},1\n" for d in range(28)),
+    "unreadable date": "date,a,b\n"
+    + "".join(f"{'soon' if d == 3 else f'2020-01-{d + 1:02d}'},{d},1\n" for d in range(28)),
+    "text value": "date,a,b\n" + "".join(f"2020-01-{d + 1:02d},{'warm' if d == 3 else d},1\n" for d in range(28)),
+    "semicolons": "date;a;b\n" + "".join(f"2020-01-{d + 1:02d};{d};1\n" for d in range(28)),
+    "ragged row": "date,a,b\n" + "".join(f"2020-01-{d + 1:02d},{d}{'' if d == 7 else ',1'}\n" for d in range(28)),
+}
+
+
+@pytest.mark.parametrize("text", list(BAD_CSVS.values()), ids=list(BAD_CSVS))
+def test_a_bad_csv_exits_2_in_one_line_and_writes_no_checkpoint_or_plot(folder, capsys, text):
+    """Every malformed CSV stops training in one line; --save and --plot are not written."""
+    (folder / "bad.csv").write_text(text)
+    _refused(
+        [
+            "train",
+            "weather",
+            "--csv",
+            "bad.csv",
+            "--feature-columns",
+            "a,b",
+            "--target-column",
+            "b",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--save",
+            "m.npz",
+            "--plot",
+            "loss.png",
+        ],
+        capsys,
+        folder,
+    )
+
+
+def test_a_csv_that_is_not_utf8_exits_2_naming_the_file(folder, capsys):
+    """Latin-1 bytes are refused naming the file and that it is not UTF-8."""
+    (folder / "latin.csv").write_bytes("date,tempé,b\n2020-01-01,1,2\n".encode("latin-1"))
+    line = _refused(["train", "temperature", "--csv", "latin.csv", "--target-column", "b"], capsys, folder)
+    assert "latin.csv" in line and "UTF-8" in line
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda meta: meta["config"].update(cell="lstm"),
+            r"array 'rnn.weight_ih_l0' has shape \(50, 1\) in the file, \(200, 1\) in the model",
+        ),
+        (
+            lambda meta: meta["config"].update(hidden=51),
+            r"array 'rnn.weight_ih_l0' has shape \(50, 1\) in the file, \(51, 1\) in the model",
+        ),
+        (lambda meta: meta.update(task="weather"), r"was written by task 'weather', not 'sine'"),
+        (lambda meta: meta["config"].update(init="zeros"), r"config init must be one of"),
+    ],
+    ids=["another cell", "another hidden size", "another task", "unknown init"],
+)
+def test_predict_with_a_checkpoint_of_another_cell_size_or_task_names_it(
+    folder, capsys, sine_checkpoint, change, message
+):
+    """A checkpoint whose metadata does not fit its arrays, or another task's, is one line naming both sides."""
+    arrays, metadata = sine_checkpoint
+    metadata = json.loads(json.dumps(metadata))
+    change(metadata)
+    _write_checkpoint(folder / "odd.npz", arrays, metadata)
+    line = _refused(["predict", "--task", "sine", "--checkpoint", "odd.npz"], capsys, folder)
+    assert re.search(message, line), line
