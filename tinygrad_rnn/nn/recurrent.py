@@ -59,10 +59,10 @@ def as_input(x, dtype, who: str) -> Tensor:
     given. Anything else (complex numbers, text) is a TypeError naming `who` and the dtype."""
     if isinstance(x, Tensor):
         return x.to(dtype)
-    array = np.asarray(x)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{who}: expected real numbers, got an array of dtype {array.dtype}")
-    return Tensor._from_op(array.astype(dtype, copy=False), None)
+    given = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
+    if given.kind not in "biuf":
+        raise TypeError(f"{who}: expected real numbers, got an array of dtype {given}")
+    return Tensor._from_op(np.asarray(x, dtype=dtype), None)
 
 
 def uniform_parameter(rng: np.random.Generator, k: float, shape: tuple, dtype) -> Parameter:
