@@ -254,16 +254,22 @@ def _argument_names(capture: Capture) -> list[str]:
 
 
 def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
-    """Every module the step ran or can see from outside: the same training flag, no
-    retain_hidden, the same parameters, the same settings (its attributes that hold numbers,
-    strings or None), and still the same child of the module that holds it."""
+    """Every module the step ran: the same training flag, no retain_hidden, the same
+    parameters, the same settings (its attributes that hold numbers, strings or None), and
+    still the same child of the module that holds it. A module from outside that the step did
+    not run: still the same parameters where the step read them (F.linear(h, head.weight))."""
     checks = []
     owners = outside_owner(capture)
-    modules = dict(capture.modules)
-    for _, value in capture.outside.values():
-        if isinstance(value, Module):
-            modules.setdefault(id(value), value)
-    for module in modules.values():
+    read = {id(var.source[1]) for var in capture.recorder.inputs if var.source[0] == "tensor"}
+    for _, value in capture.outside.values():  # a module the step only reads parameters of
+        if isinstance(value, Module) and id(value) not in capture.modules:
+            label = names("module_" + type(value).__name__.lower())
+            namespace[label] = value
+            for name, param in value._parameters.items():
+                if id(param) in read:
+                    namespace[f"{label}_{name}"] = param
+                    checks.append(f"{label}._parameters.get({name!r}) is not {label}_{name}")
+    for module in capture.modules.values():
         label = names("module_" + type(module).__name__.lower())
         namespace[label] = module
         parts = [f"{label}.training is not {module.training}"]

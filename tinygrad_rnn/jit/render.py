@@ -119,6 +119,9 @@ def expression(stmt: Stmt, w: Writer) -> str:
     kind, args = stmt.kind, stmt.args
     if kind == "call":
         return f"{stmt.target}({w.call_arguments(args, stmt.kwargs)})"
+    if kind == "method" and _as_reduce(stmt):
+        kwargs = {"axis": stmt.kwargs.get("axis"), **{k: v for k, v in stmt.kwargs.items() if k != "axis"}}
+        return f"{REDUCES[stmt.target]}({w.call_arguments(args, kwargs)})"
     if kind == "method":
         return f"{w.value(args[0])}.{stmt.target}({w.call_arguments(args[1:], stmt.kwargs)})"
     if kind == "attr":
@@ -149,6 +152,22 @@ def expression(stmt: Stmt, w: Writer) -> str:
             return f"_hand_over({w.value(args[0])}_tensor, {w.value(args[1])})"
         return f"{w.value(args[0])}_tensor._accumulate_grad({w.value(args[1])})"
     raise ValueError(f"unknown statement kind {kind}")
+
+
+# A float array's x.sum(axis=...) is np.add.reduce(x, axis=...), with the method's own call
+# to it (the same numbers) and its Python layer left out; likewise max, min and prod.
+REDUCES = {"sum": "np.add.reduce", "max": "np.maximum.reduce", "min": "np.minimum.reduce", "prod": "np.multiply.reduce"}
+
+
+def _as_reduce(stmt: Stmt) -> bool:
+    receiver = stmt.args[0]
+    return (
+        stmt.target in REDUCES
+        and len(stmt.args) == 1
+        and isinstance(receiver, Ref)
+        and receiver.var.dtype.kind == "f"
+        and set(stmt.kwargs) <= {"axis", "keepdims", "initial"}
+    )
 
 
 def line(stmt: Stmt, name_of, integer=None, sequence=None) -> str:
