@@ -109,9 +109,17 @@ class Module:
             stack.extend(reversed(below))
 
     def modules(self) -> Iterator["Module"]:
-        """This module and every module below it, each once (named_modules without the names)."""
-        for _, module in self.named_modules():
+        """This module and every module below it, depth first, each once (named_modules
+        without the names)."""
+        seen = set()
+        stack = [self]
+        while stack:
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
             yield module
+            stack.extend(reversed(module._modules.values()))
 
     def named_parameters(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
