@@ -222,7 +222,7 @@ side_by_side = [  # (hand BPTT, columns; the program's lines, rows)
         "dWxh = deltas.T @ inputs",
         ["d_getitem_l0[0:12] += 0.0", "d_linear_l0_5 = np.dot(d_linear_l0_3, d_linear_l0_4)"],
     ),
-    ("dbh = deltas.sum(axis=0)", ["d_linear_l0_6 = d_getitem_l0.sum(axis=(0, 1))"]),
+    ("dbh = deltas.sum(axis=0)", ["d_linear_l0_6 = np.add.reduce(d_getitem_l0, axis=(0, 1))"]),
 ]
 print("hand BPTT (columns, sentiment_bptt)\n    its program lines (rows, compiled.source)\n")
 for number, (hand, program_lines) in enumerate(side_by_side, start=1):
@@ -263,6 +263,8 @@ assert "weight_hh_l0.T" not in backward_loop  # ... so its backward multiplies b
 #    input projection of all steps was one product forward, so its gradient is one product
 #    backward, $\sum_t \delta a_t x_t^\top$.
 # 9. The bias gradient: the sum over steps (and the batch of one), handed to both biases.
+#    `np.add.reduce` is what an array's `.sum()` calls: the program writes it directly, the
+#    same numbers without the method's Python layer.
 #
 # The row reading of line 5 checked on the hand formula's own values: at every step the
 # program's `deltas[t] @ Whh` is `Whh.T @ deltas[t]`, and the document's `Whh @ deltas[t]` is a
