@@ -84,6 +84,7 @@ class Capture:
         self.outside = outside_values(fn)
         self.arg_count = 0  # how many positional arguments the traced call had
         self.grads_before: dict[int, tuple] = {}  # id(tensor) -> (tensor, its .grad before the run, a copy)
+        self.array_bytes: dict[str, bytes] = {}  # an outside array's name -> its bytes before the run
 
     # ------------------------------------------------------------ running
     def run(self, args: tuple):

@@ -281,8 +281,8 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]
         parts.append(f"tuple(map(id, {label}._parameters.values())) != {holder}_ids")
         settings = _settings(module)
         if settings:
-            namespace[f"{label}_settings"] = operator.attrgetter(*settings)
-            namespace[f"{label}_setting_values"] = operator.attrgetter(*settings)(module)
+            namespace[f"{label}_settings"] = getter = operator.attrgetter(*settings)
+            namespace[f"{label}_setting_values"] = getter(module)
             parts.append(f"{label}_settings({label}) != {label}_setting_values")
         checks.append(" or ".join(parts))
         if id(module) in owners:
