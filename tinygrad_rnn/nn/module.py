@@ -138,9 +138,14 @@ class Module:
                 yield (f"{module_name}.{name}" if module_name else name), param
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        """Every parameter in the tree, each once (named_parameters without the names)."""
-        for _, param in self.named_parameters(recurse=recurse):
-            yield param
+        """Every parameter in the tree (only this module's own with recurse=False), each once, in
+        named_parameters' order, without building the names."""
+        seen = set()
+        for module in self.modules() if recurse else (self,):
+            for param in module._parameters.values():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield param
 
     def get_submodule(self, target: str) -> "Module":
         """The module at the dotted path `target` ("encoder.0"; "" is this module itself), or an
