@@ -34,7 +34,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .nn.module import Module
-from .staging import temporary_beside
+from .staging import staged
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry, or the end record of an empty archive
 METADATA_MEMBER = "metadata.json"
@@ -85,19 +85,13 @@ def save(module: Module, path, metadata: dict | None = None) -> None:
     text = json.dumps(_json_safe(metadata, "metadata"), allow_nan=False)
     _check_fields(json.loads(text), lambda problem: TypeError(f"checkpoint.save: {problem}"))
     target, mode = _writable_target(os.fspath(path))
-    temporary = temporary_beside(target)
-    try:
+    with staged(target) as temporary:
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
             if mode is not None:
                 os.fchmod(file.fileno(), mode)
             _write_archive(file, arrays, text)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.lexists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _json_safe(value, where: str):

@@ -112,6 +112,11 @@ def _column_list(text: str) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------- checks before work
 
 
+def _format_of(path) -> str:
+    """The file format a path's suffix names, in lower case without the dot ("svg")."""
+    return Path(path).suffix.lstrip(".").lower()
+
+
 def _output_file(option: str, path: str, formats=None) -> None:
     """Raise UsageError unless `path` can be written: the file it names (symlinks followed) is
     in a folder that exists and is writable, it is not a folder nor a symlink loop, and (when
@@ -127,7 +132,7 @@ def _output_file(option: str, path: str, formats=None) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
     suffix = Path(path).suffix
-    if formats is not None and suffix.lstrip(".").lower() not in formats:
+    if formats is not None and _format_of(path) not in formats:
         raise UsageError(
             f"{option} {path}: unknown format {suffix or '(no suffix)'}; "
             f"use one of {', '.join('.' + name for name in formats)}"
@@ -176,7 +181,7 @@ def _plot_format_writable(option: str, path: str) -> None:
 
     from matplotlib.figure import Figure
 
-    output_format = Path(path).suffix.lstrip(".").lower()
+    output_format = _format_of(path)
     figure = Figure(figsize=(1, 1))
     figure.text(0.5, 0.5, "0")
     try:
@@ -245,7 +250,7 @@ def _check_graph(args) -> None:
     program = viz.dot_program()
     listed = viz.writable_formats(program)
     writable = tuple(name for name in GRAPH_FORMATS if listed is None or name in listed)
-    output_format = Path(args.output).suffix.lstrip(".").lower()
+    output_format = _format_of(args.output)
     if output_format in GRAPH_FORMATS and output_format not in writable:
         hint = " (Graphviz's own dot does)" if program == viz.pure_dot_program() else ""
         raise UsageError(
@@ -269,7 +274,7 @@ def _write_outputs(files: dict, last=None) -> None:
     write leaves every target as it was."""
     with contextlib.ExitStack() as stack:
         for path, writer in files.items():
-            writer(stack.enter_context(staged(path)), Path(path).suffix.lstrip(".").lower())
+            writer(stack.enter_context(staged(path)), _format_of(path))
         if last is not None:
             last()
 

@@ -188,7 +188,7 @@ def scaler_from_dict(values: object) -> _ColumnScaler:
         setattr(scaler, name, np.array(entry, dtype=np.float64))
     if np.any(scaler.scale_ == 0):
         raise DataError("scaler: scale_ holds a zero, which would divide by zero")
-    exponent = values.get("exponent_", [0] * len(values["offset_"]))  # absent from files written before it existed
+    exponent = values.get("exponent_", [0] * length)  # absent from files written before it existed
     if (
         not isinstance(exponent, list)
         or len(exponent) != length
