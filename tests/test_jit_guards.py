@@ -145,6 +145,55 @@ def test_a_replaced_parameter_or_module_traces_again():
     assert value == pytest.approx(((head(out[-1]) ** 2).sum()).item(), abs=TOLERANCE)
 
 
+def test_a_parameter_given_to_a_module_after_the_trace_is_used_and_gets_its_gradient():
+    class Shifted(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(2, 1, rng=0)
+            self.shift = None  # a parameter only once given one
+
+        def forward(self, x):
+            y = self.linear(x)
+            return y if self.shift is None else y + self.shift
+
+    model = Shifted()
+
+    def step(x):
+        loss = (model(Tensor(x)) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    x = np.ones((3, 2))
+    compiled(x)
+    model.shift = nn.Parameter(np.array([1.5]))
+    value = compiled(x).item()
+    assert compiled.traces == 2
+    expected = model.linear(Tensor(x)).data + 1.5
+    assert value == pytest.approx(float((expected**2).sum()), abs=TOLERANCE)
+    np.testing.assert_allclose(model.shift.grad, [2 * expected.sum()], rtol=0, atol=TOLERANCE)
+
+
+def test_a_penalty_over_every_parameter_counts_one_added_after_the_trace():
+    model = nn.Sequential(nn.Linear(2, 3, rng=0), nn.Linear(3, 1, rng=1))
+
+    def step(x):
+        penalty = sum((p**2).sum() for p in model.parameters())
+        loss = (model(Tensor(x)) ** 2).sum() + penalty
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    x = np.ones((4, 2))
+    compiled(x)
+    extra = nn.Parameter(np.array([3.0]))
+    model[0].scale = extra  # read by no forward(), but one of the model's parameters now
+    value = compiled(x).item()
+    assert compiled.traces == 2
+    assert value == pytest.approx(step(x).item(), abs=TOLERANCE)
+    np.testing.assert_allclose(extra.grad, [12.0], rtol=0, atol=0)  # 6 from this call, 6 from step(x)
+
+
 def test_a_changed_training_flag_traces_again():
     rnn, head = twins()[0]
 

@@ -56,7 +56,7 @@ def identifier(text: str) -> str:
     name = re.sub(r"\W+", "_", text).strip("_") or "v"
     if name[0].isdigit():
         name = "v_" + name
-    return name + "_" if keyword.iskeyword(name) or name in ("np",) else name
+    return name + "_" if keyword.iskeyword(name) or name in ("np", "math") else name
 
 
 LOOP_COUNTERS = ("t", "i")  # the counters of the program's loops: no input or value takes their names
@@ -111,8 +111,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     stmts, outputs = simplify(live_statements(rec.stmts, traced_outputs), traced_outputs)
     stmts = uniform_steps(live_statements(stmts, outputs)) if loop else live_statements(stmts, outputs)
     stmts = gradients_last(stmts)
-    names = Namer(("np", "_Stale", "_from_op", "_hand_over", *NAMED_DTYPES, *LOOP_COUNTERS))
-    namespace = {"np": np, "_Stale": Stale, "_from_op": Tensor._from_op, **NAMED_DTYPES}
+    names = Namer(("np", "math", "_Stale", "_from_op", "_hand_over", *NAMED_DTYPES, *LOOP_COUNTERS))
+    namespace = {"np": np, "math": math, "_Stale": Stale, "_from_op": Tensor._from_op, **NAMED_DTYPES}
     arg_names = [names(n) for n in _argument_names(capture)]
     arg_parameters = list(arg_names)
     dotted = parameter_names(capture)
@@ -134,7 +134,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             arg_parameters[i] = name + "_tensor"
             names.used.add(name + "_tensor")
             var_names[var] = name
-            prologue.append(f"{name} = {name}_tensor.data")
+            prologue.append(f"{name} = {name}_tensor._data")
             continue
         if kind == "tensor":
             tensor = var.source[1]
@@ -148,7 +148,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             names.used.add(name + "_tensor")
             namespace[name + "_tensor"] = tensor
             var_names[var] = name
-            prologue.append(f"{name} = {name}_tensor.data")
+            prologue.append(f"{name} = {name}_tensor._data")
             checks.append(
                 f"{name}.shape != {literal_shape(var.shape)} or {name}.dtype != {literal(var.dtype)} "
                 f"or {name}_tensor.requires_grad is not {tensor.requires_grad} or {name}_tensor._hooks"
@@ -167,7 +167,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             f"type({name}) is not np.ndarray or {name}.shape != {literal_shape(var.shape)} "
             f"or {name}.dtype != {literal(var.dtype)}"
         )
-    checks += _module_checks(capture, namespace, names)
+    held = {id(value): key for key, value in namespace.items() if isinstance(value, Tensor)}
+    checks += _module_checks(capture, namespace, names, held)
     checks += _outside_checks(capture, namespace, names)
 
     mark_handovers(stmts, outputs)
@@ -253,11 +254,12 @@ def _argument_names(capture: Capture) -> list[str]:
     return argument_names(capture.fn, capture.arg_count)
 
 
-def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
-    """Every module the step ran: the same training flag, no retain_hidden, the same
-    parameters, the same settings (its attributes that hold numbers, strings or None), and
-    still the same child of the module that holds it. A module from outside that the step did
-    not run: still the same parameters where the step read them (F.linear(h, head.weight))."""
+def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[int, str]) -> list[str]:
+    """Every module the step ran: the same settings (its attributes that hold numbers, strings
+    or None: `training`, `retain_hidden` among them), the same parameters, and still the same
+    child of the module that holds it. A module from outside that the step did not run: still
+    the same parameters where the step read them (F.linear(h, head.weight)). `held` names the
+    program's variable for each tensor it holds, by id."""
     checks = []
     owners = outside_owner(capture)
     read = {id(var.source[1]) for var in capture.recorder.inputs if var.source[0] == "tensor"}
@@ -267,23 +269,19 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]
             namespace[label] = value
             for name, param in value._parameters.items():
                 if id(param) in read:
-                    namespace[f"{label}_{name}"] = param
-                    checks.append(f"{label}._parameters.get({name!r}) is not {label}_{name}")
+                    checks.append(f"{label}._parameters.get({name!r}) is not {held[id(param)]}")
     for module in capture.modules.values():
         label = names("module_" + type(module).__name__.lower())
         namespace[label] = module
-        parts = [f"{label}.training is not {module.training}"]
-        if hasattr(module, "retain_hidden"):
-            parts.append(f"{label}.retain_hidden")
-        holder = names(f"{label}_parameters")
-        namespace[holder] = tuple(module._parameters.items())  # held, so that their ids stay theirs
-        namespace[holder + "_ids"] = tuple(map(id, module._parameters.values()))
-        parts.append(f"tuple(map(id, {label}._parameters.values())) != {holder}_ids")
-        settings = _settings(module)
-        if settings:
-            namespace[f"{label}_settings"] = getter = operator.attrgetter(*settings)
-            namespace[f"{label}_setting_values"] = getter(module)
-            parts.append(f"{label}_settings({label}) != {label}_setting_values")
+        getter, values = names(f"{label}_settings"), names(f"{label}_setting_values")
+        namespace[getter] = operator.attrgetter(*_settings(module))
+        namespace[values] = namespace[getter](module)
+        parts = [f"{getter}({label}) != {values}", f"len({label}._parameters) != {len(module._parameters)}"]
+        for name, param in module._parameters.items():  # held by the program, so that their ids stay theirs
+            if id(param) not in held:  # a parameter the step did not read (or None)
+                held[id(param)] = names(f"{label}_{name}")
+                namespace[held[id(param)]] = param
+            parts.append(f"{label}._parameters.get({name!r}) is not {held[id(param)]}")
         checks.append(" or ".join(parts))
         if id(module) in owners:
             parent, attribute = owners[id(module)]
@@ -294,14 +292,12 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]
 
 
 def _settings(module: Module) -> list[str]:
-    """The names of a module's public attributes that hold a number, a string or None (its
-    hidden_size, batch_first, a temperature a forward() divides by), but for `training`."""
+    """The names of a module's public attributes that hold a number, a string or None: its
+    `training` flag, hidden_size, batch_first, a temperature a forward() divides by."""
     return [
         name
         for name, value in vars(module).items()
-        if not name.startswith("_")
-        and name not in ("training", "retain_hidden")
-        and (value is None or isinstance(value, (bool, int, float, str)))
+        if not name.startswith("_") and (value is None or isinstance(value, (bool, int, float, str)))
     ]
 
 
