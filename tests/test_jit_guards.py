@@ -66,6 +66,66 @@ def test_a_branch_on_a_value_falls_back_to_eager_with_one_warning_naming_the_lin
     assert compiled.traces == 1
 
 
+def test_a_branch_on_the_values_of_an_array_from_outside_falls_back_and_follows_both_branches():
+    (eager_rnn, eager_head), (rnn, head) = twins()
+    sign = np.array([1.0])
+
+    def make(rnn, head):
+        def step(x):
+            out, _ = rnn(x)
+            y = head(out[-1])
+            loss = (y**2).sum() if sign[0] > 0 else (3 * y).sum()  # a branch on an outside array
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled, eager_step = jit(make(rnn, head)), make(eager_rnn, eager_head)
+    x = np.ones((3, 2, 2))
+    with pytest.warns(JitFallbackWarning, match=r"test_jit_guards.py:\d+ \(loss = \(y\*\*2\).sum\(\) if sign\[0\] > 0"):
+        compiled(x)
+    eager_step(x)
+    sign[0] = -1.0
+    assert compiled(x).item() == pytest.approx(eager_step(x).item(), abs=TOLERANCE)
+    assert_same_grads((eager_rnn, eager_head), (rnn, head))
+
+
+def test_a_number_taken_from_an_outside_dicts_array_falls_back():
+    _, (rnn, head) = twins()
+    config = {"scale": np.array([2.0])}
+
+    def step(x):
+        out, _ = rnn(x)
+        loss = head(out[-1]).sum() * float(config["scale"][0])
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    x = np.ones((3, 2, 2))
+    with pytest.warns(JitFallbackWarning, match="Python float"):
+        first = compiled(x).item()
+    config["scale"][0] = 5.0
+    assert compiled(x).item() == pytest.approx(first * 2.5, abs=TOLERANCE)
+
+
+ROWS = np.arange(24.0).reshape(12, 2)  # a data set the step below picks rows of
+
+
+def test_rows_of_a_global_array_picked_by_an_index_argument_are_the_rows_of_each_call():
+    head = nn.Linear(2, 1, rng=0)
+
+    def step(rows):
+        loss = (head(Tensor(ROWS[rows])) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = jit(step)
+    for rows in (np.array([0, 1, 2]), np.array([5, 9, 11]), np.array([3, 3, 4])):
+        expected = float(((ROWS[rows] @ head.weight.data.T + head.bias.data) ** 2).sum())
+        assert compiled(rows).item() == pytest.approx(expected, abs=TOLERANCE)
+    assert compiled.traces == 1 and compiled.fallback_reason is None
+
+
 def test_strict_raises_at_the_branch():
     _, model = twins()
     compiled = jit(branching_step(model), strict=True)

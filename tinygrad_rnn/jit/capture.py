@@ -15,6 +15,9 @@ The eager core does not know about tracing, so for the length of one traced call
     makes fresh arrays, as the step did.
   * Module.__call__ notes every module the step runs: their `training` flags and parameters
     are checked before the program is used again, and name the parameters in its source.
+  * The closure cells, globals and small dicts' entries the step reads that hold an array hold
+    a traced view of it: an input of the program, read again on every call, whose values the
+    step's Python code cannot branch on unseen.
 Everything is put back when the call ends, however it ends.
 """
 
@@ -90,9 +93,12 @@ class Capture:
     def run(self, args: tuple):
         """fn(*args) with the arrays and tensors in `args` traced; returns fn's result."""
         rec = self.recorder
-        for name, value in self.outside.items():
-            if isinstance(value[1], np.ndarray) and not isinstance(value[1], Traced):
-                rec.external_arrays[id(value[1])] = (value[1], value[0], name)
+        held_traced = []  # (source, array, its traced view): what the source holds while the step runs
+        for name, (source, value) in self.outside.items():
+            if isinstance(value, np.ndarray) and not isinstance(value, Traced):
+                rec.external_arrays[id(value)] = (value, source, name)
+                if source[0] in ("cell", "global") and value.dtype.kind in "biufc":
+                    held_traced.append((source, value, rec.input(value, source, name)))
         traced_args = []
         names = argument_names(self.fn, len(args))
         for i, value in enumerate(args):
@@ -105,7 +111,7 @@ class Capture:
                 traced_args.append(value)
         self.before_run()
         try:
-            with self.patched():
+            with self.patched(), _holding(held_traced):
                 return self.fn(*traced_args)
         except JitError:  # refused: the run leaves every gradient as it found it
             for tensor, grad, values in self.grads_before.values():
@@ -272,6 +278,29 @@ class Capture:
 
 
 MAX_WATCHED_ELEMENTS = 10**6  # an outside array up to this size is checked for writes while tracing
+
+
+@contextlib.contextmanager
+def _holding(held_traced: list):
+    """While the step runs, its closure cells, globals and dict entries that hold an array hold
+    the array's traced view instead, so that what the step does with it in Python (a[0] > 0,
+    float(a[i]), a[index]) is written down or seen as a branch, as for any traced array. Each
+    gets its array back afterwards, unless the step put something else there."""
+    for source, _, wrapper in held_traced:
+        _put(source, wrapper)
+    try:
+        yield
+    finally:
+        for source, array, wrapper in held_traced:
+            if _current(source, None) is wrapper:
+                _put(source, array)
+
+
+def _put(source: tuple, value) -> None:
+    if source[0] == "cell":
+        source[1].cell_contents = value
+    else:
+        source[1][source[2]] = value
 
 
 def _current(source: tuple, value):

@@ -123,8 +123,11 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             bare_counts[bare] = bare_counts.get(bare, 0) + 1
     var_names: dict[Var, str] = {}
     prologue, checks = [], []
+    read = {var for stmt in stmts for var in stmt.refs()} | set(outputs)
     for var in rec.inputs:
         kind = var.source[0]
+        if kind in ("cell", "global") and var not in read:
+            continue  # an outside array the step's NumPy calls never read
         if kind == "arg":
             var_names[var] = arg_names[var.source[1]]
             continue
