@@ -88,17 +88,34 @@ class Capture:
         self.arg_count = 0  # how many positional arguments the traced call had
         self.grads_before: dict[int, tuple] = {}  # id(tensor) -> (tensor, its .grad before the run, a copy)
         self.array_bytes: dict[str, bytes] = {}  # an outside array's name -> its bytes before the run
+        self.array_aliases: list[tuple] = []  # (source, var): another place that holds an input's array
+        self.settings_before: dict[int, dict] = {}  # id(module) -> its settings when the step first ran it
+        self.arrays_left: list[str] = []  # where the step left an array it computed (untrace_leftovers)
 
     # ------------------------------------------------------------ running
     def run(self, args: tuple):
         """fn(*args) with the arrays and tensors in `args` traced; returns fn's result."""
         rec = self.recorder
         held_traced = []  # (source, array, its traced view): what the source holds while the step runs
+        views: dict[int, Traced] = {}  # one view an array, however many places hold it
         for name, (source, value) in self.outside.items():
-            if isinstance(value, np.ndarray) and not isinstance(value, Traced):
-                rec.external_arrays[id(value)] = (value, source, name)
-                if source[0] in ("cell", "global") and value.dtype.kind in "biufc":
-                    held_traced.append((source, value, rec.input(value, source, name)))
+            if not isinstance(value, np.ndarray) or isinstance(value, Traced):
+                continue
+            if type(value) not in (np.ndarray, np.memmap):
+                rec.fall_back(
+                    f"the step reads '{name}', a {type(value).__name__} from outside; a program follows plain "
+                    "arrays only (pass np.asarray of it)"
+                )
+                continue
+            rec.external_arrays[id(value)] = (value, source, name)
+            if source[0] not in ("cell", "global") or value.dtype.kind not in "biufc":
+                continue
+            view = views.get(id(value))
+            if view is None:
+                views[id(value)] = view = rec.input(value, source, name)
+            else:
+                self.array_aliases.append((source, view._var))
+            held_traced.append((source, value, view))
         traced_args = []
         names = argument_names(self.fn, len(args))
         for i, value in enumerate(args):
@@ -111,7 +128,7 @@ class Capture:
                 traced_args.append(value)
         self.before_run()
         try:
-            with self.patched(), _holding(held_traced):
+            with self.patched(), self.holding(held_traced):
                 return self.fn(*traced_args)
         except JitError:  # refused: the run leaves every gradient as it found it
             for tensor, grad, values in self.grads_before.values():
@@ -198,7 +215,9 @@ class Capture:
                 rec.depth -= 1
 
         def call_module(module, *args, **kwargs):
-            capture.modules.setdefault(id(module), module)
+            if id(module) not in capture.modules:
+                capture.modules[id(module)] = module
+                capture.settings_before[id(module)] = module_settings(module)
             return module_call(module, *args, **kwargs)
 
         def constructor(name):
@@ -241,6 +260,45 @@ class Capture:
             setattr(Tensor, "grad", grad_slot)
             setattr(Tensor, DATA_SLOT, data_slot)
 
+    @contextlib.contextmanager
+    def holding(self, held_traced: list):
+        """While the step runs, its closure cells, globals and dict entries that hold an array hold
+        the array's traced view instead, so that what the step does with it in Python (a[0] > 0,
+        float(a[i]), a[index]) is written down or seen as a branch, as for any traced array. Each
+        gets its array back afterwards, unless the step put something else there; a traced array
+        the step put there becomes the plain array it is."""
+        for source, _, view in held_traced:
+            _put(source, view)
+        try:
+            yield
+        finally:
+            for source, array, view in held_traced:
+                if _current(source, None) is view:
+                    _put(source, array)
+            self.untrace_leftovers()
+
+    def untrace_leftovers(self) -> None:
+        """Give every traced array the step left where it can be seen after the run (in a global,
+        a closure cell, a dict entry, directly in a list or dict there, or in an attribute of a
+        module it ran) back as the plain array it is, noting where (`arrays_left`)."""
+        places = [(name, _current(source, value), source) for name, (source, value) in self.outside.items()]
+        places += [
+            (f"{type(m).__name__}.{k}", v, ("global", vars(m), k))
+            for m in self.modules.values()
+            for k, v in vars(m).items()
+        ]
+        for name, value, source in places:
+            if isinstance(value, Traced):
+                if source[0] != "bound":
+                    _put(source, plain(value))
+                self.arrays_left.append(name)
+            elif isinstance(value, (list, dict)):
+                keys = range(len(value)) if isinstance(value, list) else list(value)
+                for key in keys:
+                    if isinstance(value[key], Traced):
+                        value[key] = plain(value[key])
+                        self.arrays_left.append(name)
+
     def before_run(self) -> None:
         """Note the outside arrays' values, to tell afterwards whether the run wrote into them."""
         self.array_bytes = {
@@ -251,8 +309,9 @@ class Capture:
 
     def side_effect(self, result) -> str | None:
         """What the run did outside that a program would not do again, if anything: wrote into an
-        outside array, or kept a tensor it made in a closure cell, a global, a list, a dict or an
-        object's attribute it can see."""
+        outside array, kept a tensor it made in a closure cell, a global, a list, a dict or an
+        object's attribute it can see, assigned a global, a closure variable or a dict entry it
+        reads, or set a setting of a module it ran."""
         for name, before in self.array_bytes.items():
             if self.outside[name][1].tobytes() != before:
                 return f"the step writes into the array '{name}' from outside it, which a program would not repeat"
@@ -268,6 +327,19 @@ class Capture:
                     return (
                         f"the step keeps a tensor it made in the attribute '{attribute}' of a {type(module).__name__}"
                     )
+        if self.arrays_left:
+            return f"the step keeps an array it computed in '{self.arrays_left[0]}', which a program would not do again"
+        for name, (source, value) in self.outside.items():
+            if source[0] != "bound" and _current(source, value) is not value:
+                return f"the step assigns '{name}', which it reads from outside, and a program would not repeat that"
+        for key, module in self.modules.items():
+            then, now = self.settings_before[key], module_settings(module)
+            for attribute in sorted(then.keys() | now.keys()):
+                if attribute not in then or attribute not in now or then[attribute] is not now[attribute]:
+                    return (
+                        f"the step sets the attribute '{attribute}' of a {type(module).__name__}, "
+                        "which a program would not repeat"
+                    )
         return None
 
     def outside_name(self, obj) -> str | None:
@@ -278,22 +350,6 @@ class Capture:
 
 
 MAX_WATCHED_ELEMENTS = 10**6  # an outside array up to this size is checked for writes while tracing
-
-
-@contextlib.contextmanager
-def _holding(held_traced: list):
-    """While the step runs, its closure cells, globals and dict entries that hold an array hold
-    the array's traced view instead, so that what the step does with it in Python (a[0] > 0,
-    float(a[i]), a[index]) is written down or seen as a branch, as for any traced array. Each
-    gets its array back afterwards, unless the step put something else there."""
-    for source, _, wrapper in held_traced:
-        _put(source, wrapper)
-    try:
-        yield
-    finally:
-        for source, array, wrapper in held_traced:
-            if _current(source, None) is wrapper:
-                _put(source, array)
 
 
 def _put(source: tuple, value) -> None:
@@ -329,6 +385,16 @@ def _tensors_in(value) -> list:
     else:
         items = list(vars(value).values())
     return [item for item in items if isinstance(item, Tensor)]
+
+
+def module_settings(module: Module) -> dict:
+    """A module's public attributes that hold a number, a string or None, by name: its
+    `training` flag, hidden_size, batch_first, a temperature a forward() divides by."""
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if not name.startswith("_") and (value is None or isinstance(value, (bool, int, float, str)))
+    }
 
 
 def argument_names(fn, count: int) -> list[str]:

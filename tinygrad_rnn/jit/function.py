@@ -15,7 +15,7 @@ from ..nn.module import Parameter
 from ..tensors import Tensor
 from .capture import Capture, raw_data, set_raw_data
 from .program import Program, Stale, build
-from .recorder import JitError
+from .recorder import JitError, active
 from .rolling import UnrollableLoop
 from .traced import Traced, plain
 
@@ -80,6 +80,7 @@ class CompiledStep:
         if (
             self.fallback_reason is not None
             or _EAGER[0]
+            or active() is not None  # inside another step's trace, which records this one's calls
             or not STATE.grad_enabled
             or STATE.anomaly
             or STATE.retain_all_grads

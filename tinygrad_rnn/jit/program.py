@@ -24,7 +24,7 @@ from ..nn.module import Module
 from ..tensors import Tensor
 from . import rolling
 from .body import Renderer
-from .capture import Capture, raw_data, watched_outside
+from .capture import Capture, module_settings, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import NAMED_DTYPES, literal
 from .simplify import memory_families, simplify
@@ -123,11 +123,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             bare_counts[bare] = bare_counts.get(bare, 0) + 1
     var_names: dict[Var, str] = {}
     prologue, checks = [], []
-    read = {var for stmt in stmts for var in stmt.refs()} | set(outputs)
     for var in rec.inputs:
         kind = var.source[0]
-        if kind in ("cell", "global") and var not in read:
-            continue  # an outside array the step's NumPy calls never read
         if kind == "arg":
             var_names[var] = arg_names[var.source[1]]
             continue
@@ -158,18 +155,17 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             )
             continue
         name = names(var.hint)
-        holder = names(name + "_from")
-        if kind == "cell":
-            namespace[holder] = var.source[1]
-            prologue.append(f"{name} = {holder}.cell_contents")
-        else:
-            namespace[holder] = var.source[1]
-            prologue.append(f"{name} = {holder}[{var.source[2]!r}]")
         var_names[var] = name
+        prologue.append(f"{name} = {_outside_read(var.source, name, namespace, names)}")
+        traced_type = type(var.source[1].cell_contents if kind == "cell" else var.source[1][var.source[2]])
+        array_type = "np.ndarray" if traced_type is np.ndarray else names(name + "_type")  # or a np.memmap
+        namespace.setdefault(array_type, traced_type)
         checks.append(
-            f"type({name}) is not np.ndarray or {name}.shape != {literal_shape(var.shape)} "
+            f"type({name}) is not {array_type} or {name}.shape != {literal_shape(var.shape)} "
             f"or {name}.dtype != {literal(var.dtype)}"
         )
+    for source, var in capture.array_aliases:  # another place that held the same array: it still does
+        checks.append(f"{_outside_read(source, var_names[var], namespace, names)} is not {var_names[var]}")
     held = {id(value): key for key, value in namespace.items() if isinstance(value, Tensor)}
     checks += _module_checks(capture, namespace, names, held)
     checks += _outside_checks(capture, namespace, names)
@@ -203,6 +199,14 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (the program this module wrote)
     return Program(source, namespace["step"], len(lines), list(capture.modules.values()))
+
+
+def _outside_read(source: tuple, name: str, namespace: dict, names: Namer) -> str:
+    """The expression that reads what a closure cell, or a dict (a module's globals, an object's
+    attributes, a config), holds now: None for a removed entry."""
+    holder = names(name + "_from")
+    namespace[holder] = source[1]
+    return f"{holder}.cell_contents" if source[0] == "cell" else f"{holder}.get({source[2]!r})"
 
 
 def release_dead(body: list[str], returned: str) -> list[str]:
@@ -259,10 +263,11 @@ def _argument_names(capture: Capture) -> list[str]:
 
 def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[int, str]) -> list[str]:
     """Every module the step ran: the same settings (its attributes that hold numbers, strings
-    or None: `training`, `retain_hidden` among them), the same parameters, and still the same
-    child of the module that holds it. A module from outside that the step did not run: still
-    the same parameters where the step read them (F.linear(h, head.weight)). `held` names the
-    program's variable for each tensor it holds, by id."""
+    or None: `training`, `retain_hidden` among them), the same parameters and the same other
+    tensors the step read from it, and still the same child of the module that holds it. A
+    module from outside that the step did not run: still the same parameters where the step
+    read them (F.linear(h, head.weight)). `held` names the program's variable for each tensor
+    it holds, by id."""
     checks = []
     owners = outside_owner(capture)
     read = {id(var.source[1]) for var in capture.recorder.inputs if var.source[0] == "tensor"}
@@ -277,14 +282,21 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[i
         label = names("module_" + type(module).__name__.lower())
         namespace[label] = module
         getter, values = names(f"{label}_settings"), names(f"{label}_setting_values")
-        namespace[getter] = operator.attrgetter(*_settings(module))
+        settings = module_settings(module)
+        namespace[getter] = operator.attrgetter(*settings)
         namespace[values] = namespace[getter](module)
         parts = [f"{getter}({label}) != {values}", f"len({label}._parameters) != {len(module._parameters)}"]
+        for attribute, value in settings.items():  # 0.0 == -0.0, yet x / 0.0 is not x / -0.0
+            if isinstance(value, float) and value == 0.0:
+                parts.append(f"math.copysign(1.0, {label}.{attribute}) != {math.copysign(1.0, value)}")
         for name, param in module._parameters.items():  # held by the program, so that their ids stay theirs
             if id(param) not in held:  # a parameter the step did not read (or None)
                 held[id(param)] = names(f"{label}_{name}")
                 namespace[held[id(param)]] = param
             parts.append(f"{label}._parameters.get({name!r}) is not {held[id(param)]}")
+        for attribute, value in vars(module).items():  # a tensor the step reads that is not a parameter (a mask)
+            if isinstance(value, Tensor) and attribute not in module._parameters and id(value) in held:
+                parts.append(f"{label}.__dict__.get({attribute!r}) is not {held[id(value)]}")
         checks.append(" or ".join(parts))
         if id(module) in owners:
             parent, attribute = owners[id(module)]
@@ -292,16 +304,6 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[i
             namespace[parent_label] = parent
             checks.append(f"{parent_label}._modules.get({attribute!r}) is not {label}")
     return checks
-
-
-def _settings(module: Module) -> list[str]:
-    """The names of a module's public attributes that hold a number, a string or None: its
-    `training` flag, hidden_size, batch_first, a temperature a forward() divides by."""
-    return [
-        name
-        for name, value in vars(module).items()
-        if not name.startswith("_") and (value is None or isinstance(value, (bool, int, float, str)))
-    ]
 
 
 def _outside_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:

@@ -616,7 +616,12 @@ class Recorder:
                 )
             )
             return
-        shown = "a Python " + ("float" if how == "item" else ("list" if how == "tolist" else how))
+        shown = {
+            "item": "a Python float",
+            "tolist": "a Python list",
+            "tobytes": "Python bytes",
+            "flat": "an iterator (.flat)",
+        }.get(how, "a Python " + how)
         self.fall_back(
             f"the step turns a traced value into {shown} at {describe_frame(outside_package(frame))}; "
             "a branch on values cannot be compiled"

@@ -6,7 +6,8 @@ which runs it on the plain arrays, wraps the arrays it returns as new traced var
 appends one statement. Ufuncs and NumPy functions arrive through NumPy's own protocols
 (__array_ufunc__, __array_function__); the ndarray methods and indexing the ops use are
 overridden below. A traced value that leaves the array world (bool(), float(), .item())
-is a value the step branches on: the recorder decides what that means (`escape`).
+is a value the step branches on: the recorder decides what that means (`escape`); so are its
+bytes and its .flat iterator, which hand out elements past the tracer.
 
 Outside a trace (no recorder), a Traced array left over from one behaves as a plain ndarray.
 """
@@ -80,6 +81,13 @@ class Traced(np.ndarray):
     def tolist(self):
         return _escape(self, "tolist")
 
+    def tobytes(self, order="C"):
+        return _escape(self, "tobytes", (order,))
+
+    @property
+    def flat(self):
+        return _escape(self, "flat")
+
     def __repr__(self):
         return repr(plain(self))
 
@@ -137,6 +145,10 @@ def _escape(self, how, args=()):
         result = value.item(*args)
     elif how == "tolist":
         result = value.tolist()
+    elif how == "tobytes":
+        result = value.tobytes(*args)
+    elif how == "flat":
+        result = value.flat
     else:
         conversions: dict[str, Callable] = {
             "bool": bool,
