@@ -221,6 +221,32 @@ def test_save_to_a_symlink_loop_is_refused_in_one_line_before_training(folder, c
     assert line.endswith("--save loop.npz: its symlinks form a loop")
 
 
+def _user_writable(path) -> bool:
+    """Whether the owner's write bit is set: what os.access answers a user who is not root."""
+    return bool(os.stat(path).st_mode & stat.S_IWUSR)
+
+
+def test_save_to_a_read_only_file_is_refused_in_one_line_before_training(folder, capsys, monkeypatch):
+    """checkpoint.save refuses a file its user may not write, so the command line refuses it before
+    training (os.access answering as it does a user who is not root), not with a traceback after."""
+    (folder / "model.npz").write_bytes(b"old")
+    os.chmod(folder / "model.npz", 0o444)
+    monkeypatch.setattr(os, "access", lambda path, mode, **options: not (mode & os.W_OK) or _user_writable(path))
+    line = _refused(
+        ["train", "sine", "--epochs", "1", "--quiet", "--save", "model.npz", "--plot", "loss.png"], capsys, folder
+    )
+    assert line.endswith(f"--save model.npz: {os.path.realpath(folder / 'model.npz')} is read-only")
+
+
+def test_plot_to_a_pipe_is_refused_before_training(folder, capsys):
+    """--plot naming a pipe (not a regular file) is refused, as checkpoint.save refuses it, rather
+    than the pipe being replaced by the picture."""
+    os.mkfifo(folder / "loss.png")
+    line = _refused(["train", "sine", "--epochs", "1", "--quiet", "--plot", "loss.png"], capsys, folder)
+    assert line.endswith(f"--plot loss.png: {os.path.realpath(folder / 'loss.png')} is not a regular file")
+    assert stat.S_ISFIFO(os.lstat(folder / "loss.png").st_mode)
+
+
 def test_a_plot_format_that_cannot_be_written_is_refused_before_training(folder, capsys):
     """--plot loss.pgf needs LaTeX: without it the run exits 2 in one line naming the format."""
     if shutil.which("xelatex"):

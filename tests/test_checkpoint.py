@@ -315,7 +315,7 @@ def test_a_dangling_symlink_creates_its_target(tmp_path):
 def test_a_symlink_into_a_missing_directory_is_named(tmp_path):
     link = tmp_path / "latest.npz"
     link.symlink_to(tmp_path / "gone" / "run1.npz")
-    with pytest.raises(FileNotFoundError, match=r"cannot write .*latest.npz: directory .*gone does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*latest.npz: the folder .*gone does not exist"):
         checkpoint.save(Forecaster(2), link)
 
 
@@ -329,7 +329,7 @@ def test_a_symlink_loop_is_named(tmp_path):
 
 def test_a_directory_or_device_is_not_replaced(tmp_path):
     (tmp_path / "folder.npz").mkdir()
-    with pytest.raises(IsADirectoryError, match=r"folder.npz is not a regular file"):
+    with pytest.raises(IsADirectoryError, match=r"folder.npz: is a folder, not a file"):
         checkpoint.save(Forecaster(0), tmp_path / "folder.npz")
     link = tmp_path / "null.npz"
     link.symlink_to(os.devnull)
@@ -369,7 +369,7 @@ def test_a_read_only_directory_is_refused_when_the_filesystem_says_so(tmp_path, 
     (tmp_path / "locked").mkdir()
     os.chmod(tmp_path / "locked", 0o555)
     as_an_ordinary_user(monkeypatch)
-    with pytest.raises(PermissionError, match=r"directory .*locked is not writable"):
+    with pytest.raises(PermissionError, match=r"the folder .*locked is not writable"):
         checkpoint.save(Forecaster(1), tmp_path / "locked" / "model.npz")
     assert os.listdir(tmp_path / "locked") == []
 
@@ -378,7 +378,7 @@ def test_a_read_only_directory_is_refused_when_the_filesystem_says_so(tmp_path, 
 
 
 def test_a_save_into_a_missing_directory_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="directory .*absent does not exist"):
+    with pytest.raises(FileNotFoundError, match="the folder .*absent does not exist"):
         checkpoint.save(Forecaster(0), tmp_path / "absent" / "model.npz")
     assert os.listdir(tmp_path) == []
 

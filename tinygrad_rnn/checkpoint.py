@@ -20,11 +20,9 @@ one CheckpointError naming the path and the problem, and the model is left uncha
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import math
 import os
-import stat
 import struct
 import zipfile
 import zlib
@@ -34,7 +32,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .nn.module import Module
-from .staging import staged
+from .staging import staged, writable_target
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry, or the end record of an empty archive
 METADATA_MEMBER = "metadata.json"
@@ -84,7 +82,8 @@ def save(module: Module, path, metadata: dict | None = None) -> None:
         raise TypeError(f"checkpoint.save: metadata is a {type(metadata).__name__}, not a dict")
     text = json.dumps(_json_safe(metadata, "metadata"), allow_nan=False)
     _check_fields(json.loads(text), lambda problem: TypeError(f"checkpoint.save: {problem}"))
-    target, mode = _writable_target(os.fspath(path))
+    path = os.fspath(path)
+    target, mode = writable_target(path, f"checkpoint.save: cannot write {path}")
     with staged(target) as temporary:
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
             if mode is not None:
@@ -111,28 +110,6 @@ def _json_safe(value, where: str):
         return {key: _json_safe(item, f"{where}[{key!r}]") for key, item in value.items()}
     hint = "; store value.tolist()" if isinstance(value, (np.ndarray, np.generic)) else ""
     raise TypeError(f"checkpoint.save: {where} is a {type(value).__name__}, which JSON cannot store{hint}")
-
-
-def _writable_target(path: str) -> tuple[str, int | None]:
-    """The file `path` names (symlinks followed) and its permission bits if it exists, once
-    checked that it can be written."""
-    target = os.path.realpath(path)
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"checkpoint.save: cannot write {path}: directory {directory} does not exist")
-    if os.path.islink(target):
-        raise OSError(errno.ELOOP, f"checkpoint.save: cannot write {path}: its symlinks form a loop")
-    if not os.path.exists(target):
-        mode = None
-    elif not os.path.isfile(target):
-        raise IsADirectoryError(f"checkpoint.save: cannot write {path}: {target} is not a regular file")
-    elif not os.access(target, os.W_OK):
-        raise PermissionError(f"checkpoint.save: cannot write {path}: {target} is read-only")
-    else:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise PermissionError(f"checkpoint.save: cannot write {path}: directory {directory} is not writable")
-    return target, mode
 
 
 def _write_archive(file, arrays: dict, metadata_text: str) -> None:

@@ -28,7 +28,7 @@ from .errors import DataError, MissingValueError, NonFiniteLossError, TinygradRN
 from .jit import eager_steps
 from .nn import functional as F
 from .reference.sentiment import sentiment_bptt
-from .staging import staged
+from .staging import staged, writable_target
 from .tasks import TASKS
 from .tasks.common import CELLS, INIT_SCHEMES, MAX_HIDDEN, outputs
 from .tensors import Tensor
@@ -118,19 +118,13 @@ def _format_of(path) -> str:
 
 
 def _output_file(option: str, path: str, formats=None) -> None:
-    """Raise UsageError unless `path` can be written: the file it names (symlinks followed) is
-    in a folder that exists and is writable, it is not a folder nor a symlink loop, and (when
-    `formats` is given) its suffix names one of them."""
-    target = Path(os.path.realpath(path))
-    folder = target.parent
-    if target.is_symlink():  # realpath stops at a link it cannot resolve
-        raise UsageError(f"{option} {path}: its symlinks form a loop")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
-    if target.is_dir():
-        raise UsageError(f"{option} {path}: is a folder, not a file")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+    """Raise UsageError unless `path` can be written (see staging.writable_target) and, when
+    `formats` is given, its suffix names one of them."""
+    try:
+        writable_target(path, f"{option} {path}")
+    except OSError as error:
+        # strerror is the message alone; str() of an error with an errno (ELOOP) starts "[Errno 40]"
+        raise UsageError(error.strerror or str(error)) from None
     suffix = Path(path).suffix
     if formats is not None and _format_of(path) not in formats:
         raise UsageError(

@@ -137,6 +137,13 @@ class Optimizer:
         """Change param.data in place from its gradient, its state and its group's options."""
         raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
+    @staticmethod
+    def gradient_to_descend(grad: np.ndarray, group: dict) -> np.ndarray:
+        """The gradient an update descends: grad, or -grad when the group sets maximize=True
+        (descending -f ascends f). As in torch, it is taken before weight decay is added, so
+        weight decay still pulls the parameters toward zero when maximizing."""
+        return -grad if group["maximize"] else grad
+
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict:
         """{"state": {index: copy of that parameter's state}, "param_groups": [options with

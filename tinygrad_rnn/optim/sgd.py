@@ -44,7 +44,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
 
     def update(self, param, grad, state, group) -> None:
-        direction = -grad if group["maximize"] else grad
+        direction = self.gradient_to_descend(grad, group)
         if group["weight_decay"]:
             direction = direction + group["weight_decay"] * param.data
         momentum = group["momentum"]
