@@ -434,7 +434,12 @@ def test_embedding_with_padding_idx_looks_up_inf_and_nan_rows_and_never_trains_t
         (
             lambda: tg.nn.BCEWithLogitsLoss(pos_weight="x"),
             TypeError,
-            r"BCEWithLogitsLoss: pos_weight must be numbers, got the string 'x'",
+            r"BCEWithLogitsLoss: pos_weight must be numbers, got the string 'x'$",
+        ),
+        (
+            lambda: tg.nn.NLLLoss("sum"),
+            TypeError,
+            r"NLLLoss: weight must be numbers, got the string 'sum' \(pass reduction= by keyword\)",
         ),
         (
             lambda: tg.nn.CrossEntropyLoss(ignore_index=None),

@@ -150,12 +150,14 @@ def _negative_picked(log_probs: Tensor, classes: np.ndarray) -> Tensor:
 # ---------------------------------------------------------------- options
 
 
-def _option_array(values, input: Tensor, loss: str, option: str) -> np.ndarray:
-    """A `weight` or `pos_weight` option as an array of the input's dtype (no gradient flows to it)."""
+def _option_array(values, dtype, loss: str, option: str) -> np.ndarray:
+    """A `weight` or `pos_weight` option as an array of `dtype` (no gradient flows to it); the
+    values' own array when it has that dtype already, so a loss Module copies it to keep it."""
     if isinstance(values, str):
-        raise TypeError(f"{loss}: {option} must be numbers, got the string {values!r} (pass reduction= by keyword)")
+        hint = " (pass reduction= by keyword)" if values in REDUCTIONS else ""
+        raise TypeError(f"{loss}: {option} must be numbers, got the string {values!r}{hint}")
     try:
-        return np.asarray(_target_array(values), dtype=input.dtype)
+        return np.asarray(_target_array(values), dtype=dtype)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{loss}: {option} must be numeric ({error})") from None
 
@@ -163,7 +165,7 @@ def _option_array(values, input: Tensor, loss: str, option: str) -> np.ndarray:
 def _elementwise_weight(values, input: Tensor, loss: str, option: str) -> Tensor:
     """A `weight` or `pos_weight` option of the binary losses as a constant Tensor whose shape
     broadcasts to the input's shape without growing it."""
-    array = _option_array(values, input, loss, option)
+    array = _option_array(values, input.dtype, loss, option)
     try:
         fits = np.broadcast_shapes(array.shape, input.shape) == input.shape
     except ValueError:
@@ -179,7 +181,7 @@ def _class_weight(weight, input: Tensor, loss: str) -> np.ndarray | None:
     """The per-class `weight` option of the class losses: None, or one weight per class (shape (C,))."""
     if weight is None:
         return None
-    array = _option_array(weight, input, loss, "weight")
+    array = _option_array(weight, input.dtype, loss, "weight")
     classes = input.shape[-1]
     if array.shape != (classes,):
         raise ValueError(f"{loss}: weight must hold one number per class, shape ({classes},), got shape {array.shape}")
@@ -277,10 +279,14 @@ def _class_losses(
     nll_n = -w[k_n] log_probs[n, k_n],  smooth_n = -sum_c w_c log_probs[n, c]   (0 where not kept),
     l_n = (1 - eps) nll_n + (eps / C) smooth_n  with eps = label_smoothing;
     "mean" divides sum_n l_n by sum_n w[k_n] over the kept rows (NaN when none is kept).
+    Without weight and smoothing, with every row kept, that is l_n = -log_probs[n, k_n] and
+    "mean" their plain average (NaN for N = 0), composed directly as those ops.
     """
     classes = _class_targets(target, log_probs, loss, loss == "cross_entropy", ignore_index)
     class_weight = _class_weight(weight, log_probs, loss)
     kept = classes != ignore_index
+    if class_weight is None and not label_smoothing and kept.all():
+        return _reduce(_negative_picked(log_probs, classes), reduction)
     picked = np.where(kept, classes, 0)
     losses = _negative_picked(log_probs, picked)
     if class_weight is None:

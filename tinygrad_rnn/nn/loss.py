@@ -17,14 +17,7 @@ from .module import Module
 def _numbers(values, loss: str, option: str) -> Tensor | None:
     """None, or a weight option as a float64 Tensor of its own (later changes to `values` change
     nothing). It is a Tensor, not a Parameter: never trained, yet read afresh by a jit program."""
-    if values is None:
-        return None
-    if isinstance(values, str):
-        raise TypeError(f"{loss}: {option} must be numbers, got the string {values!r}")
-    try:
-        return Tensor(np.array(F._target_array(values), dtype=np.float64))
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{loss}: {option} must be numeric ({error})") from None
+    return None if values is None else Tensor(F._option_array(values, np.float64, loss, option))
 
 
 def _class_weight(values, loss: str) -> Tensor | None:
