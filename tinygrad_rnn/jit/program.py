@@ -285,7 +285,7 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[i
         settings = module_settings(module)
         namespace[getter] = operator.attrgetter(*settings)
         namespace[values] = namespace[getter](module)
-        parts = [f"{getter}({label}) != {values}", f"len({label}._parameters) != {len(module._parameters)}"]
+        parts = [f"{getter}({label}) != {values}", f"tuple({label}._parameters) != {tuple(module._parameters)!r}"]
         for attribute, value in settings.items():  # 0.0 == -0.0, yet x / 0.0 is not x / -0.0
             if isinstance(value, float) and value == 0.0:
                 parts.append(f"math.copysign(1.0, {label}.{attribute}) != {math.copysign(1.0, value)}")
