@@ -1100,6 +1100,31 @@ def test_a_step_that_logs_an_output_array_into_a_dict():
             lin.weight.data = lin.weight.data * 1.5
 
 
+def test_a_step_that_appends_its_outputs_to_a_list_inside_a_list_falls_back():
+    compiled_lin, eager_lin = linear_twins()
+
+    def make(lin, history):
+        def step(x):
+            out = lin(Tensor(x))
+            history[0].append(out.data)
+            loss = (out**2).sum()
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled_history, eager_history = [[]], [[]]
+    compiled, eager = jit(make(compiled_lin, compiled_history)), make(eager_lin, eager_history)
+    with pytest.warns(JitFallbackWarning, match="keeps an array it computed in 'history'"):
+        assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
+    for _ in range(2):
+        assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
+    assert len(compiled_history[0]) == len(eager_history[0]) == 3
+    for a, b in zip(compiled_history[0], eager_history[0]):
+        assert type(a) is np.ndarray
+        assert_same(a, b)
+
+
 class Chain(nn.Module):
     """x @ p for each of its parameters in turn, in the order parameters() gives them."""
 

@@ -279,8 +279,8 @@ class Capture:
 
     def untrace_leftovers(self) -> None:
         """Give every traced array the step left where it can be seen after the run (in a global,
-        a closure cell, a dict entry, directly in a list or dict there, or in an attribute of a
-        module it ran) back as the plain array it is, noting where (`arrays_left`)."""
+        a closure cell, a dict entry, in lists and dicts there, or in an attribute of a module it
+        ran) back as the plain array it is, noting where (`arrays_left`)."""
         places = [(name, _current(source, value), source) for name, (source, value) in self.outside.items()]
         places += [
             (f"{type(m).__name__}.{k}", v, ("global", vars(m), k))
@@ -292,12 +292,8 @@ class Capture:
                 if source[0] != "bound":
                     _put(source, plain(value))
                 self.arrays_left.append(name)
-            elif isinstance(value, (list, dict)):
-                keys = range(len(value)) if isinstance(value, list) else list(value)
-                for key in keys:
-                    if isinstance(value[key], Traced):
-                        value[key] = plain(value[key])
-                        self.arrays_left.append(name)
+            elif isinstance(value, (list, dict)) and _untrace_items(value, MAX_CONTAINER_DEPTH):
+                self.arrays_left.append(name)
 
     def before_run(self) -> None:
         """Note the outside arrays' values, to tell afterwards whether the run wrote into them."""
@@ -350,6 +346,23 @@ class Capture:
 
 
 MAX_WATCHED_ELEMENTS = 10**6  # an outside array up to this size is checked for writes while tracing
+
+
+MAX_CONTAINER_DEPTH = 4  # how deep in nested lists and dicts the step's leftover arrays are looked for
+
+
+def _untrace_items(container, depth: int) -> bool:
+    """Replace the traced arrays in a list or dict (and in the lists and dicts it holds, `depth`
+    levels down) by their plain arrays; True when there was one."""
+    found = False
+    for key in range(len(container)) if isinstance(container, list) else list(container):
+        item = container[key]
+        if isinstance(item, Traced):
+            container[key] = plain(item)
+            found = True
+        elif isinstance(item, (list, dict)) and depth > 1:
+            found = _untrace_items(item, depth - 1) or found
+    return found
 
 
 def _put(source: tuple, value) -> None:

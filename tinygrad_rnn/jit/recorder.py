@@ -302,7 +302,7 @@ class Recorder:
                 "a parameter, an array in the function's closure or globals, nor made by the "
                 "step's own NumPy calls (a random draw, or an array read through a container?)"
             )
-            return value, None
+            return (plain(value) if isinstance(value, Traced) else value), None  # another trace's: run it plainly
         if isinstance(value, tuple):
             pairs = [self.convert(v) for v in value]
             return tuple(p for p, _ in pairs), tuple(f for _, f in pairs)
