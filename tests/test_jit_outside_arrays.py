@@ -1115,7 +1115,7 @@ def test_a_step_that_appends_its_outputs_to_a_list_inside_a_list_falls_back():
 
     compiled_history, eager_history = [[]], [[]]
     compiled, eager = jit(make(compiled_lin, compiled_history)), make(eager_lin, eager_history)
-    with pytest.warns(JitFallbackWarning, match="keeps an array it computed in 'history'"):
+    with pytest.warns(JitFallbackWarning, match="keeps an array in 'history'"):
         assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
     for _ in range(2):
         assert_twins(compiled_lin, eager_lin, compiled(X), eager(X))
@@ -1150,3 +1150,118 @@ def test_a_modules_parameters_put_back_in_another_order():
         del model.first
         model.first = first  # now after `second`
     assert_twins(compiled_model, eager_model, compiled(x), eager(x))
+
+
+class Offset(nn.Module):
+    """A Linear whose output is divided by `scale` and shifted by `shift`, two plain settings."""
+
+    def __init__(self, scale, shift):
+        super().__init__()
+        self.lin = nn.Linear(3, 2, rng=0)
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x):
+        return self.lin(x) / self.scale + self.shift
+
+
+@pytest.mark.parametrize(
+    "setting, first, then",
+    [
+        ("scale", np.float32(2.0), np.float32(4.0)),  # a NumPy scalar is a setting too
+        ("shift", 0, -0.0),  # equal to an int zero, yet of another type and sign
+        ("shift", 0.0, -0.0),
+        ("shift", np.float64(0.0), np.float64(-0.0)),
+    ],
+)
+def test_a_number_setting_changed_to_another_type_sign_or_value_traces_again(setting, first, then):
+    compiled_model, eager_model = Offset(2.0, 0.0), Offset(2.0, 0.0)
+    for model in (compiled_model, eager_model):
+        setattr(model, setting, first)
+        model.lin.weight.data = -0.0 * model.lin.weight.data  # outputs -0.0 + shift: the shift's sign shows
+        model.lin.bias.data = -0.0 * model.lin.bias.data
+    compiled, eager = jit(squared_step(compiled_model)), squared_step(eager_model)
+    assert_twins(compiled_model, eager_model, compiled(X), eager(X))
+    for model in (compiled_model, eager_model):
+        setattr(model, setting, then)
+    compiled_out, eager_out = compiled_model(Tensor(X)), eager_model(Tensor(X))
+    assert_same(compiled_out.data, eager_out.data)
+    assert_twins(compiled_model, eager_model, compiled(X), eager(X))
+    assert compiled.traces == 2
+
+
+ZERO_SHIFT = 0  # an outside int the step adds
+
+
+def test_an_outside_int_zero_changed_to_minus_zero_traces_again():
+    global ZERO_SHIFT
+    ZERO_SHIFT = 0
+    weight = Parameter(np.array([-0.0, -0.0]))
+
+    def step(x):
+        out = Tensor(x[:, :2]) * weight + ZERO_SHIFT
+        loss = out.sum()
+        loss.backward()
+        return loss, out
+
+    compiled = jit(step)
+    _, out = compiled(X)
+    assert not np.signbit(out.data).any()  # -0.0 + 0 is 0.0
+    ZERO_SHIFT = -0.0
+    _, out = compiled(X)
+    assert np.signbit(out.data).all() and compiled.traces == 2  # -0.0 + -0.0 is -0.0
+
+
+class BatchCounter(nn.Module):
+    """A Linear that notes the batch size it saw, in a setting its forward assigns every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2, rng=0)
+        self.seen = 0
+
+    def forward(self, x):
+        self.seen = x.shape[0]
+        return self.lin(x)
+
+
+def test_a_setting_the_forward_assigns_an_equal_value_keeps_the_program():
+    compiled_model, eager_model = BatchCounter(), BatchCounter()
+    compiled, eager = jit(squared_step(compiled_model)), squared_step(eager_model)
+    batch = np.ones((1000, 3))  # 1000 is not one of Python's cached small ints: a new int each call
+    compiled(batch)  # the first call sets seen from 0 to 1000: a setting the step changed
+    eager(batch)
+    recompiled = jit(squared_step(compiled_model))  # traced where seen is 1000 already, and stays so
+    with no_fallback():
+        for _ in range(3):
+            assert_twins(compiled_model, eager_model, recompiled(batch), eager(batch))
+    assert recompiled.traces == 1
+
+
+def test_a_setting_whose_name_is_not_an_identifier_is_checked():
+    compiled_model, eager_model = Offset(2.0, 0.0), Offset(2.0, 0.0)
+    for model in (compiled_model, eager_model):
+        setattr(model, "zero offset", 0.0)  # an odd name, reached only through getattr
+    compiled, eager = jit(squared_step(compiled_model)), squared_step(eager_model)
+    for _ in range(2):
+        assert_twins(compiled_model, eager_model, compiled(X), eager(X))
+    setattr(compiled_model, "zero offset", -0.0)
+    compiled(X)
+    assert compiled.traces == 2
+
+
+MASKS = np.array([1.0, 0.0])  # kept by the step below in a list
+
+
+def test_an_outside_array_the_step_keeps_in_a_list_is_the_same_object_afterwards():
+    lin = nn.Linear(3, 2, rng=0)
+    seen = []
+
+    def step(x):
+        seen.append(MASKS)
+        loss = (lin(Tensor(x)) * Tensor(MASKS)).sum()
+        loss.backward()
+        return loss
+
+    with pytest.warns(JitFallbackWarning, match="keeps an array in 'seen'"):
+        jit(step)(X)
+    assert seen[0] is MASKS

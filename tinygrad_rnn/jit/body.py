@@ -773,7 +773,7 @@ class Renderer:
 
         first, last = loop.steps[0] - low, loop.steps[-1] - low  # rows of the steps in the order they ran
         direction = loop.steps[1] - loop.steps[0]
-        note = "# an inf or NaN: each step's share added in turn, as the steps add theirs"
+        note = "# an inf, a NaN or a huge value: each step's share added in turn, as the steps add theirs"
         if starts:
             lines.append(f"if not {_all_finite(total)}:  {note}")
             lines.append(f"    {total} = {share(first)}")
@@ -1012,8 +1012,9 @@ def _affine(slope: int, intercept: int) -> str:
 
 
 def _all_finite(array: str) -> str:
-    """A condition that holds when the fresh (C-contiguous) `array` holds no inf or NaN: its
-    dot product with itself is finite. Squares beyond the largest float (elements above about
-    1e154) fail it too, which only sends the program down the exact, slower path; unlike a
-    ufunc's sum, the product warns of nothing."""
+    """A condition that fails whenever the fresh (C-contiguous) `array` holds an inf or a NaN:
+    its dot product with itself is then not finite. It fails too when the sum of the squares
+    overflows the dtype (float64 elements of about 1e154 / sqrt(size), float32 of 1e19 /
+    sqrt(size)), which only sends the program down the exact, slower path; unlike a ufunc's
+    sum, the product warns of nothing."""
     return f"math.isfinite(np.vdot({array}, {array}))"

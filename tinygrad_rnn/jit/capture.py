@@ -24,6 +24,7 @@ Everything is put back when the call ends, however it ends.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import random
 import sys
@@ -273,15 +274,20 @@ class Capture:
             yield
         finally:
             for source, array, view in held_traced:
-                if _current(source, None) is view:
+                if current_value(source) is view:
                     _put(source, array)
-            self.untrace_leftovers()
+            self.untrace_leftovers({id(view): array for _, array, view in held_traced})
 
-    def untrace_leftovers(self) -> None:
+    def untrace_leftovers(self, originals: dict) -> None:
         """Give every traced array the step left where it can be seen after the run (in a global,
         a closure cell, a dict entry, in lists and dicts there, or in an attribute of a module it
-        ran) back as the plain array it is, noting where (`arrays_left`)."""
-        places = [(name, _current(source, value), source) for name, (source, value) in self.outside.items()]
+        ran) back as the array it stands for: the outside array itself for a view of one
+        (`originals`, by the view's id), else the plain array it is; note where (`arrays_left`)."""
+
+        def untraced(array: Traced) -> np.ndarray:
+            return originals.get(id(array), plain(array))
+
+        places = [(name, current_value(source, value), source) for name, (source, value) in self.outside.items()]
         places += [
             (f"{type(m).__name__}.{k}", v, ("global", vars(m), k))
             for m in self.modules.values()
@@ -290,9 +296,9 @@ class Capture:
         for name, value, source in places:
             if isinstance(value, Traced):
                 if source[0] != "bound":
-                    _put(source, plain(value))
+                    _put(source, untraced(value))
                 self.arrays_left.append(name)
-            elif isinstance(value, (list, dict)) and _untrace_items(value, MAX_CONTAINER_DEPTH):
+            elif isinstance(value, (list, dict)) and _untrace_items(value, untraced, MAX_CONTAINER_DEPTH):
                 self.arrays_left.append(name)
 
     def before_run(self) -> None:
@@ -313,7 +319,7 @@ class Capture:
                 return f"the step writes into the array '{name}' from outside it, which a program would not repeat"
         returned = {id(t) for t in (result if isinstance(result, (tuple, list)) else (result,))}
         for name, (source, value) in self.outside.items():
-            now = _current(source, value)
+            now = current_value(source, value)
             for kept in _tensors_in(now):
                 if id(kept) in self.born and id(kept) not in returned:
                     return f"the step keeps a tensor it made in '{name}', which a program would not do again"
@@ -324,14 +330,14 @@ class Capture:
                         f"the step keeps a tensor it made in the attribute '{attribute}' of a {type(module).__name__}"
                     )
         if self.arrays_left:
-            return f"the step keeps an array it computed in '{self.arrays_left[0]}', which a program would not do again"
+            return f"the step keeps an array in '{self.arrays_left[0]}', which a program would not do again"
         for name, (source, value) in self.outside.items():
-            if source[0] != "bound" and _current(source, value) is not value:
+            if source[0] != "bound" and current_value(source, value) is not value:
                 return f"the step assigns '{name}', which it reads from outside, and a program would not repeat that"
         for key, module in self.modules.items():
             then, now = self.settings_before[key], module_settings(module)
             for attribute in sorted(then.keys() | now.keys()):
-                if attribute not in then or attribute not in now or then[attribute] is not now[attribute]:
+                if attribute not in then or attribute not in now or not same_setting(then[attribute], now[attribute]):
                     return (
                         f"the step sets the attribute '{attribute}' of a {type(module).__name__}, "
                         "which a program would not repeat"
@@ -351,28 +357,29 @@ MAX_WATCHED_ELEMENTS = 10**6  # an outside array up to this size is checked for 
 MAX_CONTAINER_DEPTH = 4  # how deep in nested lists and dicts the step's leftover arrays are looked for
 
 
-def _untrace_items(container, depth: int) -> bool:
+def _untrace_items(container, untraced, depth: int) -> bool:
     """Replace the traced arrays in a list or dict (and in the lists and dicts it holds, `depth`
-    levels down) by their plain arrays; True when there was one."""
+    levels down) by untraced(array); True when there was one."""
     found = False
     for key in range(len(container)) if isinstance(container, list) else list(container):
         item = container[key]
         if isinstance(item, Traced):
-            container[key] = plain(item)
+            container[key] = untraced(item)
             found = True
         elif isinstance(item, (list, dict)) and depth > 1:
-            found = _untrace_items(item, depth - 1) or found
+            found = _untrace_items(item, untraced, depth - 1) or found
     return found
 
 
 def _put(source: tuple, value) -> None:
+    """Make a closure cell, or a dict's entry, hold `value`."""
     if source[0] == "cell":
         source[1].cell_contents = value
     else:
         source[1][source[2]] = value
 
 
-def _current(source: tuple, value):
+def current_value(source: tuple, value=None):
     """What an outside value's source holds now."""
     if source[0] == "cell":
         try:
@@ -406,8 +413,18 @@ def module_settings(module: Module) -> dict:
     return {
         name: value
         for name, value in vars(module).items()
-        if not name.startswith("_") and (value is None or isinstance(value, (bool, int, float, str)))
+        if not name.startswith("_") and (value is None or isinstance(value, (numbers.Number, str)))
     }
+
+
+def same_setting(a, b) -> bool:
+    """True when a program that assumed `a` may take `b`: the same object, or the same type and
+    value, zeros of the same sign."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or not a == b:
+        return False
+    return not isinstance(a, numbers.Real) or a != 0 or math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
 def argument_names(fn, count: int) -> list[str]:

@@ -14,6 +14,7 @@ import itertools
 import keyword
 import linecache
 import math
+import numbers
 import operator
 import re
 import tokenize
@@ -24,7 +25,7 @@ from ..nn.module import Module
 from ..tensors import Tensor
 from . import rolling
 from .body import Renderer
-from .capture import Capture, module_settings, raw_data, watched_outside
+from .capture import Capture, current_value, module_settings, raw_data, watched_outside
 from .ir import Ref, Stmt, Var
 from .render import NAMED_DTYPES, literal
 from .simplify import memory_families, simplify
@@ -156,8 +157,8 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             continue
         name = names(var.hint)
         var_names[var] = name
-        prologue.append(f"{name} = {_outside_read(var.source, name, namespace, names)}")
-        traced_type = type(var.source[1].cell_contents if kind == "cell" else var.source[1][var.source[2]])
+        prologue.append(f"{name} = {_outside_read(var.source, name + '_from', namespace, names)}")
+        traced_type = type(current_value(var.source))
         array_type = "np.ndarray" if traced_type is np.ndarray else names(name + "_type")  # or a np.memmap
         namespace.setdefault(array_type, traced_type)
         checks.append(
@@ -165,7 +166,7 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
             f"or {name}.dtype != {literal(var.dtype)}"
         )
     for source, var in capture.array_aliases:  # another place that held the same array: it still does
-        checks.append(f"{_outside_read(source, var_names[var], namespace, names)} is not {var_names[var]}")
+        checks.append(f"{_outside_read(source, var_names[var] + '_from', namespace, names)} is not {var_names[var]}")
     held = {id(value): key for key, value in namespace.items() if isinstance(value, Tensor)}
     checks += _module_checks(capture, namespace, names, held)
     checks += _outside_checks(capture, namespace, names)
@@ -201,10 +202,25 @@ def build(capture: Capture, result, loop: bool = True) -> Program:
     return Program(source, namespace["step"], len(lines), list(capture.modules.values()))
 
 
-def _outside_read(source: tuple, name: str, namespace: dict, names: Namer) -> str:
+def _zero_checks(read: str, value, namespace: dict, names: Namer) -> list[str]:
+    """For a number the program assumes to be zero: the checks that it still has its type and
+    its sign, which == does not see (0 == 0.0 == -0.0, yet x + 0 keeps an integer array's
+    dtype and x / 0.0 is not x / -0.0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != 0:
+        return []
+    kind = type(value)
+    kind_name = kind.__name__ if kind in (int, float) else names(f"_{kind.__name__}_type")
+    namespace.setdefault(kind_name, kind)
+    checks = [f"type({read}) is not {kind_name}"]
+    if kind is not int:
+        checks.append(f"math.copysign(1.0, {read}) != {math.copysign(1.0, value)}")
+    return checks
+
+
+def _outside_read(source: tuple, holder_name: str, namespace: dict, names: Namer) -> str:
     """The expression that reads what a closure cell, or a dict (a module's globals, an object's
     attributes, a config), holds now: None for a removed entry."""
-    holder = names(name + "_from")
+    holder = names(holder_name)
     namespace[holder] = source[1]
     return f"{holder}.cell_contents" if source[0] == "cell" else f"{holder}.get({source[2]!r})"
 
@@ -286,9 +302,9 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[i
         namespace[getter] = operator.attrgetter(*settings)
         namespace[values] = namespace[getter](module)
         parts = [f"{getter}({label}) != {values}", f"tuple({label}._parameters) != {tuple(module._parameters)!r}"]
-        for attribute, value in settings.items():  # 0.0 == -0.0, yet x / 0.0 is not x / -0.0
-            if isinstance(value, float) and value == 0.0:
-                parts.append(f"math.copysign(1.0, {label}.{attribute}) != {math.copysign(1.0, value)}")
+        for attribute, value in settings.items():
+            setting_read = f"{label}.{attribute}" if attribute.isidentifier() else f"getattr({label}, {attribute!r})"
+            parts += _zero_checks(setting_read, value, namespace, names)
         for name, param in module._parameters.items():  # held by the program, so that their ids stay theirs
             if id(param) not in held:  # a parameter the step did not read (or None)
                 held[id(param)] = names(f"{label}_{name}")
@@ -309,21 +325,17 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[i
 def _outside_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
     checks = []
     for name, source, kind, value in watched_outside(capture.outside):
-        holder = names(f"outside_{name}")
-        if source[0] == "cell":
-            namespace[holder] = source[1]
-            read = f"{holder}.cell_contents"
-        else:
-            namespace[holder] = source[1]
-            read = f"{holder}.get({source[2]!r})"
+        read = _outside_read(source, f"outside_{name}", namespace, names)
         if kind == "number" and isinstance(value, float):  # NaN is not equal to itself, nor -0.0 unlike 0.0
-            namespace[holder + "_value"] = value
-            checks.append(f"{read} is not {holder}_value")
+            held_value = names(f"outside_{name}_value")
+            namespace[held_value] = value
+            checks.append(f"{read} is not {held_value}")
         elif kind == "number":
-            checks.append(f"{read} != {literal(value)}")
+            checks.append(" or ".join([f"{read} != {literal(value)}", *_zero_checks(read, value, namespace, names)]))
         elif kind == "object":
-            namespace[holder + "_value"] = value
-            checks.append(f"{read} is not {holder}_value")
+            held_value = names(f"outside_{name}_value")
+            namespace[held_value] = value
+            checks.append(f"{read} is not {held_value}")
     return checks
 
 

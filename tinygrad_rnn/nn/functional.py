@@ -151,8 +151,8 @@ def _negative_picked(log_probs: Tensor, classes: np.ndarray) -> Tensor:
 
 
 def _option_array(values, dtype, loss: str, option: str) -> np.ndarray:
-    """A `weight` or `pos_weight` option as an array of `dtype` (no gradient flows to it); the
-    values' own array when it has that dtype already, so a loss Module copies it to keep it."""
+    """A `weight` or `pos_weight` option as an array of `dtype` (no gradient flows to it): the
+    values' own array when it has that dtype already, not a copy."""
     if isinstance(values, str):
         hint = " (pass reduction= by keyword)" if values in REDUCTIONS else ""
         raise TypeError(f"{loss}: {option} must be numbers, got the string {values!r}{hint}")
