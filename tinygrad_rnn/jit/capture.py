@@ -352,8 +352,6 @@ class Capture:
 
 
 MAX_WATCHED_ELEMENTS = 10**6  # an outside array up to this size is checked for writes while tracing
-
-
 MAX_CONTAINER_DEPTH = 4  # how deep in nested lists and dicts the step's leftover arrays are looked for
 
 

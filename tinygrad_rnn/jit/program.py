@@ -325,17 +325,15 @@ def _module_checks(capture: Capture, namespace: dict, names: Namer, held: dict[i
 def _outside_checks(capture: Capture, namespace: dict, names: Namer) -> list[str]:
     checks = []
     for name, source, kind, value in watched_outside(capture.outside):
+        if kind == "array":
+            continue  # an input of the program, read on every call
         read = _outside_read(source, f"outside_{name}", namespace, names)
-        if kind == "number" and isinstance(value, float):  # NaN is not equal to itself, nor -0.0 unlike 0.0
-            held_value = names(f"outside_{name}_value")
-            namespace[held_value] = value
-            checks.append(f"{read} is not {held_value}")
-        elif kind == "number":
+        if kind == "number" and not isinstance(value, float):
             checks.append(" or ".join([f"{read} != {literal(value)}", *_zero_checks(read, value, namespace, names)]))
-        elif kind == "object":
-            held_value = names(f"outside_{name}_value")
-            namespace[held_value] = value
-            checks.append(f"{read} is not {held_value}")
+            continue
+        held_value = names(f"outside_{name}_value")  # an object, or a float: NaN is not equal to itself
+        namespace[held_value] = value
+        checks.append(f"{read} is not {held_value}")
     return checks
 
 

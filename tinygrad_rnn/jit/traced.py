@@ -140,27 +140,24 @@ def _method(self, name, args, kwargs, kind="method"):
 
 def _escape(self, how, args=()):
     rec = _recorder.active()
-    value = plain(self)
-    if how == "item":
-        result = value.item(*args)
-    elif how == "tolist":
-        result = value.tolist()
-    elif how == "tobytes":
-        result = value.tobytes(*args)
-    elif how == "flat":
-        result = value.flat
-    else:
-        conversions: dict[str, Callable] = {
-            "bool": bool,
-            "float": float,
-            "int": int,
-            "index": operator.index,
-            "complex": complex,
-        }
-        result = conversions[how](value)
+    result = _LEAVING[how](plain(self), *args)
     if rec is not None:
         rec.escape(self, how, result)
     return result
+
+
+# How a value leaves the array world, by the name the recorder is told (`escape`)
+_LEAVING: dict[str, Callable] = {
+    "bool": bool,
+    "float": float,
+    "int": int,
+    "index": operator.index,
+    "complex": complex,
+    "item": np.ndarray.item,
+    "tolist": np.ndarray.tolist,
+    "tobytes": np.ndarray.tobytes,
+    "flat": operator.attrgetter("flat"),
+}
 
 
 _METHODS = (
