@@ -45,7 +45,6 @@ class Adagrad(Optimizer):
         if not state:
             state.update(step=0, sum=np.full_like(param.data, group["initial_accumulator_value"]))
         state["step"] += 1
-        grad = self.gradient_to_descend(grad, group)
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         step_size = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])

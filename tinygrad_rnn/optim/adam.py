@@ -55,7 +55,6 @@ class Adam(Optimizer):
         state["step"] += 1
         t, lr, weight_decay = state["step"], group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        grad = self.gradient_to_descend(grad, group)
         if weight_decay and self.decoupled_weight_decay:
             param.data *= 1.0 - lr * weight_decay
         elif weight_decay:

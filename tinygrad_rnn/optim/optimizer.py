@@ -129,20 +129,16 @@ class Optimizer:
                 for param in group["params"]:
                     if param.grad is None:
                         continue
-                    self.update(param, param.grad, self.state.setdefault(param, {}), group)
+                    descend = -param.grad if group.get("maximize") else param.grad  # descending -f ascends f
+                    self.update(param, descend, self.state.setdefault(param, {}), group)
                     param._version += 1  # the write into param.data, so a graph that saved it can tell
         return loss
 
     def update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        """Change param.data in place from its gradient, its state and its group's options."""
+        """Change param.data in place from the gradient it descends (-grad when the group sets
+        maximize=True: as in torch, before weight decay is added, so weight decay still pulls
+        the parameters toward zero when maximizing), its state and its group's options."""
         raise NotImplementedError(f"{type(self).__name__} does not define update()")
-
-    @staticmethod
-    def gradient_to_descend(grad: np.ndarray, group: dict) -> np.ndarray:
-        """The gradient an update descends: grad, or -grad when the group sets maximize=True
-        (descending -f ascends f). As in torch, it is taken before weight decay is added, so
-        weight decay still pulls the parameters toward zero when maximizing."""
-        return -grad if group["maximize"] else grad
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict:

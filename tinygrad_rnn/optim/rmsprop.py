@@ -53,7 +53,6 @@ class RMSprop(Optimizer):
                 state["grad_avg"] = np.zeros_like(param.data)
         state["step"] += 1
         alpha = group["alpha"]
-        grad = self.gradient_to_descend(grad, group)
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         square_avg = state["square_avg"]

@@ -44,9 +44,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
 
     def update(self, param, grad, state, group) -> None:
-        direction = self.gradient_to_descend(grad, group)
-        if group["weight_decay"]:
-            direction = direction + group["weight_decay"] * param.data
+        direction = grad + group["weight_decay"] * param.data if group["weight_decay"] else grad
         momentum = group["momentum"]
         if momentum:
             buffer = state.get("momentum_buffer")
