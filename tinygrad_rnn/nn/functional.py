@@ -292,8 +292,9 @@ def _class_losses(
     if class_weight is None:
         row_weights = kept.astype(log_probs.dtype)
     else:
-        row_weights = np.where(kept, class_weight[picked], 0)
-        losses = losses * class_weight[picked]
+        picked_weights = class_weight[picked]
+        row_weights = np.where(kept, picked_weights, 0)
+        losses = losses * picked_weights
     losses = losses.where(kept, 0.0)
     if label_smoothing:
         weighted = log_probs if class_weight is None else log_probs * class_weight
