@@ -48,9 +48,11 @@ class _ColumnScaler:
         self.scale_: np.ndarray | None = None
         self.exponent_: np.ndarray | None = None
 
-    def _statistics(self, table: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(offset, spread) of `table`'s columns in units of 2^exponent; sets STATISTICS in the
-        data's own units."""
+    def _statistics(
+        self, table: np.ndarray, exponent: np.ndarray, low: np.ndarray, high: np.ndarray, magnitude: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(offset, spread) of `table`'s columns in units of 2^exponent, given each column's
+        minimum, maximum and largest |x|; sets STATISTICS in the data's own units."""
         raise NotImplementedError
 
     @property
@@ -69,12 +71,13 @@ class _ColumnScaler:
             raise ValueError(f"{type(self).__name__}.fit needs at least one row, got none")
         if not np.all(np.isfinite(table)):
             raise ValueError(f"{type(self).__name__}.fit got NaN or infinite values")
-        magnitude = np.max(np.abs(table), axis=0)
+        low, high = table.min(axis=0), table.max(axis=0)
+        magnitude = np.maximum(-low, high)  # the largest |x| of each column
         normalising = np.frexp(magnitude)[1]  # magnitude * 2^-normalising lies in [0.5, 1)
-        offset, spread = self._statistics(table, normalising)
+        offset, spread = self._statistics(table, normalising, low, high, magnitude)
         self.exponent_ = np.where(magnitude < LARGE, 0, normalising)
         shift = normalising - self.exponent_
-        constant = table.min(axis=0) == table.max(axis=0)
+        constant = low == high
         self.offset_ = np.where(constant, np.ldexp(table[0], -self.exponent_), np.ldexp(offset, shift))
         self.scale_ = np.where(constant, 1.0, np.ldexp(spread, shift))
         return self
@@ -136,10 +139,9 @@ class MinMaxScaler(_ColumnScaler):
 
     STATISTICS = ("min_", "max_")
 
-    def _statistics(self, table, exponent):
-        self.min_ = table.min(axis=0)
-        self.max_ = table.max(axis=0)
-        low, high = np.ldexp(self.min_, -exponent), np.ldexp(self.max_, -exponent)
+    def _statistics(self, table, exponent, low, high, magnitude):
+        self.min_, self.max_ = low, high
+        low, high = np.ldexp(low, -exponent), np.ldexp(high, -exponent)
         return low, high - low
 
 
@@ -151,12 +153,12 @@ class StandardScaler(_ColumnScaler):
 
     STATISTICS = ("mean_", "std_")
 
-    def _statistics(self, table, exponent):
+    def _statistics(self, table, exponent, low, high, magnitude):
         normalised = np.ldexp(table, -exponent)
         mean, std = normalised.mean(axis=0), normalised.std(axis=0)
         # a mean lies within the column's range and a spread within its magnitude, also when rounded
-        self.mean_ = np.clip(np.ldexp(mean, exponent), table.min(axis=0), table.max(axis=0))
-        self.std_ = np.minimum(np.ldexp(std, exponent), np.max(np.abs(table), axis=0))
+        self.mean_ = np.clip(np.ldexp(mean, exponent), low, high)
+        self.std_ = np.minimum(np.ldexp(std, exponent), magnitude)
         return mean, std
 
 
