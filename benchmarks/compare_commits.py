@@ -1,25 +1,25 @@
-"""Is the eager step of one revision slower than another's? Time both, in alternating processes.
+"""Is the eager step of one revision slower than another's? Time both in paired samples.
 
 Each revision is exported with `git archive` into a temporary folder (WORKTREE stands for the
-files as they are now, committed or not). A round starts one child process per revision, the
-order alternating from round to round; the child imports tinygrad_rnn from its revision's
-folder and times the eager training step of benchmarks/bench_bptt.py (its TinygradRNN
-contender, taken from this checkout, so both revisions run the same step code) on every
-config. The table gives, per config, the median over rounds of each revision's time per step
-and their ratio, and the ratio of each revision's fastest process (other work on the machine
-only ever adds time, so the fastest is the least disturbed). Children run with one BLAS thread
-and bench_bptt's malloc settings. `--clock cpu` times the process's CPU time instead of wall
-time: steadier on a machine other work keeps busy, since time spent waiting for a core is not
-counted.
+files as they are now, committed or not). A round starts one child process per revision; the
+child imports tinygrad_rnn from its revision's folder and builds the eager training step of
+benchmarks/bench_bptt.py (its TinygradRNN contender, taken from this checkout, so both
+revisions run the same step code) for every config. Within a round the two children then take
+turns: one sample of a config in one child, the same config in the other, the order swapping
+from pair to pair, so the two samples of a pair see the machine in nearly the same state. The
+table gives, per config, the median over all samples of each revision's time per step, the
+median and quartiles of the pairs' ratios, and the ratio of each revision's fastest sample
+(other work on the machine only ever adds time, so the fastest is the least disturbed).
+Children run with one BLAS thread and bench_bptt's malloc settings. `--clock cpu` times CPU
+time instead of wall time: steadier on a machine other work keeps busy.
 
     python benchmarks/compare_commits.py f476b92 WORKTREE
-    python benchmarks/compare_commits.py main HEAD --configs tiny,long --rounds 21
+    python benchmarks/compare_commits.py main HEAD --configs tiny,long --rounds 9
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -59,8 +59,8 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def child(configs: list[str], seconds: float, warmup: int, clock_name: str) -> None:
-    """Print {config: seconds per step} as JSON for the tinygrad_rnn on sys.path first: the
-    median of 5 samples of about seconds / 5 each."""
+    """Serve samples of the tinygrad_rnn on sys.path first: print its file, then, for each config
+    name read from stdin, the seconds per step of one sample of about `seconds`."""
     sys.path.append(str(ROOT))  # after the revision's folder, which PYTHONPATH puts first
     import tinygrad_rnn
     from benchmarks.bench_bptt import CONFIGS, TinygradRNN, make_problem
@@ -73,27 +73,46 @@ def child(configs: list[str], seconds: float, warmup: int, clock_name: str) -> N
             step()
         return (clock() - start) / count
 
-    times = {}
+    steps, counts = {}, {}
     for name in configs:
-        contender = TinygradRNN(make_problem(CONFIGS[name]))
+        step = TinygradRNN(make_problem(CONFIGS[name])).step
         for _ in range(warmup):
-            contender.step()
-        count = max(1, round(seconds / 5 / max(per_step(contender.step, 1), 1e-6)))
-        times[name] = statistics.median(per_step(contender.step, count) for _ in range(5))
-    print(json.dumps({"module": tinygrad_rnn.__file__, "times": times}))
+            step()
+        steps[name], counts[name] = step, max(1, round(seconds / max(per_step(step, 1), 1e-6)))
+    print(tinygrad_rnn.__file__, flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        print(per_step(steps[name], counts[name]), flush=True)
 
 
-def run_child(source: Path, configs: list[str], seconds: float, warmup: int, clock: str) -> dict:
-    env = dict(os.environ, **ONE_THREAD, **STEADY_MALLOC, PYTHONPATH=str(source))
-    command = [sys.executable, __file__, CHILD_FLAG, ",".join(configs), str(seconds), str(warmup), clock]
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"timing {source} failed:\n{result.stderr}")
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
-    expected = source / "tinygrad_rnn" / "__init__.py"
-    if Path(answer["module"]).resolve() != expected.resolve():
-        raise RuntimeError(f"the child imported {answer['module']}, not {expected}")
-    return answer["times"]
+class Child:
+    """One child process timing the eager step of the revision exported to `source`."""
+
+    def __init__(self, source: Path, configs: list[str], seconds: float, warmup: int, clock: str):
+        env = dict(os.environ, **ONE_THREAD, **STEADY_MALLOC, PYTHONPATH=str(source))
+        command = [sys.executable, __file__, CHILD_FLAG, ",".join(configs), str(seconds), str(warmup), clock]
+        self.source = source
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        module = self._answer()
+        expected = source / "tinygrad_rnn" / "__init__.py"
+        if Path(module).resolve() != expected.resolve():
+            raise RuntimeError(f"the child imported {module}, not {expected}")
+
+    def _answer(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"timing {self.source} failed (exit code {self.process.wait()}); its error is above")
+        return line.strip()
+
+    def sample(self, config: str) -> float:
+        """Seconds per step of one sample of `config`."""
+        self.process.stdin.write(config + "\n")
+        self.process.stdin.flush()
+        return float(self._answer())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def main(argv=None) -> None:
@@ -101,8 +120,9 @@ def main(argv=None) -> None:
     parser.add_argument("base", help="the revision compared against (a commit, branch or WORKTREE)")
     parser.add_argument("new", help="the revision timed over it (a commit, branch or WORKTREE)")
     parser.add_argument("--configs", default=",".join(ALL_CONFIGS), help="comma-separated bench_bptt configs")
-    parser.add_argument("--rounds", type=int, default=15, help="child processes per revision (default 15)")
-    parser.add_argument("--seconds", type=float, default=0.5, help="timed seconds per config and child")
+    parser.add_argument("--rounds", type=int, default=5, help="pairs of child processes (default 5)")
+    parser.add_argument("--pairs", type=int, default=10, help="paired samples per config and round (default 10)")
+    parser.add_argument("--seconds", type=float, default=0.1, help="timed seconds per sample")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per config and child")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or CPU time")
     args = parser.parse_args(argv)
@@ -110,6 +130,8 @@ def main(argv=None) -> None:
     unknown = [name for name in configs if name not in ALL_CONFIGS]
     if unknown:
         parser.error(f"--configs: unknown config {unknown[0]!r}; choose from {', '.join(ALL_CONFIGS)}")
+    if args.rounds < 1 or args.pairs < 1 or args.rounds * args.pairs < 2:
+        parser.error("--rounds and --pairs: at least 1 each, and at least 2 pairs in all")
     revisions = (args.base, args.new)
     samples = {revision: {name: [] for name in configs} for revision in revisions}
     started = time.perf_counter()
@@ -117,22 +139,27 @@ def main(argv=None) -> None:
         sources = {revision: export(revision, Path(folder)) for revision in revisions}
         for round_index in range(args.rounds):
             order = revisions if round_index % 2 == 0 else revisions[::-1]
-            for revision in order:
-                for name, value in run_child(sources[revision], configs, args.seconds, args.warmup, args.clock).items():
-                    samples[revision][name].append(value)
+            children = {r: Child(sources[r], configs, args.seconds, args.warmup, args.clock) for r in order}
+            try:
+                for name in configs:
+                    for pair in range(args.pairs):
+                        for revision in order if pair % 2 == 0 else order[::-1]:
+                            samples[revision][name].append(children[revision].sample(name))
+            finally:
+                for child_process in children.values():
+                    child_process.close()
     print(
-        f"eager step ({args.clock} time), median of {args.rounds} alternating processes per revision "
-        f"({time.perf_counter() - started:.0f} s in all)"
+        f"eager step ({args.clock} time): {args.rounds} rounds of two processes, {args.pairs} paired samples "
+        f"per config and round ({time.perf_counter() - started:.0f} s in all)"
     )
-    print(f"| config | {args.base} | {args.new} | ratio | ratio range | ratio of the fastest |")
+    print(f"| config | {args.base} | {args.new} | ratio (median of pairs) | ratio quartiles | ratio of the fastest |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in configs:
         base, new = samples[args.base][name], samples[args.new][name]
-        ratios = sorted(n / b for n, b in zip(new, base))
-        base_median, new_median = statistics.median(base), statistics.median(new)
+        low, middle, high = statistics.quantiles([n / b for n, b in zip(new, base)], n=4)
         print(
-            f"| {name} | {base_median * 1e3:.3f} ms | {new_median * 1e3:.3f} ms | "
-            f"{new_median / base_median:.3f} | {ratios[0]:.2f}-{ratios[-1]:.2f} | {min(new) / min(base):.3f} |"
+            f"| {name} | {statistics.median(base) * 1e3:.3f} ms | {statistics.median(new) * 1e3:.3f} ms | "
+            f"{middle:.3f} | {low:.2f}-{high:.2f} | {min(new) / min(base):.3f} |"
         )
 
 
