@@ -202,9 +202,9 @@ class RecurrentLayers(Module):
     def _initial_states(self, given, batch_shape: tuple) -> list[tuple[Tensor, ...] | None]:
         """For each layer, its initial state tuple: slices of the given (num_layers, ..., H)
         tensors, one per name in `state_names`, or None (all zeros) when `given` is None."""
-        if given is None:
-            return [None] * self.num_layers
         dtype = self.weight_ih_l0.dtype
+        if given is None:
+            return [tuple(Tensor(np.zeros(batch_shape + (self.hidden_size,), dtype=dtype)) for _ in self.state_names) for _ in range(self.num_layers)]
         expected = (self.num_layers,) + batch_shape + (self.hidden_size,)
         checked = []
         for name, value in zip(self.state_names, given):
