@@ -101,3 +101,21 @@ def test_the_split_prints_its_table_and_puts_every_function_back(capsys):
     calls = re.search(r"inside the ops and gradient sums \(([\d,]+) outermost calls\)", table)
     assert calls and int(calls.group(1).replace(",", "")) > 0, table
     assert "the whole step" in table and "hand-written step" in table
+
+
+def test_compare_commits_pairs_samples_of_two_processes(capsys):
+    from benchmarks.compare_commits import main
+
+    main(["WORKTREE", "WORKTREE", "--configs", "tiny", "--rounds", "1", "--pairs", "2", "--seconds", "0.01"])
+    lines = capsys.readouterr().out.splitlines()
+    assert "1 rounds of two processes, 2 paired samples" in lines[0]
+    row = next(line for line in lines if line.startswith("| tiny |")).strip("|").split("|")
+    base, new, ratio = (float(cell.split()[0]) for cell in row[1:4])
+    assert base > 0 and new > 0 and ratio > 0
+
+
+def test_compare_commits_refuses_fewer_than_two_pairs():
+    from benchmarks.compare_commits import main
+
+    with pytest.raises(SystemExit):
+        main(["WORKTREE", "WORKTREE", "--rounds", "1", "--pairs", "1"])
