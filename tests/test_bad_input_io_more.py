@@ -12,7 +12,7 @@ from tinygrad_rnn import checkpoint, cli, nn
 from tinygrad_rnn.cli import main
 from tinygrad_rnn.models import SequenceModel
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.optim import SGD, Adagrad, Adam, RMSprop, clip_grad_norm_, clip_grad_value_
+from tinygrad_rnn.optim import SGD, Adagrad, Adam, RMSprop, clip_grad_norm_, clip_grad_value_, lr_scheduler
 from tinygrad_rnn.tensors import Tensor
 from tinygrad_rnn.train import Trainer
 
@@ -140,6 +140,23 @@ def test_a_unicode_path_round_trips(folder):
     np.testing.assert_array_equal(other.weight.data, model.weight.data)
 
 
+@pytest.mark.parametrize("read", [checkpoint.read_metadata, checkpoint.load_state_dict])
+def test_reading_a_folder_as_a_checkpoint_says_it_is_a_folder(folder, read):
+    (folder / "model.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="model.npz is a folder, not a file"):
+        read("model.npz")
+
+
+def test_loading_a_folder_into_a_model_says_so_and_changes_nothing(folder):
+    (folder / "model.npz").mkdir()
+    model = nn.Linear(2, 3)
+    before = model.state_dict()
+    with pytest.raises(IsADirectoryError, match="model.npz is a folder"):
+        checkpoint.load("model.npz", model)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
 # ------------------------------------------------------------------------------- optimizer state
 
 
@@ -256,6 +273,57 @@ def test_clipping_to_nan_is_refused_and_leaves_the_gradients():
     with pytest.raises(ValueError, match="clip_value must be >= 0, got nan"):
         clip_grad_value_([param], float("nan"))
     np.testing.assert_array_equal(param.grad, [3.0, -4.0, 0.5])
+
+
+# ------------------------------------------------------------------------------- schedule state
+
+
+def _two_group_sgd():
+    weight, bias = nn.Linear(2, 3).parameters()
+    return SGD([{"params": [weight]}, {"params": [bias], "lr": 0.5}], lr=0.1)
+
+
+@pytest.mark.parametrize(
+    "make_other, match",
+    [
+        (lambda o: lr_scheduler.ExponentialLR(o, 0.9), r"\(missing keys: step_size\)"),
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, 10), "missing keys: step_size, gamma; unexpected keys: T_max"),
+    ],
+)
+def test_a_schedule_refuses_another_kinds_state_and_changes_nothing(make_other, match):
+    optimizer = _two_group_sgd()
+    schedule = lr_scheduler.StepLR(optimizer, 3, gamma=0.5)
+    for _ in range(4):
+        schedule.step()
+    before = schedule.state_dict()
+    other_state = make_other(_two_group_sgd()).state_dict()
+    with pytest.raises(ValueError, match=match):
+        schedule.load_state_dict(other_state)
+    assert schedule.state_dict() == before
+
+
+def test_a_schedule_state_holding_an_optimizer_is_refused_and_the_optimizer_kept():
+    optimizer = _two_group_sgd()
+    schedule = lr_scheduler.StepLR(optimizer, 3)
+    with pytest.raises(ValueError, match="unexpected keys: optimizer"):
+        schedule.load_state_dict({**schedule.state_dict(), "optimizer": _two_group_sgd()})
+    assert schedule.optimizer is optimizer
+
+
+@pytest.mark.parametrize("make", [lambda o: lr_scheduler.StepLR(o, 2), lambda o: lr_scheduler.ReduceLROnPlateau(o)])
+def test_a_schedule_state_for_another_number_of_groups_is_refused(make):
+    one_group = SGD(nn.Linear(2, 3).parameters(), lr=0.1)
+    schedule = make(_two_group_sgd())
+    before = schedule.state_dict()
+    with pytest.raises(ValueError, match="one value for each of the 2 parameter groups"):
+        schedule.load_state_dict(make(one_group).state_dict())
+    assert schedule.state_dict() == before
+
+
+def test_a_schedule_state_that_is_not_a_dict_is_named():
+    schedule = lr_scheduler.StepLR(_two_group_sgd(), 2)
+    with pytest.raises(TypeError, match=r"StepLR.load_state_dict: expects a dict \(a state_dict\(\)\), got list"):
+        schedule.load_state_dict([1])
 
 
 # ------------------------------------------------------------------------------- the Trainer
