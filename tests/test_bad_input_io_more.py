@@ -10,6 +10,8 @@ import pytest
 
 from tinygrad_rnn import checkpoint, cli, nn
 from tinygrad_rnn.cli import main
+from tinygrad_rnn.data.datasets import DailySeries, temperature_task, weather_task
+from tinygrad_rnn.errors import DataError
 from tinygrad_rnn.models import SequenceModel
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.optim import SGD, Adagrad, Adam, RMSprop, clip_grad_norm_, clip_grad_value_, lr_scheduler
@@ -113,6 +115,30 @@ def test_train_saving_to_a_path_ending_in_a_separator_is_refused(folder, capsys,
     (folder / "model.npz").write_bytes(b"a file, not a folder")
     err = _refused(["train", "sine", "--epochs", "1", "--quiet", "--save", path], capsys, folder)
     assert f"--save {path}: ends with a path separator" in err
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_series_with_a_non_finite_value_in_its_test_rows_is_refused_naming_the_row(bad):
+    series = np.r_[np.sin(np.arange(100) / 5), bad]  # the last row: the test split, not seen by the scaler
+    with pytest.raises(DataError, match=f"series holds {bad} at row 100"):
+        temperature_task(look_back=2, series=series)
+
+
+@pytest.mark.parametrize("field", ["features", "target"])
+def test_daily_data_with_a_non_finite_value_is_refused_naming_the_field_and_row(field):
+    days = 120
+    features = np.c_[np.sin(np.arange(days) / 5), np.cos(np.arange(days) / 3)]
+    target = np.sin(np.arange(days) / 7)
+    (features if field == "features" else target)[110] = np.nan
+    data = DailySeries(
+        dates=np.datetime64("2020-01-01") + np.arange(days),
+        features=features,
+        feature_names=("a", "b"),
+        target=target,
+        target_name="c",
+    )
+    with pytest.raises(DataError, match=f"data.{field} holds .*nan.* at row 110"):
+        weather_task(window=3, data=data)
 
 
 # ------------------------------------------------------------------------------- checkpoints
