@@ -180,6 +180,8 @@ def _read_arrays(path, expected: dict | None, model: str, max_bytes: int) -> Ord
 @contextlib.contextmanager
 def _opened(path):
     """(archive, metadata member or None, array members by name) of the zip file at `path`."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"checkpoint: {os.fspath(path)} is a folder, not a file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint: no file at {os.fspath(path)}")
     with open(path, "rb") as file:

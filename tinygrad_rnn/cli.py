@@ -40,6 +40,7 @@ CSV_OPTIONS = ("csv", "date_column", "feature_columns", "target_column", "fill_m
 GRAPH_FORMATS = ("svg", "png", "pdf")  # pdf only with a renderer that writes it (Graphviz's own dot)
 MAX_GRAPH_STEPS = 10_000
 DEFAULT_COUNT = 10
+DEMO_FILES = ("loss.png", "rnn_graph.svg")  # what demo writes into --out
 LIBRARY_ERRORS = (TinygradRNNError, checkpoint.CheckpointError)
 
 
@@ -223,6 +224,9 @@ def _check_train(args) -> None:
         _output_file("--plot", args.plot, _plot_formats())
     if args.save is not None and args.plot is not None and _same_file(args.save, args.plot):
         raise UsageError(f"--plot {args.plot}: the same file as --save {args.save}")
+    for option, path in (("--save", args.save), ("--plot", args.plot)):
+        if path is not None and args.csv is not None and _same_file(path, args.csv):
+            raise UsageError(f"{option} {path}: the same file as --csv {args.csv}, which it would overwrite")
     if args.plot is not None:
         _plot_format_writable("--plot", args.plot)
 
@@ -255,7 +259,11 @@ def _check_graph(args) -> None:
 
 
 def _check_demo(args) -> None:
+    """--out must be a folder that is or can be made; the files demo writes into it must be writable."""
     _output_folder("--out", args.out)
+    if Path(args.out).is_dir():
+        for name in DEMO_FILES:
+            _output_file("--out", os.path.join(args.out, name))
 
 
 # ------------------------------------------------------------------------------- writing at the end
@@ -327,7 +335,7 @@ def demo(args) -> int:
     created = [folder for folder in (out.absolute(), *out.absolute().parents) if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
     vocab = sentiment.vocabulary()
-    loss_plot, graph = out / "loss.png", out / "rnn_graph.svg"
+    loss_plot, graph = (out / name for name in DEMO_FILES)
     try:
         _write_outputs(
             {

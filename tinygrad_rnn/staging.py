@@ -28,7 +28,12 @@ def writable_target(path, where: str) -> tuple[str, int | None]:
     checked that it can be written: its folder exists and the user may write in it (os.access),
     and it is not a symlink loop, a folder, any other file that is not a regular one (a device,
     a pipe), nor a file the user may not write. Else an OSError of the matching kind whose
-    message is `where` (who writes, and the path), a colon and the problem."""
+    message is `where` (who writes, and the path), a colon and the problem. A path that is
+    empty or ends with a separator names no file (as `open` refuses it)."""
+    if not os.fspath(path):
+        raise FileNotFoundError(f"{where}: the path is empty")
+    if not os.path.basename(os.fspath(path)):
+        raise IsADirectoryError(f"{where}: ends with a path separator, so it names a folder, not a file")
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):

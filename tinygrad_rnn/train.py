@@ -109,6 +109,11 @@ def check_finite_loss(value: float, epoch: int, batch: int, last_finite: float |
     )
 
 
+def _is_integer(value) -> bool:
+    """Whether `value` is a Python or NumPy integer (a bool is not one)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _as_target(target):
     return target if isinstance(target, Tensor) else np.asarray(target)
 
@@ -150,8 +155,8 @@ class Trainer:
         progress: bool | None = None,
         jit: bool = True,
     ):
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"Trainer: batch_size must be at least 1, got {batch_size}")
+        if batch_size is not None and not (_is_integer(batch_size) and batch_size >= 1):
+            raise ValueError(f"Trainer: batch_size must be an integer >= 1 (or None), got {batch_size!r}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.batch_size, self.clip_value, self.clip_norm = batch_size, clip_value, clip_norm
         self.shuffle = shuffle
@@ -220,6 +225,8 @@ class Trainer:
         self, inputs, targets, *, epochs: int, validation=None, early_stopping: EarlyStopping | None = None
     ) -> History:
         """Train for up to `epochs`; `validation` is an (inputs, targets) pair."""
+        if not (_is_integer(epochs) and epochs >= 0):
+            raise ValueError(f"Trainer.fit: epochs must be an integer >= 0, got {epochs!r}")
         if len(inputs) != len(targets):
             raise ValueError(f"Trainer.fit: {len(inputs)} inputs but {len(targets)} targets")
         if len(inputs) == 0:

@@ -247,6 +247,14 @@ def load_csv(
     )
 
 
+def _check_finite(values: np.ndarray, name: str) -> None:
+    """Raise DataError naming the first row of `values` holding a NaN or an infinity."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argmax(bad.reshape(len(values), -1).any(axis=1)))
+        raise DataError(f"{name} holds {values[row]} at row {row}; every value must be a finite number")
+
+
 def _lag_sequence_windows(scaled: np.ndarray, look_back: int, seq_len: int, split: str) -> Windows:
     rows_needed = look_back + seq_len
     if len(scaled) < rows_needed:
@@ -285,6 +293,7 @@ def temperature_task(
         values = np.asarray(series, dtype=np.float64)
         if values.ndim != 1:
             raise ValueError(f"series must be 1-D, got shape {values.shape}")
+        _check_finite(values, "series")
     train_rows, test_rows = chronological_split(values, (train_fraction,))
     if scaler is None:
         scaler = MinMaxScaler().fit(train_rows)
@@ -332,6 +341,8 @@ def weather_task(
     if len(fractions) != 2:
         raise ValueError(f"weather_task needs two fractions (train, valid), the rest being test; got {fractions}")
     series = _seattle_daily_series() if data is None else data
+    _check_finite(series.features, "data.features")
+    _check_finite(series.target, "data.target")
     today_features = chronological_split(series.features[:-1], fractions)
     tomorrow_targets = chronological_split(series.target[1:], fractions)
     today_targets = chronological_split(series.target[:-1], fractions)

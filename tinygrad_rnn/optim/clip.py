@@ -22,7 +22,7 @@ def _gradients(parameters) -> list[np.ndarray]:
 def clip_grad_value_(parameters, clip_value: float, foreach: bool | None = None) -> None:
     """Clip every gradient element to [-clip_value, clip_value], in place (the documents' clipping).
     A NaN stays NaN. `foreach` is taken for torch's signature and changes nothing here."""
-    if clip_value < 0:
+    if not clip_value >= 0:  # NaN too
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for grad in _gradients(parameters):
         np.clip(grad, -clip_value, clip_value, out=grad)
@@ -70,7 +70,7 @@ def clip_grad_norm_(
     No grads: the total is 0. `foreach` is taken for torch's signature and changes nothing here.
     """
     order = _norm_order(norm_type)
-    if max_norm < 0:
+    if not max_norm >= 0:  # NaN too
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     grads = _gradients(parameters)
     if not grads:

@@ -56,7 +56,9 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.__dict__.update(state_dict)
+        """Take the state of a state_dict() of this kind of schedule (checked first, see
+        `checked_state`, so a refused one changes nothing)."""
+        self.__dict__.update(checked_state(self, state_dict))
 
 
 class StepLR(LRScheduler):
@@ -297,4 +299,32 @@ class ReduceLROnPlateau:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.__dict__.update(state_dict)
+        """Take the state of a ReduceLROnPlateau.state_dict(), checked first (see `checked_state`)."""
+        self.__dict__.update(checked_state(self, state_dict))
+
+
+PER_GROUP_ENTRIES = ("base_lrs", "_last_lr", "min_lrs")  # the state entries that hold one value per group
+
+
+def checked_state(scheduler, state_dict) -> dict:
+    """`state_dict`, once checked to be a state_dict() of `scheduler`'s kind: a dict with the
+    same keys as its own (so neither another kind's state nor an optimizer gets in) and, in
+    each entry of PER_GROUP_ENTRIES, one value per parameter group of its optimizer."""
+    where = f"{type(scheduler).__name__}.load_state_dict"
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"{where}: expects a dict (a state_dict()), got {type(state_dict).__name__}")
+    own = scheduler.state_dict()
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    problems = [
+        f"{label}: {', '.join(map(str, keys))}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected))
+        if keys
+    ]
+    if problems:
+        raise ValueError(f"{where}: not a state of this kind of schedule ({'; '.join(problems)})")
+    groups = len(scheduler.optimizer.param_groups)
+    for key in PER_GROUP_ENTRIES:
+        if key in state_dict and not (isinstance(state_dict[key], list) and len(state_dict[key]) == groups):
+            raise ValueError(f"{where}: {key!r} should hold one value for each of the {groups} parameter groups")
+    return state_dict

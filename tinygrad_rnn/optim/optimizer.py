@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
@@ -45,8 +45,8 @@ class ParameterState(MutableMapping):
 
 
 def check_non_negative(owner: str, group: dict, names: tuple) -> None:
-    """Raise ValueError naming every option among `names` that is negative."""
-    negative = [f"{name}={group[name]}" for name in names if group[name] < 0]
+    """Raise ValueError naming every option among `names` that is negative or NaN."""
+    negative = [f"{name}={group[name]}" for name in names if not group[name] >= 0]
     if negative:
         raise ValueError(f"{owner}: hyperparameters must be >= 0, got {', '.join(negative)}")
 
@@ -158,42 +158,48 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Take the options and state of a state_dict() of the same groups. Everything is checked
-        before anything changes, so a mismatch raises and leaves this optimizer as it was.
-        An option the saved groups lack takes the constructor's default."""
-        owner = type(self).__name__
-        groups, saved_groups = self.param_groups, state_dict.get("param_groups")
-        if not isinstance(saved_groups, list) or not isinstance(state_dict.get("state"), dict):
-            raise ValueError(f"{owner}.load_state_dict: expects a dict with 'state' and 'param_groups'")
+        before anything changes (the groups, the parameter numbers, each state array's shape and
+        dtype, the options as the constructor checks them), so a mismatch raises and leaves this
+        optimizer as it was. An option the saved groups lack takes the constructor's default."""
+        where = f"{type(self).__name__}.load_state_dict"
+        groups = self.param_groups
+        saved_groups = state_dict.get("param_groups") if isinstance(state_dict, Mapping) else None
+        if not isinstance(saved_groups, list) or not isinstance(state_dict.get("state"), Mapping):
+            raise ValueError(f"{where}: expects a dict with 'state' and 'param_groups'")
         if len(saved_groups) != len(groups):
             raise ValueError(
-                f"{owner}.load_state_dict: the state has {len(saved_groups)} parameter groups, "
-                f"the optimizer {len(groups)}"
+                f"{where}: the state has {len(saved_groups)} parameter groups, the optimizer {len(groups)}"
             )
         params: dict[int, Tensor] = {}
         for index, (group, saved) in enumerate(zip(groups, saved_groups)):
-            if len(saved["params"]) != len(group["params"]):
+            numbers = saved.get("params") if isinstance(saved, Mapping) else None
+            if not isinstance(numbers, (list, tuple)):
+                raise ValueError(f"{where}: group {index} of the state is not a dict with a 'params' list")
+            if len(numbers) != len(group["params"]):
                 raise ValueError(
-                    f"{owner}.load_state_dict: group {index} has {len(saved['params'])} parameters "
-                    f"in the state, {len(group['params'])} in the optimizer"
+                    f"{where}: group {index} has {len(numbers)} parameters in the state, "
+                    f"{len(group['params'])} in the optimizer"
                 )
-            params.update(zip(saved["params"], group["params"]))
+            for number, param in zip(numbers, group["params"]):
+                if number in params:
+                    raise ValueError(f"{where}: the state numbers parameter {number!r} more than once")
+                params[number] = param
         new_state = ParameterState()
         for number, values in state_dict["state"].items():
             if number not in params:
-                raise ValueError(f"{owner}.load_state_dict: the state names parameter {number}, which no group holds")
+                raise ValueError(f"{where}: the state names parameter {number!r}, which no group holds")
             param = params[number]
-            for key, value in values.items():
-                if isinstance(value, np.ndarray) and value.shape not in (param.shape, ()):
-                    raise ValueError(
-                        f"{owner}.load_state_dict: parameter {number} ({param.name or 'unnamed'}): "
-                        f"state {key!r} has shape {value.shape}, the parameter {param.shape}"
-                    )
-            new_state[param] = {key: _copied(value, param.dtype) for key, value in values.items()}
+            owner = f"{where}: parameter {number!r} ({param.name or 'unnamed'})"
+            if not isinstance(values, Mapping):
+                raise ValueError(f"{owner}: its state is a {type(values).__name__}, not a dict")
+            new_state[param] = {key: _copied(value, param, f"{owner}: state {key!r}") for key, value in values.items()}
         missing = self._unsaved_option_values()
         new_groups = [
             {**missing, **{k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
             for group, saved in zip(groups, saved_groups)
         ]
+        for group in new_groups:
+            self.check_options(group)
         self.param_groups[:] = new_groups
         self.state = new_state
 
@@ -216,8 +222,13 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-def _copied(value, dtype):
-    """A state value as this optimizer keeps it: arrays copied in the parameter's dtype."""
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return np.array(value, dtype=dtype)
-    return copy.deepcopy(value)
+def _copied(value, param: Tensor, where: str):
+    """A state value as this optimizer keeps it: an array, of real numbers and of the parameter's
+    shape (or 0-d), copied in the parameter's dtype; anything else deep-copied."""
+    if not isinstance(value, np.ndarray):
+        return copy.deepcopy(value)
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"{where} has dtype {value.dtype}; the state holds real numbers")
+    if value.shape not in (param.shape, ()):
+        raise ValueError(f"{where} has shape {value.shape}, the parameter {param.shape}")
+    return np.array(value, dtype=param.dtype)
