@@ -238,6 +238,33 @@ def test_load_state_dict_refuses_a_non_real_dtype_naming_key_and_dtype(value):
     assert _unchanged(model, before)
 
 
+def test_load_state_dict_names_an_unexpected_key_that_is_not_a_string():
+    """A key such as 1 is listed as unexpected (the message is built from it, not broken by it)."""
+    layer = nn.Linear(2, 3)
+    before = _values(layer)
+    with pytest.raises(RuntimeError, match=r"unexpected keys: 1$"):
+        layer.load_state_dict({**before, 1: np.ones(2)})
+    assert _unchanged(layer, before)
+
+
+def test_load_state_dict_names_a_string_value_by_its_dtype_not_its_shape():
+    layer = nn.Linear(2, 3)
+    before = _values(layer)
+    with pytest.raises(RuntimeError, match=r"weight: dtype <U3 is not numeric"):
+        layer.load_state_dict(dict(before, weight="abc"))
+    assert _unchanged(layer, before)
+
+
+def test_load_state_dict_of_torch_parameters_names_the_key():
+    """torch refuses numpy() of a tensor that requires grad: the error names the key, and nothing is written."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    layer = nn.Linear(2, 3)
+    before = _values(layer)
+    with pytest.raises(RuntimeError, match=r"load_state_dict into Linear failed: weight: not an array"):
+        layer.load_state_dict(dict(torch.nn.Linear(2, 3).named_parameters()))
+    assert _unchanged(layer, before)
+
+
 def test_load_state_dict_counts_as_a_change_for_a_graph_recorded_before():
     """A backward through a graph recorded before a load refuses, as after an optimizer step."""
     layer = nn.Linear(2, 1)

@@ -256,8 +256,10 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values in by name (the names of state_dict()); returns the names the state
         lacks and those the model lacks. Everything is checked before anything is written, so
-        a mis-shaped value, or with strict=True a missing or unexpected key, raises a
-        RuntimeError and leaves the module unchanged."""
+        a value that is not a numeric array of the parameter's shape, or with strict=True a
+        missing or unexpected key, raises a RuntimeError and leaves the module unchanged. Each
+        loaded parameter's .data becomes a new array of its dtype (an array taken from .data
+        before the load keeps the old values)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(
                 f"load_state_dict into {type(self).__name__}: expected a mapping of names to arrays "
@@ -270,7 +272,7 @@ class Module:
         if strict and missing:
             problems.append(f"missing keys: {', '.join(missing)}")
         if strict and unexpected:
-            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
         values = {}
         for name, param in own.items():
             if name not in state_dict:
@@ -278,13 +280,13 @@ class Module:
             given = state_dict[name]
             try:
                 value = np.asarray(given.data if isinstance(given, Tensor) else given)
-            except ValueError as error:  # a ragged nesting of lists
+            except (ValueError, TypeError, RuntimeError) as error:  # ragged lists; another library's tensor
                 problems.append(f"{name}: not an array ({error})")
                 continue
-            if value.shape != param.shape:
-                problems.append(f"{name}: shape {value.shape} in the state, {param.shape} in the model")
-            elif value.dtype.kind not in "biuf":
+            if value.dtype.kind not in "biuf":
                 problems.append(f"{name}: dtype {value.dtype} is not numeric")
+            elif value.shape != param.shape:
+                problems.append(f"{name}: shape {value.shape} in the state, {param.shape} in the model")
             else:
                 values[name] = value
         cast = {}
