@@ -286,10 +286,17 @@ class Neg(Function):
         return (-g,)
 
 
+def _power(x: np.ndarray, p) -> np.ndarray:
+    """x ** p, with p = -0.5 taken as 1 / sqrt(x), as PyTorch does: so (-0.0) ** -0.5 = -inf
+    and (-inf) ** -0.5 = NaN (C's pow gives inf and 0). NumPy already takes p = 0.5 as sqrt."""
+    return 1 / np.sqrt(x) if p == -0.5 else x**p
+
+
 class Pow(Function):
     """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1), and 0 for p = 0 (z = 1 everywhere,
     even at x = 0, where the formula would give 0 * inf). 0 ** -1 = inf, overflow to inf and
-    a negative x to a fractional p (NaN) come quietly, as in PyTorch."""
+    a negative x to a fractional p (NaN) come quietly, as in PyTorch. p = +-0.5 is a square
+    root, as in PyTorch: sqrt(-0.0) = -0.0 has the derivative -inf, sqrt(-inf) = NaN a NaN."""
 
     __slots__ = ("exponent",)
 
@@ -297,7 +304,7 @@ class Pow(Function):
         self.exponent = exponent
         self.saved = (x,)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return x**exponent
+            return _power(x, exponent)
 
     def backward(self, g):
         (x,) = self.saved
@@ -305,7 +312,7 @@ class Pow(Function):
         if p == 0:
             return (np.zeros_like(g),)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return (g * (p * x ** (p - 1)),)
+            return (g * (p * _power(x, p - 1)),)
 
 
 class PowerOf(Function):
