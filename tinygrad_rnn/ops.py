@@ -446,21 +446,25 @@ class ClampBetween(Function):
 class BinaryCrossEntropy(Function):
     """l = -(y log p + (1 - y) log(1 - p)), each log clamped below at log(floor) (PyTorch: -100);
     dl/dp = (p - y) / max(p (1 - p), eps) with eps = float32(1e-12), PyTorch's rule, so p = 0
-    or 1 gives a large finite slope;  dl/dy = log(1 - p) - log(p), with the forward's clamped logs."""
+    or 1 gives a large finite slope;  dl/dy = log(1 - p) - log(p) = -logit(p), unclamped as in
+    PyTorch: +-inf at p = 0 or 1."""
 
     EPSILON = float(np.float32(1e-12))  # PyTorch's floor on p (1 - p), a float32 1e-12 in every dtype
 
     def forward(self, p, y, floor):
         log_p = np.log(np.maximum(p, floor))
         log_not_p = np.log(np.maximum(1.0 - p, floor))
-        self.saved = (p, y, log_p, log_not_p)
+        self.saved = (p, y)
         return -(y * log_p + (1.0 - y) * log_not_p)
 
     def backward(self, g):
-        p, y, log_p, log_not_p = self.saved
+        p, y = self.saved
         floor = p.dtype.type(self.EPSILON)
         dp = g * (p - y) / np.maximum(p * (1.0 - p), floor) if self.needs_grad[0] else None
-        dy = g * (log_not_p - log_p) if self.needs_grad[1] else None
+        dy = None
+        if self.needs_grad[1]:
+            with np.errstate(divide="ignore"):  # log(0) = -inf: the slope in y is infinite there
+                dy = g * (np.log(1.0 - p) - np.log(p))
         return dp, dy
 
 
