@@ -279,7 +279,8 @@ class Tensor:
                 f"pow: the exponent must be a number, got {type(exponent).__name__}; "
                 "for a tensor exponent y write (y * x.log()).exp()"
             )
-        return apply(ops.Pow, self, exponent=_python_number(exponent))
+        exponent = _python_number(exponent)
+        return apply(ops.Pow, self.to(result_dtype(self, exponent)), exponent=exponent)
 
     def __rpow__(self, base):
         """base ** self for a number `base`, elementwise; the dtype as PyTorch's (2 ** an int
