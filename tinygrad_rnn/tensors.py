@@ -431,6 +431,10 @@ class Tensor:
         """transpose(d0, d1) swaps two axes, as PyTorch's; NumPy's spellings stay: transpose()
         reverses the axes, and a full permutation (spread out or as one tuple) reorders them."""
         if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+            if self.ndim == 0:  # dims 0 and -1 name a 0-d tensor's one value, as in PyTorch
+                for d in dims:
+                    _checked_dim("transpose", d, 1)
+                return apply(ops.Transpose, self, axes=())
             first, second = (_checked_dim("transpose", d, self.ndim) for d in dims)
             order = list(range(self.ndim))
             order[first], order[second] = second, first
