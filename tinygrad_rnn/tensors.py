@@ -410,12 +410,12 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False, *, axis=None) -> "Tensor":
         """Indices of the maxima along `dim`, or into the flattened tensor (int64, no gradient)."""
         dim, keepdim = _dim_and_keepdim("argmax", dim, axis, keepdim, None)
-        return Tensor._from_op(np.argmax(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+        return _arg_extreme(np.argmax, "argmax", self, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False, *, axis=None) -> "Tensor":
         """Indices of the minima along `dim`, or into the flattened tensor (int64, no gradient)."""
         dim, keepdim = _dim_and_keepdim("argmin", dim, axis, keepdim, None)
-        return Tensor._from_op(np.argmin(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+        return _arg_extreme(np.argmin, "argmin", self, dim, keepdim)
 
     def size(self, dim=None):
         """The shape (a tuple), or with `dim` the length of that axis, as PyTorch's size()."""
@@ -871,6 +871,15 @@ def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesA
     else:
         positions = op_class.pick(x.data, axis=dim, keepdims=keepdim).astype(np.int64)
     return ValuesAndIndices(values, Tensor._from_op(positions, None))
+
+
+def _arg_extreme(pick, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    """pick (np.argmax or np.argmin) of x along `dim` (None: the flattened tensor), as int64;
+    over no values at all, an error naming the op and the shape."""
+    if x.data.size == 0 and (dim is None or x.shape[dim] == 0):
+        where = "every axis of an empty tensor" if dim is None else f"dim {dim}, a zero-size axis"
+        raise IndexError(f"{name}: cannot reduce over {where} (shape {x.shape})")
+    return Tensor._from_op(pick(x.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
 
 
 def _truth_reduction(reduce, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
