@@ -345,17 +345,22 @@ class Tensor:
         return int(self._data.item())
 
     # ------------------------------------------------------------ elementwise
+    def _floating(self) -> "Tensor":
+        """self, or converted to DEFAULT_DTYPE when it holds integers or bools: PyTorch's input
+        to exp, log, tanh, sigmoid, sin and cos (NumPy would pick float16 for a bool)."""
+        return self if self.dtype.kind == "f" else self.to(DEFAULT_DTYPE)
+
     def exp(self):
-        return apply(ops.Exp, self)
+        return apply(ops.Exp, self._floating())
 
     def log(self):
-        return apply(ops.Log, self)
+        return apply(ops.Log, self._floating())
 
     def tanh(self):
-        return apply(ops.Tanh, self)
+        return apply(ops.Tanh, self._floating())
 
     def sigmoid(self):
-        return apply(ops.Sigmoid, self)
+        return apply(ops.Sigmoid, self._floating())
 
     def relu(self):
         return apply(ops.Relu, self)
@@ -458,10 +463,10 @@ class Tensor:
         return apply(ops.Abs, self)
 
     def sin(self):
-        return apply(ops.Sin, self)
+        return apply(ops.Sin, self._floating())
 
     def cos(self):
-        return apply(ops.Cos, self)
+        return apply(ops.Cos, self._floating())
 
     def maximum(self, other):
         """Elementwise max(self, other), broadcast; a tie gives each side half the gradient."""
