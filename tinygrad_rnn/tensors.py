@@ -270,6 +270,10 @@ class Tensor:
     def __rmatmul__(self, other):
         return apply(ops.MatMul, *promoted(other, self))
 
+    def __pos__(self):
+        """+x is x itself, as in PyTorch."""
+        return self
+
     def __neg__(self):
         return apply(ops.Neg, self)
 
@@ -322,6 +326,28 @@ class Tensor:
 
     def __ge__(self, other):
         return _compare(np.greater_equal, self, other)
+
+    # Logical and bitwise ops on bool and integer tensors (masks), as in PyTorch: no gradient.
+    def __invert__(self):
+        return _bitwise(np.invert, "~", self)
+
+    def __and__(self, other):
+        return _bitwise(np.bitwise_and, "&", self, other)
+
+    def __rand__(self, other):
+        return _bitwise(np.bitwise_and, "&", self, other)
+
+    def __or__(self, other):
+        return _bitwise(np.bitwise_or, "|", self, other)
+
+    def __ror__(self, other):
+        return _bitwise(np.bitwise_or, "|", self, other)
+
+    def __xor__(self, other):
+        return _bitwise(np.bitwise_xor, "^", self, other)
+
+    def __rxor__(self, other):
+        return _bitwise(np.bitwise_xor, "^", self, other)
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor; of more elements it is ambiguous, as in PyTorch."""
@@ -455,6 +481,10 @@ class Tensor:
         return apply(ops.GetItem, self, index=_plain_index(index))
 
     # ------------------------------------------------------------ PyTorch's idioms
+    def dim(self) -> int:
+        """The number of dimensions, as PyTorch's dim()."""
+        return self.ndim
+
     def numel(self) -> int:
         """The number of elements."""
         return self.data.size
@@ -730,6 +760,22 @@ def _compare(ufunc, x: Tensor, other) -> Tensor:
         return NotImplemented
     right = other.data if isinstance(other, Tensor) else _as_array(other, dtype)
     return Tensor._from_op(ufunc(x.data.astype(dtype, copy=False), right.astype(dtype, copy=False)), None)
+
+
+def _bitwise(ufunc, symbol: str, x: Tensor, *other) -> Tensor:
+    """ufunc on bool or integer operands, promoted as arithmetic: a tensor without gradient.
+    A floating operand is a TypeError, as in PyTorch."""
+    try:
+        dtype = result_dtype(x, *other)
+    except TypeError:
+        return NotImplemented
+    if dtype.kind not in "biu":
+        shapes = " and ".join(str(np.shape(v.data if isinstance(v, Tensor) else v)) for v in (x, *other))
+        raise TypeError(
+            f"{symbol}: needs bool or integer tensors, got shapes {shapes} of dtype {dtype}; "
+            "compare floats first, e.g. (x > 0) & (x < 1)"
+        )
+    return Tensor._from_op(ufunc(*(_as_array(v, dtype) for v in (x, *other))), None)
 
 
 def _python_number(value):
