@@ -926,7 +926,9 @@ def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesA
 
 def _arg_extreme(pick, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     """pick (np.argmax or np.argmin) of x along `dim` (None: the flattened tensor), as int64;
-    over no values at all, an error naming the op and the shape."""
+    over no values at all, or along a dim out of range, an error naming the op and the shape."""
+    if dim is not None:
+        dim = _checked_dim(name, dim, max(x.ndim, 1))  # a 0-d tensor takes dim 0 and -1
     if x.data.size == 0 and (dim is None or x.shape[dim] == 0):
         where = "every axis of an empty tensor" if dim is None else f"dim {dim}, a zero-size axis"
         raise IndexError(f"{name}: cannot reduce over {where} (shape {x.shape})")
