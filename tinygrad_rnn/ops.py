@@ -399,18 +399,21 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 0 where x <= 0, else 1 (at NaN too, as PyTorch: z is NaN there)."""
+    """z = max(x, 0);  dz/dx = 0 where x <= 0, else 1 (at NaN too, as PyTorch: z is NaN there).
+    The gradient is selected, not multiplied by the 0/1 mask, so where x <= 0 it is exactly 0
+    even for an inf or NaN g, as in PyTorch (relu(x).sqrt() at x < 0 has gradient 0)."""
 
     def forward(self, x):
         self.saved = (~(x <= 0),)
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return (g * self.saved[0],)
+        return (np.where(self.saved[0], g, 0),)
 
 
 class Clip(Function):
-    """z = min(max(x, low), high);  dz/dx = 1 where low <= x <= high, else 0."""
+    """z = min(max(x, low), high);  dz/dx = 1 where low <= x <= high, else 0 (selected, as
+    in PyTorch: exactly 0 outside even for an inf or NaN g)."""
 
     def forward(self, x, low, high):
         inside = np.ones(x.shape, dtype=bool)
@@ -422,7 +425,7 @@ class Clip(Function):
         return np.clip(x, low, high)
 
     def backward(self, g):
-        return (g * self.saved[0],)
+        return (np.where(self.saved[0], g, 0),)
 
 
 class ClampBetween(Function):
