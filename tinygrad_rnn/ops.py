@@ -296,7 +296,8 @@ class Pow(Function):
     """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1), and 0 for p = 0 (z = 1 everywhere,
     even at x = 0, where the formula would give 0 * inf). 0 ** -1 = inf, overflow to inf and
     a negative x to a fractional p (NaN) come quietly, as in PyTorch. p = +-0.5 is a square
-    root, as in PyTorch: sqrt(-0.0) = -0.0 has the derivative -inf, sqrt(-inf) = NaN a NaN."""
+    root, as in PyTorch: at x = -0.0 the derivative of x ** 0.5 is -inf; at x = -inf both
+    the value and the derivative are NaN."""
 
     __slots__ = ("exponent",)
 
