@@ -791,13 +791,15 @@ def _sizes(args: tuple) -> tuple:
 
 
 def _plain_index(index):
-    """Replace Tensors and lists inside an index by NumPy arrays."""
+    """Replace Tensors and lists inside an index by NumPy arrays; an empty list picks nothing,
+    as in PyTorch (NumPy would read it as a float array and refuse it)."""
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        array = np.asarray(index)
+        return array.astype(np.int64) if array.size == 0 else array
     return index
 
 
