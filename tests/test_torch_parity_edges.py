@@ -239,6 +239,18 @@ def test_unary_plus_and_dim():
         assert tg.tensor(np.zeros(shape)).dim() == torch.zeros(shape).dim()
 
 
+@pytest.mark.parametrize("index", [[], (slice(None), []), ([], 0), ([],)], ids=["[]", "[:, []]", "[[], 0]", "[([],)]"])
+def test_an_empty_list_index_picks_nothing(index):
+    """torch: x[[]] is empty with a zero gradient (here before: NumPy's IndexError, since it
+    reads [] as a float array)."""
+    x, xt = both(np.arange(6.0).reshape(3, 2))
+    y, yt = x[index], xt[index]
+    (y.sum() + x.sum()).backward()
+    (yt.sum() + xt.sum()).backward()
+    assert_same(y, yt)
+    assert_same(x.grad, xt.grad)
+
+
 @pytest.mark.parametrize("check", [tg.gradcheck, tg.directional_gradcheck], ids=["gradcheck", "directional"])
 def test_gradcheck_of_size_0_inputs_passes_as_torch(check):
     """torch.autograd.gradcheck of a size-0 input is True (here before: an AssertionError)."""
