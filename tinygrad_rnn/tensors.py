@@ -981,9 +981,12 @@ def _clamp_between(x: Tensor, low, high) -> Tensor:
 
 
 def _far_end(dtype: np.dtype, sign: int) -> Tensor:
-    """A 0-d constant no value of `dtype` lies beyond: -inf or inf, or an integer type's limit."""
+    """A 0-d constant no value of `dtype` lies beyond: -inf or inf, an integer type's limit,
+    or False or True."""
     if dtype.kind == "f":
         return Tensor._from_op(np.asarray(sign * np.inf, dtype=dtype), None)
+    if dtype.kind == "b":
+        return Tensor._from_op(np.asarray(sign > 0), None)
     limits = np.iinfo(dtype)
     return Tensor._from_op(np.asarray(limits.max if sign > 0 else limits.min, dtype=dtype), None)
 
