@@ -239,6 +239,18 @@ def test_unary_plus_and_dim():
         assert tg.tensor(np.zeros(shape)).dim() == torch.zeros(shape).dim()
 
 
+@pytest.mark.parametrize(
+    "make",
+    [lambda x, b: x.clamp(min=b), lambda x, b: x.clamp(max=b)],
+    ids=["min", "max"],
+)
+def test_a_bool_tensor_clamps_between_bool_bounds(make):
+    """torch: tensor([True, False]).clamp(min=tensor([False, True])) is a bool tensor (here
+    before: "Invalid integer data type 'b'", from the missing bound's filler)."""
+    x, b = [True, False, True], [False, True, True]
+    assert_same(make(tg.tensor(x), tg.tensor(b)), make(torch.tensor(x), torch.tensor(b)))
+
+
 @pytest.mark.parametrize("index", [[], (slice(None), []), ([], 0), ([],)], ids=["[]", "[:, []]", "[[], 0]", "[([],)]"])
 def test_an_empty_list_index_picks_nothing(index):
     """torch: x[[]] is empty with a zero gradient (here before: NumPy's IndexError, since it
@@ -422,6 +434,17 @@ def test_ieee_nan_from_infinities_comes_without_warnings(make):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         make(x)
+
+
+@pytest.mark.xfail(strict=True, reason="a missing max is an inf filler, and low < high fails at low = inf")
+def test_clamp_min_at_an_infinite_tensor_bound_sends_the_gradient_to_the_bound():
+    """torch: x.clamp(min=b) gives b the gradient where x < b, also at b = inf (here: 0, since
+    the missing max is +inf and the rule shared with clamp(min, max) asks low < high)."""
+    x, xt = both([0.0, 5.0])
+    b, bt = both([INF, 1.0])
+    x.clamp(min=b).sum().backward()
+    xt.clamp(min=bt).sum().backward()
+    assert_same(b.grad, bt.grad)
 
 
 @pytest.mark.xfail(strict=True, reason="a tensor exponent is refused with a TypeError naming the workaround")
