@@ -286,10 +286,18 @@ class Neg(Function):
         return (-g,)
 
 
+def _power(x: np.ndarray, p) -> np.ndarray:
+    """x ** p, with p = -0.5 taken as 1 / sqrt(x), as PyTorch does: so (-0.0) ** -0.5 = -inf
+    and (-inf) ** -0.5 = NaN (C's pow gives inf and 0). NumPy already takes p = 0.5 as sqrt."""
+    return 1 / np.sqrt(x) if p == -0.5 else x**p
+
+
 class Pow(Function):
     """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1), and 0 for p = 0 (z = 1 everywhere,
     even at x = 0, where the formula would give 0 * inf). 0 ** -1 = inf, overflow to inf and
-    a negative x to a fractional p (NaN) come quietly, as in PyTorch."""
+    a negative x to a fractional p (NaN) come quietly, as in PyTorch. p = +-0.5 is a square
+    root, as in PyTorch: at x = -0.0 the derivative of x ** 0.5 is -inf; at x = -inf both
+    the value and the derivative are NaN."""
 
     __slots__ = ("exponent",)
 
@@ -297,7 +305,7 @@ class Pow(Function):
         self.exponent = exponent
         self.saved = (x,)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return x**exponent
+            return _power(x, exponent)
 
     def backward(self, g):
         (x,) = self.saved
@@ -305,7 +313,7 @@ class Pow(Function):
         if p == 0:
             return (np.zeros_like(g),)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return (g * (p * x ** (p - 1)),)
+            return (g * (p * _power(x, p - 1)),)
 
 
 class PowerOf(Function):
@@ -392,18 +400,21 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 0 where x <= 0, else 1 (at NaN too, as PyTorch: z is NaN there)."""
+    """z = max(x, 0);  dz/dx = 0 where x <= 0, else 1 (at NaN too, as PyTorch: z is NaN there).
+    The gradient is selected, not multiplied by the 0/1 mask, so where x <= 0 it is exactly 0
+    even for an inf or NaN g, as in PyTorch (relu(x).sqrt() at x < 0 has gradient 0)."""
 
     def forward(self, x):
         self.saved = (~(x <= 0),)
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return (g * self.saved[0],)
+        return (np.where(self.saved[0], g, 0),)
 
 
 class Clip(Function):
-    """z = min(max(x, low), high);  dz/dx = 1 where low <= x <= high, else 0."""
+    """z = min(max(x, low), high);  dz/dx = 1 where low <= x <= high, else 0 (selected, as
+    in PyTorch: exactly 0 outside even for an inf or NaN g)."""
 
     def forward(self, x, low, high):
         inside = np.ones(x.shape, dtype=bool)
@@ -415,7 +426,7 @@ class Clip(Function):
         return np.clip(x, low, high)
 
     def backward(self, g):
-        return (g * self.saved[0],)
+        return (np.where(self.saved[0], g, 0),)
 
 
 class ClampBetween(Function):
@@ -439,21 +450,25 @@ class ClampBetween(Function):
 class BinaryCrossEntropy(Function):
     """l = -(y log p + (1 - y) log(1 - p)), each log clamped below at log(floor) (PyTorch: -100);
     dl/dp = (p - y) / max(p (1 - p), eps) with eps = float32(1e-12), PyTorch's rule, so p = 0
-    or 1 gives a large finite slope;  dl/dy = log(1 - p) - log(p), with the forward's clamped logs."""
+    or 1 gives a large finite slope;  dl/dy = log(1 - p) - log(p) = -logit(p), unclamped as in
+    PyTorch: +-inf at p = 0 or 1."""
 
     EPSILON = float(np.float32(1e-12))  # PyTorch's floor on p (1 - p), a float32 1e-12 in every dtype
 
     def forward(self, p, y, floor):
         log_p = np.log(np.maximum(p, floor))
         log_not_p = np.log(np.maximum(1.0 - p, floor))
-        self.saved = (p, y, log_p, log_not_p)
+        self.saved = (p, y)
         return -(y * log_p + (1.0 - y) * log_not_p)
 
     def backward(self, g):
-        p, y, log_p, log_not_p = self.saved
+        p, y = self.saved
         floor = p.dtype.type(self.EPSILON)
         dp = g * (p - y) / np.maximum(p * (1.0 - p), floor) if self.needs_grad[0] else None
-        dy = g * (log_not_p - log_p) if self.needs_grad[1] else None
+        dy = None
+        if self.needs_grad[1]:
+            with np.errstate(divide="ignore"):  # log(0) = -inf: the slope in y is infinite there
+                dy = g * (np.log(1.0 - p) - np.log(p))
         return dp, dy
 
 

@@ -270,6 +270,10 @@ class Tensor:
     def __rmatmul__(self, other):
         return apply(ops.MatMul, *promoted(other, self))
 
+    def __pos__(self):
+        """+x is x itself, as in PyTorch."""
+        return self
+
     def __neg__(self):
         return apply(ops.Neg, self)
 
@@ -279,7 +283,8 @@ class Tensor:
                 f"pow: the exponent must be a number, got {type(exponent).__name__}; "
                 "for a tensor exponent y write (y * x.log()).exp()"
             )
-        return apply(ops.Pow, self, exponent=_python_number(exponent))
+        exponent = _python_number(exponent)
+        return apply(ops.Pow, self.to(result_dtype(self, exponent)), exponent=exponent)
 
     def __rpow__(self, base):
         """base ** self for a number `base`, elementwise; the dtype as PyTorch's (2 ** an int
@@ -322,6 +327,28 @@ class Tensor:
     def __ge__(self, other):
         return _compare(np.greater_equal, self, other)
 
+    # Logical and bitwise ops on bool and integer tensors (masks), as in PyTorch: no gradient.
+    def __invert__(self):
+        return _bitwise(np.invert, "~", self)
+
+    def __and__(self, other):
+        return _bitwise(np.bitwise_and, "&", self, other)
+
+    def __rand__(self, other):
+        return _bitwise(np.bitwise_and, "&", self, other)
+
+    def __or__(self, other):
+        return _bitwise(np.bitwise_or, "|", self, other)
+
+    def __ror__(self, other):
+        return _bitwise(np.bitwise_or, "|", self, other)
+
+    def __xor__(self, other):
+        return _bitwise(np.bitwise_xor, "^", self, other)
+
+    def __rxor__(self, other):
+        return _bitwise(np.bitwise_xor, "^", self, other)
+
     def __bool__(self) -> bool:
         """The truth of a one-element tensor; of more elements it is ambiguous, as in PyTorch."""
         if self._data.size != 1:
@@ -344,17 +371,22 @@ class Tensor:
         return int(self._data.item())
 
     # ------------------------------------------------------------ elementwise
+    def _floating(self) -> "Tensor":
+        """self, or converted to DEFAULT_DTYPE when it holds integers or bools: PyTorch's input
+        to exp, log, tanh, sigmoid, sin and cos (NumPy would pick float16 for a bool)."""
+        return self if self.dtype.kind == "f" else self.to(DEFAULT_DTYPE)
+
     def exp(self):
-        return apply(ops.Exp, self)
+        return apply(ops.Exp, self._floating())
 
     def log(self):
-        return apply(ops.Log, self)
+        return apply(ops.Log, self._floating())
 
     def tanh(self):
-        return apply(ops.Tanh, self)
+        return apply(ops.Tanh, self._floating())
 
     def sigmoid(self):
-        return apply(ops.Sigmoid, self)
+        return apply(ops.Sigmoid, self._floating())
 
     def relu(self):
         return apply(ops.Relu, self)
@@ -409,12 +441,12 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False, *, axis=None) -> "Tensor":
         """Indices of the maxima along `dim`, or into the flattened tensor (int64, no gradient)."""
         dim, keepdim = _dim_and_keepdim("argmax", dim, axis, keepdim, None)
-        return Tensor._from_op(np.argmax(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+        return _arg_extreme(np.argmax, "argmax", self, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False, *, axis=None) -> "Tensor":
         """Indices of the minima along `dim`, or into the flattened tensor (int64, no gradient)."""
         dim, keepdim = _dim_and_keepdim("argmin", dim, axis, keepdim, None)
-        return Tensor._from_op(np.argmin(self.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+        return _arg_extreme(np.argmin, "argmin", self, dim, keepdim)
 
     def size(self, dim=None):
         """The shape (a tuple), or with `dim` the length of that axis, as PyTorch's size()."""
@@ -430,6 +462,10 @@ class Tensor:
         """transpose(d0, d1) swaps two axes, as PyTorch's; NumPy's spellings stay: transpose()
         reverses the axes, and a full permutation (spread out or as one tuple) reorders them."""
         if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+            if self.ndim == 0:  # dims 0 and -1 name a 0-d tensor's one value, as in PyTorch
+                for d in dims:
+                    _checked_dim("transpose", d, 1)
+                return apply(ops.Transpose, self, axes=())
             first, second = (_checked_dim("transpose", d, self.ndim) for d in dims)
             order = list(range(self.ndim))
             order[first], order[second] = second, first
@@ -445,6 +481,10 @@ class Tensor:
         return apply(ops.GetItem, self, index=_plain_index(index))
 
     # ------------------------------------------------------------ PyTorch's idioms
+    def dim(self) -> int:
+        """The number of dimensions, as PyTorch's dim()."""
+        return self.ndim
+
     def numel(self) -> int:
         """The number of elements."""
         return self.data.size
@@ -453,10 +493,10 @@ class Tensor:
         return apply(ops.Abs, self)
 
     def sin(self):
-        return apply(ops.Sin, self)
+        return apply(ops.Sin, self._floating())
 
     def cos(self):
-        return apply(ops.Cos, self)
+        return apply(ops.Cos, self._floating())
 
     def maximum(self, other):
         """Elementwise max(self, other), broadcast; a tie gives each side half the gradient."""
@@ -722,6 +762,22 @@ def _compare(ufunc, x: Tensor, other) -> Tensor:
     return Tensor._from_op(ufunc(x.data.astype(dtype, copy=False), right.astype(dtype, copy=False)), None)
 
 
+def _bitwise(ufunc, symbol: str, x: Tensor, *other) -> Tensor:
+    """ufunc on bool or integer operands, promoted as arithmetic: a tensor without gradient.
+    A floating operand is a TypeError, as in PyTorch."""
+    try:
+        dtype = result_dtype(x, *other)
+    except TypeError:
+        return NotImplemented
+    if dtype.kind not in "biu":
+        shapes = " and ".join(str(np.shape(v.data if isinstance(v, Tensor) else v)) for v in (x, *other))
+        raise TypeError(
+            f"{symbol}: needs bool or integer tensors, got shapes {shapes} of dtype {dtype}; "
+            "compare floats first, e.g. (x > 0) & (x < 1)"
+        )
+    return Tensor._from_op(ufunc(*(_as_array(v, dtype) for v in (x, *other))), None)
+
+
 def _python_number(value):
     """A NumPy scalar as the Python number it holds (so that it promotes as a number); anything else as it is."""
     return value.item() if isinstance(value, np.generic) else value
@@ -735,13 +791,15 @@ def _sizes(args: tuple) -> tuple:
 
 
 def _plain_index(index):
-    """Replace Tensors and lists inside an index by NumPy arrays."""
+    """Replace Tensors and lists inside an index by NumPy arrays; an empty list picks nothing,
+    as in PyTorch (NumPy would read it as a float array and refuse it)."""
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        array = np.asarray(index)
+        return array.astype(np.int64) if array.size == 0 else array
     return index
 
 
@@ -868,6 +926,17 @@ def _values_and_indices(op_class, x: Tensor, dim: int, keepdim: bool) -> ValuesA
     return ValuesAndIndices(values, Tensor._from_op(positions, None))
 
 
+def _arg_extreme(pick, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    """pick (np.argmax or np.argmin) of x along `dim` (None: the flattened tensor), as int64;
+    over no values at all, or along a dim out of range, an error naming the op and the shape."""
+    if dim is not None:
+        dim = _checked_dim(name, dim, max(x.ndim, 1))  # a 0-d tensor takes dim 0 and -1
+    if x.data.size == 0 and (dim is None or x.shape[dim] == 0):
+        where = "every axis of an empty tensor" if dim is None else f"dim {dim}, a zero-size axis"
+        raise IndexError(f"{name}: cannot reduce over {where} (shape {x.shape})")
+    return Tensor._from_op(pick(x.data, axis=dim, keepdims=keepdim).astype(np.int64), None)
+
+
 def _truth_reduction(reduce, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     """np.all or np.any of x over `dim`, as a bool tensor outside the graph."""
     try:
@@ -912,9 +981,12 @@ def _clamp_between(x: Tensor, low, high) -> Tensor:
 
 
 def _far_end(dtype: np.dtype, sign: int) -> Tensor:
-    """A 0-d constant no value of `dtype` lies beyond: -inf or inf, or an integer type's limit."""
+    """A 0-d constant no value of `dtype` lies beyond: -inf or inf, an integer type's limit,
+    or False or True."""
     if dtype.kind == "f":
         return Tensor._from_op(np.asarray(sign * np.inf, dtype=dtype), None)
+    if dtype.kind == "b":
+        return Tensor._from_op(np.asarray(sign > 0), None)
     limits = np.iinfo(dtype)
     return Tensor._from_op(np.asarray(limits.max if sign > 0 else limits.min, dtype=dtype), None)
 
