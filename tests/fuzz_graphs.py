@@ -54,9 +54,7 @@ KNOWN_ENGINE_BUGS: set[str] = {
 }
 # On "nan_gradients": PyTorch follows no one rule there. With dim given, var's gradient divides
 # 2 (x - mean) by n - correction as it is (x = [1, 2], correction 3: [1, -1]); over all axes
-# (dim=None) it divides by max(n - correction, 0) ([inf, inf]). Its clamp and relu backward
-# also select the gradient (0 where clipped, even for a NaN gradient) where this library
-# multiplies by the 0/1 mask (NaN there).
+# (dim=None) it divides by max(n - correction, 0) ([inf, inf]).
 
 DTYPES = (np.float64, np.float32)
 LOSS_REDUCTIONS = ("mean", "sum", "none")

@@ -105,10 +105,12 @@ def test_add_shape_mismatch_names_the_op_shapes_and_scope():
             Tensor(np.ones((2, 3))) * np.ones(2)
 
 
-def test_pow_with_a_tensor_exponent():
+def test_pow_names_an_exponent_it_cannot_take():
     x = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TypeError, match=r"pow: the exponent must be a number, got Tensor"):
-        x ** Tensor(2.0)
+    with pytest.raises(TypeError, match=r"pow: the exponent must be a number or a tensor, got str"):
+        x ** "2"
+    with pytest.raises(ValueError, match=r"^PowTensor: .*\(input shapes: \(2,\), \(3,\)\)"):
+        x ** Tensor(np.ones(3))
     with pytest.raises(TypeError, match=r"pow: the base must be a number, got str"):
         "2" ** x
 

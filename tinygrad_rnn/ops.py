@@ -339,6 +339,30 @@ class PowerOf(Function):
             return (g * dz,)
 
 
+class PowTensor(Function):
+    """z = x ** y for tensors x and y (broadcast together);
+    dz/dx = y * x ** (y - 1), and 0 where y = 0 (z = 1 there, even at x = 0);
+    dz/dy = z * log(x), and 0 where x = 0 and y >= 0 (z is 1 or 0 there), as in PyTorch.
+    Elsewhere log(0) = -inf and the log of a negative x (NaN) come quietly."""
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = np.power(x, y)
+        self.saved = (x, y, z)
+        return z
+
+    def backward(self, g):
+        x, y, z = self.saved
+        dx = dy = None
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if self.needs_grad[0]:
+                dx = unbroadcast(np.where(y == 0, 0, g * (y * x ** (y - 1))).astype(z.dtype, copy=False), x.shape)
+            if self.needs_grad[1]:
+                zero = (x == 0) & (y >= 0)
+                dy = unbroadcast(np.where(zero, 0, g * (z * np.log(x))).astype(z.dtype, copy=False), y.shape)
+        return dx, dy
+
+
 class Exp(Function):
     """z = exp(x);  dz/dx = z. An overflow to inf comes quietly, as in PyTorch."""
 

@@ -247,9 +247,11 @@ class Tensor:
         return apply(ops.Add, *promoted(other, self))
 
     def __sub__(self, other):
+        _refuse_bool("subtraction", self, other)
         return apply(ops.Sub, *promoted(self, other))
 
     def __rsub__(self, other):
+        _refuse_bool("subtraction", other, self)
         return apply(ops.Sub, *promoted(other, self))
 
     def __mul__(self, other):
@@ -275,15 +277,17 @@ class Tensor:
         return self
 
     def __neg__(self):
+        _refuse_bool("negation", self)
         return apply(ops.Neg, self)
 
     def __pow__(self, exponent):
-        if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
-            raise TypeError(
-                f"pow: the exponent must be a number, got {type(exponent).__name__}; "
-                "for a tensor exponent y write (y * x.log()).exp()"
-            )
-        exponent = _python_number(exponent)
+        """self ** exponent, for a number exponent (True and False count as 1 and 0) or, elementwise
+        and broadcast, a Tensor or array of exponents."""
+        if isinstance(exponent, (Tensor, np.ndarray)):
+            return apply(ops.PowTensor, *promoted(self, exponent))
+        if not isinstance(exponent, numbers.Real):
+            raise TypeError(f"pow: the exponent must be a number or a tensor, got {type(exponent).__name__}")
+        exponent = int(exponent) if isinstance(exponent, bool) else _python_number(exponent)
         return apply(ops.Pow, self.to(result_dtype(self, exponent)), exponent=exponent)
 
     def __rpow__(self, base):
@@ -750,6 +754,15 @@ def promoted(*values) -> tuple | list:
         else:
             converted.append(Tensor._from_op(np.asarray(v, dtype=dtype), None))
     return converted
+
+
+def _refuse_bool(what: str, *operands) -> None:
+    """A TypeError, as PyTorch's, when an operand of `what` (subtraction, negation) is a bool
+    tensor, array or number: to invert a mask, ~ is meant."""
+    for value in operands:
+        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (Tensor, np.ndarray)) and value.dtype == np.bool_):
+            shapes = ", ".join(str(v.shape) if isinstance(v, Tensor) else type(v).__name__ for v in operands)
+            raise TypeError(f"{what} with a bool operand is not supported ({shapes}); to invert a mask use ~")
 
 
 def _compare(ufunc, x: Tensor, other) -> Tensor:
