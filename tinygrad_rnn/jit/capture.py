@@ -386,6 +386,8 @@ def current_value(source: tuple, value=None):
             return None
     if source[0] == "global":
         return source[1].get(source[2])
+    if source[0] == "item":
+        return source[1][source[2]] if source[2] < len(source[1]) else None
     return value
 
 
@@ -462,14 +464,65 @@ def outside_values(fn) -> dict:
         attributes = getattr(bound, "__dict__", {})
         for name in sorted(names & attributes.keys()):
             found.setdefault(f"self.{name}", (("global", attributes, name), attributes[name]))
-    for name, (_, value) in list(found.items()):
-        if type(value) is dict and len(value) <= MAX_DICT_ENTRIES:
-            for key in sorted(names & {k for k in value if isinstance(k, str)}):
-                found.setdefault(f"{name}.{key}", (("global", value, key), value[key]))
+    level = list(found.items())
+    for _ in range(MAX_OUTSIDE_DEPTH):
+        inner = [(f"{name}.{key}", item) for name, (_, value) in level for key, item in _parts(value, names)]
+        level = [(name, item) for name, item in inner if name not in found]
+        found.update(level)
     return found
 
 
-MAX_DICT_ENTRIES = 64  # a dict the step reads from outside is watched entry by entry up to this size
+MAX_DICT_ENTRIES = 64  # a dict, list or tuple the step reads from outside is watched item by item up to this size
+MAX_OUTSIDE_DEPTH = 3  # how many containers and attributes deep the values fn reads from outside are watched
+
+
+def _parts(value, names: set) -> list:
+    """(key, (source, item)) for what `value` holds that the step may read: a small dict's entries
+    whose keys its code writes as strings (config["alpha"]), a small list's or tuple's items
+    (models[0]), and the attributes of a plain object that its code or, for a user's callable
+    object, the object's own methods name (args.alpha, optimizer.param_groups, self.v in __call__). Arrays in lists
+    and tuples are left out (a program does not read them; a step that uses one runs eagerly)."""
+    if type(value) is dict and len(value) <= MAX_DICT_ENTRIES:
+        return [
+            (key, (("global", value, key), value[key]))
+            for key in sorted(names & {k for k in value if isinstance(k, str)})
+        ]
+    if type(value) in (list, tuple) and len(value) <= MAX_DICT_ENTRIES:
+        return [
+            (str(i), (("item", value, i), item)) for i, item in enumerate(value) if not isinstance(item, np.ndarray)
+        ]
+    attributes = _plain_attributes(value)
+    if attributes is None:
+        return []
+    named = names | _names_in_methods(type(value))
+    return [(key, (("global", attributes, key), attributes[key])) for key in sorted(named & attributes.keys())]
+
+
+FUNCTION_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType)
+
+
+def _plain_attributes(value) -> dict | None:
+    """The attribute dict of a plain object (a config, an optimizer, a scheduler, a user's
+    callable); None for modules (their settings are followed on their own), tensors, arrays,
+    classes, Python modules and functions (followed by identity), and jit's own objects (a
+    compiled step counts its traces)."""
+    if isinstance(value, (Module, Tensor, np.ndarray, type, types.ModuleType, *FUNCTION_TYPES)):
+        return None
+    if type(value).__module__.startswith(__package__):
+        return None
+    attributes = getattr(value, "__dict__", None)
+    return attributes if type(attributes) is dict else None
+
+
+def _names_in_methods(cls: type) -> set:
+    """The names and strings the code of a user's callable class's own methods uses (what
+    calling an instance reads of it)."""
+    names: set[str] = set()
+    if _users(cls) and "__call__" in vars(cls):
+        for method in vars(cls).values():
+            if isinstance(method, types.FunctionType):
+                _reads_of(method, names)
+    return names
 
 
 def _reads_of(function, names: set) -> list:
@@ -518,6 +571,6 @@ def watched_outside(outside: dict) -> list:
             watched.append((name, source, "number", value))
         elif isinstance(value, np.ndarray):
             watched.append((name, source, "array", value))
-        elif isinstance(value, (Tensor, Module, dict, types.FunctionType, types.MethodType)):
+        else:  # a tensor, module, function, container or object: by identity
             watched.append((name, source, "object", value))
     return watched
