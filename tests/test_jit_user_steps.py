@@ -196,6 +196,33 @@ def test_a_model_picked_from_a_container_and_replaced_is_the_new_model(container
     assert fallbacks == []
 
 
+def test_a_scheduler_stepped_inside_the_step_makes_it_run_eagerly_with_one_warning():
+    """scheduler.step() inside the step changes the learning rate on every eager call; a program
+    would step it once, at the trace. The step runs eagerly, so the learning rate follows."""
+    learning_rates = []
+    for compiled in (True, False):
+        rnn, head = model()
+        optimizer = tg.optim.SGD([*rnn.parameters(), *head.parameters()], lr=0.1)
+        scheduler = tg.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.5)
+
+        def step(x, y):
+            loss = loss_of(rnn, head, x, y)
+            loss.backward()
+            scheduler.step()
+            return loss
+
+        run = jit(step) if compiled else step
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for x, y in BATCHES[:3]:
+                run(x, y)
+        learning_rates.append(optimizer.param_groups[0]["lr"])
+        if compiled:
+            messages = [str(w.message) for w in caught if issubclass(w.category, JitFallbackWarning)]
+            assert len(messages) == 1 and "'scheduler'" in messages[0], messages
+    assert learning_rates[0] == learning_rates[1] == 0.1 * 0.5**3
+
+
 def test_a_counter_object_incremented_inside_the_step_counts_every_call():
     """A user's counter object updated inside the step (counter.calls += 1) counts every call."""
     counter = types.SimpleNamespace(calls=0)

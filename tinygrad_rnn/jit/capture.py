@@ -89,6 +89,9 @@ class Capture:
         self.arg_count = 0  # how many positional arguments the traced call had
         self.grads_before: dict[int, tuple] = {}  # id(tensor) -> (tensor, its .grad before the run, a copy)
         self.array_bytes: dict[str, bytes] = {}  # an outside array's name -> its bytes before the run
+        self.object_states: dict[
+            str, tuple
+        ] = {}  # an outside plain object's name -> (it, its attributes before the run)
         self.array_aliases: list[tuple] = []  # (source, var): another place that holds an input's array
         self.settings_before: dict[int, dict] = {}  # id(module) -> its settings when the step first ran it
         self.arrays_left: list[str] = []  # where the step left an array it computed (untrace_leftovers)
@@ -308,6 +311,11 @@ class Capture:
             for name, (_, value) in self.outside.items()
             if isinstance(value, np.ndarray) and value.size <= MAX_WATCHED_ELEMENTS
         }
+        self.object_states = {
+            name: (value, dict(attributes))
+            for name, (_, value) in self.outside.items()
+            if (attributes := _plain_attributes(value)) is not None
+        }
 
     def side_effect(self, result) -> str | None:
         """What the run did outside that a program would not do again, if anything: wrote into an
@@ -334,6 +342,14 @@ class Capture:
         for name, (source, value) in self.outside.items():
             if source[0] != "bound" and current_value(source, value) is not value:
                 return f"the step assigns '{name}', which it reads from outside, and a program would not repeat that"
+        for name, (value, then) in self.object_states.items():
+            now = vars(value)
+            for attribute in sorted(then.keys() | now.keys(), key=str):
+                if attribute not in then or attribute not in now or not same_setting(then[attribute], now[attribute]):
+                    return (
+                        f"the step sets the attribute '{attribute}' of '{name}' (a {type(value).__name__}) "
+                        "from outside it (a scheduler step, a counter?), which a program would not repeat"
+                    )
         for key, module in self.modules.items():
             then, now = self.settings_before[key], module_settings(module)
             for attribute in sorted(then.keys() | now.keys()):
