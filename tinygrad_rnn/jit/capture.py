@@ -89,9 +89,7 @@ class Capture:
         self.arg_count = 0  # how many positional arguments the traced call had
         self.grads_before: dict[int, tuple] = {}  # id(tensor) -> (tensor, its .grad before the run, a copy)
         self.array_bytes: dict[str, bytes] = {}  # an outside array's name -> its bytes before the run
-        self.object_states: dict[
-            str, tuple
-        ] = {}  # an outside plain object's name -> (it, its attributes before the run)
+        self.object_states: dict[str, tuple] = {}  # an outside object's name -> (it, its attributes before)
         self.array_aliases: list[tuple] = []  # (source, var): another place that holds an input's array
         self.settings_before: dict[int, dict] = {}  # id(module) -> its settings when the step first ran it
         self.arrays_left: list[str] = []  # where the step left an array it computed (untrace_leftovers)
@@ -321,7 +319,8 @@ class Capture:
         """What the run did outside that a program would not do again, if anything: wrote into an
         outside array, kept a tensor it made in a closure cell, a global, a list, a dict or an
         object's attribute it can see, assigned a global, a closure variable or a dict entry it
-        reads, or set a setting of a module it ran."""
+        reads, set an attribute of a plain object it reads (a scheduler's step), or set a
+        setting of a module it ran."""
         for name, before in self.array_bytes.items():
             if self.outside[name][1].tobytes() != before:
                 return f"the step writes into the array '{name}' from outside it, which a program would not repeat"
@@ -340,7 +339,7 @@ class Capture:
         if self.arrays_left:
             return f"the step keeps an array in '{self.arrays_left[0]}', which a program would not do again"
         for name, (source, value) in self.outside.items():
-            if source[0] != "bound" and current_value(source, value) is not value:
+            if source[0] not in ("bound", "length") and current_value(source, value) is not value:
                 return f"the step assigns '{name}', which it reads from outside, and a program would not repeat that"
         for name, (value, then) in self.object_states.items():
             now = vars(value)
@@ -404,6 +403,8 @@ def current_value(source: tuple, value=None):
         return source[1].get(source[2])
     if source[0] == "item":
         return source[1][source[2]] if source[2] < len(source[1]) else None
+    if source[0] == "length":
+        return len(source[1])
     return value
 
 
@@ -462,7 +463,7 @@ def outside_values(fn) -> dict:
     bound method's self that its code names; the entries of a small dict among all of these
     whose keys the code writes as strings (config["alpha"])."""
     found: dict[str, tuple] = {}
-    names: set[str] = set()  # the names and strings of every code read
+    names: set[str | int] = set()  # the names, strings and ints of every code read
     pending = [("", getattr(fn, "__func__", fn))]
     seen: set[int] = set()
     while pending:
@@ -488,25 +489,24 @@ def outside_values(fn) -> dict:
     return found
 
 
-MAX_DICT_ENTRIES = 64  # a dict, list or tuple the step reads from outside is watched item by item up to this size
+MAX_ITEMS = 64  # a list or tuple the step reads from outside is watched item by item up to this size
 MAX_OUTSIDE_DEPTH = 3  # how many containers and attributes deep the values fn reads from outside are watched
 
 
 def _parts(value, names: set) -> list:
-    """(key, (source, item)) for what `value` holds that the step may read: a small dict's entries
-    whose keys its code writes as strings (config["alpha"]), a small list's or tuple's items
-    (models[0]), and the attributes of a plain object that its code or, for a user's callable
+    """(key, (source, item)) for what `value` holds that the step may read: a dict's entries whose
+    keys its code writes as strings or ints (config["alpha"], weights[1]), a small list's or
+    tuple's items and a longer one's items at the indices its code writes (models[0]), a list's
+    length (the step may loop over it), and the attributes of a plain object that its code or, for a user's callable
     object, the object's own methods name (args.alpha, optimizer.param_groups, self.v in __call__). Arrays in lists
     and tuples are left out (a program does not read them; a step that uses one runs eagerly)."""
-    if type(value) is dict and len(value) <= MAX_DICT_ENTRIES:
-        return [
-            (key, (("global", value, key), value[key]))
-            for key in sorted(names & {k for k in value if isinstance(k, str)})
-        ]
-    if type(value) in (list, tuple) and len(value) <= MAX_DICT_ENTRIES:
-        return [
-            (str(i), (("item", value, i), item)) for i, item in enumerate(value) if not isinstance(item, np.ndarray)
-        ]
+    if type(value) is dict:
+        keys = names & {k for k in value if isinstance(k, (str, int)) and not isinstance(k, bool)}
+        return [(str(key), (("global", value, key), value[key])) for key in sorted(keys, key=str)]
+    if type(value) in (list, tuple):
+        indices = [i for i in range(len(value)) if len(value) <= MAX_ITEMS or i in names or i - len(value) in names]
+        items = [(str(i), (("item", value, i), value[i])) for i in indices if not isinstance(value[i], np.ndarray)]
+        return items + [("len", (("length", value), len(value)))] if type(value) is list else items
     attributes = _plain_attributes(value)
     if attributes is None:
         return []
@@ -533,7 +533,7 @@ def _plain_attributes(value) -> dict | None:
 def _names_in_methods(cls: type) -> set:
     """The names and strings the code of a user's callable class's own methods uses (what
     calling an instance reads of it)."""
-    names: set[str] = set()
+    names: set[str | int] = set()
     if _users(cls) and "__call__" in vars(cls):
         for method in vars(cls).values():
             if isinstance(method, types.FunctionType):
@@ -556,7 +556,7 @@ def _reads_of(function, names: set) -> list:
     while codes:
         current = codes.pop()
         names.update(current.co_names)
-        names.update(c for c in current.co_consts if isinstance(c, str))
+        names.update(c for c in current.co_consts if isinstance(c, (str, int)) and not isinstance(c, bool))
         for name in current.co_names:
             if name in namespace:
                 reads.append((name, ("global", namespace, name), namespace[name]))

@@ -224,6 +224,8 @@ def _outside_read(source: tuple, holder_name: str, namespace: dict, names: Namer
     namespace[holder] = source[1]
     if source[0] == "cell":
         return f"{holder}.cell_contents"
+    if source[0] == "length":
+        return f"len({holder})"
     if source[0] == "item":
         return f"({holder}[{source[2]}] if len({holder}) > {source[2]} else None)"
     return f"{holder}.get({source[2]!r})"
