@@ -261,6 +261,29 @@ def test_a_counter_object_incremented_inside_the_step_counts_every_call():
     assert counter.calls == len(BATCHES)
 
 
+def test_a_private_number_attribute_of_a_module_is_read_at_call_time():
+    """A custom head multiplying by self._factor, changed between calls."""
+
+    def make():
+        rnn, head = nn.RNN(3, 4, rng=0), Temperature()
+
+        def step(x, y):
+            loss = loss_of(rnn, head, x, y)
+            loss.backward()
+            return loss
+
+        def between(call):
+            head._factor = FACTORS[call]
+            for p in [*rnn.parameters(), *head.parameters()]:
+                p.grad = None
+
+        return step, lambda: [*rnn.parameters(), *head.parameters()], between
+
+    results, fallbacks = run_twins(make)
+    assert_twins(results)
+    assert fallbacks == []
+
+
 class ConfiguredHead(nn.Module):
     """A Linear head scaled by values its forward reads from a list and a config object it holds."""
 

@@ -425,12 +425,10 @@ def _tensors_in(value) -> list:
 
 
 def module_settings(module: Module) -> dict:
-    """A module's public attributes that hold a number, a string or None, by name: its
-    `training` flag, hidden_size, batch_first, a temperature a forward() divides by."""
+    """A module's attributes that hold a number, a string or None, by name: its `training`
+    flag, hidden_size, batch_first, a temperature a forward() divides by (self._t too)."""
     return {
-        name: value
-        for name, value in vars(module).items()
-        if not name.startswith("_") and (value is None or isinstance(value, (numbers.Number, str)))
+        name: value for name, value in vars(module).items() if value is None or isinstance(value, (numbers.Number, str))
     }
 
 
