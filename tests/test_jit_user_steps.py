@@ -1,6 +1,7 @@
 """jit(step) against its eager twin on training steps as PyTorch users write them: settings kept
 in config objects, lists, tuples and nested dicts, an optimizer's learning rate read in the
-loss, a model picked from a container, a scheduler stepped inside the step.
+loss, a model picked from a container or passed as an argument, a scheduler stepped inside the
+step, a module's private settings.
 
 Each case runs the same step on two identical models, compiled and eager, for several calls,
 changing between calls what a training loop changes, and asserts the same loss and gradients
@@ -348,3 +349,31 @@ def test_a_setting_four_attributes_deep_is_read_at_call_time():
 
     results, _ = run_twins(make)
     assert_twins(results)
+
+
+def test_a_model_passed_as_an_argument_compiles_per_model_and_matches_eager():
+    """step(rnn, head, x, y), called with one model and then another, as eagerly: each model
+    gets its own gradients; a weight reassigned on the first model between calls is read."""
+    results = []
+    for compiled in (True, False):
+        first, second = model(), model(2.0)
+
+        def step(rnn, head, x, y):
+            loss = loss_of(rnn, head, x, y)
+            loss.backward()
+            return loss
+
+        run = jit(step) if compiled else step
+        seen = []
+        for call, pair in enumerate((first, first, second, first)):
+            if call == 3:
+                first[0].weight_hh_l0.data = first[0].weight_hh_l0.data * 0.5
+            loss = run(*pair, *BATCHES[call])
+            seen.append(loss.data.copy())
+            seen += [p.grad.copy() for m in (*first, *second) for p in m.parameters() if p.grad is not None]
+        results.append(seen)
+        if compiled:
+            assert run.traces == 2
+    assert len(results[0]) == len(results[1])
+    for mine, eager in zip(*results):
+        np.testing.assert_allclose(mine, eager, rtol=TOLERANCE, atol=TOLERANCE)
