@@ -458,8 +458,8 @@ def outside_values(fn) -> dict:
     """What fn reads from outside, by name: name -> ((source), value). The closure cells and the
     globals its code names (nested functions' code included), and the same for every function of
     the user's it reaches that way (a helper, and the globals it reads); the attributes of a
-    bound method's self that its code names; the entries of a small dict among all of these
-    whose keys the code writes as strings (config["alpha"])."""
+    bound method's self that its code names; and, MAX_OUTSIDE_DEPTH levels down, what these
+    hold that the step may read (see _parts: config["alpha"], args.alpha, models[0])."""
     found: dict[str, tuple] = {}
     names: set[str | int] = set()  # the names, strings and ints of every code read
     pending = [("", getattr(fn, "__func__", fn))]
@@ -493,11 +493,12 @@ MAX_OUTSIDE_DEPTH = 3  # how many containers and attributes deep the values fn r
 
 def _parts(value, names: set) -> list:
     """(key, (source, item)) for what `value` holds that the step may read: a dict's entries whose
-    keys its code writes as strings or ints (config["alpha"], weights[1]), a small list's or
-    tuple's items and a longer one's items at the indices its code writes (models[0]), a list's
-    length (the step may loop over it), and the attributes of a plain object that its code or, for a user's callable
-    object, the object's own methods name (args.alpha, optimizer.param_groups, self.v in __call__). Arrays in lists
-    and tuples are left out (a program does not read them; a step that uses one runs eagerly)."""
+    keys its code writes as strings or ints (config["alpha"], weights[1]); a small list's or
+    tuple's items, and a longer one's at the indices its code writes (models[0]); a list's
+    length (the step may loop over it); the attributes of a plain object that its code names, or
+    for a user's callable object its own methods (args.alpha, optimizer.param_groups, self.v in
+    __call__). Arrays in lists and tuples are left out (a program does not read them; a step
+    that uses one runs eagerly)."""
     if type(value) is dict:
         keys = names & {k for k in value if isinstance(k, (str, int)) and not isinstance(k, bool)}
         return [(str(key), (("global", value, key), value[key])) for key in sorted(keys, key=str)]
@@ -571,7 +572,8 @@ def _users(function) -> bool:
 def watched_outside(outside: dict) -> list:
     """(name, source, kind, value) for the outside values the program must check on every call:
     numbers, strings and None by value; arrays by shape and dtype (their values are read);
-    tensors, modules, functions and dicts (whose entries are watched too) by identity."""
+    everything else (tensors, modules, functions, containers and objects, whose parts are
+    watched too) by identity."""
     watched: list[tuple] = []
     for name, (source, value) in outside.items():
         if source[0] == "bound":
