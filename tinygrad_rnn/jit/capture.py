@@ -89,6 +89,7 @@ class Capture:
         self.arg_count = 0  # how many positional arguments the traced call had
         self.grads_before: dict[int, tuple] = {}  # id(tensor) -> (tensor, its .grad before the run, a copy)
         self.array_bytes: dict[str, bytes] = {}  # an outside array's name -> its bytes before the run
+        self.object_states: dict[str, tuple] = {}  # an outside object's name -> (it, its attributes before)
         self.array_aliases: list[tuple] = []  # (source, var): another place that holds an input's array
         self.settings_before: dict[int, dict] = {}  # id(module) -> its settings when the step first ran it
         self.arrays_left: list[str] = []  # where the step left an array it computed (untrace_leftovers)
@@ -308,12 +309,18 @@ class Capture:
             for name, (_, value) in self.outside.items()
             if isinstance(value, np.ndarray) and value.size <= MAX_WATCHED_ELEMENTS
         }
+        self.object_states = {
+            name: (value, dict(attributes))
+            for name, (_, value) in self.outside.items()
+            if (attributes := _plain_attributes(value)) is not None
+        }
 
     def side_effect(self, result) -> str | None:
         """What the run did outside that a program would not do again, if anything: wrote into an
         outside array, kept a tensor it made in a closure cell, a global, a list, a dict or an
         object's attribute it can see, assigned a global, a closure variable or a dict entry it
-        reads, or set a setting of a module it ran."""
+        reads, set an attribute of a plain object it reads (a scheduler's step), or set a
+        setting of a module it ran."""
         for name, before in self.array_bytes.items():
             if self.outside[name][1].tobytes() != before:
                 return f"the step writes into the array '{name}' from outside it, which a program would not repeat"
@@ -332,8 +339,16 @@ class Capture:
         if self.arrays_left:
             return f"the step keeps an array in '{self.arrays_left[0]}', which a program would not do again"
         for name, (source, value) in self.outside.items():
-            if source[0] != "bound" and current_value(source, value) is not value:
+            if source[0] not in ("bound", "length") and current_value(source, value) is not value:
                 return f"the step assigns '{name}', which it reads from outside, and a program would not repeat that"
+        for name, (value, then) in self.object_states.items():
+            now = vars(value)
+            for attribute in sorted(then.keys() | now.keys(), key=str):
+                if attribute not in then or attribute not in now or not same_setting(then[attribute], now[attribute]):
+                    return (
+                        f"the step sets the attribute '{attribute}' of '{name}' (a {type(value).__name__}) "
+                        "from outside it (a scheduler step, a counter?), which a program would not repeat"
+                    )
         for key, module in self.modules.items():
             then, now = self.settings_before[key], module_settings(module)
             for attribute in sorted(then.keys() | now.keys()):
@@ -386,6 +401,10 @@ def current_value(source: tuple, value=None):
             return None
     if source[0] == "global":
         return source[1].get(source[2])
+    if source[0] == "item":
+        return source[1][source[2]] if source[2] < len(source[1]) else None
+    if source[0] == "length":
+        return len(source[1])
     return value
 
 
@@ -406,12 +425,10 @@ def _tensors_in(value) -> list:
 
 
 def module_settings(module: Module) -> dict:
-    """A module's public attributes that hold a number, a string or None, by name: its
-    `training` flag, hidden_size, batch_first, a temperature a forward() divides by."""
+    """A module's attributes that hold a number, a string or None, by name: its `training`
+    flag, hidden_size, batch_first, a temperature a forward() divides by (self._t too)."""
     return {
-        name: value
-        for name, value in vars(module).items()
-        if not name.startswith("_") and (value is None or isinstance(value, (numbers.Number, str)))
+        name: value for name, value in vars(module).items() if value is None or isinstance(value, (numbers.Number, str))
     }
 
 
@@ -441,10 +458,10 @@ def outside_values(fn) -> dict:
     """What fn reads from outside, by name: name -> ((source), value). The closure cells and the
     globals its code names (nested functions' code included), and the same for every function of
     the user's it reaches that way (a helper, and the globals it reads); the attributes of a
-    bound method's self that its code names; the entries of a small dict among all of these
-    whose keys the code writes as strings (config["alpha"])."""
+    bound method's self that its code names; and, MAX_OUTSIDE_DEPTH levels down, what these
+    hold that the step may read (see _parts: config["alpha"], args.alpha, models[0])."""
     found: dict[str, tuple] = {}
-    names: set[str] = set()  # the names and strings of every code read
+    names: set[str | int] = set()  # the names, strings and ints of every code read
     pending = [("", getattr(fn, "__func__", fn))]
     seen: set[int] = set()
     while pending:
@@ -462,14 +479,65 @@ def outside_values(fn) -> dict:
         attributes = getattr(bound, "__dict__", {})
         for name in sorted(names & attributes.keys()):
             found.setdefault(f"self.{name}", (("global", attributes, name), attributes[name]))
-    for name, (_, value) in list(found.items()):
-        if type(value) is dict and len(value) <= MAX_DICT_ENTRIES:
-            for key in sorted(names & {k for k in value if isinstance(k, str)}):
-                found.setdefault(f"{name}.{key}", (("global", value, key), value[key]))
+    level = list(found.items())
+    for _ in range(MAX_OUTSIDE_DEPTH):
+        inner = [(f"{name}.{key}", item) for name, (_, value) in level for key, item in _parts(value, names)]
+        level = [(name, item) for name, item in inner if name not in found]
+        found.update(level)
     return found
 
 
-MAX_DICT_ENTRIES = 64  # a dict the step reads from outside is watched entry by entry up to this size
+MAX_ITEMS = 64  # a list or tuple the step reads from outside is watched item by item up to this size
+MAX_OUTSIDE_DEPTH = 3  # how many containers and attributes deep the values fn reads from outside are watched
+
+
+def _parts(value, names: set) -> list:
+    """(key, (source, item)) for what `value` holds that the step may read: a dict's entries whose
+    keys its code writes as strings or ints (config["alpha"], weights[1]); a small list's or
+    tuple's items, and a longer one's at the indices its code writes (models[0]); a list's
+    length (the step may loop over it); the attributes of a plain object that its code names, or
+    for a user's callable object its own methods (args.alpha, optimizer.param_groups, self.v in
+    __call__). Arrays in lists and tuples are left out (a program does not read them; a step
+    that uses one runs eagerly)."""
+    if type(value) is dict:
+        keys = names & {k for k in value if isinstance(k, (str, int)) and not isinstance(k, bool)}
+        return [(str(key), (("global", value, key), value[key])) for key in sorted(keys, key=str)]
+    if type(value) in (list, tuple):
+        indices = [i for i in range(len(value)) if len(value) <= MAX_ITEMS or i in names or i - len(value) in names]
+        items = [(str(i), (("item", value, i), value[i])) for i in indices if not isinstance(value[i], np.ndarray)]
+        return items + [("len", (("length", value), len(value)))] if type(value) is list else items
+    attributes = _plain_attributes(value)
+    if attributes is None:
+        return []
+    named = names | _names_in_methods(type(value))
+    return [(key, (("global", attributes, key), attributes[key])) for key in sorted(named & attributes.keys())]
+
+
+FUNCTION_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType)
+
+
+def _plain_attributes(value) -> dict | None:
+    """The attribute dict of a plain object (a config, an optimizer, a scheduler, a user's
+    callable); None for modules (their settings are followed on their own), tensors, arrays,
+    classes, Python modules and functions (followed by identity), and jit's own objects (a
+    compiled step counts its traces)."""
+    if isinstance(value, (Module, Tensor, np.ndarray, type, types.ModuleType, *FUNCTION_TYPES)):
+        return None
+    if type(value).__module__.startswith(__package__):
+        return None
+    attributes = getattr(value, "__dict__", None)
+    return attributes if type(attributes) is dict else None
+
+
+def _names_in_methods(cls: type) -> set:
+    """The names and strings the code of a user's callable class's own methods uses (what
+    calling an instance reads of it)."""
+    names: set[str | int] = set()
+    if _users(cls) and "__call__" in vars(cls):
+        for method in vars(cls).values():
+            if isinstance(method, types.FunctionType):
+                _reads_of(method, names)
+    return names
 
 
 def _reads_of(function, names: set) -> list:
@@ -487,7 +555,7 @@ def _reads_of(function, names: set) -> list:
     while codes:
         current = codes.pop()
         names.update(current.co_names)
-        names.update(c for c in current.co_consts if isinstance(c, str))
+        names.update(c for c in current.co_consts if isinstance(c, (str, int)) and not isinstance(c, bool))
         for name in current.co_names:
             if name in namespace:
                 reads.append((name, ("global", namespace, name), namespace[name]))
@@ -504,7 +572,8 @@ def _users(function) -> bool:
 def watched_outside(outside: dict) -> list:
     """(name, source, kind, value) for the outside values the program must check on every call:
     numbers, strings and None by value; arrays by shape and dtype (their values are read);
-    tensors, modules, functions and dicts (whose entries are watched too) by identity."""
+    everything else (tensors, modules, functions, containers and objects, whose parts are
+    watched too) by identity."""
     watched: list[tuple] = []
     for name, (source, value) in outside.items():
         if source[0] == "bound":
@@ -518,6 +587,6 @@ def watched_outside(outside: dict) -> list:
             watched.append((name, source, "number", value))
         elif isinstance(value, np.ndarray):
             watched.append((name, source, "array", value))
-        elif isinstance(value, (Tensor, Module, dict, types.FunctionType, types.MethodType)):
+        else:  # a tensor, module, function, container or object: by identity
             watched.append((name, source, "object", value))
     return watched

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from ..autograd import STATE, collector_paused
-from ..nn.module import Parameter
+from ..nn.module import Module, Parameter
 from ..tensors import Tensor
 from .capture import Capture, raw_data, set_raw_data
 from .program import Program, Stale, build
@@ -50,9 +50,9 @@ class CompiledStep:
     """A training step traced on its first call and run as one generated NumPy program after.
 
     `fn(*inputs)` runs the forward pass, calls `loss.backward()` and returns the loss. Inputs
-    are arrays, Tensors or Python numbers. Every call leaves each parameter's `.grad` as the
-    eager step would (accumulated onto an existing gradient, created where None) and returns
-    the loss as a Tensor. A new signature (the shapes and dtypes of the inputs, the numbers
+    are arrays, Tensors, Python numbers or modules (step(model, x, y)). Every call leaves each
+    parameter's `.grad` as the eager step would (accumulated onto an existing gradient, created
+    where None) and returns the loss as a Tensor. A new signature (the shapes and dtypes of the inputs, the numbers
     passed) traces again, and so does a new value of what the library's code branches on (the
     lengths of packed sequences, the label of one unbatched sequence), up to MAX_PROGRAMS per
     signature; `traces` counts the traces, `source` is the last program's text.
@@ -184,7 +184,8 @@ def jit(fn=None, *, strict: bool = False, loop: bool = True):
 
 def signature(args: tuple) -> tuple | None:
     """What the arguments decide about a program: shapes, dtypes and numbers (a float's sign
-    too, for -0.0), and which Tensor arguments are one tensor, or a parameter; None when a
+    too, for -0.0), which Tensor arguments are one tensor, or a parameter, and which module a
+    module argument is (step(model, x, y) traces once per model); None when a
     Tensor argument was made by recorded ops (its gradient must flow on into that graph: the
     call runs eagerly)."""
     key: list[tuple] = []
@@ -201,8 +202,12 @@ def signature(args: tuple) -> tuple | None:
             key.append((float, value, math.copysign(1.0, value)))
         elif isinstance(value, (numbers.Number, str)) or value is None:
             key.append((type(value), value))
+        elif isinstance(value, Module):  # by identity; the program checks the modules it runs on every call
+            key.append((Module, id(value)))
         else:
-            raise TypeError(f"jit: argument {i} is a {type(value).__name__}; pass arrays, Tensors or Python numbers")
+            raise TypeError(
+                f"jit: argument {i} is a {type(value).__name__}; pass arrays, Tensors, modules or Python numbers"
+            )
     return tuple(key)
 
 

@@ -222,7 +222,13 @@ def _outside_read(source: tuple, holder_name: str, namespace: dict, names: Namer
     attributes, a config), holds now: None for a removed entry."""
     holder = names(holder_name)
     namespace[holder] = source[1]
-    return f"{holder}.cell_contents" if source[0] == "cell" else f"{holder}.get({source[2]!r})"
+    if source[0] == "cell":
+        return f"{holder}.cell_contents"
+    if source[0] == "length":
+        return f"len({holder})"
+    if source[0] == "item":
+        return f"({holder}[{source[2]}] if len({holder}) > {source[2]} else None)"
+    return f"{holder}.get({source[2]!r})"
 
 
 def release_dead(body: list[str], returned: str) -> list[str]:
