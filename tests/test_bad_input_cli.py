@@ -11,6 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from cli_checks import refused
 from numpy.lib import format as npy_format
 
 from tinygrad_rnn import checkpoint, nn, viz
@@ -32,19 +33,6 @@ def _days_csv(path, rows, header="date,a,b"):
         lines.append(f"{np.datetime64('2020-01-01') + day},{np.sin(day / 5):.4f},{np.cos(day / 3):.4f}")
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _refused(argv, capsys, folder, code=2):
-    """Run the command line in `folder`; check it exits `code` with one line on stderr, no
-    traceback, and leaves the folder's files as they were. Returns that line."""
-    before = _files(folder)
-    result = main(argv)
-    captured = capsys.readouterr()
-    assert result == code, captured.err
-    assert len(captured.err.strip().splitlines()) == 1, captured.err
-    assert "Traceback" not in captured.err
-    assert _files(folder) == before
-    return captured.err.strip()
 
 
 @pytest.fixture
@@ -170,10 +158,10 @@ def test_a_csv_with_the_stated_minimum_of_rows_is_enough_and_one_less_is_not(fol
     """When a short CSV is refused with "at least N are needed", N rows train and N - 1 are refused
     with the same line."""
     _days_csv(folder / "short.csv", 3)
-    line = _refused(["train", task, "--csv", "short.csv", *columns, "--epochs", "1", "--quiet"], capsys, folder)
+    line = refused(["train", task, "--csv", "short.csv", *columns, "--epochs", "1", "--quiet"], capsys, folder)
     needed = int(line.split("at least ")[1].split()[0])
     _days_csv(folder / "fewer.csv", needed - 1)
-    line = _refused(["train", task, "--csv", "fewer.csv", *columns, "--epochs", "1", "--quiet"], capsys, folder)
+    line = refused(["train", task, "--csv", "fewer.csv", *columns, "--epochs", "1", "--quiet"], capsys, folder)
     assert f"has {needed - 1} data rows; at least {needed} are needed" in line
     _days_csv(folder / "enough.csv", needed)
     code = main(["train", task, "--csv", "enough.csv", *columns, "--epochs", "1", "--hidden", "2", "--quiet"])
@@ -186,7 +174,7 @@ def test_a_csv_naming_a_column_twice_is_refused_naming_it(folder, capsys, header
     """A header naming the target (or date) column twice is ambiguous: refused, nothing written."""
     _days_csv(folder / "twice.csv", 60, header=header)
     argv = ["train", "temperature", "--csv", "twice.csv", "--target-column", "a", "--epochs", "1", "--quiet"]
-    line = _refused([*argv, "--save", "m.npz", "--plot", "loss.png"], capsys, folder)
+    line = refused([*argv, "--save", "m.npz", "--plot", "loss.png"], capsys, folder)
     assert f"twice.csv: the header names column {column!r} more than once" in line
 
 
@@ -201,7 +189,7 @@ def test_a_column_named_twice_but_not_read_is_no_problem(folder, capsys):
 
 
 @pytest.mark.parametrize("save", ["sub/../same.png", "link.npz", "hard.npz"])
-def test_save_and_plot_naming_one_file_by_two_paths_are_refused(folder, capsys, save):
+def test_save_and_plot_naming_one_file_by_two_paths_arerefused(folder, capsys, save):
     """--save sub/../same.png, a symlink to same.png or a hard link to it, with --plot same.png:
     one file, refused before training."""
     (folder / "sub").mkdir()
@@ -209,13 +197,13 @@ def test_save_and_plot_naming_one_file_by_two_paths_are_refused(folder, capsys, 
     if save == "hard.npz":
         (folder / "same.png").write_bytes(b"old")
         os.link(folder / "same.png", folder / "hard.npz")
-    line = _refused(["train", "sine", "--epochs", "1", "--quiet", "--save", save, "--plot", "same.png"], capsys, folder)
+    line = refused(["train", "sine", "--epochs", "1", "--quiet", "--save", save, "--plot", "same.png"], capsys, folder)
     assert f"--plot same.png: the same file as --save {save}" in line
 
 
 def test_save_to_a_symlink_loop_is_refused_in_one_line_before_training(folder, capsys):
     os.symlink("loop.npz", folder / "loop.npz")
-    line = _refused(
+    line = refused(
         ["train", "sine", "--epochs", "1", "--quiet", "--save", "loop.npz", "--plot", "loss.png"], capsys, folder
     )
     assert line.endswith("--save loop.npz: its symlinks form a loop")
@@ -232,7 +220,7 @@ def test_save_to_a_read_only_file_is_refused_in_one_line_before_training(folder,
     (folder / "model.npz").write_bytes(b"old")
     os.chmod(folder / "model.npz", 0o444)
     monkeypatch.setattr(os, "access", lambda path, mode, **options: not (mode & os.W_OK) or _user_writable(path))
-    line = _refused(
+    line = refused(
         ["train", "sine", "--epochs", "1", "--quiet", "--save", "model.npz", "--plot", "loss.png"], capsys, folder
     )
     assert line.endswith(f"--save model.npz: {os.path.realpath(folder / 'model.npz')} is read-only")
@@ -242,7 +230,7 @@ def test_plot_to_a_pipe_is_refused_before_training(folder, capsys):
     """--plot naming a pipe (not a regular file) is refused, as checkpoint.save refuses it, rather
     than the pipe being replaced by the picture."""
     os.mkfifo(folder / "loss.png")
-    line = _refused(["train", "sine", "--epochs", "1", "--quiet", "--plot", "loss.png"], capsys, folder)
+    line = refused(["train", "sine", "--epochs", "1", "--quiet", "--plot", "loss.png"], capsys, folder)
     assert line.endswith(f"--plot loss.png: {os.path.realpath(folder / 'loss.png')} is not a regular file")
     assert stat.S_ISFIFO(os.lstat(folder / "loss.png").st_mode)
 
@@ -251,7 +239,7 @@ def test_a_plot_format_that_cannot_be_written_is_refused_before_training(folder,
     """--plot loss.pgf needs LaTeX: without it the run exits 2 in one line naming the format."""
     if shutil.which("xelatex"):
         pytest.skip("xelatex is installed, so .pgf plots can be written here")
-    line = _refused(
+    line = refused(
         ["train", "sine", "--epochs", "1", "--quiet", "--plot", "loss.pgf", "--save", "m.npz"], capsys, folder
     )
     assert "--plot loss.pgf: matplotlib cannot write .pgf here" in line
@@ -273,7 +261,7 @@ def test_graph_as_pdf_is_written_or_refused_in_one_line(folder, capsys):
         assert main(["graph", "--steps", "2", "-o", "rnn.pdf"]) == 0
         assert (folder / "rnn.pdf").read_bytes().startswith(b"%PDF")
     else:
-        line = _refused(["graph", "--steps", "2", "-o", "rnn.pdf"], capsys, folder)
+        line = refused(["graph", "--steps", "2", "-o", "rnn.pdf"], capsys, folder)
         assert f"-o/--output rnn.pdf: {os.path.basename(viz.dot_program())} does not write .pdf" in line
         assert "use one of .svg, .png" in line
 
@@ -289,7 +277,7 @@ def test_the_graphviz_pure_formats_are_read_from_the_program():
 def test_graph_whose_renderer_fails_midway_keeps_the_old_picture_and_writes_nothing(folder, capsys, monkeypatch):
     _failing_renderer(folder, monkeypatch)
     (folder / "rnn.svg").write_text("<svg>old</svg>")
-    line = _refused(["graph", "--steps", "2", "-o", "rnn.svg"], capsys, folder, code=1)
+    line = refused(["graph", "--steps", "2", "-o", "rnn.svg"], capsys, folder, code=1)
     assert "dot could not write rnn.svg as svg: out of memory; nothing written" in line
     assert (folder / "rnn.svg").read_text() == "<svg>old</svg>"
 
@@ -324,7 +312,7 @@ def nn_graph():
     ids=["graph steps", "graph hidden", "train hidden"],
 )
 def test_a_size_option_too_large_to_allocate_exits_2_in_one_line(folder, capsys, argv, option, most):
-    line = _refused(argv, capsys, folder)
+    line = refused(argv, capsys, folder)
     assert f"argument {option}: must be at most {most}, got" in line
 
 
@@ -348,7 +336,7 @@ def test_predict_with_metadata_that_cannot_be_used_exits_2_in_one_line(folder, c
     metadata = json.loads(json.dumps(metadata))
     change(metadata)
     _write_checkpoint(folder / "odd.npz", arrays, metadata)
-    line = _refused(["predict", "--task", "sine", "--checkpoint", "odd.npz"], capsys, folder)
+    line = refused(["predict", "--task", "sine", "--checkpoint", "odd.npz"], capsys, folder)
     assert "checkpoint odd.npz has metadata the sine task cannot use" in line and words in line, line
 
 
@@ -359,7 +347,7 @@ def test_predict_with_a_csv_entry_that_is_not_a_path_names_the_entry(folder, cap
     arrays, metadata = checkpoint.load_state_dict("t.npz"), checkpoint.read_metadata("t.npz")
     metadata["config"]["csv"] = 987654
     _write_checkpoint(folder / "odd.npz", arrays, metadata)
-    line = _refused(["predict", "--task", "temperature", "--checkpoint", "odd.npz"], capsys, folder)
+    line = refused(["predict", "--task", "temperature", "--checkpoint", "odd.npz"], capsys, folder)
     assert "odd.npz" in line and "config csv must be a string or null, got 987654" in line, line
 
 
@@ -436,7 +424,7 @@ BAD_CSVS = {
 def test_a_bad_csv_exits_2_in_one_line_and_writes_no_checkpoint_or_plot(folder, capsys, text):
     """Every malformed CSV stops training in one line; --save and --plot are not written."""
     (folder / "bad.csv").write_text(text)
-    _refused(
+    refused(
         [
             "train",
             "weather",
@@ -462,7 +450,7 @@ def test_a_bad_csv_exits_2_in_one_line_and_writes_no_checkpoint_or_plot(folder, 
 def test_a_csv_that_is_not_utf8_exits_2_naming_the_file(folder, capsys):
     """Latin-1 bytes are refused naming the file and that it is not UTF-8."""
     (folder / "latin.csv").write_bytes("date,tempé,b\n2020-01-01,1,2\n".encode("latin-1"))
-    line = _refused(["train", "temperature", "--csv", "latin.csv", "--target-column", "b"], capsys, folder)
+    line = refused(["train", "temperature", "--csv", "latin.csv", "--target-column", "b"], capsys, folder)
     assert "latin.csv" in line and "UTF-8" in line
 
 
@@ -490,5 +478,5 @@ def test_predict_with_a_checkpoint_of_another_cell_size_or_task_names_it(
     metadata = json.loads(json.dumps(metadata))
     change(metadata)
     _write_checkpoint(folder / "odd.npz", arrays, metadata)
-    line = _refused(["predict", "--task", "sine", "--checkpoint", "odd.npz"], capsys, folder)
+    line = refused(["predict", "--task", "sine", "--checkpoint", "odd.npz"], capsys, folder)
     assert re.search(message, line), line

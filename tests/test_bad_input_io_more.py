@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from cli_checks import contents, refused
 
 from tinygrad_rnn import checkpoint, cli, nn
 from tinygrad_rnn.cli import main
@@ -21,18 +22,6 @@ from tinygrad_rnn.train import Trainer
 # ------------------------------------------------------------------------------- helpers
 
 
-def _files(folder):
-    """Every path under `folder` with its bytes (None for a folder, the target for a symlink)."""
-    return {
-        str(path.relative_to(folder)): os.readlink(path)
-        if path.is_symlink()
-        else None
-        if path.is_dir()
-        else path.read_bytes()
-        for path in folder.rglob("*")
-    }
-
-
 def _weather_csv(path, rows=200):
     lines = ["date,temp_max,temp_min,precipitation"]
     for day in range(rows):
@@ -42,19 +31,6 @@ def _weather_csv(path, rows=200):
         )
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _refused(argv, capsys, folder, code=2):
-    """Run the command line; check it exits `code` with one line on stderr, no traceback, and
-    leaves every file under `folder` byte for byte as it was. Returns that line."""
-    before = _files(folder)
-    result = main(argv)
-    captured = capsys.readouterr()
-    assert result == code, captured.err
-    assert len(captured.err.strip().splitlines()) == 1, captured.err
-    assert "Traceback" not in captured.err
-    assert _files(folder) == before
-    return captured.err.strip()
 
 
 @pytest.fixture
@@ -69,16 +45,16 @@ def folder(tmp_path, monkeypatch):
 @pytest.mark.parametrize("option", ["--save", "--plot"])
 def test_an_output_naming_the_input_csv_is_refused_before_training(folder, capsys, option):
     _weather_csv(folder / "days.png")  # a CSV under a picture's name: --plot accepts the suffix
-    err = _refused(
+    err = refused(
         ["train", "weather", "--csv", "days.png", "--epochs", "1", "--quiet", option, "days.png"], capsys, folder
     )
     assert f"{option} days.png: the same file as --csv days.png" in err
 
 
-def test_an_output_naming_the_input_csv_by_a_symlink_is_refused(folder, capsys):
+def test_an_output_naming_the_input_csv_by_a_symlink_isrefused(folder, capsys):
     _weather_csv(folder / "days.csv")
     os.symlink("days.csv", folder / "model.npz")
-    err = _refused(
+    err = refused(
         ["train", "weather", "--csv", "days.csv", "--epochs", "1", "--quiet", "--save", "model.npz"], capsys, folder
     )
     assert "--save model.npz: the same file as --csv days.csv" in err
@@ -87,14 +63,14 @@ def test_an_output_naming_the_input_csv_by_a_symlink_is_refused(folder, capsys):
 @pytest.mark.parametrize("name", cli.DEMO_FILES)
 def test_demo_into_a_folder_where_an_output_is_a_folder_writes_nothing(folder, capsys, name):
     (folder / "out" / name).mkdir(parents=True)
-    err = _refused(["demo", "--quick", "--out", "out"], capsys, folder)
+    err = refused(["demo", "--quick", "--out", "out"], capsys, folder)
     assert f"--out {os.path.join('out', name)}: is a folder, not a file" in err
 
 
 def test_demo_into_a_folder_where_an_output_is_a_symlink_loop_writes_nothing(folder, capsys):
     (folder / "out").mkdir()
     os.symlink("rnn_graph.svg", folder / "out" / "rnn_graph.svg")
-    err = _refused(["demo", "--quick", "--out", "out"], capsys, folder)
+    err = refused(["demo", "--quick", "--out", "out"], capsys, folder)
     assert "rnn_graph.svg: its symlinks form a loop" in err
 
 
@@ -107,13 +83,13 @@ def test_train_interrupted_while_saving_writes_no_checkpoint_plot_or_temporary(f
     monkeypatch.setattr(checkpoint, "_write_archive", interrupted)
     with pytest.raises(KeyboardInterrupt):
         main(["train", "sine", "--epochs", "1", "--quiet", "--save", "model.npz", "--plot", "loss.svg"])
-    assert _files(folder) == {"model.npz": b"the old checkpoint"}
+    assert contents(folder) == {"model.npz": b"the old checkpoint"}
 
 
 @pytest.mark.parametrize("path", ["missing_folder/", "model.npz/"])
-def test_train_saving_to_a_path_ending_in_a_separator_is_refused(folder, capsys, path):
+def test_train_saving_to_a_path_ending_in_a_separator_isrefused(folder, capsys, path):
     (folder / "model.npz").write_bytes(b"a file, not a folder")
-    err = _refused(["train", "sine", "--epochs", "1", "--quiet", "--save", path], capsys, folder)
+    err = refused(["train", "sine", "--epochs", "1", "--quiet", "--save", path], capsys, folder)
     assert f"--save {path}: ends with a path separator" in err
 
 
@@ -149,13 +125,13 @@ def test_saving_to_a_path_ending_in_a_separator_names_it_and_writes_nothing(fold
     (folder / "model.npz").write_bytes(b"the old file")
     with pytest.raises(IsADirectoryError, match=f"cannot write {path}: ends with a path separator"):
         checkpoint.save(nn.Linear(2, 3), path)
-    assert _files(folder) == {"model.npz": b"the old file"}
+    assert contents(folder) == {"model.npz": b"the old file"}
 
 
 def test_saving_to_an_empty_path_names_it(folder):
     with pytest.raises(FileNotFoundError, match="the path is empty"):
         checkpoint.save(nn.Linear(2, 3), "")
-    assert _files(folder) == {}
+    assert contents(folder) == {}
 
 
 def test_a_unicode_path_round_trips(folder):
@@ -337,7 +313,7 @@ def test_a_schedule_state_holding_an_optimizer_is_refused_and_the_optimizer_kept
 
 
 @pytest.mark.parametrize("make", [lambda o: lr_scheduler.StepLR(o, 2), lambda o: lr_scheduler.ReduceLROnPlateau(o)])
-def test_a_schedule_state_for_another_number_of_groups_is_refused(make):
+def test_a_schedule_state_for_another_number_of_groups_isrefused(make):
     one_group = SGD(nn.Linear(2, 3).parameters(), lr=0.1)
     schedule = make(_two_group_sgd())
     before = schedule.state_dict()

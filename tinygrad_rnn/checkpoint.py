@@ -31,6 +31,7 @@ from collections import OrderedDict
 import numpy as np
 from numpy.lib import format as npy_format
 
+from .errors import key_problems
 from .nn.module import Module
 from .staging import staged, writable_target
 
@@ -266,11 +267,7 @@ def _check_fields(metadata: dict, error) -> None:
 def _check_names(path: str, model: str, stored: list, wanted: list) -> None:
     missing = [name for name in wanted if name not in stored]
     unexpected = [name for name in stored if name not in wanted]
-    problems = [
-        f"{label}: {', '.join(names)}"
-        for label, names in (("missing keys", missing), ("unexpected keys", unexpected))
-        if names
-    ]
+    problems = key_problems(missing, unexpected)
     if problems:
         raise CheckpointError(path, f"does not fit {model}: " + "; ".join(problems))
 

@@ -1,4 +1,4 @@
-"""The library's own error classes.
+"""The library's own error classes, and the wording of a mismatch of keys that several of them use.
 
 Each is also a standard Python error (ValueError, KeyError, FloatingPointError), so code that
 catches those keeps working, while the command line can catch exactly these, report them in
@@ -29,3 +29,13 @@ class UnknownWordError(TinygradRNNError, KeyError):
 
 class NonFiniteLossError(TinygradRNNError, FloatingPointError):
     """Training produced a NaN or infinite loss; the message names the epoch and the batch."""
+
+
+def key_problems(missing: list, unexpected: list) -> list[str]:
+    """The parts of a message about a mapping's keys: "missing keys: a, b" for the keys it
+    lacks and "unexpected keys: c" for those it should not have (none for an empty list)."""
+    return [
+        f"{label}: {', '.join(map(str, keys))}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected))
+        if keys
+    ]

@@ -8,6 +8,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from ..errors import key_problems
 from ..tensors import Tensor
 
 
@@ -268,11 +269,7 @@ class Module:
         own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        problems = []
-        if strict and missing:
-            problems.append(f"missing keys: {', '.join(missing)}")
-        if strict and unexpected:
-            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        problems = key_problems(missing, unexpected) if strict else []
         values = {}
         for name, param in own.items():
             if name not in state_dict:

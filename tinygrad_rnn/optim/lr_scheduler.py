@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from ..errors import key_problems
 from .optimizer import Optimizer
 
 
@@ -316,11 +317,7 @@ def checked_state(scheduler, state_dict) -> dict:
     own = scheduler.state_dict()
     missing = [key for key in own if key not in state_dict]
     unexpected = [key for key in state_dict if key not in own]
-    problems = [
-        f"{label}: {', '.join(map(str, keys))}"
-        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected))
-        if keys
-    ]
+    problems = key_problems(missing, unexpected)
     if problems:
         raise ValueError(f"{where}: not a state of this kind of schedule ({'; '.join(problems)})")
     groups = len(scheduler.optimizer.param_groups)
