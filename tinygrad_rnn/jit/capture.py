@@ -342,21 +342,19 @@ class Capture:
             if source[0] not in ("bound", "length") and current_value(source, value) is not value:
                 return f"the step assigns '{name}', which it reads from outside, and a program would not repeat that"
         for name, (value, then) in self.object_states.items():
-            now = vars(value)
-            for attribute in sorted(then.keys() | now.keys(), key=str):
-                if attribute not in then or attribute not in now or not same_setting(then[attribute], now[attribute]):
-                    return (
-                        f"the step sets the attribute '{attribute}' of '{name}' (a {type(value).__name__}) "
-                        "from outside it (a scheduler step, a counter?), which a program would not repeat"
-                    )
+            attribute = changed_setting(then, vars(value))
+            if attribute is not None:
+                return (
+                    f"the step sets the attribute '{attribute}' of '{name}' (a {type(value).__name__}) "
+                    "from outside it (a scheduler step, a counter?), which a program would not repeat"
+                )
         for key, module in self.modules.items():
-            then, now = self.settings_before[key], module_settings(module)
-            for attribute in sorted(then.keys() | now.keys()):
-                if attribute not in then or attribute not in now or not same_setting(then[attribute], now[attribute]):
-                    return (
-                        f"the step sets the attribute '{attribute}' of a {type(module).__name__}, "
-                        "which a program would not repeat"
-                    )
+            attribute = changed_setting(self.settings_before[key], module_settings(module))
+            if attribute is not None:
+                return (
+                    f"the step sets the attribute '{attribute}' of a {type(module).__name__}, "
+                    "which a program would not repeat"
+                )
         return None
 
     def outside_name(self, obj) -> str | None:
@@ -440,6 +438,16 @@ def same_setting(a, b) -> bool:
     if type(a) is not type(b) or not a == b:
         return False
     return not isinstance(a, numbers.Real) or a != 0 or math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def changed_setting(then: dict, now: dict):
+    """The first attribute (in sorted order) that one of two snapshots of an object's attributes
+    lacks or that holds a value a program assuming `then` may not take (see same_setting); None
+    when there is none."""
+    for attribute in sorted(then.keys() | now.keys(), key=str):
+        if attribute not in then or attribute not in now or not same_setting(then[attribute], now[attribute]):
+            return attribute
+    return None
 
 
 def argument_names(fn, count: int) -> list[str]:
