@@ -94,7 +94,8 @@ def add(total, g, owned: bool) -> tuple:
 
 
 def is_integer(part) -> bool:
-    """An int position (True and False are masks to NumPy, not positions)."""
+    """A Python or NumPy integer: an int position, a count (True and False are not: to NumPy
+    they are masks)."""
     return isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_))
 
 

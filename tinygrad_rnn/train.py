@@ -10,6 +10,7 @@ import numpy as np
 
 from .autograd import no_grad
 from .errors import NonFiniteLossError
+from .grads import is_integer
 from .jit import jit as compile_step
 from .optim import clip_grad_norm_, clip_grad_value_
 from .random import as_generator
@@ -109,11 +110,6 @@ def check_finite_loss(value: float, epoch: int, batch: int, last_finite: float |
     )
 
 
-def _is_integer(value) -> bool:
-    """Whether `value` is a Python or NumPy integer (a bool is not one)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def _as_target(target):
     return target if isinstance(target, Tensor) else np.asarray(target)
 
@@ -155,7 +151,7 @@ class Trainer:
         progress: bool | None = None,
         jit: bool = True,
     ):
-        if batch_size is not None and not (_is_integer(batch_size) and batch_size >= 1):
+        if batch_size is not None and not (is_integer(batch_size) and batch_size >= 1):
             raise ValueError(f"Trainer: batch_size must be an integer >= 1 (or None), got {batch_size!r}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.batch_size, self.clip_value, self.clip_norm = batch_size, clip_value, clip_norm
@@ -225,7 +221,7 @@ class Trainer:
         self, inputs, targets, *, epochs: int, validation=None, early_stopping: EarlyStopping | None = None
     ) -> History:
         """Train for up to `epochs`; `validation` is an (inputs, targets) pair."""
-        if not (_is_integer(epochs) and epochs >= 0):
+        if not (is_integer(epochs) and epochs >= 0):
             raise ValueError(f"Trainer.fit: epochs must be an integer >= 0, got {epochs!r}")
         if len(inputs) != len(targets):
             raise ValueError(f"Trainer.fit: {len(inputs)} inputs but {len(targets)} targets")
