@@ -1,10 +1,18 @@
-"""Options for the fuzz test (tests/test_fuzz.py).
+"""Options for the fuzz test (tests/test_fuzz.py), and the `folder` fixture of the command-line tests.
 
 --fuzz-graphs N   how many random op graphs to check (default 300, a few seconds; CI uses 10000)
 --fuzz-seed S     the first graph's seed (default 0); graph k has seed S + k
 """
 
 import pytest
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A fresh temporary folder, made the working directory (for runs of the command line)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
 
 FUZZ_CHUNK = 250  # graphs per test item, so a failure report names a small range of seeds
 

@@ -35,12 +35,6 @@ def _days_csv(path, rows, header="date,a,b"):
     return path
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def sine_checkpoint(tmp_path_factory):
     """A one-epoch sine checkpoint: (its arrays, its metadata)."""

@@ -33,12 +33,6 @@ def _weather_csv(path, rows=200):
     return path
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 # ------------------------------------------------------------------------------- the command line
 
 

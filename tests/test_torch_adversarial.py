@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_checks import assert_same
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor
@@ -23,15 +24,6 @@ def ours_and_theirs(values):
     """The same float64 values as a leaf on each side, both requiring grad."""
     values = np.asarray(values, dtype=np.float64)
     return Tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
-
-
-def assert_same(ours, theirs):
-    """Same shape, same dtype, same values (NaN where torch has NaN)."""
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-    ours = ours.data if isinstance(ours, Tensor) else np.asarray(ours)
-    assert ours.shape == theirs.shape, f"shape {ours.shape}, torch {theirs.shape}"
-    assert ours.dtype == theirs.dtype, f"dtype {ours.dtype}, torch {theirs.dtype}"
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
 def backward_both(ours, theirs, seed=0):

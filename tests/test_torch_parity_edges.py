@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_checks import assert_same
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, ops
@@ -27,15 +28,6 @@ def both(values, dtype=np.float64):
     values = np.asarray(values, dtype=dtype)
     floating = values.dtype.kind == "f"
     return Tensor(values.copy(), requires_grad=floating), torch.tensor(values.copy(), requires_grad=floating)
-
-
-def assert_same(ours, theirs):
-    """Same shape, dtype and values (NaN where torch has NaN, infinities of the same sign)."""
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-    ours = ours.data if isinstance(ours, Tensor) else np.asarray(ours)
-    assert ours.shape == theirs.shape, f"shape {ours.shape}, torch {theirs.shape}"
-    assert ours.dtype == theirs.dtype, f"dtype {ours.dtype}, torch {theirs.dtype}"
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
 def backward_both(ours, theirs, seed=0):
