@@ -56,6 +56,7 @@ def _missing(reason: str):
 try:
     import mkdocs  # noqa: F401
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -311,10 +312,16 @@ def test_search_finds_backward(server, browser):
         browser.find_element(By.CSS_SELECTOR, "label.md-header__button[for='__search']").click()
     box.click()
     box.send_keys("backward")
-    results = WebDriverWait(browser, PAGE_TIMEOUT).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "li.md-search-result__item") or False
+
+    def results_text(driver):
+        # the list is drawn again as each key arrives: read it whole, again while it is replaced
+        results = driver.find_elements(By.CSS_SELECTOR, "li.md-search-result__item")
+        text = " ".join(result.text for result in results).lower()
+        return text if "backward" in text else False
+
+    text = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)).until(
+        results_text
     )
-    text = " ".join(result.text for result in results).lower()
     assert "backward" in text
     box.send_keys(Keys.ENTER)
     made = requests_made(browser)
