@@ -46,7 +46,7 @@ def export(revision: str, folder: Path) -> Path:
         ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "tinygrad_rnn"], check=True, capture_output=True
     ).stdout
     target = folder / revision.replace("/", "_")
-    target.mkdir()
+    target.mkdir(parents=True)
     archive_path = folder / "tree.tar"
     archive_path.write_bytes(archive)
     with tarfile.open(archive_path) as tar:
@@ -111,8 +111,9 @@ class Child:
         return float(self._answer())
 
     def close(self) -> None:
-        self.process.stdin.close()
+        self.process.stdin.close()  # the child's loop ends at the end of its input
         self.process.wait()
+        self.process.stdout.close()
 
 
 def main(argv=None) -> None:
@@ -132,19 +133,19 @@ def main(argv=None) -> None:
         parser.error(f"--configs: unknown config {unknown[0]!r}; choose from {', '.join(ALL_CONFIGS)}")
     if args.rounds < 1 or args.pairs < 1 or args.rounds * args.pairs < 2:
         parser.error("--rounds and --pairs: at least 1 each, and at least 2 pairs in all")
-    revisions = (args.base, args.new)
-    samples = {revision: {name: [] for name in configs} for revision in revisions}
+    sides = ("base", "new")  # by side, not by name: a revision may be timed against itself
+    samples = {side: {name: [] for name in configs} for side in sides}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        sources = {revision: export(revision, Path(folder)) for revision in revisions}
+        sources = {side: export(revision, Path(folder) / side) for side, revision in zip(sides, (args.base, args.new))}
         for round_index in range(args.rounds):
-            order = revisions if round_index % 2 == 0 else revisions[::-1]
-            children = {r: Child(sources[r], configs, args.seconds, args.warmup, args.clock) for r in order}
+            order = sides if round_index % 2 == 0 else sides[::-1]
+            children = {side: Child(sources[side], configs, args.seconds, args.warmup, args.clock) for side in order}
             try:
                 for name in configs:
                     for pair in range(args.pairs):
-                        for revision in order if pair % 2 == 0 else order[::-1]:
-                            samples[revision][name].append(children[revision].sample(name))
+                        for side in order if pair % 2 == 0 else order[::-1]:
+                            samples[side][name].append(children[side].sample(name))
             finally:
                 for child_process in children.values():
                     child_process.close()
@@ -155,7 +156,7 @@ def main(argv=None) -> None:
     print(f"| config | {args.base} | {args.new} | ratio (median of pairs) | ratio quartiles | ratio of the fastest |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in configs:
-        base, new = samples[args.base][name], samples[args.new][name]
+        base, new = samples["base"][name], samples["new"][name]
         low, middle, high = statistics.quantiles([n / b for n, b in zip(new, base)], n=4)
         print(
             f"| {name} | {statistics.median(base) * 1e3:.3f} ms | {statistics.median(new) * 1e3:.3f} ms | "
